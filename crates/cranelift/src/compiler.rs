@@ -1,0 +1,193 @@
+//! The compiler: one target ISA, and the entry points that turn a function body or a
+//! signature into a [`CompiledFunction`].
+
+use crate::func_environ::{FUNC_NAMESPACE, ModuleEnvironment, wasm_signature};
+use crate::trampoline;
+use crate::trap::trap_kind;
+use crate::translate::FuncTranslator;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::{Context, FinalizedRelocTarget, binemit::Reloc};
+use lazuli_environ::{
+    CompiledFunction, ModuleInfo, RelocKind, Relocation, SignatureId, TrapSite, WasmError,
+    WasmFuncType,
+};
+use std::cell::RefCell;
+use wasmparser::{BinaryReader, FuncToValidate, FuncValidatorAllocations, FunctionBody};
+
+/// Why a function could not be compiled.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The body is invalid or uses something unsupported.
+    Wasm(WasmError),
+    /// Cranelift rejected the function (a Lazuli bug or an unsupported target).
+    Codegen(String),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Wasm(e) => write!(f, "{e}"),
+            CompileError::Codegen(e) => write!(f, "code generation failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl From<WasmError> for CompileError {
+    fn from(e: WasmError) -> Self {
+        CompileError::Wasm(e)
+    }
+}
+
+impl From<wasmparser::BinaryReaderError> for CompileError {
+    fn from(e: wasmparser::BinaryReaderError) -> Self {
+        CompileError::Wasm(e.into())
+    }
+}
+
+/// Code-generation choices that change the emitted code.
+#[derive(Debug, Clone, Copy)]
+pub struct CompilerOptions {
+    /// Memories are guarded by a large reservation, so accesses need no bounds check.
+    pub guarded_memories: bool,
+}
+
+/// Compiles functions and trampolines for one target.
+pub struct Compiler {
+    isa: OwnedTargetIsa,
+    options: CompilerOptions,
+}
+
+thread_local! {
+    /// Per-thread translation state, reused across functions.
+    static SCRATCH: RefCell<(FuncTranslator, Context)> = RefCell::new((FuncTranslator::default(), Context::new()));
+}
+
+impl Compiler {
+    pub fn new(isa: OwnedTargetIsa, options: CompilerOptions) -> Self {
+        Compiler { isa, options }
+    }
+
+    pub fn isa(&self) -> &dyn TargetIsa {
+        &*self.isa
+    }
+
+    /// Compiles defined function `defined_index` of `module`, whose bytes are
+    /// `module_bytes`; `signatures` maps the module's types to engine-wide ids. Bodies
+    /// accepted lazily (see `ModuleInfo::pending_validation`) are validated here.
+    pub fn compile_function(
+        &self,
+        module: &ModuleInfo,
+        module_bytes: &[u8],
+        signatures: &[SignatureId],
+        defined_index: u32,
+    ) -> Result<CompiledFunction, CompileError> {
+        let func_index = module.num_imported_funcs + defined_index;
+        let ty = module.func_type(func_index);
+        let range = module.bodies[defined_index as usize].range.clone();
+        let body = FunctionBody::new(BinaryReader::new(&module_bytes[range.clone()], range.start as u64));
+        let mut validator = module
+            .pending_validation
+            .get(defined_index as usize)
+            .map(|v| {
+                FuncToValidate {
+                    resources: v.resources.clone(),
+                    index: v.index,
+                    ty: v.ty,
+                    features: v.features,
+                }
+                .into_validator(FuncValidatorAllocations::default())
+            });
+        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options.guarded_memories);
+        SCRATCH.with(|scratch| {
+            let (translator, ctx) = &mut *scratch.borrow_mut();
+            ctx.clear();
+            ctx.func = Function::with_name_signature(
+                UserFuncName::user(FUNC_NAMESPACE, func_index),
+                wasm_signature(ty),
+            );
+            translator.translate(&mut env, ty, &body, &mut ctx.func, validator.as_mut())?;
+            self.finish(ctx)
+        })
+    }
+
+    /// The host→Wasm trampoline for `ty`: `extern "C" fn(callee_vmctx, caller_vmctx,
+    /// wasm_code, values: *mut ValRaw)`, which reads the arguments from `values` and
+    /// writes the results back over them.
+    pub fn compile_array_to_wasm(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+        self.compile_trampoline(|ctx| trampoline::array_to_wasm(&mut ctx.func, ty, &*self.isa))
+    }
+
+    /// The Wasm→host trampoline for `ty`: a function with the Wasm signature of `ty`
+    /// whose callee vmctx is a `VMHostContext`; it spills the arguments and calls the
+    /// context's shim, trapping with `HostError` when the shim reports failure.
+    pub fn compile_wasm_to_host(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+        self.compile_trampoline(|ctx| trampoline::wasm_to_host(&mut ctx.func, ty, &*self.isa))
+    }
+
+    fn compile_trampoline(
+        &self,
+        build: impl FnOnce(&mut Context),
+    ) -> Result<CompiledFunction, CompileError> {
+        SCRATCH.with(|scratch| {
+            let (_, ctx) = &mut *scratch.borrow_mut();
+            ctx.clear();
+            build(ctx);
+            self.finish(ctx)
+        })
+    }
+
+    /// Compiles the function in `ctx` and collects its side tables.
+    fn finish(&self, ctx: &mut Context) -> Result<CompiledFunction, CompileError> {
+        let names = ctx.func.params.user_named_funcs().clone();
+        let compiled = ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let buffer = &compiled.buffer;
+        let mut relocs = Vec::new();
+        for r in buffer.relocs() {
+            let kind = match r.kind {
+                Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => RelocKind::X86CallPcRel4,
+                Reloc::Arm64Call => RelocKind::Arm64Call,
+                Reloc::Abs8 => RelocKind::Abs8,
+                other => return Err(CompileError::Codegen(format!("unexpected relocation {other:?}"))),
+            };
+            let FinalizedRelocTarget::ExternalName(ExternalName::User(name)) = &r.target else {
+                return Err(CompileError::Codegen(format!("unexpected relocation target {:?}", r.target)));
+            };
+            let func = names[*name].index;
+            relocs.push(Relocation {
+                offset: r.offset,
+                kind,
+                func,
+                addend: r.addend,
+            });
+        }
+        let mut traps: Vec<TrapSite> = buffer
+            .traps()
+            .iter()
+            .filter_map(|t| {
+                trap_kind(t.code).map(|kind| TrapSite {
+                    offset: t.offset,
+                    kind,
+                })
+            })
+            .collect();
+        traps.sort_by_key(|t| t.offset);
+        let wasm_offsets = buffer
+            .get_srclocs_sorted()
+            .iter()
+            .filter(|s| !s.loc.is_default())
+            .map(|s| (s.start, s.loc.bits()))
+            .collect();
+        Ok(CompiledFunction {
+            code: buffer.data().to_vec(),
+            relocs,
+            traps,
+            wasm_offsets,
+        })
+    }
+}

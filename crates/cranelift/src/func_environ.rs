@@ -1,0 +1,362 @@
+//! The boundary between the translator and the runtime: everything whose IR depends
+//! on the VMContext layout, on how calls are dispatched or on how memories are
+//! guarded is asked of a [`FuncEnvironment`].
+
+use crate::trap::trap_code;
+use cranelift_codegen::ir::{
+    self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
+    GlobalValueData, InstBuilder, MemFlagsData, Signature, UserExternalName, Value, condcodes::IntCC,
+    types,
+};
+use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_frontend::FunctionBuilder;
+use lazuli_environ::{
+    Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType,
+    WasmValType, store_ctx,
+};
+use wasmparser::{MemArg, MemArgTarget};
+
+/// The runtime-dependent half of translation.
+pub trait FuncEnvironment {
+    /// The module whose function is being translated.
+    fn module(&self) -> &ModuleInfo;
+
+    /// The target the code is for.
+    fn isa(&self) -> &dyn TargetIsa;
+
+    /// Prepares a new function: its VMContext global value and stack-limit check.
+    fn begin_function(&mut self, func: &mut Function);
+
+    /// Reads global `index`.
+    fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value;
+
+    /// Writes global `index`.
+    fn global_set(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32, v: Value);
+
+    /// Calls function `callee` directly and returns its results.
+    fn call(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        callee: u32,
+        args: &[Value],
+    ) -> Vec<Value>;
+
+    /// `call_indirect` through `table` with the module's type `type_index`.
+    fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        table: u32,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+    ) -> Vec<Value>;
+
+    /// The native address of a `size`-byte access at `index` + `memarg.offset`, with
+    /// the flags the access must carry (its trap code among them).
+    fn memory_address(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        memarg: &MemArg,
+        index: Value,
+        size: u8,
+    ) -> (Value, MemFlagsData);
+
+    /// `memory.size` in pages.
+    fn memory_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, memory: u32) -> Value;
+
+    /// `memory.grow`: the old size in pages, or -1.
+    fn memory_grow(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        memory: u32,
+        delta: Value,
+    ) -> Value;
+}
+
+/// The Cranelift type of a Wasm value.
+pub fn ir_type(ty: WasmValType) -> ir::Type {
+    match ty {
+        WasmValType::I32 => types::I32,
+        WasmValType::I64 => types::I64,
+        WasmValType::F32 => types::F32,
+        WasmValType::F64 => types::F64,
+        WasmValType::V128 => types::I8X16,
+        WasmValType::FuncRef | WasmValType::ExternRef => types::I64,
+    }
+}
+
+/// The native signature of a Wasm function: `(callee_vmctx, caller_vmctx, params…)`.
+pub fn wasm_signature(ty: &WasmFuncType) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    sig.params
+        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params
+        .extend(ty.params.iter().map(|t| AbiParam::new(ir_type(*t))));
+    sig.returns
+        .extend(ty.results.iter().map(|t| AbiParam::new(ir_type(*t))));
+    sig
+}
+
+/// Flags for loads and stores of VMContext fields and runtime records, which are
+/// always aligned and never trap.
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags for VMContext fields that never change once the instance exists.
+fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+/// The relocation namespace for calls to defined functions.
+pub const FUNC_NAMESPACE: u32 = 0;
+
+/// [`FuncEnvironment`] for Lazuli's runtime: reads the layout from [`VMOffsets`].
+pub struct ModuleEnvironment<'a> {
+    module: &'a ModuleInfo,
+    offsets: VMOffsets,
+    /// Engine-wide signature id of each of the module's types.
+    signatures: &'a [SignatureId],
+    isa: &'a dyn TargetIsa,
+    /// Whether memories are guarded by a reservation (no explicit bounds checks).
+    guarded_memories: bool,
+}
+
+impl<'a> ModuleEnvironment<'a> {
+    pub fn new(
+        module: &'a ModuleInfo,
+        signatures: &'a [SignatureId],
+        isa: &'a dyn TargetIsa,
+        guarded_memories: bool,
+    ) -> Self {
+        ModuleEnvironment {
+            module,
+            offsets: VMOffsets::new(module),
+            signatures,
+            isa,
+            guarded_memories,
+        }
+    }
+
+    fn load(&self, b: &mut FunctionBuilder<'_>, ty: ir::Type, base: Value, offset: u32) -> Value {
+        b.ins().load(ty, trusted(), base, offset as i32)
+    }
+
+    fn load_readonly(&self, b: &mut FunctionBuilder<'_>, base: Value, offset: u32) -> Value {
+        b.ins().load(types::I64, readonly(), base, offset as i32)
+    }
+
+    /// The address of global `index`'s storage.
+    fn global_addr(&self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {
+        if self.module.is_imported_global(index) {
+            self.load_readonly(b, vmctx, self.offsets.imported_global(index))
+        } else {
+            let defined = index - self.module.num_imported_globals;
+            b.ins()
+                .iadd_imm_u(vmctx, i64::from(self.offsets.defined_global(defined)))
+        }
+    }
+
+    /// The address of the `VMMemoryDefinition` of `memory`.
+    fn memory_definition(&self, b: &mut FunctionBuilder<'_>, vmctx: Value, memory: u32) -> Value {
+        self.load_readonly(b, vmctx, self.offsets.memory(memory))
+    }
+
+    /// The address of the `VMTableDefinition` of `table`.
+    fn table_definition(&self, b: &mut FunctionBuilder<'_>, vmctx: Value, table: u32) -> Value {
+        self.load_readonly(b, vmctx, self.offsets.table(table))
+    }
+
+    /// Calls a builtin through the VMContext's builtins table.
+    pub fn call_builtin(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Value {
+        let ty = |t: BuiltinType| match t {
+            BuiltinType::I32 => types::I32,
+            BuiltinType::I64 | BuiltinType::Ptr => types::I64,
+        };
+        let (params, result) = builtin.signature();
+        let mut sig = Signature::new(self.isa.default_call_conv());
+        sig.params.push(AbiParam::new(types::I64));
+        sig.params.extend(params.iter().map(|t| AbiParam::new(ty(*t))));
+        sig.returns.push(AbiParam::new(ty(result)));
+        let sig = b.import_signature(sig);
+        let table = self.load_readonly(b, vmctx, self.offsets.builtins());
+        let callee = self.load_readonly(b, table, builtin.table_offset());
+        let mut call_args = vec![vmctx];
+        call_args.extend_from_slice(args);
+        let call = b.ins().call_indirect(sig, callee, &call_args);
+        b.inst_results(call)[0]
+    }
+}
+
+impl FuncEnvironment for ModuleEnvironment<'_> {
+    fn module(&self) -> &ModuleInfo {
+        self.module
+    }
+
+    fn isa(&self) -> &dyn TargetIsa {
+        self.isa
+    }
+
+    fn begin_function(&mut self, func: &mut Function) {
+        let vmctx = func.create_global_value(GlobalValueData::VMContext);
+        let store = load_gv(func, vmctx, self.offsets.store_ctx(), true);
+        func.stack_limit = Some(load_gv(func, store, store_ctx::STACK_LIMIT, false));
+    }
+
+    fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {
+        let ty = ir_type(self.module.globals[index as usize].ty);
+        let addr = self.global_addr(b, vmctx, index);
+        self.load(b, ty, addr, 0)
+    }
+
+    fn global_set(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32, v: Value) {
+        let addr = self.global_addr(b, vmctx, index);
+        b.ins().store(trusted(), v, addr, 0);
+    }
+
+    fn call(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        callee: u32,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = b.import_signature(wasm_signature(self.module.func_type(callee)));
+        let call = if self.module.is_imported_func(callee) {
+            let body = self.load_readonly(b, vmctx, self.offsets.imported_func_body(callee));
+            let cvmctx = self.load_readonly(b, vmctx, self.offsets.imported_func_vmctx(callee));
+            let call_args: Vec<Value> = [cvmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+            b.ins().call_indirect(sig, body, &call_args)
+        } else {
+            let name = b.func.declare_imported_user_function(UserExternalName {
+                namespace: FUNC_NAMESPACE,
+                index: callee,
+            });
+            let func_ref = b.import_function(ExtFuncData {
+                name: ExternalName::User(name),
+                signature: sig,
+                colocated: true,
+                patchable: false,
+            });
+            let call_args: Vec<Value> = [vmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+            b.ins().call(func_ref, &call_args)
+        };
+        b.inst_results(call).to_vec()
+    }
+
+    fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        table: u32,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let def = self.table_definition(b, vmctx, table);
+        let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
+        let index = b.ins().uextend(types::I64, callee);
+        let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
+        let base = self.load(b, types::I64, def, VMOffsets::DEFINITION_BASE);
+        let scaled = b.ins().ishl_imm_u(index, 3);
+        let slot = b.ins().iadd(base, scaled);
+        let func_ref = self.load(b, types::I64, slot, 0);
+        b.ins().trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
+        let actual = self.load(b, types::I32, func_ref, VMOffsets::FUNC_REF_TYPE);
+        let expected = self.signatures[type_index as usize].0;
+        let mismatch = b.ins().icmp_imm_u(IntCC::NotEqual, actual, i64::from(expected));
+        b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        let code = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
+        let cvmctx = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_VMCTX);
+        let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
+        let call_args: Vec<Value> = [cvmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+        let call = b.ins().call_indirect(sig, code, &call_args);
+        b.inst_results(call).to_vec()
+    }
+
+    fn memory_address(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        memarg: &MemArg,
+        index: Value,
+        size: u8,
+    ) -> (Value, MemFlagsData) {
+        let memory = match memarg.target {
+            MemArgTarget::Memory(m) => m,
+            MemArgTarget::Array(_) => 0,
+        };
+        let def = self.memory_definition(b, vmctx, memory);
+        let index = b.ins().uextend(types::I64, index);
+        let flags = MemFlagsData::new()
+            .with_endianness(ir::Endianness::Little)
+            .with_trap_code(Some(trap_code(TrapKind::MemoryOutOfBounds)));
+        if !self.guarded_memories {
+            // index + offset + size must not exceed the current length; the sum
+            // cannot overflow 64 bits because both operands are below 2^33.
+            let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
+            let end = b.ins().iadd_imm_u(index, (memarg.offset + u64::from(size)) as i64);
+            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+            b.ins().trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
+        }
+        // With guarded memories the base never moves, so its load may be hoisted.
+        let base_flags = if self.guarded_memories { readonly() } else { trusted() };
+        let base = b.ins().load(types::I64, base_flags, def, (VMOffsets::DEFINITION_BASE) as i32);
+        let addr = b.ins().iadd(base, index);
+        let addr = if memarg.offset == 0 {
+            addr
+        } else {
+            b.ins().iadd_imm_u(addr, memarg.offset as i64)
+        };
+        (addr, flags)
+    }
+
+    fn memory_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, memory: u32) -> Value {
+        let def = self.memory_definition(b, vmctx, memory);
+        let bytes = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
+        let pages = b.ins().ushr_imm_u(bytes, 16);
+        b.ins().ireduce(types::I32, pages)
+    }
+
+    fn memory_grow(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        memory: u32,
+        delta: Value,
+    ) -> Value {
+        let memory = b.ins().iconst(types::I32, i64::from(memory));
+        let delta = b.ins().uextend(types::I64, delta);
+        let old = self.call_builtin(b, vmctx, Builtin::MemoryGrow, &[memory, delta]);
+        b.ins().ireduce(types::I32, old)
+    }
+}
+
+/// A global value that loads a pointer-sized field at `offset` from `base`.
+fn load_gv(func: &mut Function, base: GlobalValue, offset: u32, readonly: bool) -> GlobalValue {
+    let data = if readonly {
+        MemFlagsData::trusted().with_readonly()
+    } else {
+        MemFlagsData::trusted()
+    };
+    // Two distinct flag sets per function cannot overflow the set's capacity.
+    let flags = func.dfg.mem_flags.insert_unchecked(data);
+    func.create_global_value(GlobalValueData::Load {
+        base,
+        offset: (offset as i32).into(),
+        global_type: types::I64,
+        flags,
+    })
+}

@@ -1,0 +1,56 @@
+//! Target ISAs: the host's (with every CPU feature cranelift-native detects) or any
+//! triple Cranelift has a backend for, for cross-compilation.
+
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use std::str::FromStr;
+
+/// A target that Cranelift cannot build for.
+#[derive(Debug)]
+pub struct IsaError(pub String);
+
+impl std::fmt::Display for IsaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IsaError {}
+
+/// The shared flags Lazuli compiles with.
+fn flags(verify: bool) -> Result<settings::Flags, IsaError> {
+    let mut b = settings::builder();
+    let set = |b: &mut settings::Builder, k: &str, v: &str| {
+        b.set(k, v)
+            .map_err(|e| IsaError(format!("setting {k}={v}: {e}")))
+    };
+    set(&mut b, "opt_level", "speed")?;
+    // Backtraces walk the frame-pointer chain.
+    set(&mut b, "preserve_frame_pointers", "true")?;
+    // Multi-value functions may return more values than fit in registers.
+    set(&mut b, "enable_multi_ret_implicit_sret", "true")?;
+    set(&mut b, "enable_verifier", if verify { "true" } else { "false" })?;
+    set(&mut b, "unwind_info", "false")?;
+    // The prologue's stack-limit check replaces probing.
+    set(&mut b, "enable_probestack", "false")?;
+    Ok(settings::Flags::new(b))
+}
+
+/// The ISA of the machine we run on.
+pub fn host_isa(verify: bool) -> Result<OwnedTargetIsa, IsaError> {
+    let builder = cranelift_native::builder().map_err(|e| IsaError(e.to_string()))?;
+    builder
+        .finish(flags(verify)?)
+        .map_err(|e| IsaError(e.to_string()))
+}
+
+/// The ISA for `triple` (e.g. `aarch64-unknown-linux-gnu`), with its baseline features.
+pub fn target_isa(triple: &str, verify: bool) -> Result<OwnedTargetIsa, IsaError> {
+    let triple = target_lexicon::Triple::from_str(triple)
+        .map_err(|e| IsaError(format!("unknown target `{triple}`: {e}")))?;
+    let builder = cranelift_codegen::isa::lookup(triple.clone())
+        .map_err(|e| IsaError(format!("no code generator for `{triple}`: {e}")))?;
+    builder
+        .finish(flags(verify)?)
+        .map_err(|e| IsaError(e.to_string()))
+}

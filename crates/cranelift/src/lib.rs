@@ -1,0 +1,22 @@
+//! Wasm → Cranelift IR → machine code for Lazuli.
+//!
+//! [`FuncTranslator`] walks a function body's operators and builds Cranelift IR,
+//! asking a [`FuncEnvironment`] for everything that depends on the runtime (VMContext
+//! fields, calls, memories, tables). [`Compiler`] owns the target ISA and turns
+//! functions and trampolines into [`CompiledFunction`]s: bytes, relocations and trap
+//! sites. This crate emits code; it never runs it and has no `unsafe`.
+#![forbid(unsafe_code)]
+
+mod compiler;
+mod func_environ;
+mod isa;
+mod trampoline;
+mod trap;
+mod translate;
+
+pub use compiler::{CompileError, Compiler, CompilerOptions};
+pub use func_environ::{FuncEnvironment, ModuleEnvironment};
+pub use isa::{IsaError, host_isa, target_isa};
+pub use lazuli_environ::{CompiledFunction, RelocKind, Relocation, TrapSite};
+pub use trap::{trap_code, trap_kind};
+pub use translate::FuncTranslator;

@@ -1,0 +1,33 @@
+//! Everything Lazuli knows about a module before any code exists: the parsed and
+//! validated [`ModuleInfo`], engine-wide signature ids, the one description of the
+//! VMContext layout ([`VMOffsets`]) and the trap kinds ([`TrapKind`]).
+//!
+//! This crate has no Cranelift and no `unsafe`: the compiler and the runtime both read
+//! it, so a layout change is one edit here.
+#![forbid(unsafe_code)]
+
+mod builtins;
+mod compiled;
+mod const_expr;
+mod error;
+mod module;
+mod signatures;
+mod translate;
+mod trap;
+mod types;
+mod vmoffsets;
+
+pub use const_expr::{ConstExpr, ConstOp};
+pub use error::WasmError;
+pub use module::{
+    DataSegment, ElemItems, ElementSegment, EntityIndex, Export, FunctionBody, Global, Import,
+    MemoryPlan, ModuleInfo, SegmentMode, TablePlan,
+};
+pub use signatures::{SignatureId, SignatureRegistry};
+pub use translate::{ValidationMode, translate_module};
+pub use trap::TrapKind;
+pub use types::{WasmFuncType, WasmValType, wasm_val_type};
+pub use vmoffsets::{VMCONTEXT_MAGIC, VMOffsets, host_ctx, store_ctx};
+pub use wasmparser;
+pub use builtins::{Builtin, BuiltinType};
+pub use compiled::{CompiledFunction, RelocKind, Relocation, TrapSite};

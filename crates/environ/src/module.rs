@@ -1,0 +1,174 @@
+//! `ModuleInfo`: what a validated module declares, with function bodies recorded as
+//! byte ranges into the module's bytes (nothing is compiled here).
+
+use crate::{ConstExpr, WasmFuncType, WasmValType};
+use std::collections::HashMap;
+use std::ops::Range;
+use wasmparser::{FuncToValidate, ValidatorResources};
+
+/// An index into one of the module's index spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityIndex {
+    Function(u32),
+    Table(u32),
+    Memory(u32),
+    Global(u32),
+}
+
+/// One import, in declaration order.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub index: EntityIndex,
+}
+
+/// One export.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub name: String,
+    pub index: EntityIndex,
+}
+
+/// A global's type and, for defined globals, its initialiser.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub ty: WasmValType,
+    pub mutable: bool,
+    pub init: Option<ConstExpr>,
+}
+
+/// A linear memory's limits, in 64 KiB pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPlan {
+    pub minimum: u64,
+    pub maximum: Option<u64>,
+    pub memory64: bool,
+    pub shared: bool,
+}
+
+/// A table's element type and limits.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub element: WasmValType,
+    pub minimum: u64,
+    pub maximum: Option<u64>,
+    pub init: Option<ConstExpr>,
+}
+
+/// Where a data or element segment goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentMode {
+    Active { index: u32, offset: ConstExpr },
+    Passive,
+    Declared,
+}
+
+/// A data segment; its bytes are a range of the module's bytes.
+#[derive(Debug, Clone)]
+pub struct DataSegment {
+    pub mode: SegmentMode,
+    pub data: Range<usize>,
+}
+
+/// The items of an element segment.
+#[derive(Debug, Clone)]
+pub enum ElemItems {
+    Functions(Vec<u32>),
+    Expressions(Vec<ConstExpr>),
+}
+
+impl ElemItems {
+    pub fn len(&self) -> usize {
+        match self {
+            ElemItems::Functions(f) => f.len(),
+            ElemItems::Expressions(e) => e.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An element segment.
+#[derive(Debug, Clone)]
+pub struct ElementSegment {
+    pub mode: SegmentMode,
+    pub element: WasmValType,
+    pub items: ElemItems,
+}
+
+/// A defined function's body: its bytes within the module.
+#[derive(Debug, Clone)]
+pub struct FunctionBody {
+    pub range: Range<usize>,
+}
+
+/// Everything a module declares, in the order of its index spaces (imports first).
+#[derive(Debug, Default)]
+pub struct ModuleInfo {
+    /// The module's type section.
+    pub types: Vec<WasmFuncType>,
+    /// Type index of every function, imported ones first.
+    pub functions: Vec<u32>,
+    pub num_imported_funcs: u32,
+    pub tables: Vec<TablePlan>,
+    pub num_imported_tables: u32,
+    pub memories: Vec<MemoryPlan>,
+    pub num_imported_memories: u32,
+    pub globals: Vec<Global>,
+    pub num_imported_globals: u32,
+    pub imports: Vec<Import>,
+    pub exports: Vec<Export>,
+    pub export_map: HashMap<String, EntityIndex>,
+    pub start: Option<u32>,
+    /// Bodies of the defined functions, by defined index.
+    pub bodies: Vec<FunctionBody>,
+    pub data: Vec<DataSegment>,
+    pub elements: Vec<ElementSegment>,
+    /// Functions named by the name section.
+    pub func_names: HashMap<u32, String>,
+    /// The module's own name from the name section.
+    pub name: Option<String>,
+    /// Validators for bodies that are checked when first compiled
+    /// ([`crate::ValidationMode::Lazy`]); empty when bodies were validated up front.
+    pub pending_validation: Vec<FuncToValidate<ValidatorResources>>,
+}
+
+impl ModuleInfo {
+    /// The signature of function `func` (imported or defined).
+    pub fn func_type(&self, func: u32) -> &WasmFuncType {
+        &self.types[self.functions[func as usize] as usize]
+    }
+
+    pub fn num_defined_funcs(&self) -> u32 {
+        self.functions.len() as u32 - self.num_imported_funcs
+    }
+
+    pub fn is_imported_func(&self, func: u32) -> bool {
+        func < self.num_imported_funcs
+    }
+
+    /// The defined index of `func`, if it is defined by this module.
+    pub fn defined_func_index(&self, func: u32) -> Option<u32> {
+        func.checked_sub(self.num_imported_funcs)
+    }
+
+    pub fn is_imported_global(&self, global: u32) -> bool {
+        global < self.num_imported_globals
+    }
+
+    pub fn is_imported_memory(&self, memory: u32) -> bool {
+        memory < self.num_imported_memories
+    }
+
+    pub fn is_imported_table(&self, table: u32) -> bool {
+        table < self.num_imported_tables
+    }
+
+    /// A readable name for a function: the name section's, or `func<N>`.
+    pub fn func_name(&self, func: u32) -> Option<&str> {
+        self.func_names.get(&func).map(String::as_str)
+    }
+}

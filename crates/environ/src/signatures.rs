@@ -1,0 +1,42 @@
+//! Engine-wide canonical signature ids: two structurally equal function types get the
+//! same id in every module of an engine, so `call_indirect` compares one integer.
+
+use crate::WasmFuncType;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// An engine-wide signature id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignatureId(pub u32);
+
+/// Interns function types; ids are never reused while the registry lives.
+#[derive(Debug, Default)]
+pub struct SignatureRegistry {
+    inner: Mutex<Interned>,
+}
+
+#[derive(Debug, Default)]
+struct Interned {
+    ids: HashMap<WasmFuncType, SignatureId>,
+    types: Vec<WasmFuncType>,
+}
+
+impl SignatureRegistry {
+    /// The id of `ty`, interning it on first sight.
+    pub fn register(&self, ty: &WasmFuncType) -> SignatureId {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = inner.ids.get(ty) {
+            return *id;
+        }
+        let id = SignatureId(inner.types.len() as u32);
+        inner.types.push(ty.clone());
+        inner.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The type behind an id handed out by [`SignatureRegistry::register`].
+    pub fn lookup(&self, id: SignatureId) -> Option<WasmFuncType> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.types.get(id.0 as usize).cloned()
+    }
+}

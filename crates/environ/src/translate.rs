@@ -1,0 +1,260 @@
+//! Validation and parsing of a module's bytes into [`ModuleInfo`].
+
+use crate::module::*;
+use crate::{ConstExpr, WasmError, WasmFuncType, wasm_val_type};
+use wasmparser::{
+    DataKind, ElementKind, ExternalKind, FuncValidatorAllocations, Name,
+    NameSectionReader, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures,
+};
+
+/// When function bodies are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidationMode {
+    /// Every body is validated before the module is accepted (the spec's behaviour).
+    #[default]
+    Eager,
+    /// Bodies are validated when first compiled; an invalid body surfaces as an
+    /// error at its first call.
+    Lazy,
+}
+
+/// Validates `bytes` with `features` and records what the module declares.
+pub fn translate_module(
+    bytes: &[u8],
+    features: WasmFeatures,
+    mode: ValidationMode,
+) -> Result<ModuleInfo, WasmError> {
+    let mut validator = Validator::new_with_features(features);
+    let mut info = ModuleInfo::default();
+    let mut allocs = FuncValidatorAllocations::default();
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload?;
+        if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
+            match mode {
+                ValidationMode::Eager => {
+                    let mut v = to_validate.into_validator(allocs);
+                    v.validate(&body)?;
+                    allocs = v.into_allocations();
+                }
+                ValidationMode::Lazy => info.pending_validation.push(to_validate),
+            }
+        }
+        record(&mut info, payload)?;
+    }
+    info.export_map = info
+        .exports
+        .iter()
+        .map(|e| (e.name.clone(), e.index))
+        .collect();
+    Ok(info)
+}
+
+fn record(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), WasmError> {
+    match payload {
+        Payload::TypeSection(reader) => {
+            for ty in reader.into_iter_err_on_gc_types() {
+                let ty = ty?;
+                info.types.push(WasmFuncType::new(
+                    ty.params().iter().copied().map(wasm_val_type),
+                    ty.results().iter().copied().map(wasm_val_type),
+                ));
+            }
+        }
+        Payload::ImportSection(reader) => {
+            for import in reader.into_imports_with_offsets() {
+                let (offset, import) = import?;
+                let index = match import.ty {
+                    TypeRef::Func(ty) => {
+                        info.functions.push(ty);
+                        info.num_imported_funcs += 1;
+                        EntityIndex::Function(info.functions.len() as u32 - 1)
+                    }
+                    TypeRef::Table(ty) => {
+                        info.tables.push(table_plan(&ty, None));
+                        info.num_imported_tables += 1;
+                        EntityIndex::Table(info.tables.len() as u32 - 1)
+                    }
+                    TypeRef::Memory(ty) => {
+                        info.memories.push(memory_plan(&ty));
+                        info.num_imported_memories += 1;
+                        EntityIndex::Memory(info.memories.len() as u32 - 1)
+                    }
+                    TypeRef::Global(ty) => {
+                        info.globals.push(Global {
+                            ty: wasm_val_type(ty.content_type),
+                            mutable: ty.mutable,
+                            init: None,
+                        });
+                        info.num_imported_globals += 1;
+                        EntityIndex::Global(info.globals.len() as u32 - 1)
+                    }
+                    other => {
+                        return Err(WasmError::new(
+                            format!("unsupported import kind {other:?}"),
+                            offset,
+                        ));
+                    }
+                };
+                info.imports.push(Import {
+                    module: import.module.to_string(),
+                    name: import.name.to_string(),
+                    index,
+                });
+            }
+        }
+        Payload::FunctionSection(reader) => {
+            for ty in reader {
+                info.functions.push(ty?);
+            }
+        }
+        Payload::TableSection(reader) => {
+            for table in reader {
+                let table = table?;
+                let init = match table.init {
+                    wasmparser::TableInit::RefNull => None,
+                    wasmparser::TableInit::Expr(expr) => Some(ConstExpr::parse(&expr)?),
+                };
+                info.tables.push(table_plan(&table.ty, init));
+            }
+        }
+        Payload::MemorySection(reader) => {
+            for memory in reader {
+                info.memories.push(memory_plan(&memory?));
+            }
+        }
+        Payload::GlobalSection(reader) => {
+            for global in reader {
+                let global = global?;
+                info.globals.push(Global {
+                    ty: wasm_val_type(global.ty.content_type),
+                    mutable: global.ty.mutable,
+                    init: Some(ConstExpr::parse(&global.init_expr)?),
+                });
+            }
+        }
+        Payload::ExportSection(reader) => {
+            for export in reader {
+                let export = export?;
+                let index = match export.kind {
+                    ExternalKind::Func | ExternalKind::FuncExact => {
+                        EntityIndex::Function(export.index)
+                    }
+                    ExternalKind::Table => EntityIndex::Table(export.index),
+                    ExternalKind::Memory => EntityIndex::Memory(export.index),
+                    ExternalKind::Global => EntityIndex::Global(export.index),
+                    ExternalKind::Tag => {
+                        return Err(WasmError::new("tags are not supported", 0));
+                    }
+                };
+                info.exports.push(Export {
+                    name: export.name.to_string(),
+                    index,
+                });
+            }
+        }
+        Payload::StartSection { func, .. } => info.start = Some(func),
+        Payload::ElementSection(reader) => {
+            for element in reader {
+                let element = element?;
+                let mode = match element.kind {
+                    ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } => SegmentMode::Active {
+                        index: table_index.unwrap_or(0),
+                        offset: ConstExpr::parse(&offset_expr)?,
+                    },
+                    ElementKind::Passive => SegmentMode::Passive,
+                    ElementKind::Declared => SegmentMode::Declared,
+                };
+                let (element_ty, items) = match element.items {
+                    wasmparser::ElementItems::Functions(reader) => (
+                        crate::WasmValType::FuncRef,
+                        ElemItems::Functions(reader.into_iter().collect::<Result<_, _>>()?),
+                    ),
+                    wasmparser::ElementItems::Expressions(ty, reader) => {
+                        let mut exprs = Vec::new();
+                        for expr in reader {
+                            exprs.push(ConstExpr::parse(&expr?)?);
+                        }
+                        (
+                            wasm_val_type(wasmparser::ValType::Ref(ty)),
+                            ElemItems::Expressions(exprs),
+                        )
+                    }
+                };
+                info.elements.push(ElementSegment {
+                    mode,
+                    element: element_ty,
+                    items,
+                });
+            }
+        }
+        Payload::DataSection(reader) => {
+            for data in reader {
+                let data = data?;
+                let mode = match data.kind {
+                    DataKind::Active {
+                        memory_index,
+                        offset_expr,
+                    } => SegmentMode::Active {
+                        index: memory_index,
+                        offset: ConstExpr::parse(&offset_expr)?,
+                    },
+                    DataKind::Passive => SegmentMode::Passive,
+                };
+                info.data.push(DataSegment {
+                    mode,
+                    data: data.range.end as usize - data.data.len()..data.range.end as usize,
+                });
+            }
+        }
+        Payload::CodeSectionEntry(body) => {
+            info.bodies.push(FunctionBody {
+                range: body.range().start as usize..body.range().end as usize,
+            });
+        }
+        Payload::CustomSection(section) => {
+            if let wasmparser::KnownCustom::Name(names) = section.as_known() {
+                // A malformed name section is ignored, as the spec requires.
+                let _ = record_names(info, names);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn record_names(info: &mut ModuleInfo, names: NameSectionReader<'_>) -> wasmparser::Result<()> {
+    for name in names {
+        match name? {
+            Name::Module { name, .. } => info.name = Some(name.to_string()),
+            Name::Function(map) => {
+                for naming in map {
+                    let naming = naming?;
+                    info.func_names.insert(naming.index, naming.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn table_plan(ty: &wasmparser::TableType, init: Option<ConstExpr>) -> TablePlan {
+    TablePlan {
+        element: wasm_val_type(wasmparser::ValType::Ref(ty.element_type)),
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        init,
+    }
+}
+
+fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
+    MemoryPlan {
+        minimum: ty.initial,
+        maximum: ty.maximum,
+        memory64: ty.memory64,
+        shared: ty.shared,
+    }
+}

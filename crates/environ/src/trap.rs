@@ -1,0 +1,80 @@
+//! The kinds of trap a Wasm program can raise.
+
+/// Why Wasm execution stopped abnormally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapKind {
+    /// The Wasm stack limit was reached (deep or infinite recursion).
+    StackOverflow,
+    /// A load or store outside the bounds of a linear memory.
+    MemoryOutOfBounds,
+    /// An access outside the bounds of a table.
+    TableOutOfBounds,
+    /// `call_indirect` through a null table element.
+    IndirectCallToNull,
+    /// `call_indirect` whose callee has a different signature.
+    BadSignature,
+    /// Integer overflow, e.g. `i32.div_s` of `INT_MIN` by `-1` or an out-of-range
+    /// float-to-int truncation.
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// Float-to-int truncation of a NaN.
+    BadConversionToInteger,
+    /// The `unreachable` instruction was executed.
+    UnreachableCodeReached,
+    /// A null reference was dereferenced.
+    NullReference,
+    /// Execution was interrupted (epoch deadline).
+    Interrupt,
+    /// The store ran out of fuel.
+    OutOfFuel,
+    /// A host function returned an error; the error itself is propagated.
+    HostError,
+}
+
+impl TrapKind {
+    /// Every kind, for tables that map to and from compiler trap codes.
+    pub const ALL: [TrapKind; 13] = [
+        TrapKind::StackOverflow,
+        TrapKind::MemoryOutOfBounds,
+        TrapKind::TableOutOfBounds,
+        TrapKind::IndirectCallToNull,
+        TrapKind::BadSignature,
+        TrapKind::IntegerOverflow,
+        TrapKind::IntegerDivisionByZero,
+        TrapKind::BadConversionToInteger,
+        TrapKind::UnreachableCodeReached,
+        TrapKind::NullReference,
+        TrapKind::Interrupt,
+        TrapKind::OutOfFuel,
+        TrapKind::HostError,
+    ];
+
+    /// The message the WebAssembly spec tests expect for this trap.
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapKind::StackOverflow => "call stack exhausted",
+            TrapKind::MemoryOutOfBounds => "out of bounds memory access",
+            TrapKind::TableOutOfBounds => "undefined element: out of bounds table access",
+            TrapKind::IndirectCallToNull => "uninitialized element",
+            TrapKind::BadSignature => "indirect call type mismatch",
+            TrapKind::IntegerOverflow => "integer overflow",
+            TrapKind::IntegerDivisionByZero => "integer divide by zero",
+            TrapKind::BadConversionToInteger => "invalid conversion to integer",
+            TrapKind::UnreachableCodeReached => "unreachable",
+            TrapKind::NullReference => "null reference",
+            TrapKind::Interrupt => "interrupt",
+            TrapKind::OutOfFuel => "all fuel consumed",
+            TrapKind::HostError => "host function error",
+        }
+    }
+}
+
+impl std::fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for TrapKind {}

@@ -1,0 +1,199 @@
+//! The one description of the VMContext layout. The compiler emits loads at these
+//! offsets and the runtime writes its `repr(C)` structures at the same offsets; the
+//! runtime's tests assert that the two agree.
+//!
+//! ```text
+//! VMContext (per instance, 16-byte aligned)
+//!   magic                u32 (+4 padding)
+//!   store_ctx            *mut VMStoreContext      per-store state (stack limit, …)
+//!   builtins             *const VMBuiltins        libcall addresses
+//!   instance             *mut Instance            the runtime's owner of this VMContext
+//!   imported_funcs       [VMFuncImport; ni_f]     { body, vmctx }
+//!   tables               [*mut VMTableDefinition; n_t]   imported and defined
+//!   memories             [*mut VMMemoryDefinition; n_m]  imported and defined
+//!   imported_globals     [*mut VMGlobalDefinition; ni_g]
+//!   defined_globals      [VMGlobalDefinition; nd_g] 16 bytes each, 16-aligned
+//!   func_refs            [VMFuncRef; n_funcs]      { wasm_call, vmctx, type_id }
+//! ```
+//!
+//! Tables and memories live in their own objects (owned by the store) so that
+//! importing one shares it by pointer and growing one never moves the VMContext.
+
+use crate::ModuleInfo;
+
+/// Value of the `magic` field of every instance's VMContext.
+pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"lazu");
+
+/// Offsets inside `VMStoreContext`, the per-store record every VMContext points to.
+pub mod store_ctx {
+    /// Lowest stack address Wasm code may use; checked in every prologue.
+    pub const STACK_LIMIT: u32 = 0;
+    /// Size of the structure.
+    pub const SIZE: u32 = 8;
+}
+
+/// Offsets inside `VMHostContext`, the callee "vmctx" of a host function.
+pub mod host_ctx {
+    /// `extern "C" fn(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize) -> u32`;
+    /// returns 1 on success and 0 if the host function failed.
+    pub const SHIM: u32 = 0;
+}
+
+/// Sizes of the VMContext's records; all are 64-bit hosts and targets.
+const PTR: u32 = 8;
+const FUNC_IMPORT: u32 = 2 * PTR;
+const GLOBAL_DEF: u32 = 16;
+const FUNC_REF: u32 = 3 * PTR;
+
+/// Field offsets of one module's VMContext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VMOffsets {
+    pub num_imported_funcs: u32,
+    pub num_tables: u32,
+    pub num_memories: u32,
+    pub num_imported_globals: u32,
+    pub num_defined_globals: u32,
+    pub num_funcs: u32,
+    imported_funcs: u32,
+    tables: u32,
+    memories: u32,
+    imported_globals: u32,
+    defined_globals: u32,
+    func_refs: u32,
+    size: u32,
+}
+
+impl VMOffsets {
+    /// Lays out the VMContext for `module`.
+    pub fn new(module: &ModuleInfo) -> VMOffsets {
+        VMOffsets::from_counts(
+            module.num_imported_funcs,
+            module.tables.len() as u32,
+            module.memories.len() as u32,
+            module.num_imported_globals,
+            module.globals.len() as u32 - module.num_imported_globals,
+            module.functions.len() as u32,
+        )
+    }
+
+    /// Lays out a VMContext from its counts.
+    pub fn from_counts(
+        num_imported_funcs: u32,
+        num_tables: u32,
+        num_memories: u32,
+        num_imported_globals: u32,
+        num_defined_globals: u32,
+        num_funcs: u32,
+    ) -> VMOffsets {
+        let imported_funcs = 4 * PTR;
+        let tables = imported_funcs + num_imported_funcs * FUNC_IMPORT;
+        let memories = tables + num_tables * PTR;
+        let imported_globals = memories + num_memories * PTR;
+        let defined_globals = (imported_globals + num_imported_globals * PTR).next_multiple_of(16);
+        let func_refs = defined_globals + num_defined_globals * GLOBAL_DEF;
+        let size = (func_refs + num_funcs * FUNC_REF).next_multiple_of(16);
+        VMOffsets {
+            num_imported_funcs,
+            num_tables,
+            num_memories,
+            num_imported_globals,
+            num_defined_globals,
+            num_funcs,
+            imported_funcs,
+            tables,
+            memories,
+            imported_globals,
+            defined_globals,
+            func_refs,
+            size,
+        }
+    }
+
+    /// Total size of the VMContext in bytes.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    pub fn magic(&self) -> u32 {
+        0
+    }
+
+    pub fn store_ctx(&self) -> u32 {
+        PTR
+    }
+
+    pub fn builtins(&self) -> u32 {
+        2 * PTR
+    }
+
+    /// The runtime's `Instance` that owns this VMContext.
+    pub fn instance(&self) -> u32 {
+        3 * PTR
+    }
+
+    /// The code pointer of imported function `i`.
+    pub fn imported_func_body(&self, i: u32) -> u32 {
+        self.imported_funcs + i * FUNC_IMPORT
+    }
+
+    /// The callee vmctx of imported function `i`.
+    pub fn imported_func_vmctx(&self, i: u32) -> u32 {
+        self.imported_func_body(i) + PTR
+    }
+
+    /// Pointer to the `VMTableDefinition` of table `i` (imported or defined).
+    pub fn table(&self, i: u32) -> u32 {
+        self.tables + i * PTR
+    }
+
+    /// Pointer to the `VMMemoryDefinition` of memory `i` (imported or defined).
+    pub fn memory(&self, i: u32) -> u32 {
+        self.memories + i * PTR
+    }
+
+    /// Pointer to the `VMGlobalDefinition` of imported global `i`.
+    pub fn imported_global(&self, i: u32) -> u32 {
+        self.imported_globals + i * PTR
+    }
+
+    /// The `VMGlobalDefinition` of defined global `i`.
+    pub fn defined_global(&self, i: u32) -> u32 {
+        self.defined_globals + i * GLOBAL_DEF
+    }
+
+    /// The `VMFuncRef` of function `i` (imported or defined).
+    pub fn func_ref(&self, i: u32) -> u32 {
+        self.func_refs + i * FUNC_REF
+    }
+
+    /// Field offsets inside a `VMTableDefinition` / `VMMemoryDefinition`: base pointer,
+    /// then current length (elements for tables, bytes for memories).
+    pub const DEFINITION_BASE: u32 = 0;
+    pub const DEFINITION_LENGTH: u32 = PTR;
+
+    /// Field offsets inside a `VMFuncRef`.
+    pub const FUNC_REF_WASM_CALL: u32 = 0;
+    pub const FUNC_REF_VMCTX: u32 = PTR;
+    pub const FUNC_REF_TYPE: u32 = 2 * PTR;
+    pub const FUNC_REF_SIZE: u32 = FUNC_REF;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_follow_each_other_without_overlap() {
+        let o = VMOffsets::from_counts(2, 1, 1, 3, 2, 5);
+        assert_eq!(o.imported_func_body(0), 32);
+        assert_eq!(o.imported_func_vmctx(1), 32 + 16 + 8);
+        assert_eq!(o.table(0), 32 + 32);
+        assert_eq!(o.memory(0), o.table(0) + 8);
+        assert_eq!(o.imported_global(2), o.memory(0) + 8 + 16);
+        assert_eq!(o.defined_global(0) % 16, 0);
+        assert!(o.defined_global(0) >= o.imported_global(2) + 8);
+        assert_eq!(o.func_ref(0), o.defined_global(1) + 16);
+        assert_eq!(o.size() % 16, 0);
+        assert!(o.size() >= o.func_ref(4) + 24);
+    }
+}
