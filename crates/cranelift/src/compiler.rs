@@ -10,7 +10,7 @@ use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{Context, FinalizedRelocTarget, binemit::Reloc};
 use lazuli_environ::{
-    CompiledFunction, ModuleInfo, RelocKind, Relocation, SignatureId, TrapSite, WasmError,
+    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, TrapSite, WasmError,
     WasmFuncType,
 };
 use std::cell::RefCell;
@@ -186,8 +186,10 @@ impl Compiler {
         Ok(CompiledFunction {
             code: buffer.data().to_vec(),
             relocs,
-            traps,
-            wasm_offsets,
+            tables: SideTables {
+                traps,
+                wasm_offsets,
+            },
         })
     }
 }

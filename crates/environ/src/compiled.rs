@@ -31,11 +31,9 @@ pub struct TrapSite {
     pub kind: TrapKind,
 }
 
-/// One compiled function or trampoline.
+/// What the runtime needs to know about a function's code besides the bytes.
 #[derive(Debug, Clone, Default)]
-pub struct CompiledFunction {
-    pub code: Vec<u8>,
-    pub relocs: Vec<Relocation>,
+pub struct SideTables {
     /// Sorted by offset.
     pub traps: Vec<TrapSite>,
     /// `(code offset, Wasm module offset)` pairs sorted by code offset: the Wasm
@@ -43,7 +41,7 @@ pub struct CompiledFunction {
     pub wasm_offsets: Vec<(u32, u32)>,
 }
 
-impl CompiledFunction {
+impl SideTables {
     /// The trap kind raised by the instruction at `offset`, if it is a trap site.
     pub fn trap_at(&self, offset: u32) -> Option<TrapKind> {
         self.traps
@@ -57,4 +55,12 @@ impl CompiledFunction {
         let i = self.wasm_offsets.partition_point(|(code, _)| *code <= offset);
         i.checked_sub(1).map(|i| self.wasm_offsets[i].1)
     }
+}
+
+/// One compiled function or trampoline.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledFunction {
+    pub code: Vec<u8>,
+    pub relocs: Vec<Relocation>,
+    pub tables: SideTables,
 }

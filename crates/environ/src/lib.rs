@@ -30,4 +30,4 @@ pub use types::{WasmFuncType, WasmValType, wasm_val_type};
 pub use vmoffsets::{VMCONTEXT_MAGIC, VMOffsets, host_ctx, store_ctx};
 pub use wasmparser;
 pub use builtins::{Builtin, BuiltinType};
-pub use compiled::{CompiledFunction, RelocKind, Relocation, TrapSite};
+pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};

@@ -126,10 +126,8 @@ impl VMOffsets {
         2 * PTR
     }
 
-    /// The runtime's `Instance` that owns this VMContext.
-    pub fn instance(&self) -> u32 {
-        3 * PTR
-    }
+    /// The runtime's `Instance` that owns this VMContext (the same for every module).
+    pub const INSTANCE: u32 = 3 * PTR;
 
     /// The code pointer of imported function `i`.
     pub fn imported_func_body(&self, i: u32) -> u32 {

@@ -1,1 +1,28 @@
-//! placeholder
+//! The Lazuli runtime: what exists while Wasm runs. VMContext allocation
+//! ([`Instance`]), linear memories and tables, builtins called by generated code,
+//! host-function contexts, and the single trap path: signal handler → trap table →
+//! unwind to the host entry ([`invoke`]).
+//!
+//! Most of Lazuli's `unsafe` lives here; every block says why it holds.
+
+mod backtrace;
+mod builtins;
+mod entry;
+mod host;
+mod instance;
+mod memory;
+mod signals;
+mod table;
+mod traphandlers;
+mod vmcontext;
+
+pub use backtrace::Backtrace;
+pub use host::{HostShim, VMHostContext};
+pub use instance::Instance;
+pub use memory::{LinearMemory, MemoryError, MemoryStyle};
+pub use table::{Table, TableError};
+pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
+pub use vmcontext::{
+    ValRaw, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
+    VMTableDefinition,
+};

@@ -57,31 +57,31 @@ pub(super) fn translate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::numeric::tests::check;
     use super::*;
-    use cranelift_codegen::ir::Type;
 
     #[test]
+    #[rustfmt::skip]
     fn every_conversion_verifies_and_compiles() {
         use Operator::*;
-        let cases: [(Vec<Operator<'_>>, Type, Type); 12] = [
-            (vec![I32WrapI64], I64, I32),
-            (vec![I64ExtendI32S, I64ExtendI32U], I32, I64),
-            (vec![I32TruncF32S, I32TruncF32U, I32TruncSatF32S, I32TruncSatF32U, I32ReinterpretF32], F32, I32),
-            (vec![I32TruncF64S, I32TruncF64U, I32TruncSatF64S, I32TruncSatF64U], F64, I32),
-            (vec![I64TruncF32S, I64TruncF32U, I64TruncSatF32S, I64TruncSatF32U], F32, I64),
-            (vec![I64TruncF64S, I64TruncF64U, I64TruncSatF64S, I64TruncSatF64U, I64ReinterpretF64], F64, I64),
-            (vec![F32ConvertI32S, F32ConvertI32U, F32ReinterpretI32], I32, F32),
-            (vec![F32ConvertI64S, F32ConvertI64U], I64, F32),
-            (vec![F64ConvertI32S, F64ConvertI32U], I32, F64),
-            (vec![F64ConvertI64S, F64ConvertI64U, F64ReinterpretI64], I64, F64),
-            (vec![F32DemoteF64], F64, F32),
-            (vec![F64PromoteF32], F32, F64),
-        ];
-        for (ops, param, result) in cases {
-            for op in &ops {
-                check(translate, super::super::numeric::translate, op, &[param], result);
-            }
-        }
+        let check = |param, result, ops: &[Operator<'_>]| {
+            let numeric = super::super::numeric::translate;
+            super::super::numeric::tests::check(translate, numeric, &[param], result, ops);
+        };
+        check(I64, I32, &[I32WrapI64]);
+        check(I32, I64, &[I64ExtendI32S, I64ExtendI32U]);
+        check(F32, I32, &[
+            I32TruncF32S, I32TruncF32U, I32TruncSatF32S, I32TruncSatF32U, I32ReinterpretF32,
+        ]);
+        check(F64, I32, &[I32TruncF64S, I32TruncF64U, I32TruncSatF64S, I32TruncSatF64U]);
+        check(F32, I64, &[I64TruncF32S, I64TruncF32U, I64TruncSatF32S, I64TruncSatF32U]);
+        check(F64, I64, &[
+            I64TruncF64S, I64TruncF64U, I64TruncSatF64S, I64TruncSatF64U, I64ReinterpretF64,
+        ]);
+        check(I32, F32, &[F32ConvertI32S, F32ConvertI32U, F32ReinterpretI32]);
+        check(I64, F32, &[F32ConvertI64S, F32ConvertI64U]);
+        check(I32, F64, &[F64ConvertI32S, F64ConvertI32U]);
+        check(I64, F64, &[F64ConvertI64S, F64ConvertI64U, F64ReinterpretI64]);
+        check(F64, F32, &[F32DemoteF64]);
+        check(F32, F64, &[F64PromoteF32]);
     }
 }

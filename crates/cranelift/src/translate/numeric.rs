@@ -12,7 +12,7 @@
 use super::state::FuncState;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
-use cranelift_codegen::ir::types::{I16, I32, I64, I8};
+use cranelift_codegen::ir::types::{I8, I16, I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use cranelift_frontend::{FuncInstBuilder, FunctionBuilder};
 use wasmparser::Operator;
@@ -26,8 +26,8 @@ pub(super) fn translate(
     use Operator::*;
     let (b, s) = (builder, state);
     let value = match *op {
-        // The verifier wants narrow immediates zero-extended, not sign-extended.
-        I32Const { value } => b.ins().iconst(I32, i64::from(value as u32)),
+        // The builder masks the sign-extended immediate to the type's width.
+        I32Const { value } => b.ins().iconst(I32, i64::from(value)),
         I64Const { value } => b.ins().iconst(I64, value),
         F32Const { value } => b.ins().f32const(Ieee32::with_bits(value.bits())),
         F64Const { value } => b.ins().f64const(Ieee64::with_bits(value.bits())),
@@ -150,82 +150,93 @@ pub(super) mod tests {
     use cranelift_codegen::ir::types::{F32, F64};
     use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName};
     use cranelift_codegen::isa::CallConv;
-    use cranelift_codegen::{settings, Context};
+    use cranelift_codegen::{Context, settings};
     use cranelift_frontend::FunctionBuilderContext;
 
     /// The signature of `translate` in this module and its siblings.
     pub(crate) type Translate = fn(&Operator<'_>, &mut FunctionBuilder<'_>, &mut FuncState) -> bool;
 
-    /// Builds a function that applies `op` to parameters of types `params` and
-    /// returns its result, asserting that `ours` handles `op` and `theirs` does not
-    /// and that the result has type `result`; then verifies the function and
+    /// For each of `ops`: builds a function that applies it to parameters of types
+    /// `params` and returns its result, asserting that `ours` handles it, `theirs`
+    /// does not, and the result has type `result`; then verifies the function and
     /// compiles it for the host.
     pub(crate) fn check(
         ours: Translate,
         theirs: Translate,
-        op: &Operator<'_>,
         params: &[Type],
         result: Type,
+        ops: &[Operator<'_>],
     ) {
         let flags = settings::Flags::new(settings::builder());
         let isa = cranelift_native::builder()
             .expect("host ISA")
             .finish(flags.clone())
             .expect("host ISA flags");
-        let mut sig = Signature::new(CallConv::SystemV);
-        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-        sig.returns.push(AbiParam::new(result));
-        let mut func = Function::with_name_signature(UserFuncName::default(), sig);
-        let mut fctx = FunctionBuilderContext::new();
-        let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-        let block = b.create_block();
-        b.append_block_params_for_function_params(block);
-        b.switch_to_block(block);
-        b.seal_block(block);
-        let mut state = FuncState::default();
-        state.stack.extend_from_slice(b.block_params(block));
-        assert!(!theirs(op, &mut b, &mut state), "{op:?} claimed twice");
-        assert!(ours(op, &mut b, &mut state), "{op:?} not handled");
-        assert_eq!(state.stack.len(), 1, "{op:?} must leave one value");
-        let v = state.pop1();
-        assert_eq!(b.func.dfg.value_type(v), result, "{op:?}");
-        b.ins().return_(&[v]);
-        b.finalize(isa.frontend_config());
+        for op in ops {
+            let mut sig = Signature::new(CallConv::SystemV);
+            sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+            sig.returns.push(AbiParam::new(result));
+            let mut func = Function::with_name_signature(UserFuncName::default(), sig);
+            let mut fctx = FunctionBuilderContext::new();
+            let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+            let block = b.create_block();
+            b.append_block_params_for_function_params(block);
+            b.switch_to_block(block);
+            b.seal_block(block);
+            let mut state = FuncState::default();
+            state.stack.extend_from_slice(b.block_params(block));
+            assert!(!theirs(op, &mut b, &mut state), "{op:?} claimed twice");
+            assert!(ours(op, &mut b, &mut state), "{op:?} not handled");
+            assert_eq!(state.stack.len(), 1, "{op:?} must leave one value");
+            let v = state.pop1();
+            assert_eq!(b.func.dfg.value_type(v), result, "{op:?}");
+            b.ins().return_(&[v]);
+            b.finalize(isa.frontend_config());
 
-        cranelift_codegen::verify_function(&func, &flags)
-            .unwrap_or_else(|e| panic!("{op:?}: {e}\n{func}"));
-        Context::for_function(func)
-            .compile(&*isa, &mut ControlPlane::default())
-            .unwrap_or_else(|e| panic!("{op:?}: {:?}", e.inner));
+            cranelift_codegen::verify_function(&func, &flags)
+                .unwrap_or_else(|e| panic!("{op:?}: {e}\n{func}"));
+            Context::for_function(func)
+                .compile(&*isa, &mut ControlPlane::default())
+                .unwrap_or_else(|e| panic!("{op:?}: {:?}", e.inner));
+        }
     }
 
     #[test]
+    #[rustfmt::skip]
     fn every_numeric_operator_verifies_and_compiles() {
         use Operator::*;
-        let cases: [(Vec<Operator<'_>>, &[Type], Type); 18] = [
-            (vec![I32Const { value: -1 }, I32Const { value: i32::MIN }], &[], I32),
-            (vec![I64Const { value: -1 }], &[], I64),
-            (vec![F32Const { value: (-0.5f32).into() }], &[], F32),
-            (vec![F64Const { value: f64::NAN.into() }], &[], F64),
-            (vec![I32Eqz], &[I32], I32),
-            (vec![I64Eqz], &[I64], I32),
-            (vec![I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU], &[I32, I32], I32),
-            (vec![I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU], &[I64, I64], I32),
-            (vec![F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge], &[F32, F32], I32),
-            (vec![F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge], &[F64, F64], I32),
-            (vec![I32Clz, I32Ctz, I32Popcnt, I32Extend8S, I32Extend16S], &[I32], I32),
-            (vec![I64Clz, I64Ctz, I64Popcnt, I64Extend8S, I64Extend16S, I64Extend32S], &[I64], I64),
-            (vec![I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU, I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr], &[I32, I32], I32),
-            (vec![I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU, I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr], &[I64, I64], I64),
-            (vec![F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt], &[F32], F32),
-            (vec![F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt], &[F64], F64),
-            (vec![F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign], &[F32, F32], F32),
-            (vec![F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign], &[F64, F64], F64),
-        ];
-        for (ops, params, result) in cases {
-            for op in &ops {
-                check(translate, super::super::conversions::translate, op, params, result);
-            }
-        }
+        let check = |params: &[Type], result, ops: &[Operator<'_>]| {
+            check(translate, super::super::conversions::translate, params, result, ops);
+        };
+        check(&[], I32, &[I32Const { value: -1 }, I32Const { value: i32::MIN }]);
+        check(&[], I64, &[I64Const { value: -1 }]);
+        check(&[], F32, &[F32Const { value: (-0.5f32).into() }]);
+        check(&[], F64, &[F64Const { value: f64::NAN.into() }]);
+        check(&[I32], I32, &[I32Eqz]);
+        check(&[I64], I32, &[I64Eqz]);
+        check(&[I32, I32], I32, &[
+            I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+        ]);
+        check(&[I64, I64], I32, &[
+            I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+        ]);
+        check(&[F32, F32], I32, &[F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge]);
+        check(&[F64, F64], I32, &[F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge]);
+        check(&[I32], I32, &[I32Clz, I32Ctz, I32Popcnt, I32Extend8S, I32Extend16S]);
+        check(&[I64], I64, &[
+            I64Clz, I64Ctz, I64Popcnt, I64Extend8S, I64Extend16S, I64Extend32S,
+        ]);
+        check(&[I32, I32], I32, &[
+            I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU, I32And, I32Or, I32Xor,
+            I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+        ]);
+        check(&[I64, I64], I64, &[
+            I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU, I64And, I64Or, I64Xor,
+            I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+        ]);
+        check(&[F32], F32, &[F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt]);
+        check(&[F64], F64, &[F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt]);
+        check(&[F32, F32], F32, &[F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign]);
+        check(&[F64, F64], F64, &[F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign]);
     }
 }

@@ -1,0 +1,131 @@
+//! [`Instance`]: one instance's VMContext allocation and typed access to its fields.
+
+use crate::builtins::BUILTINS;
+use crate::vmcontext::{
+    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
+    VMTableDefinition,
+};
+use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets};
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Owns a VMContext laid out by [`VMOffsets`]. Boxed so that the back-pointer
+/// stored in the VMContext stays valid.
+pub struct Instance {
+    offsets: VMOffsets,
+    vmctx: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: the VMContext is plain memory owned by this value; the store that owns
+// the instance decides which thread uses it.
+unsafe impl Send for Instance {}
+
+impl Instance {
+    /// Allocates a zeroed VMContext for `offsets` belonging to `store`.
+    pub fn new(offsets: VMOffsets, store: *mut VMStoreContext) -> Box<Instance> {
+        let layout = Layout::from_size_align(offsets.size().max(16) as usize, 16)
+            .expect("VMContext sizes are small multiples of 16");
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(vmctx) = NonNull::new(ptr) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        let instance = Box::new(Instance {
+            offsets,
+            vmctx,
+            layout,
+        });
+        instance.write(offsets.magic(), VMCONTEXT_MAGIC);
+        instance.write(offsets.store_ctx(), store);
+        instance.write(offsets.builtins(), BUILTINS.as_ptr());
+        instance.write(VMOffsets::INSTANCE, &*instance as *const Instance);
+        instance
+    }
+
+    /// The VMContext pointer generated code receives.
+    pub fn vmctx(&self) -> *mut VMContext {
+        self.vmctx.as_ptr().cast()
+    }
+
+    pub fn offsets(&self) -> &VMOffsets {
+        &self.offsets
+    }
+
+    /// The instance that owns `vmctx`.
+    ///
+    /// # Safety
+    /// `vmctx` must be the VMContext of a live instance.
+    pub unsafe fn from_vmctx<'a>(vmctx: *mut VMContext) -> &'a Instance {
+        // SAFETY: per the contract, the field holds the owning instance's address.
+        unsafe {
+            &**(vmctx.cast::<u8>().add(VMOffsets::INSTANCE as usize) as *const *const Instance)
+        }
+    }
+
+    fn write<T>(&self, offset: u32, value: T) {
+        assert!(offset as usize + size_of::<T>() <= self.layout.size());
+        // SAFETY: the write is inside the allocation (checked above) and every field
+        // offset is aligned for its type by `VMOffsets`.
+        unsafe { (self.vmctx.as_ptr().add(offset as usize) as *mut T).write(value) }
+    }
+
+    fn read<T: Copy>(&self, offset: u32) -> T {
+        assert!(offset as usize + size_of::<T>() <= self.layout.size());
+        // SAFETY: as for `write`; the memory is initialised (zeroed at allocation).
+        unsafe { (self.vmctx.as_ptr().add(offset as usize) as *const T).read() }
+    }
+
+    fn field<T>(&self, offset: u32) -> *mut T {
+        assert!(offset as usize + size_of::<T>() <= self.layout.size());
+        // SAFETY: in bounds, checked above.
+        unsafe { self.vmctx.as_ptr().add(offset as usize).cast() }
+    }
+
+    /// Sets imported function `i` to `body` called with callee vmctx `vmctx`.
+    pub fn set_imported_func(&self, i: u32, body: *const u8, vmctx: *mut VMContext) {
+        self.write(self.offsets.imported_func_body(i), body);
+        self.write(self.offsets.imported_func_vmctx(i), vmctx);
+    }
+
+    pub fn set_table(&self, i: u32, table: *mut VMTableDefinition) {
+        self.write(self.offsets.table(i), table);
+    }
+
+    pub fn table(&self, i: u32) -> *mut VMTableDefinition {
+        self.read(self.offsets.table(i))
+    }
+
+    pub fn set_memory(&self, i: u32, memory: *mut VMMemoryDefinition) {
+        self.write(self.offsets.memory(i), memory);
+    }
+
+    pub fn memory(&self, i: u32) -> *mut VMMemoryDefinition {
+        self.read(self.offsets.memory(i))
+    }
+
+    pub fn set_imported_global(&self, i: u32, global: *mut VMGlobalDefinition) {
+        self.write(self.offsets.imported_global(i), global);
+    }
+
+    /// Storage of global `index` (imported or defined, given the import count).
+    pub fn global(&self, index: u32) -> *mut VMGlobalDefinition {
+        if index < self.offsets.num_imported_globals {
+            self.read(self.offsets.imported_global(index))
+        } else {
+            self.field(self.offsets.defined_global(index - self.offsets.num_imported_globals))
+        }
+    }
+
+    /// The funcref record of function `i`.
+    pub fn func_ref(&self, i: u32) -> *mut VMFuncRef {
+        self.field(self.offsets.func_ref(i))
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.vmctx.as_ptr(), self.layout) }
+    }
+}

@@ -1,0 +1,157 @@
+//! Linear memories. Each reserves its address range once, so its base never moves;
+//! growing only makes more of the reservation accessible.
+
+use crate::vmcontext::VMMemoryDefinition;
+
+/// Bytes in a Wasm page.
+pub const PAGE_SIZE: u64 = 64 * 1024;
+/// A 32-bit memory never has more pages than this.
+const MAX_PAGES: u64 = 65536;
+
+/// How accesses to a memory are kept in bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryStyle {
+    /// 4 GiB plus a 4 GiB guard region are reserved: any 32-bit index plus any
+    /// static offset lands inside the reservation, and inaccessible pages fault.
+    Guarded,
+    /// Only the maximum size is reserved; generated code checks every access.
+    BoundsChecked,
+}
+
+impl MemoryStyle {
+    /// Bytes of address space reserved for a memory of at most `max_pages` pages.
+    fn reservation(self, max_pages: u64) -> usize {
+        match self {
+            // index (< 2^32) + offset (< 2^32) + access size (<= 16) stays below.
+            MemoryStyle::Guarded => (8 << 30) + PAGE_SIZE as usize,
+            MemoryStyle::BoundsChecked => (max_pages * PAGE_SIZE).max(PAGE_SIZE) as usize,
+        }
+    }
+}
+
+/// Why a memory could not be created or grown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryError {
+    /// The operating system refused the reservation or the protection change.
+    Os(String),
+    /// More pages than the memory's maximum.
+    TooLarge,
+}
+
+impl std::fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MemoryError::Os(e) => write!(f, "memory mapping failed: {e}"),
+            MemoryError::TooLarge => f.write_str("memory size exceeds its maximum"),
+        }
+    }
+}
+
+impl std::error::Error for MemoryError {}
+
+/// A linear memory: the definition generated code reads, then the reservation.
+#[repr(C)]
+pub struct LinearMemory {
+    /// Must stay the first field: VMContexts point here.
+    definition: VMMemoryDefinition,
+    reserved: usize,
+    maximum_pages: u64,
+}
+
+// SAFETY: the reservation is owned by this value; the store that owns it decides
+// which thread touches it.
+unsafe impl Send for LinearMemory {}
+
+impl LinearMemory {
+    /// Reserves a memory of `minimum` pages that may grow to `maximum`.
+    pub fn new(minimum: u64, maximum: Option<u64>, style: MemoryStyle) -> Result<Box<Self>, MemoryError> {
+        let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+        if minimum > maximum_pages {
+            return Err(MemoryError::TooLarge);
+        }
+        let reserved = style.reservation(maximum_pages);
+        // SAFETY: an anonymous PROT_NONE mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserved,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
+        }
+        let mut memory = Box::new(LinearMemory {
+            definition: VMMemoryDefinition {
+                base: base.cast(),
+                current_length: 0,
+            },
+            reserved,
+            maximum_pages,
+        });
+        memory.set_accessible((minimum * PAGE_SIZE) as usize)?;
+        Ok(memory)
+    }
+
+    fn set_accessible(&mut self, len: usize) -> Result<(), MemoryError> {
+        if len > self.definition.current_length {
+            // SAFETY: `len` is within the reservation (callers check the maximum,
+            // which the reservation covers).
+            let r = unsafe {
+                libc::mprotect(self.definition.base.cast(), len, libc::PROT_READ | libc::PROT_WRITE)
+            };
+            if r != 0 {
+                return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
+            }
+        }
+        self.definition.current_length = len;
+        Ok(())
+    }
+
+    /// The record VMContexts point to.
+    pub fn definition(&mut self) -> *mut VMMemoryDefinition {
+        &mut self.definition
+    }
+
+    /// Size in pages.
+    pub fn pages(&self) -> u64 {
+        self.definition.current_length as u64 / PAGE_SIZE
+    }
+
+    pub fn maximum_pages(&self) -> u64 {
+        self.maximum_pages
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&mut self, delta: u64) -> Result<u64, MemoryError> {
+        let old = self.pages();
+        let new = old.checked_add(delta).ok_or(MemoryError::TooLarge)?;
+        if new > self.maximum_pages {
+            return Err(MemoryError::TooLarge);
+        }
+        self.set_accessible((new * PAGE_SIZE) as usize)?;
+        Ok(old)
+    }
+
+    /// The accessible bytes.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: the first `current_length` bytes are mapped read-write.
+        unsafe { std::slice::from_raw_parts(self.definition.base, self.definition.current_length) }
+    }
+
+    /// The accessible bytes, mutably.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `data`; `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length) }
+    }
+}
+
+impl Drop for LinearMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the reservation made in `new`.
+        unsafe { libc::munmap(self.definition.base.cast(), self.reserved) };
+    }
+}

@@ -1,0 +1,158 @@
+//! The one trap path. [`invoke`] enters Wasm through `lazuli_try_call` with an
+//! [`Activation`] on this thread's stack of activations; a fault or trap
+//! instruction raises a signal whose handler looks the faulting PC up in the code
+//! registry and, if it is a recorded trap site, records the trap and its frames and
+//! resumes at `lazuli_unwind`, which returns to `invoke`. Anything else is forwarded
+//! to the previous handler.
+
+use crate::backtrace::{Backtrace, MAX_FRAMES};
+use crate::entry::{lazuli_try_call, lazuli_unwind};
+use crate::signals;
+use crate::vmcontext::{VMContext, VMStoreContext, ValRaw};
+use lazuli_environ::TrapKind;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+
+/// Why a host function called from Wasm failed.
+pub enum HostFailure {
+    /// It returned an error (the embedder's error value).
+    Error(Box<dyn Any + Send>),
+    /// It panicked; the panic resumes once Wasm has been unwound.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// A trap, as the runtime saw it.
+pub struct TrapInfo {
+    pub kind: TrapKind,
+    /// Program counters of the Wasm frames, innermost first.
+    pub backtrace: Backtrace,
+    /// Set for [`TrapKind::HostError`].
+    pub host_failure: Option<HostFailure>,
+}
+
+/// One entry into Wasm on this thread.
+#[repr(C)]
+struct Activation {
+    /// Written by `lazuli_try_call`: must stay the first field.
+    saved_sp: usize,
+    previous: *const Activation,
+    trap: Cell<Option<TrapKind>>,
+    frames: Cell<[usize; MAX_FRAMES]>,
+    num_frames: Cell<usize>,
+    host_failure: RefCell<Option<HostFailure>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `trampoline(callee_vmctx, caller_vmctx, code, values)` — an array-call
+/// trampoline from `lazuli_cranelift` — and turns any trap into `Err`.
+///
+/// # Safety
+/// `trampoline` must be the host→Wasm trampoline for `code`'s signature, the
+/// VMContexts must be fully initialised and outlive the call, `values` must hold
+/// enough slots for the arguments and results, and `store` must be the store
+/// context all the instances involved point to.
+pub unsafe fn invoke(
+    store: *mut VMStoreContext,
+    max_wasm_stack: usize,
+    trampoline: usize,
+    callee_vmctx: *mut VMContext,
+    caller_vmctx: *mut VMContext,
+    code: usize,
+    values: *mut ValRaw,
+) -> Result<(), Box<TrapInfo>> {
+    signals::install(handle_signal);
+    signals::ensure_alt_stack();
+    let activation = Activation {
+        saved_sp: 0,
+        previous: CURRENT.get(),
+        trap: Cell::new(None),
+        frames: Cell::new([0; MAX_FRAMES]),
+        num_frames: Cell::new(0),
+        host_failure: RefCell::new(None),
+    };
+    // SAFETY: `store` is valid per the caller's contract. The outermost entry sets
+    // the stack limit from the current stack pointer; nested entries keep it.
+    let outermost = unsafe { (*store).stack_limit == 0 };
+    if outermost {
+        let here = &activation as *const Activation as usize;
+        // SAFETY: as above.
+        unsafe { (*store).stack_limit = here.saturating_sub(max_wasm_stack) };
+    }
+    CURRENT.set(&activation);
+    let act_ptr = &activation as *const Activation as *mut usize;
+    // SAFETY: per the caller's contract the trampoline may be called with these
+    // arguments; `saved_sp` is the first field of `activation`, which outlives the
+    // call, and is where `lazuli_unwind` finds the stack to return on.
+    let unwound = unsafe {
+        lazuli_try_call(
+            act_ptr,
+            trampoline,
+            callee_vmctx as usize,
+            caller_vmctx as usize,
+            code,
+            values as usize,
+        )
+    };
+    CURRENT.set(activation.previous);
+    if outermost {
+        // SAFETY: as above.
+        unsafe { (*store).stack_limit = 0 };
+    }
+    if unwound == 0 {
+        return Ok(());
+    }
+    let kind = activation.trap.get().unwrap_or(TrapKind::UnreachableCodeReached);
+    let frames = activation.frames.get();
+    Err(Box::new(TrapInfo {
+        kind,
+        backtrace: Backtrace::new(&frames[..activation.num_frames.get()]),
+        host_failure: activation.host_failure.take(),
+    }))
+}
+
+/// Records why the host function that is about to return failure failed. Called by
+/// host shims, which then return 0 so that the trampoline traps with `HostError`.
+pub fn record_host_failure(failure: HostFailure) {
+    let current = CURRENT.get();
+    if current.is_null() {
+        return;
+    }
+    // SAFETY: a non-null CURRENT points at the live activation of an `invoke` on
+    // this thread's stack.
+    let activation = unsafe { &*current };
+    *activation.host_failure.borrow_mut() = Some(failure);
+}
+
+/// The signal handler: see the module documentation.
+unsafe extern "C" fn handle_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    let current = CURRENT.get();
+    if !current.is_null() {
+        // SAFETY: `context` is the handler's ucontext.
+        let (pc, fp, sp) = unsafe { signals::registers(context) };
+        if let Some(kind) = lazuli_jit::registry::trap_at(pc) {
+            // SAFETY: CURRENT points at a live activation on this thread.
+            let activation = unsafe { &*current };
+            activation.trap.set(Some(kind));
+            let mut frames = [0usize; MAX_FRAMES];
+            // SAFETY: the frame chain between the faulting frame and the entry's
+            // saved stack pointer is made of Wasm and trampoline frames.
+            let n = unsafe { crate::backtrace::walk(pc, fp, sp, activation.saved_sp, &mut frames) };
+            activation.frames.set(frames);
+            activation.num_frames.set(n);
+            // SAFETY: `lazuli_unwind` only needs its argument, the activation's
+            // `saved_sp` slot; it abandons the Wasm frames and returns from
+            // `lazuli_try_call`.
+            unsafe { signals::redirect(context, lazuli_unwind as *const () as usize, current as usize) };
+            return;
+        }
+    }
+    // SAFETY: forwarding with the handler's own arguments.
+    unsafe { signals::forward(signal, info, context) }
+}
