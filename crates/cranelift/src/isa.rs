@@ -29,7 +29,11 @@ fn flags(verify: bool) -> Result<settings::Flags, IsaError> {
     set(&mut b, "preserve_frame_pointers", "true")?;
     // Multi-value functions may return more values than fit in registers.
     set(&mut b, "enable_multi_ret_implicit_sret", "true")?;
-    set(&mut b, "enable_verifier", if verify { "true" } else { "false" })?;
+    set(
+        &mut b,
+        "enable_verifier",
+        if verify { "true" } else { "false" },
+    )?;
     set(&mut b, "unwind_info", "false")?;
     // The prologue's stack-limit check replaces probing.
     set(&mut b, "enable_probestack", "false")?;

@@ -11,12 +11,12 @@ mod compiler;
 mod func_environ;
 mod isa;
 mod trampoline;
-mod trap;
 mod translate;
+mod trap;
 
 pub use compiler::{CompileError, Compiler, CompilerOptions};
 pub use func_environ::{FuncEnvironment, ModuleEnvironment};
 pub use isa::{IsaError, host_isa, target_isa};
 pub use lazuli_environ::{CompiledFunction, RelocKind, Relocation, TrapSite};
-pub use trap::{trap_code, trap_kind};
 pub use translate::FuncTranslator;
+pub use trap::{trap_code, trap_kind};

@@ -36,13 +36,17 @@ pub fn array_to_wasm(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa
     };
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ty.params.iter().enumerate() {
-        args.push(b.ins().load(ir_type(*t), slot_flags(), values, (i as u32 * SLOT) as i32));
+        args.push(
+            b.ins()
+                .load(ir_type(*t), slot_flags(), values, (i as u32 * SLOT) as i32),
+        );
     }
     let wasm_sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(wasm_sig, code, &args);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.into_iter().enumerate() {
-        b.ins().store(slot_flags(), r, values, (i as u32 * SLOT) as i32);
+        b.ins()
+            .store(slot_flags(), r, values, (i as u32 * SLOT) as i32);
     }
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
@@ -68,15 +72,19 @@ pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa)
     ));
     let values = b.ins().stack_addr(types::I64, slot, 0);
     for (i, v) in params[2..].iter().enumerate() {
-        b.ins().store(slot_flags(), *v, values, (i as u32 * SLOT) as i32);
+        b.ins()
+            .store(slot_flags(), *v, values, (i as u32 * SLOT) as i32);
     }
     let mut shim_sig = Signature::new(isa.default_call_conv());
     shim_sig.params.extend([AbiParam::new(types::I64); 4]);
     shim_sig.returns.push(AbiParam::new(types::I32));
     let shim_sig = b.import_signature(shim_sig);
-    let shim = b
-        .ins()
-        .load(types::I64, MemFlagsData::trusted().with_readonly(), host_vmctx, host_ctx::SHIM as i32);
+    let shim = b.ins().load(
+        types::I64,
+        MemFlagsData::trusted().with_readonly(),
+        host_vmctx,
+        host_ctx::SHIM as i32,
+    );
     let len = b.ins().iconst(types::I64, i64::from(len));
     let call = b
         .ins()
@@ -87,7 +95,10 @@ pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa)
         .results
         .iter()
         .enumerate()
-        .map(|(i, t)| b.ins().load(ir_type(*t), slot_flags(), values, (i as u32 * SLOT) as i32))
+        .map(|(i, t)| {
+            b.ins()
+                .load(ir_type(*t), slot_flags(), values, (i as u32 * SLOT) as i32)
+        })
         .collect();
     b.ins().return_(&results);
     b.finalize(isa.frontend_config());

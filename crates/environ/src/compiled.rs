@@ -52,7 +52,9 @@ impl SideTables {
 
     /// The Wasm module offset of the instruction whose code contains `offset`.
     pub fn wasm_offset_at(&self, offset: u32) -> Option<u32> {
-        let i = self.wasm_offsets.partition_point(|(code, _)| *code <= offset);
+        let i = self
+            .wasm_offsets
+            .partition_point(|(code, _)| *code <= offset);
         i.checked_sub(1).map(|i| self.wasm_offsets[i].1)
     }
 }

@@ -17,6 +17,8 @@ mod trap;
 mod types;
 mod vmoffsets;
 
+pub use builtins::{Builtin, BuiltinType};
+pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::WasmError;
 pub use module::{
@@ -29,5 +31,3 @@ pub use trap::TrapKind;
 pub use types::{WasmFuncType, WasmValType, wasm_val_type};
 pub use vmoffsets::{VMCONTEXT_MAGIC, VMOffsets, host_ctx, store_ctx};
 pub use wasmparser;
-pub use builtins::{Builtin, BuiltinType};
-pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};

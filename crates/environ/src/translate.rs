@@ -3,8 +3,8 @@
 use crate::module::*;
 use crate::{ConstExpr, WasmError, WasmFuncType, wasm_val_type};
 use wasmparser::{
-    DataKind, ElementKind, ExternalKind, FuncValidatorAllocations, Name,
-    NameSectionReader, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures,
+    DataKind, ElementKind, ExternalKind, FuncValidatorAllocations, Name, NameSectionReader, Parser,
+    Payload, TypeRef, ValidPayload, Validator, WasmFeatures,
 };
 
 /// When function bodies are validated.
@@ -232,7 +232,8 @@ fn record_names(info: &mut ModuleInfo, names: NameSectionReader<'_>) -> wasmpars
             Name::Function(map) => {
                 for naming in map {
                     let naming = naming?;
-                    info.func_names.insert(naming.index, naming.name.to_string());
+                    info.func_names
+                        .insert(naming.index, naming.name.to_string());
                 }
             }
             _ => {}

@@ -80,8 +80,14 @@ impl CodeMemory {
         }
         // SAFETY: the range is exactly the mapping made above; after this call the
         // pages are never written again.
-        unsafe { region::protect(base as *const u8, size.max(1), region::Protection::READ_EXECUTE) }
-            .map_err(|e| JitError(format!("cannot make code executable: {e}")))?;
+        unsafe {
+            region::protect(
+                base as *const u8,
+                size.max(1),
+                region::Protection::READ_EXECUTE,
+            )
+        }
+        .map_err(|e| JitError(format!("cannot make code executable: {e}")))?;
         flush_icache(base, size);
         let ranges = offsets
             .into_iter()
@@ -123,9 +129,12 @@ fn apply(
         RelocKind::Arm64Call => {
             let delta = value.wrapping_sub(site as i64);
             if delta % 4 != 0 || !(-(1 << 27)..(1 << 27)).contains(&delta) {
-                return Err(JitError(format!("branch displacement {delta:#x} out of range")));
+                return Err(JitError(format!(
+                    "branch displacement {delta:#x} out of range"
+                )));
             }
-            let mut insn = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+            let mut insn =
+                u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
             insn = (insn & !0x03ff_ffff) | (((delta >> 2) as u32) & 0x03ff_ffff);
             bytes[at..at + 4].copy_from_slice(&insn.to_le_bytes());
         }

@@ -39,7 +39,11 @@ static REGISTRY: RwLock<BTreeMap<usize, Region>> = RwLock::new(BTreeMap::new());
 
 /// Registers `functions` (sorted by address, inside `range`) as live code until
 /// [`unregister`] is called with `range.start`.
-pub fn register(range: Range<usize>, mut functions: Vec<FunctionInfo>, module: Option<Arc<ModuleInfo>>) {
+pub fn register(
+    range: Range<usize>,
+    mut functions: Vec<FunctionInfo>,
+    module: Option<Arc<ModuleInfo>>,
+) {
     functions.sort_by_key(|f| f.range.start);
     let region = Region {
         end: range.end,
@@ -66,7 +70,9 @@ fn with_function<R>(pc: usize, f: impl FnOnce(&Region, &FunctionInfo) -> R) -> O
     if pc >= region.end {
         return None;
     }
-    let i = region.functions.partition_point(|func| func.range.start <= pc);
+    let i = region
+        .functions
+        .partition_point(|func| func.range.start <= pc);
     let func = &region.functions[i.checked_sub(1)?];
     (pc < func.range.end).then(|| f(region, func))
 }

@@ -1,1 +1,58 @@
-//! placeholder
+//! Lazuli: a WebAssembly runtime for Rust hosts that compiles Wasm to native code
+//! with Cranelift.
+//!
+//! The API follows Wasmtime's shapes: an [`Engine`] compiles [`Module`]s, a
+//! [`Store`] owns instances and the host's data, a [`Linker`] resolves imports,
+//! and exported functions are called through [`Func`] or [`TypedFunc`]. Traps come
+//! back as errors that downcast to [`Trap`], with a [`WasmBacktrace`] attached.
+//!
+//! ```
+//! use lazuli::{Engine, Linker, Module, Store};
+//!
+//! # fn main() -> lazuli::Result<()> {
+//! let engine = Engine::default();
+//! let module = Module::new(&engine, r#"
+//!     (module
+//!       (import "host" "double" (func $double (param i32) (result i32)))
+//!       (func (export "quadruple") (param i32) (result i32)
+//!         (call $double (call $double (local.get 0)))))
+//! "#)?;
+//! let mut linker = Linker::new(&engine);
+//! linker.func_wrap("host", "double", |x: i32| x * 2)?;
+//! let mut store = Store::new(&engine, ());
+//! let instance = linker.instantiate(&mut store, &module)?;
+//! let quadruple = instance.get_typed_func::<i32, i32>(&mut store, "quadruple")?;
+//! assert_eq!(quadruple.call(&mut store, 5)?, 20);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod engine;
+mod externals;
+mod func;
+mod instance;
+mod linker;
+mod module;
+mod store;
+mod trap;
+mod typed;
+mod types;
+mod values;
+
+pub use anyhow::{Error, Result};
+pub use config::{Config, MemoryStyle, Validation};
+pub use engine::Engine;
+pub use externals::{Extern, Global, Memory, Table};
+pub use func::{Caller, Func};
+pub use instance::{Export, Instance};
+pub use linker::Linker;
+pub use module::{CompileStats, Module};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use trap::{FrameInfo, Trap, WasmBacktrace};
+pub use typed::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
+pub use types::{
+    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, TableType,
+    ValType,
+};
+pub use values::Val;

@@ -38,7 +38,13 @@ impl Backtrace {
 /// # Safety
 /// The stack between `sp` and `entry_sp` must be readable, as it is while the
 /// trapping thread is stopped in the signal handler.
-pub(crate) unsafe fn walk(pc: usize, mut fp: usize, sp: usize, entry_sp: usize, out: &mut [usize]) -> usize {
+pub(crate) unsafe fn walk(
+    pc: usize,
+    mut fp: usize,
+    sp: usize,
+    entry_sp: usize,
+    out: &mut [usize],
+) -> usize {
     let mut n = 0;
     out[n] = pc;
     n += 1;

@@ -2,8 +2,7 @@
 
 use crate::builtins::BUILTINS;
 use crate::vmcontext::{
-    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
-    VMTableDefinition,
+    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
 };
 use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets};
 use std::alloc::Layout;
@@ -113,7 +112,10 @@ impl Instance {
         if index < self.offsets.num_imported_globals {
             self.read(self.offsets.imported_global(index))
         } else {
-            self.field(self.offsets.defined_global(index - self.offsets.num_imported_globals))
+            self.field(
+                self.offsets
+                    .defined_global(index - self.offsets.num_imported_globals),
+            )
         }
     }
 

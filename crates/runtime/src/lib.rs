@@ -23,6 +23,6 @@ pub use memory::{LinearMemory, MemoryError, MemoryStyle};
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
 pub use vmcontext::{
-    ValRaw, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
-    VMTableDefinition,
+    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
+    VMTableDefinition, ValRaw,
 };

@@ -56,6 +56,7 @@ pub struct LinearMemory {
     definition: VMMemoryDefinition,
     reserved: usize,
     maximum_pages: u64,
+    declared_maximum: Option<u64>,
 }
 
 // SAFETY: the reservation is owned by this value; the store that owns it decides
@@ -64,7 +65,11 @@ unsafe impl Send for LinearMemory {}
 
 impl LinearMemory {
     /// Reserves a memory of `minimum` pages that may grow to `maximum`.
-    pub fn new(minimum: u64, maximum: Option<u64>, style: MemoryStyle) -> Result<Box<Self>, MemoryError> {
+    pub fn new(
+        minimum: u64,
+        maximum: Option<u64>,
+        style: MemoryStyle,
+    ) -> Result<Box<Self>, MemoryError> {
         let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         if minimum > maximum_pages {
             return Err(MemoryError::TooLarge);
@@ -91,6 +96,7 @@ impl LinearMemory {
             },
             reserved,
             maximum_pages,
+            declared_maximum: maximum,
         });
         memory.set_accessible((minimum * PAGE_SIZE) as usize)?;
         Ok(memory)
@@ -101,7 +107,11 @@ impl LinearMemory {
             // SAFETY: `len` is within the reservation (callers check the maximum,
             // which the reservation covers).
             let r = unsafe {
-                libc::mprotect(self.definition.base.cast(), len, libc::PROT_READ | libc::PROT_WRITE)
+                libc::mprotect(
+                    self.definition.base.cast(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                )
             };
             if r != 0 {
                 return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
@@ -121,8 +131,9 @@ impl LinearMemory {
         self.definition.current_length as u64 / PAGE_SIZE
     }
 
-    pub fn maximum_pages(&self) -> u64 {
-        self.maximum_pages
+    /// The maximum the memory was declared with, if any.
+    pub fn declared_maximum(&self) -> Option<u64> {
+        self.declared_maximum
     }
 
     /// Grows by `delta` pages; returns the old size in pages.
@@ -145,7 +156,9 @@ impl LinearMemory {
     /// The accessible bytes, mutably.
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `data`; `&mut self` makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length) }
+        unsafe {
+            std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length)
+        }
     }
 }
 

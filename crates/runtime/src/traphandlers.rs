@@ -104,7 +104,10 @@ pub unsafe fn invoke(
     if unwound == 0 {
         return Ok(());
     }
-    let kind = activation.trap.get().unwrap_or(TrapKind::UnreachableCodeReached);
+    let kind = activation
+        .trap
+        .get()
+        .unwrap_or(TrapKind::UnreachableCodeReached);
     let frames = activation.frames.get();
     Err(Box::new(TrapInfo {
         kind,
@@ -149,7 +152,13 @@ unsafe extern "C" fn handle_signal(
             // SAFETY: `lazuli_unwind` only needs its argument, the activation's
             // `saved_sp` slot; it abandons the Wasm frames and returns from
             // `lazuli_try_call`.
-            unsafe { signals::redirect(context, lazuli_unwind as *const () as usize, current as usize) };
+            unsafe {
+                signals::redirect(
+                    context,
+                    lazuli_unwind as *const () as usize,
+                    current as usize,
+                )
+            };
             return;
         }
     }

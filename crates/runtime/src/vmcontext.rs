@@ -89,20 +89,38 @@ mod tests {
 
     #[test]
     fn records_match_the_environ_layout() {
-        assert_eq!(offset_of!(VMStoreContext, stack_limit), store_ctx::STACK_LIMIT as usize);
-        assert_eq!(offset_of!(VMMemoryDefinition, base), VMOffsets::DEFINITION_BASE as usize);
+        assert_eq!(
+            offset_of!(VMStoreContext, stack_limit),
+            store_ctx::STACK_LIMIT as usize
+        );
+        assert_eq!(
+            offset_of!(VMMemoryDefinition, base),
+            VMOffsets::DEFINITION_BASE as usize
+        );
         assert_eq!(
             offset_of!(VMMemoryDefinition, current_length),
             VMOffsets::DEFINITION_LENGTH as usize
         );
-        assert_eq!(offset_of!(VMTableDefinition, base), VMOffsets::DEFINITION_BASE as usize);
+        assert_eq!(
+            offset_of!(VMTableDefinition, base),
+            VMOffsets::DEFINITION_BASE as usize
+        );
         assert_eq!(
             offset_of!(VMTableDefinition, current_elements),
             VMOffsets::DEFINITION_LENGTH as usize
         );
-        assert_eq!(offset_of!(VMFuncRef, wasm_call), VMOffsets::FUNC_REF_WASM_CALL as usize);
-        assert_eq!(offset_of!(VMFuncRef, vmctx), VMOffsets::FUNC_REF_VMCTX as usize);
-        assert_eq!(offset_of!(VMFuncRef, type_id), VMOffsets::FUNC_REF_TYPE as usize);
+        assert_eq!(
+            offset_of!(VMFuncRef, wasm_call),
+            VMOffsets::FUNC_REF_WASM_CALL as usize
+        );
+        assert_eq!(
+            offset_of!(VMFuncRef, vmctx),
+            VMOffsets::FUNC_REF_VMCTX as usize
+        );
+        assert_eq!(
+            offset_of!(VMFuncRef, type_id),
+            VMOffsets::FUNC_REF_TYPE as usize
+        );
         assert_eq!(size_of::<VMFuncRef>(), VMOffsets::FUNC_REF_SIZE as usize);
         assert_eq!(size_of::<VMGlobalDefinition>(), 16);
         assert_eq!(size_of::<ValRaw>(), 16);

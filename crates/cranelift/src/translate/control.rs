@@ -19,7 +19,10 @@ pub(super) fn block_args(values: &[Value]) -> Vec<BlockArg> {
 fn block_signature<E: FuncEnvironment>(
     env: &E,
     ty: BlockType,
-) -> (Vec<cranelift_codegen::ir::Type>, Vec<cranelift_codegen::ir::Type>) {
+) -> (
+    Vec<cranelift_codegen::ir::Type>,
+    Vec<cranelift_codegen::ir::Type>,
+) {
     match ty {
         BlockType::Empty => (vec![], vec![]),
         BlockType::Type(t) => (vec![], vec![ir_type(wasm_val_type(t))]),
@@ -151,7 +154,10 @@ pub(super) fn translate<E: FuncEnvironment>(
         Operator::BrTable { targets } => {
             let index = state.pop1();
             let mut calls = Vec::new();
-            let depths: Vec<u32> = targets.targets().collect::<Result<_, _>>().unwrap_or_default();
+            let depths: Vec<u32> = targets
+                .targets()
+                .collect::<Result<_, _>>()
+                .unwrap_or_default();
             for depth in depths.iter().copied().chain([targets.default()]) {
                 let (target, n) = branch_target(state, depth);
                 let args = block_args(state.peekn(n));
@@ -212,7 +218,10 @@ fn enter_else(b: &mut FunctionBuilder<'_>, state: &mut FuncState, consequent_rea
 
 /// Closes the innermost frame after its fall-through edge (if any) was emitted.
 fn end_frame(b: &mut FunctionBuilder<'_>, state: &mut FuncState) {
-    let frame = state.control.pop().expect("validated: `end` closes a frame");
+    let frame = state
+        .control
+        .pop()
+        .expect("validated: `end` closes a frame");
     match frame.kind {
         FrameKind::Loop { header } => b.seal_block(header),
         FrameKind::If {
@@ -231,7 +240,14 @@ fn end_frame(b: &mut FunctionBuilder<'_>, state: &mut FuncState) {
         _ => {}
     }
     let reachable = frame.next_branched_to
-        || matches!(frame.kind, FrameKind::If { else_seen: false, head_reachable: true, .. });
+        || matches!(
+            frame.kind,
+            FrameKind::If {
+                else_seen: false,
+                head_reachable: true,
+                ..
+            }
+        );
     state.stack.truncate(frame.stack_base);
     b.switch_to_block(frame.next);
     b.seal_block(frame.next);
@@ -269,7 +285,10 @@ pub(super) fn translate_unreachable<E: FuncEnvironment>(
         Operator::Else => {
             let head_reachable = matches!(
                 state.frame(0).kind,
-                FrameKind::If { head_reachable: true, .. }
+                FrameKind::If {
+                    head_reachable: true,
+                    ..
+                }
             );
             if head_reachable {
                 enter_else(b, state, false);

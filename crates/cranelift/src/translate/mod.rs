@@ -154,7 +154,12 @@ fn zero_value(b: &mut FunctionBuilder<'_>, ty: WasmValType) -> Value {
         WasmValType::V128 => {
             let zero = b.ins().iconst(types::I64, 0);
             let v = b.ins().splat(types::I64X2, zero);
-            b.ins().bitcast(types::I8X16, cranelift_codegen::ir::MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little), v)
+            b.ins().bitcast(
+                types::I8X16,
+                cranelift_codegen::ir::MemFlagsData::new()
+                    .with_endianness(cranelift_codegen::ir::Endianness::Little),
+                v,
+            )
         }
     }
 }

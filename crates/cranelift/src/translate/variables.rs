@@ -23,7 +23,10 @@ pub(super) fn translate<E: FuncEnvironment>(
             b.def_var(cx.locals[*local_index as usize], v);
         }
         Operator::LocalTee { local_index } => {
-            let v = *state.peekn(1).first().expect("validated: tee has an operand");
+            let v = *state
+                .peekn(1)
+                .first()
+                .expect("validated: tee has an operand");
             b.def_var(cx.locals[*local_index as usize], v);
         }
         Operator::GlobalGet { global_index } => {

@@ -1,0 +1,66 @@
+//! [`Config`]: the choices an [`crate::Engine`] is built with.
+
+pub use lazuli_environ::ValidationMode as Validation;
+pub use lazuli_runtime::MemoryStyle;
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) validation: Validation,
+    pub(crate) memory_style: MemoryStyle,
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) verify: bool,
+    pub(crate) target: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            validation: Validation::Eager,
+            memory_style: MemoryStyle::Guarded,
+            max_wasm_stack: 512 * 1024,
+            verify: cfg!(debug_assertions),
+            target: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// When function bodies are validated: all before the module is accepted
+    /// (default, as the spec requires), or each one when it is first compiled.
+    pub fn validation(&mut self, validation: Validation) -> &mut Self {
+        self.validation = validation;
+        self
+    }
+
+    /// How linear-memory accesses are bounds-checked: guard pages (default) or
+    /// explicit checks in generated code.
+    pub fn memory_style(&mut self, style: MemoryStyle) -> &mut Self {
+        self.memory_style = style;
+        self
+    }
+
+    /// The most stack, in bytes, that Wasm code may use before it traps with
+    /// [`crate::Trap::StackOverflow`]. The host thread's stack must be larger.
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Runs Cranelift's IR verifier on every function (on in debug builds).
+    pub fn cranelift_verifier(&mut self, enable: bool) -> &mut Self {
+        self.verify = enable;
+        self
+    }
+
+    /// Compiles for another target triple (e.g. `aarch64-unknown-linux-gnu`). Such
+    /// an engine can compile modules but not run them.
+    pub fn target(&mut self, triple: &str) -> &mut Self {
+        self.target = Some(triple.to_string());
+        self
+    }
+}

@@ -1,0 +1,134 @@
+//! [`Engine`]: the compiler, the engine-wide signature registry and the shared
+//! trampolines.
+
+use crate::Config;
+use anyhow::{Context, Result};
+use lazuli_cranelift::{Compiler, CompilerOptions, host_isa, target_isa};
+use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
+use lazuli_jit::{CodeMemory, FunctionInfo, registry};
+use lazuli_runtime::MemoryStyle;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Compiles and runs modules; cheap to clone, shared by all its modules and stores.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) compiler: Compiler,
+    pub(crate) signatures: SignatureRegistry,
+    trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
+}
+
+/// The two trampolines of one signature.
+pub(crate) struct Trampolines {
+    /// Host→Wasm: `extern "C" fn(callee_vmctx, caller_vmctx, code, values)`.
+    pub(crate) array_to_wasm: usize,
+    /// Wasm→host: Wasm signature, callee vmctx is a `VMHostContext`.
+    pub(crate) wasm_to_host: usize,
+    code: CodeMemory,
+}
+
+impl Drop for Trampolines {
+    fn drop(&mut self) {
+        registry::unregister(self.code.range().start);
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&Config::default()).expect("the default configuration builds for the host")
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine for `config`; fails if its target is unknown.
+    pub fn new(config: &Config) -> Result<Engine> {
+        let isa = match &config.target {
+            Some(triple) => target_isa(triple, config.verify)?,
+            None => host_isa(config.verify)?,
+        };
+        let compiler = Compiler::new(
+            isa,
+            CompilerOptions {
+                guarded_memories: config.memory_style == MemoryStyle::Guarded,
+            },
+        );
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                compiler,
+                signatures: SignatureRegistry::default(),
+                trampolines: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn compiler(&self) -> &Compiler {
+        &self.inner.compiler
+    }
+
+    /// Whether code from this engine can run on this machine.
+    pub(crate) fn is_native(&self) -> bool {
+        self.inner.config.target.is_none()
+    }
+
+    pub(crate) fn signature(&self, ty: &WasmFuncType) -> SignatureId {
+        self.inner.signatures.register(ty)
+    }
+
+    /// The trampolines for `ty`, compiled on first use.
+    pub(crate) fn trampolines(&self, ty: &WasmFuncType) -> Result<Arc<Trampolines>> {
+        let id = self.signature(ty);
+        let mut cache = self
+            .inner
+            .trampolines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = cache.get(&id) {
+            return Ok(t.clone());
+        }
+        let compiler = self.compiler();
+        let to_wasm = compiler.compile_array_to_wasm(ty)?;
+        let to_host = compiler.compile_wasm_to_host(ty)?;
+        let trampolines = Arc::new(publish_trampolines(&to_wasm, &to_host)?);
+        cache.insert(id, trampolines.clone());
+        Ok(trampolines)
+    }
+}
+
+fn publish_trampolines(
+    to_wasm: &CompiledFunction,
+    to_host: &CompiledFunction,
+) -> Result<Trampolines> {
+    let code =
+        CodeMemory::publish(&[to_wasm, to_host], |_| None).context("publishing trampolines")?;
+    let functions = [to_wasm, to_host]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FunctionInfo {
+            range: code.function(i),
+            func_index: None,
+            tables: f.tables.clone(),
+        })
+        .collect();
+    registry::register(code.range(), functions, None);
+    Ok(Trampolines {
+        array_to_wasm: code.function(0).start,
+        wasm_to_host: code.function(1).start,
+        code,
+    })
+}

@@ -1,0 +1,347 @@
+//! What instances import and export besides functions: [`Global`], [`Memory`],
+//! [`Table`], and [`Extern`] over all four.
+
+use crate::Func;
+use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
+use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType, ValType};
+use crate::values::Val;
+use anyhow::{Result, bail};
+use lazuli_runtime::{LinearMemory, Table as RuntimeTable, VMFuncRef, VMGlobalDefinition};
+
+/// Anything an instance can import or export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extern {
+    Func(Func),
+    Global(Global),
+    Memory(Memory),
+    Table(Table),
+}
+
+impl Extern {
+    pub fn into_func(self) -> Option<Func> {
+        if let Extern::Func(f) = self {
+            Some(f)
+        } else {
+            None
+        }
+    }
+    pub fn into_global(self) -> Option<Global> {
+        if let Extern::Global(g) = self {
+            Some(g)
+        } else {
+            None
+        }
+    }
+    pub fn into_memory(self) -> Option<Memory> {
+        if let Extern::Memory(m) = self {
+            Some(m)
+        } else {
+            None
+        }
+    }
+    pub fn into_table(self) -> Option<Table> {
+        if let Extern::Table(t) = self {
+            Some(t)
+        } else {
+            None
+        }
+    }
+
+    /// The type of this item.
+    pub fn ty(&self, store: impl AsContext) -> ExternType {
+        self.ty_in(&store.as_context().0.opaque)
+    }
+
+    pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(opaque.funcs[opaque.check(f.0)].ty.clone()),
+            Extern::Global(g) => ExternType::Global(opaque.globals[opaque.check(g.0)].ty),
+            Extern::Memory(m) => ExternType::Memory(m.ty_in(opaque)),
+            Extern::Table(t) => ExternType::Table(t.ty_in(opaque)),
+        }
+    }
+}
+
+impl From<Func> for Extern {
+    fn from(f: Func) -> Extern {
+        Extern::Func(f)
+    }
+}
+impl From<Global> for Extern {
+    fn from(g: Global) -> Extern {
+        Extern::Global(g)
+    }
+}
+impl From<Memory> for Extern {
+    fn from(m: Memory) -> Extern {
+        Extern::Memory(m)
+    }
+}
+impl From<Table> for Extern {
+    fn from(t: Table) -> Extern {
+        Extern::Table(t)
+    }
+}
+
+/// A global variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Global(pub(crate) Stored);
+
+pub(crate) struct GlobalData {
+    pub(crate) ty: GlobalType,
+    pub(crate) definition: *mut VMGlobalDefinition,
+    /// Storage of a host-created global.
+    pub(crate) _owned: Option<Box<VMGlobalDefinition>>,
+}
+
+impl Global {
+    /// A host-created global holding `value`.
+    pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        if value.ty() != ty.content() {
+            bail!(
+                "global of type {} cannot hold a {}",
+                ty.content(),
+                value.ty()
+            );
+        }
+        let mut owned = Box::new(VMGlobalDefinition(value.to_raw(opaque)?));
+        let definition: *mut VMGlobalDefinition = &mut *owned;
+        Ok(opaque.push_global(GlobalData {
+            ty,
+            definition,
+            _owned: Some(owned),
+        }))
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> GlobalType {
+        let store = store.as_context();
+        let opaque = &store.0.opaque;
+        opaque.globals[opaque.check(self.0)].ty
+    }
+
+    pub fn get(&self, mut store: impl AsContextMut) -> Val {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let data = &opaque.globals[opaque.check(self.0)];
+        let ty = data.ty.content();
+        // SAFETY: global definitions live as long as their store.
+        let raw = unsafe { (*data.definition).0 };
+        Val::from_raw(opaque, raw, ty)
+    }
+
+    pub fn set(&self, mut store: impl AsContextMut, value: Val) -> Result<()> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let data = &opaque.globals[opaque.check(self.0)];
+        if data.ty.mutability() != Mutability::Var {
+            bail!("immutable global cannot be set");
+        }
+        if value.ty() != data.ty.content() {
+            bail!(
+                "global of type {} cannot hold a {}",
+                data.ty.content(),
+                value.ty()
+            );
+        }
+        let definition = data.definition;
+        let raw = value.to_raw(opaque)?;
+        // SAFETY: as in `get`; the store is borrowed exclusively.
+        unsafe { (*definition).0 = raw };
+        Ok(())
+    }
+}
+
+impl StoreOpaque {
+    pub(crate) fn push_global(&mut self, data: GlobalData) -> Global {
+        self.globals.push(data);
+        Global(self.stored(self.globals.len() - 1))
+    }
+
+    pub(crate) fn push_memory(&mut self, memory: Box<LinearMemory>) -> Memory {
+        self.memories.push(memory);
+        Memory(self.stored(self.memories.len() - 1))
+    }
+
+    pub(crate) fn push_table(&mut self, data: TableData) -> Table {
+        self.tables.push(data);
+        Table(self.stored(self.tables.len() - 1))
+    }
+}
+
+/// A linear memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Memory(pub(crate) Stored);
+
+impl Memory {
+    /// A host-created memory.
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let style = opaque.engine.config().memory_style;
+        let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style)?;
+        Ok(opaque.push_memory(memory))
+    }
+
+    fn get<'a>(&self, opaque: &'a StoreOpaque) -> &'a LinearMemory {
+        &opaque.memories[opaque.check(self.0)]
+    }
+
+    pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> MemoryType {
+        let m = self.get(opaque);
+        MemoryType::new(m.pages() as u32, m.declared_maximum().map(|p| p as u32))
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        self.ty_in(&store.as_context().0.opaque)
+    }
+
+    /// The memory's bytes.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<crate::StoreContext<'a, T>>) -> &'a [u8] {
+        let store = store.into();
+        let opaque = &store.0.opaque;
+        opaque.memories[opaque.check(self.0)].data()
+    }
+
+    /// The memory's bytes, mutably.
+    pub fn data_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::StoreContextMut<'a, T>>,
+    ) -> &'a mut [u8] {
+        let store = store.into();
+        let opaque = &mut store.0.opaque;
+        let index = opaque.check(self.0);
+        opaque.memories[index].data_mut()
+    }
+
+    /// Size in 64 KiB pages.
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        self.get(&store.as_context().0.opaque).pages()
+    }
+
+    /// Size in bytes.
+    pub fn data_size(&self, store: impl AsContext) -> usize {
+        self.get(&store.as_context().0.opaque).data().len()
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let index = opaque.check(self.0);
+        Ok(opaque.memories[index].grow(delta)?)
+    }
+
+    /// Copies `buf.len()` bytes from `offset`.
+    pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let store = store.as_context();
+        let data = self.get(&store.0.opaque).data();
+        let end = offset.checked_add(buf.len()).filter(|e| *e <= data.len());
+        let Some(end) = end else {
+            bail!("out of bounds memory access");
+        };
+        buf.copy_from_slice(&data[offset..end]);
+        Ok(())
+    }
+
+    /// Copies `buf` to `offset`.
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let index = opaque.check(self.0);
+        let data = opaque.memories[index].data_mut();
+        let end = offset.checked_add(buf.len()).filter(|e| *e <= data.len());
+        let Some(end) = end else {
+            bail!("out of bounds memory access");
+        };
+        data[offset..end].copy_from_slice(buf);
+        Ok(())
+    }
+}
+
+/// A table of function references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Table(pub(crate) Stored);
+
+pub(crate) struct TableData {
+    pub(crate) element: ValType,
+    pub(crate) table: Box<RuntimeTable>,
+}
+
+impl Table {
+    /// A host-created table with every element set to `init`.
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Option<Func>) -> Result<Table> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let init = init.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        let mut table = RuntimeTable::new(ty.minimum(), ty.maximum())
+            .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
+        if !init.is_null() {
+            for i in 0..ty.minimum() {
+                table.set(i, init).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+        }
+        Ok(opaque.push_table(TableData {
+            element: ty.element(),
+            table,
+        }))
+    }
+
+    pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> TableType {
+        let data = &opaque.tables[opaque.check(self.0)];
+        TableType::new(
+            data.element,
+            data.table.size() as u32,
+            data.table.maximum().map(|m| m as u32),
+        )
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        self.ty_in(&store.as_context().0.opaque)
+    }
+
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        let store = store.as_context();
+        let opaque = &store.0.opaque;
+        opaque.tables[opaque.check(self.0)].table.size()
+    }
+
+    /// The element at `index`; `None` if out of bounds.
+    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Option<Func>> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let i = opaque.check(self.0);
+        let raw = opaque.tables[i].table.get(index).ok()?;
+        Some(opaque.func_from_ref(raw))
+    }
+
+    /// Sets the element at `index`.
+    pub fn set(&self, mut store: impl AsContextMut, index: u64, value: Option<Func>) -> Result<()> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let raw: *const VMFuncRef = value.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        let i = opaque.check(self.0);
+        opaque.tables[i]
+            .table
+            .set(index, raw)
+            .map_err(|_| anyhow::anyhow!("table index {index} out of bounds"))
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old size.
+    pub fn grow(
+        &self,
+        mut store: impl AsContextMut,
+        delta: u64,
+        init: Option<Func>,
+    ) -> Result<u64> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let raw: *const VMFuncRef = init.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        let i = opaque.check(self.0);
+        opaque.tables[i]
+            .table
+            .grow(delta, raw)
+            .map_err(|_| anyhow::anyhow!("table cannot grow by {delta}"))
+    }
+}

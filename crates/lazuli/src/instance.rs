@@ -1,0 +1,425 @@
+//! [`Instance`]: instantiation (imports, VMContext, segments, start function) and
+//! access to exports.
+
+use crate::externals::TableData;
+use crate::func::FuncData;
+use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
+use crate::types::{ExternType, Mutability};
+use crate::{
+    Extern, Func, Global, Memory, Module, Table, Trap, TypedFunc, WasmParams, WasmResults,
+};
+use anyhow::{Result, bail};
+use lazuli_environ::{ConstExpr, ConstOp, ElemItems, EntityIndex, SegmentMode, VMOffsets};
+use lazuli_runtime::{
+    Instance as RuntimeInstance, LinearMemory, Table as RuntimeTable, VMFuncRef, ValRaw,
+};
+
+/// An instantiated module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Instance(pub(crate) Stored);
+
+pub(crate) struct InstanceData {
+    pub(crate) handle: Box<RuntimeInstance>,
+    pub(crate) module: Module,
+    memories: Vec<Memory>,
+    tables: Vec<Table>,
+    /// Handles of imported globals; defined ones are made on demand.
+    imported_globals: Vec<Global>,
+}
+
+/// An export of an instance.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub name: String,
+    pub item: Extern,
+}
+
+impl Instance {
+    /// Instantiates `module` with `imports`, given in the module's import order.
+    pub fn new(
+        mut store: impl AsContextMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
+        let store = store.as_context_mut();
+        instantiate(&mut store.0.opaque, module, imports)
+    }
+
+    /// The export `name`, if there is one.
+    pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
+        let store = store.as_context_mut();
+        self.export_in(&mut store.0.opaque, name)
+    }
+
+    pub fn get_func(&self, store: impl AsContextMut, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    pub fn get_global(&self, store: impl AsContextMut, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    pub fn get_memory(&self, store: impl AsContextMut, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+
+    /// The exported function `name`, checked against `P` and `R`.
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
+        let Some(func) = self.get_func(&mut store, name) else {
+            bail!("no exported function named `{name}`");
+        };
+        func.typed(&store)
+    }
+
+    /// All exports, in the module's order.
+    pub fn exports(&self, mut store: impl AsContextMut) -> Vec<Export> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let module = opaque.instances[opaque.check(self.0)].module.clone();
+        module
+            .info()
+            .exports
+            .iter()
+            .filter_map(|e| {
+                let item = self.entity(opaque, e.index)?;
+                Some(Export {
+                    name: e.name.clone(),
+                    item,
+                })
+            })
+            .collect()
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self, store: impl AsContext) -> Module {
+        let store = store.as_context();
+        let opaque = &store.0.opaque;
+        opaque.instances[opaque.check(self.0)].module.clone()
+    }
+
+    pub(crate) fn export_in(&self, opaque: &mut StoreOpaque, name: &str) -> Option<Extern> {
+        let data = &opaque.instances[opaque.check(self.0)];
+        let index = *data.module.info().export_map.get(name)?;
+        self.entity(opaque, index)
+    }
+
+    fn entity(&self, opaque: &mut StoreOpaque, index: EntityIndex) -> Option<Extern> {
+        let i = opaque.check(self.0);
+        let data = &opaque.instances[i];
+        Some(match index {
+            EntityIndex::Function(f) => {
+                let func_ref = data.handle.func_ref(f);
+                Extern::Func(opaque.func_from_ref(func_ref)?)
+            }
+            EntityIndex::Memory(m) => Extern::Memory(*data.memories.get(m as usize)?),
+            EntityIndex::Table(t) => Extern::Table(*data.tables.get(t as usize)?),
+            EntityIndex::Global(g) => {
+                if let Some(global) = data.imported_globals.get(g as usize) {
+                    return Some(Extern::Global(*global));
+                }
+                let info = &data.module.info().globals[g as usize];
+                let mutability = if info.mutable {
+                    Mutability::Var
+                } else {
+                    Mutability::Const
+                };
+                let definition = data.handle.global(g);
+                Extern::Global(opaque.push_global(crate::externals::GlobalData {
+                    ty: crate::GlobalType::new(info.ty, mutability),
+                    definition,
+                    _owned: None,
+                }))
+            }
+        })
+    }
+}
+
+impl StoreOpaque {
+    /// The function behind a funcref address; `None` for null or unknown addresses.
+    pub(crate) fn func_from_ref(&mut self, func_ref: *const VMFuncRef) -> Option<Func> {
+        if func_ref.is_null() {
+            return None;
+        }
+        if let Some(f) = self.func_by_ref.get(&(func_ref as usize)) {
+            return Some(*f);
+        }
+        // A defined function of one of our instances that has no handle yet.
+        let addr = func_ref as usize;
+        let (instance, index) = self.instances.iter().find_map(|data| {
+            let first = data.handle.func_ref(0) as usize;
+            let count = data.module.info().functions.len();
+            let end = first + count * VMOffsets::FUNC_REF_SIZE as usize;
+            (addr >= first && addr < end)
+                .then(|| (data, (addr - first) / VMOffsets::FUNC_REF_SIZE as usize))
+        })?;
+        let module = &instance.module;
+        let ty = crate::FuncType(module.info().func_type(index as u32).clone());
+        let type_index = module.info().functions[index] as usize;
+        let trampolines = module.inner.trampolines[type_index].clone();
+        Some(self.push_func(FuncData {
+            ty,
+            func_ref,
+            trampolines,
+            _host: None,
+        }))
+    }
+}
+
+/// Checks that `actual` may satisfy an import declared as `expected`.
+fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
+    match (expected, actual) {
+        (ExternType::Func(e), ExternType::Func(a)) => e == a,
+        (ExternType::Global(e), ExternType::Global(a)) => e == a,
+        (ExternType::Memory(e), ExternType::Memory(a)) => {
+            limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
+        }
+        (ExternType::Table(e), ExternType::Table(a)) => {
+            e.element() == a.element()
+                && limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
+        }
+        _ => false,
+    }
+}
+
+fn limits_match(min: u64, max: Option<u64>, actual_min: u64, actual_max: Option<u64>) -> bool {
+    actual_min >= min
+        && match (max, actual_max) {
+            (None, _) => true,
+            (Some(max), Some(actual)) => actual <= max,
+            (Some(_), None) => false,
+        }
+}
+
+fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> Result<Instance> {
+    module.ensure_runnable()?;
+    if !std::sync::Arc::ptr_eq(&module.engine().inner, &opaque.engine.inner) {
+        bail!("module and store belong to different engines");
+    }
+    let info = module.info();
+    if imports.len() != info.imports.len() {
+        bail!(
+            "expected {} imports, got {}",
+            info.imports.len(),
+            imports.len()
+        );
+    }
+    let handle = RuntimeInstance::new(VMOffsets::new(info), &mut *opaque.vm);
+    let mut memories = Vec::new();
+    let mut tables = Vec::new();
+    let mut imported_globals = Vec::new();
+    for (import, item) in info.imports.iter().zip(imports) {
+        let expected = module.entity_type(import.index);
+        let actual = item.ty_in(opaque);
+        if !check_import(&expected, &actual) {
+            bail!(
+                "incompatible import type for `{}::{}`: expected {}, found {}",
+                import.module,
+                import.name,
+                expected.describe(),
+                actual.describe()
+            );
+        }
+        match (import.index, item) {
+            (EntityIndex::Function(i), Extern::Func(f)) => {
+                // SAFETY: funcrefs of a store live as long as the store.
+                let func_ref = unsafe { *f.func_ref(opaque) };
+                handle.set_imported_func(i, func_ref.wasm_call, func_ref.vmctx);
+                // SAFETY: `func_ref(i)` points into the instance's VMContext.
+                unsafe { *handle.func_ref(i) = func_ref };
+            }
+            (EntityIndex::Global(i), Extern::Global(g)) => {
+                handle.set_imported_global(i, opaque.globals[opaque.check(g.0)].definition);
+                imported_globals.push(*g);
+            }
+            (EntityIndex::Memory(i), Extern::Memory(m)) => {
+                let index = opaque.check(m.0);
+                handle.set_memory(i, opaque.memories[index].definition());
+                memories.push(*m);
+            }
+            (EntityIndex::Table(i), Extern::Table(t)) => {
+                let index = opaque.check(t.0);
+                handle.set_table(i, opaque.tables[index].table.definition());
+                tables.push(*t);
+            }
+            _ => unreachable!("check_import accepted only matching kinds"),
+        }
+    }
+    let style = opaque.engine.config().memory_style;
+    for (i, plan) in info
+        .memories
+        .iter()
+        .enumerate()
+        .skip(info.num_imported_memories as usize)
+    {
+        let mut memory = LinearMemory::new(plan.minimum, plan.maximum, style)?;
+        handle.set_memory(i as u32, memory.definition());
+        memories.push(opaque.push_memory(memory));
+    }
+    for (i, plan) in info
+        .tables
+        .iter()
+        .enumerate()
+        .skip(info.num_imported_tables as usize)
+    {
+        let mut table = RuntimeTable::new(plan.minimum, plan.maximum)
+            .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
+        handle.set_table(i as u32, table.definition());
+        tables.push(opaque.push_table(TableData {
+            element: plan.element,
+            table,
+        }));
+    }
+    for (i, global) in info
+        .globals
+        .iter()
+        .enumerate()
+        .skip(info.num_imported_globals as usize)
+    {
+        let init = global
+            .init
+            .as_ref()
+            .map_or(ValRaw::default(), |e| eval(&handle, e));
+        // SAFETY: `global(i)` points at defined global storage in the VMContext.
+        unsafe { (*handle.global(i as u32)).0 = init };
+    }
+    let vmctx = handle.vmctx();
+    for (d, addr) in module.inner.func_addrs.iter().enumerate() {
+        let f = info.num_imported_funcs + d as u32;
+        let type_id = module.inner.signatures[info.functions[f as usize] as usize].0;
+        // SAFETY: `func_ref(f)` points into the instance's VMContext.
+        unsafe {
+            *handle.func_ref(f) = VMFuncRef {
+                wasm_call: *addr as *const u8,
+                vmctx,
+                type_id,
+            }
+        };
+    }
+
+    opaque.instances.push(InstanceData {
+        handle,
+        module: module.clone(),
+        memories,
+        tables,
+        imported_globals,
+    });
+    let instance = Instance(opaque.stored(opaque.instances.len() - 1));
+    initialize(opaque, instance)?;
+    if let Some(start) = info.start {
+        let func_ref = opaque.instances[instance.0.index].handle.func_ref(start);
+        if let Some(func) = opaque.func_from_ref(func_ref) {
+            // SAFETY: the start function takes and returns nothing.
+            unsafe { func.call_raw(opaque, &mut [ValRaw::default()])? };
+        }
+    }
+    Ok(instance)
+}
+
+/// Applies the active element and data segments, in order; the first one out of
+/// bounds traps, leaving the earlier ones applied (as the spec requires).
+fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
+    let data = &opaque.instances[instance.0.index];
+    let module = data.module.clone();
+    let info = module.info();
+    for segment in &info.elements {
+        let SegmentMode::Active { index, offset } = &segment.mode else {
+            continue;
+        };
+        let data = &opaque.instances[instance.0.index];
+        let start = eval(&data.handle, offset).get_i32() as u32 as u64;
+        let items: Vec<*const VMFuncRef> = match &segment.items {
+            ElemItems::Functions(funcs) => funcs
+                .iter()
+                .map(|f| data.handle.func_ref(*f) as *const _)
+                .collect(),
+            ElemItems::Expressions(exprs) => exprs
+                .iter()
+                .map(|e| eval(&data.handle, e).0 as usize as *const VMFuncRef)
+                .collect(),
+        };
+        let table = data.tables[*index as usize];
+        let table = &mut opaque.tables[table.0.index].table;
+        if start
+            .checked_add(items.len() as u64)
+            .is_none_or(|end| end > table.size())
+        {
+            return Err(anyhow::Error::new(Trap::TableOutOfBounds));
+        }
+        for (i, item) in items.into_iter().enumerate() {
+            table
+                .set(start + i as u64, item)
+                .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
+        }
+    }
+    for segment in &info.data {
+        let SegmentMode::Active { index, offset } = &segment.mode else {
+            continue;
+        };
+        let data = &opaque.instances[instance.0.index];
+        let start = eval(&data.handle, offset).get_i32() as u32 as usize;
+        let memory = data.memories[*index as usize];
+        let bytes = &module.inner.bytes[segment.data.clone()];
+        let memory = opaque.memories[memory.0.index].data_mut();
+        let Some(target) = start
+            .checked_add(bytes.len())
+            .and_then(|end| memory.get_mut(start..end))
+        else {
+            return Err(anyhow::Error::new(Trap::MemoryOutOfBounds));
+        };
+        target.copy_from_slice(bytes);
+    }
+    Ok(())
+}
+
+/// Evaluates a validated constant expression in the context of `instance`.
+fn eval(instance: &RuntimeInstance, expr: &ConstExpr) -> ValRaw {
+    let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
+    for op in &expr.ops {
+        let v = match *op {
+            ConstOp::I32Const(v) => ValRaw::i32(v),
+            ConstOp::I64Const(v) => ValRaw::i64(v),
+            ConstOp::F32Const(v) => ValRaw::f32(v),
+            ConstOp::F64Const(v) => ValRaw::f64(v),
+            ConstOp::V128Const(v) => ValRaw(v),
+            // SAFETY: the global's storage is initialised: validation only allows
+            // reading imported or earlier globals.
+            ConstOp::GlobalGet(g) => unsafe { (*instance.global(g)).0 },
+            ConstOp::RefNull => ValRaw(0),
+            ConstOp::RefFunc(f) => ValRaw(instance.func_ref(f) as usize as u128),
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                let (b, a) = (
+                    stack.pop().unwrap_or_default(),
+                    stack.pop().unwrap_or_default(),
+                );
+                let (a, b) = (a.get_i32(), b.get_i32());
+                ValRaw::i32(match op {
+                    ConstOp::I32Add => a.wrapping_add(b),
+                    ConstOp::I32Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                })
+            }
+            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                let (b, a) = (
+                    stack.pop().unwrap_or_default(),
+                    stack.pop().unwrap_or_default(),
+                );
+                let (a, b) = (a.get_i64(), b.get_i64());
+                ValRaw::i64(match op {
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                })
+            }
+        };
+        stack.push(v);
+    }
+    stack.pop().unwrap_or_default()
+}

@@ -1,0 +1,229 @@
+//! [`Store`]: owner of everything instantiated — instances, functions, globals,
+//! memories, tables — plus the embedder's data `T`. Handles (`Func`, `Memory`, …)
+//! are indices into a store and are checked against its id on every use.
+
+use crate::Engine;
+use crate::externals::{GlobalData, TableData};
+use crate::func::FuncData;
+use crate::instance::InstanceData;
+use lazuli_runtime::{LinearMemory, VMStoreContext};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An index into one store's tables of objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Stored {
+    pub(crate) store: u64,
+    pub(crate) index: usize,
+}
+
+/// The non-generic part of a store.
+pub(crate) struct StoreOpaque {
+    pub(crate) id: u64,
+    pub(crate) engine: Engine,
+    pub(crate) vm: Box<VMStoreContext>,
+    pub(crate) funcs: Vec<FuncData>,
+    pub(crate) instances: Vec<InstanceData>,
+    pub(crate) globals: Vec<GlobalData>,
+    pub(crate) memories: Vec<Box<LinearMemory>>,
+    pub(crate) tables: Vec<TableData>,
+    /// Funcref address → handle, to turn raw references back into `Func`s.
+    pub(crate) func_by_ref: HashMap<usize, crate::Func>,
+}
+
+impl StoreOpaque {
+    pub(crate) fn stored(&self, index: usize) -> Stored {
+        Stored {
+            store: self.id,
+            index,
+        }
+    }
+
+    /// Panics if `s` belongs to another store: mixing stores is a host bug.
+    pub(crate) fn check(&self, s: Stored) -> usize {
+        assert_eq!(s.store, self.id, "object used with a different store");
+        s.index
+    }
+}
+
+pub(crate) struct StoreInner<T> {
+    pub(crate) opaque: StoreOpaque,
+    pub(crate) data: T,
+}
+
+/// A collection of instances and host objects, with host data `T`.
+pub struct Store<T> {
+    pub(crate) inner: Box<StoreInner<T>>,
+}
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl<T> Store<T> {
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: Box::new(StoreInner {
+                opaque: StoreOpaque {
+                    id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+                    engine: engine.clone(),
+                    vm: Box::default(),
+                    funcs: Vec::new(),
+                    instances: Vec::new(),
+                    globals: Vec::new(),
+                    memories: Vec::new(),
+                    tables: Vec::new(),
+                    func_by_ref: HashMap::new(),
+                },
+                data,
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.opaque.engine
+    }
+
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    pub fn into_data(self) -> T {
+        self.inner.data
+    }
+}
+
+/// Shared access to a store.
+pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
+
+/// Exclusive access to a store.
+pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
+
+impl<T> StoreContext<'_, T> {
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+impl<T> StoreContextMut<'_, T> {
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.0.data
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+/// Anything that gives shared access to a store.
+pub trait AsContext {
+    type Data;
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
+}
+
+/// Anything that gives exclusive access to a store.
+pub trait AsContextMut: AsContext {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(&self.inner)
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(&mut self.inner)
+    }
+}
+
+impl<T> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.0)
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &mut C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        (**self).as_context_mut()
+    }
+}
+
+impl<'a, T> From<&'a Store<T>> for StoreContext<'a, T> {
+    fn from(store: &'a Store<T>) -> Self {
+        StoreContext(&store.inner)
+    }
+}
+
+impl<'a, T> From<&'a mut Store<T>> for StoreContext<'a, T> {
+    fn from(store: &'a mut Store<T>) -> Self {
+        StoreContext(&store.inner)
+    }
+}
+
+impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
+    fn from(store: &'a mut Store<T>) -> Self {
+        StoreContextMut(&mut store.inner)
+    }
+}
+
+impl<'a, T> From<&'a crate::Caller<'_, T>> for StoreContext<'a, T> {
+    fn from(caller: &'a crate::Caller<'_, T>) -> Self {
+        StoreContext(caller.store.0)
+    }
+}
+
+impl<'a, T> From<&'a mut crate::Caller<'_, T>> for StoreContext<'a, T> {
+    fn from(caller: &'a mut crate::Caller<'_, T>) -> Self {
+        StoreContext(caller.store.0)
+    }
+}
+
+impl<'a, T> From<&'a mut crate::Caller<'_, T>> for StoreContextMut<'a, T> {
+    fn from(caller: &'a mut crate::Caller<'_, T>) -> Self {
+        StoreContextMut(caller.store.0)
+    }
+}
+
+impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
+    fn from(store: StoreContextMut<'a, T>) -> Self {
+        StoreContext(store.0)
+    }
+}

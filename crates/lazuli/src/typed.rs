@@ -1,0 +1,288 @@
+//! Statically typed calls: [`TypedFunc`] for host→Wasm and [`IntoFunc`] for
+//! turning Rust closures into host functions.
+
+use crate::Func;
+use crate::func::{Caller, HostCallback};
+use crate::store::{AsContext, AsContextMut};
+use crate::types::{FuncType, ValType};
+use crate::values::Val;
+use anyhow::{Result, bail};
+use lazuli_runtime::ValRaw;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A Rust type that is a Wasm value type.
+pub trait WasmTy: Copy + Send + 'static {
+    fn valtype() -> ValType;
+    fn to_raw(self) -> ValRaw;
+    fn from_raw(raw: ValRaw) -> Self;
+}
+
+macro_rules! wasm_ty {
+    ($($t:ty => $vt:ident, |$v:ident| $to:expr, |$r:ident| $from:expr;)*) => {$(
+        impl WasmTy for $t {
+            fn valtype() -> ValType { ValType::$vt }
+            fn to_raw(self) -> ValRaw { let $v = self; $to }
+            fn from_raw($r: ValRaw) -> Self { $from }
+        }
+    )*};
+}
+
+wasm_ty! {
+    i32 => I32, |v| ValRaw::i32(v), |r| r.get_i32();
+    u32 => I32, |v| ValRaw::i32(v as i32), |r| r.get_i32() as u32;
+    i64 => I64, |v| ValRaw::i64(v), |r| r.get_i64();
+    u64 => I64, |v| ValRaw::i64(v as i64), |r| r.get_i64() as u64;
+    f32 => F32, |v| ValRaw::f32(v.to_bits()), |r| f32::from_bits(r.get_f32());
+    f64 => F64, |v| ValRaw::f64(v.to_bits()), |r| f64::from_bits(r.get_f64());
+    u128 => V128, |v| ValRaw(v), |r| r.0;
+}
+
+/// Parameters of a typed call: `()`, one [`WasmTy`] or a tuple of them.
+pub trait WasmParams: Send {
+    /// How many values.
+    const COUNT: usize;
+    fn types() -> Vec<ValType>;
+    fn store(self, slots: &mut [ValRaw]);
+}
+
+/// Results of a typed call: `()`, one [`WasmTy`] or a tuple of them.
+pub trait WasmResults: Sized {
+    /// How many values.
+    const COUNT: usize;
+    fn types() -> Vec<ValType>;
+    fn load(slots: &[ValRaw]) -> Self;
+}
+
+impl<A: WasmTy> WasmParams for A {
+    const COUNT: usize = 1;
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn store(self, slots: &mut [ValRaw]) {
+        slots[0] = self.to_raw();
+    }
+}
+
+impl<A: WasmTy> WasmResults for A {
+    const COUNT: usize = 1;
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn load(slots: &[ValRaw]) -> Self {
+        A::from_raw(slots[0])
+    }
+}
+
+macro_rules! tuples {
+    ($(($($t:ident $i:tt),*);)*) => {$(
+        impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
+            const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
+            fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
+            #[allow(unused_variables)]
+            fn store(self, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw();)* }
+        }
+        impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
+            const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
+            fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
+            #[allow(unused_variables)]
+            fn load(slots: &[ValRaw]) -> Self { ($($t::from_raw(slots[$i]),)*) }
+        }
+    )*};
+}
+
+tuples! {
+    ();
+    (A 0, B 1);
+    (A 0, B 1, C 2);
+    (A 0, B 1, C 2, D 3);
+    (A 0, B 1, C 2, D 3, E 4);
+    (A 0, B 1, C 2, D 3, E 4, F 5);
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+}
+
+/// Slots for calls with few values live on the stack.
+const INLINE_SLOTS: usize = 8;
+
+/// A function whose signature was checked once, called without per-call checks.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P, R> Copy for TypedFunc<P, R> {}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    pub(crate) fn new(func: Func, store: impl AsContext) -> Result<Self> {
+        let ty = func.ty(store);
+        let (params, results) = (P::types(), R::types());
+        if !ty.params().eq(params.iter().copied()) || !ty.results().eq(results.iter().copied()) {
+            bail!(
+                "type mismatch: function is {ty}, requested {}",
+                FuncType::new(params, results)
+            );
+        }
+        Ok(TypedFunc {
+            func,
+            _marker: PhantomData,
+        })
+    }
+
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+
+    /// Calls the function.
+    pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let n = P::COUNT.max(R::COUNT);
+        let mut inline = [ValRaw::default(); INLINE_SLOTS];
+        let mut heap = Vec::new();
+        let slots: &mut [ValRaw] = if n <= INLINE_SLOTS {
+            &mut inline
+        } else {
+            heap.resize(n, ValRaw::default());
+            &mut heap
+        };
+        params.store(slots);
+        // SAFETY: the signature was checked in `new`; `slots` holds the typed
+        // arguments and has room for every result.
+        unsafe { self.func.call_raw(opaque, slots)? };
+        Ok(R::load(slots))
+    }
+}
+
+/// What a host closure returns: `()`, values, or a `Result` of those.
+pub trait WasmRet {
+    type Results: WasmResultsStore;
+    fn into_result(self) -> Result<Self::Results>;
+}
+
+impl<R: WasmResultsStore> WasmRet for R {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmResultsStore> WasmRet for Result<R> {
+    type Results = R;
+    fn into_result(self) -> Result<R> {
+        self
+    }
+}
+
+/// Results a host function can write back into slots.
+pub trait WasmResultsStore: WasmResults {
+    fn store_results(self, slots: &mut [ValRaw]);
+}
+
+impl<A: WasmTy> WasmResultsStore for A {
+    fn store_results(self, slots: &mut [ValRaw]) {
+        slots[0] = self.to_raw();
+    }
+}
+
+macro_rules! result_tuples {
+    ($(($($t:ident $i:tt),*);)*) => {$(
+        impl<$($t: WasmTy),*> WasmResultsStore for ($($t,)*) {
+            #[allow(unused_variables)]
+            fn store_results(self, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw();)* }
+        }
+    )*};
+}
+
+result_tuples! {
+    ();
+    (A 0, B 1);
+    (A 0, B 1, C 2);
+    (A 0, B 1, C 2, D 3);
+}
+
+/// A Rust closure usable as a host function of a store with data `T`.
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>);
+}
+
+macro_rules! into_func {
+    ($(($($p:ident $i:tt),*);)*) => {$(
+        impl<T: 'static, F, R, $($p: WasmTy),*> IntoFunc<T, ($($p,)*), R> for F
+        where
+            F: Fn($($p),*) -> R + Send + Sync + 'static,
+            R: WasmRet,
+        {
+            fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
+                let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
+                let callback = move |_caller: Caller<'_, T>, slots: &mut [ValRaw]| {
+                    let r = self($($p::from_raw(slots[$i])),*).into_result()?;
+                    r.store_results(slots);
+                    Ok(())
+                };
+                (ty, Arc::new(callback))
+            }
+        }
+
+        impl<T: 'static, F, R, $($p: WasmTy),*> IntoFunc<T, (Caller<'static, T>, $($p,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($p),*) -> R + Send + Sync + 'static,
+            R: WasmRet,
+        {
+            fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
+                let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
+                let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
+                    let r = self(caller, $($p::from_raw(slots[$i])),*).into_result()?;
+                    r.store_results(slots);
+                    Ok(())
+                };
+                (ty, Arc::new(callback))
+            }
+        }
+    )*};
+}
+
+into_func! {
+    ();
+    (A 0);
+    (A 0, B 1);
+    (A 0, B 1, C 2);
+    (A 0, B 1, C 2, D 3);
+    (A 0, B 1, C 2, D 3, E 4);
+    (A 0, B 1, C 2, D 3, E 4, F1 5);
+    (A 0, B 1, C 2, D 3, E 4, F1 5, G 6);
+    (A 0, B 1, C 2, D 3, E 4, F1 5, G 6, H 7);
+}
+
+/// Wraps a closure over [`Val`]s as a host callback of type `ty`.
+pub(crate) fn dynamic_callback<T: 'static>(
+    ty: FuncType,
+    f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+) -> Arc<HostCallback<T>> {
+    Arc::new(move |mut caller: Caller<'_, T>, slots: &mut [ValRaw]| {
+        let opaque = &mut caller.store.0.opaque;
+        let params: Vec<Val> = ty
+            .params()
+            .enumerate()
+            .map(|(i, t)| Val::from_raw(opaque, slots[i], t))
+            .collect();
+        let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
+        f(caller.reborrow(), &params, &mut results)?;
+        let opaque = &mut caller.store.0.opaque;
+        for (i, (r, t)) in results.iter().zip(ty.results()).enumerate() {
+            if r.ty() != t {
+                bail!("host function returned {} for a {t} result", r.ty());
+            }
+            slots[i] = r.to_raw(opaque)?;
+        }
+        Ok(())
+    })
+}
