@@ -49,10 +49,13 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 }
 
 /// Code-generation choices that change the emitted code.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CompilerOptions {
     /// Memories are guarded by a large reservation, so accesses need no bounds check.
     pub guarded_memories: bool,
+    /// Functions are compiled one at a time on first call, so calls between them go
+    /// through funcrefs instead of relocations.
+    pub lazy: bool,
 }
 
 /// Compiles functions and trampolines for one target.
@@ -73,6 +76,10 @@ impl Compiler {
 
     pub fn isa(&self) -> &dyn TargetIsa {
         &*self.isa
+    }
+
+    pub fn options(&self) -> CompilerOptions {
+        self.options
     }
 
     /// Compiles defined function `defined_index` of `module`, whose bytes are
@@ -104,12 +111,7 @@ impl Compiler {
                 }
                 .into_validator(FuncValidatorAllocations::default())
             });
-        let mut env = ModuleEnvironment::new(
-            module,
-            signatures,
-            &*self.isa,
-            self.options.guarded_memories,
-        );
+        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options);
         SCRATCH.with(|scratch| {
             let (translator, ctx) = &mut *scratch.borrow_mut();
             ctx.clear();

@@ -2,9 +2,10 @@
 //! on the VMContext layout, on how calls are dispatched or on how memories are
 //! guarded is asked of a [`FuncEnvironment`].
 
+use crate::compiler::CompilerOptions;
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
-    self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
+    self, AbiParam, ArgumentPurpose, BlockArg, ExtFuncData, ExternalName, Function, GlobalValue,
     GlobalValueData, InstBuilder, MemFlagsData, Signature, UserExternalName, Value,
     condcodes::IntCC, types,
 };
@@ -125,6 +126,9 @@ pub struct ModuleEnvironment<'a> {
     isa: &'a dyn TargetIsa,
     /// Whether memories are guarded by a reservation (no explicit bounds checks).
     guarded_memories: bool,
+    /// Whether calls to defined functions go through funcrefs (lazy compilation)
+    /// rather than direct relocated calls.
+    lazy: bool,
 }
 
 impl<'a> ModuleEnvironment<'a> {
@@ -132,15 +136,50 @@ impl<'a> ModuleEnvironment<'a> {
         module: &'a ModuleInfo,
         signatures: &'a [SignatureId],
         isa: &'a dyn TargetIsa,
-        guarded_memories: bool,
+        options: CompilerOptions,
     ) -> Self {
         ModuleEnvironment {
             module,
             offsets: VMOffsets::new(module),
             signatures,
             isa,
-            guarded_memories,
+            guarded_memories: options.guarded_memories,
+            lazy: options.lazy,
         }
+    }
+
+    /// Calls the function behind funcref `func_ref` (passing its vmctx as callee),
+    /// compiling it first through the `LazyCompile` builtin if its code is null.
+    fn call_func_ref(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        func_ref: Value,
+        sig: ir::SigRef,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let code = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
+        let compile = b.create_block();
+        let call = b.create_block();
+        b.append_block_param(call, types::I64);
+        b.ins()
+            .brif(code, call, &[BlockArg::Value(code)], compile, &[]);
+        b.set_cold_block(compile);
+        b.switch_to_block(compile);
+        b.seal_block(compile);
+        let compiled = self.call_builtin(b, vmctx, Builtin::LazyCompile, &[func_ref]);
+        b.ins().trapz(compiled, trap_code(TrapKind::HostError));
+        b.ins().jump(call, &[BlockArg::Value(compiled)]);
+        b.switch_to_block(call);
+        b.seal_block(call);
+        let code = b.block_params(call)[0];
+        let callee_vmctx = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_VMCTX);
+        let call_args: Vec<Value> = [callee_vmctx, vmctx]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let inst = b.ins().call_indirect(sig, code, &call_args);
+        b.inst_results(inst).to_vec()
     }
 
     fn load(&self, b: &mut FunctionBuilder<'_>, ty: ir::Type, base: Value, offset: u32) -> Value {
@@ -234,31 +273,27 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         args: &[Value],
     ) -> Vec<Value> {
         let sig = b.import_signature(wasm_signature(self.module.func_type(callee)));
-        let call = if self.module.is_imported_func(callee) {
-            let body = self.load_readonly(b, vmctx, self.offsets.imported_func_body(callee));
-            let cvmctx = self.load_readonly(b, vmctx, self.offsets.imported_func_vmctx(callee));
-            let call_args: Vec<Value> = [cvmctx, vmctx]
-                .into_iter()
-                .chain(args.iter().copied())
-                .collect();
-            b.ins().call_indirect(sig, body, &call_args)
-        } else {
-            let name = b.func.declare_imported_user_function(UserExternalName {
-                namespace: FUNC_NAMESPACE,
-                index: callee,
-            });
-            let func_ref = b.import_function(ExtFuncData {
-                name: ExternalName::User(name),
-                signature: sig,
-                colocated: true,
-                patchable: false,
-            });
-            let call_args: Vec<Value> = [vmctx, vmctx]
-                .into_iter()
-                .chain(args.iter().copied())
-                .collect();
-            b.ins().call(func_ref, &call_args)
-        };
+        if self.lazy || self.module.is_imported_func(callee) {
+            let func_ref = b
+                .ins()
+                .iadd_imm_u(vmctx, i64::from(self.offsets.func_ref(callee)));
+            return self.call_func_ref(b, vmctx, func_ref, sig, args);
+        }
+        let name = b.func.declare_imported_user_function(UserExternalName {
+            namespace: FUNC_NAMESPACE,
+            index: callee,
+        });
+        let func_ref = b.import_function(ExtFuncData {
+            name: ExternalName::User(name),
+            signature: sig,
+            colocated: true,
+            patchable: false,
+        });
+        let call_args: Vec<Value> = [vmctx, vmctx]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let call = b.ins().call(func_ref, &call_args);
         b.inst_results(call).to_vec()
     }
 

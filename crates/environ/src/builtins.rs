@@ -33,6 +33,9 @@ macro_rules! builtins {
 builtins! {
     /// `(memory, delta pages) -> old size in pages, or -1`.
     MemoryGrow(I32, I64) -> I64;
+    /// `(funcref) -> code address`: compiles a function that was not compiled yet
+    /// and publishes it in the funcref; 0 (after recording the error) on failure.
+    LazyCompile(Ptr) -> Ptr;
 }
 
 impl Builtin {

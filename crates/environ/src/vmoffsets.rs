@@ -8,14 +8,16 @@
 //!   store_ctx            *mut VMStoreContext      per-store state (stack limit, …)
 //!   builtins             *const VMBuiltins        libcall addresses
 //!   instance             *mut Instance            the runtime's owner of this VMContext
-//!   imported_funcs       [VMFuncImport; ni_f]     { body, vmctx }
 //!   tables               [*mut VMTableDefinition; n_t]   imported and defined
 //!   memories             [*mut VMMemoryDefinition; n_m]  imported and defined
 //!   imported_globals     [*mut VMGlobalDefinition; ni_g]
 //!   defined_globals      [VMGlobalDefinition; nd_g] 16 bytes each, 16-aligned
-//!   func_refs            [VMFuncRef; n_funcs]      { wasm_call, vmctx, type_id }
+//!   func_refs            [VMFuncRef; n_funcs]      { wasm_call, vmctx, type_id, func_index }
 //! ```
 //!
+//! Every call to another function (imported, or any call when compiling lazily)
+//! goes through the caller's own `func_refs` entry for the callee: imports are
+//! copied there at instantiation, and a null `wasm_call` means "not compiled yet".
 //! Tables and memories live in their own objects (owned by the store) so that
 //! importing one shares it by pointer and growing one never moves the VMContext.
 
@@ -41,20 +43,17 @@ pub mod host_ctx {
 
 /// Sizes of the VMContext's records; all are 64-bit hosts and targets.
 const PTR: u32 = 8;
-const FUNC_IMPORT: u32 = 2 * PTR;
 const GLOBAL_DEF: u32 = 16;
 const FUNC_REF: u32 = 3 * PTR;
 
 /// Field offsets of one module's VMContext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VMOffsets {
-    pub num_imported_funcs: u32,
     pub num_tables: u32,
     pub num_memories: u32,
     pub num_imported_globals: u32,
     pub num_defined_globals: u32,
     pub num_funcs: u32,
-    imported_funcs: u32,
     tables: u32,
     memories: u32,
     imported_globals: u32,
@@ -67,7 +66,6 @@ impl VMOffsets {
     /// Lays out the VMContext for `module`.
     pub fn new(module: &ModuleInfo) -> VMOffsets {
         VMOffsets::from_counts(
-            module.num_imported_funcs,
             module.tables.len() as u32,
             module.memories.len() as u32,
             module.num_imported_globals,
@@ -78,28 +76,24 @@ impl VMOffsets {
 
     /// Lays out a VMContext from its counts.
     pub fn from_counts(
-        num_imported_funcs: u32,
         num_tables: u32,
         num_memories: u32,
         num_imported_globals: u32,
         num_defined_globals: u32,
         num_funcs: u32,
     ) -> VMOffsets {
-        let imported_funcs = 4 * PTR;
-        let tables = imported_funcs + num_imported_funcs * FUNC_IMPORT;
+        let tables = 4 * PTR;
         let memories = tables + num_tables * PTR;
         let imported_globals = memories + num_memories * PTR;
         let defined_globals = (imported_globals + num_imported_globals * PTR).next_multiple_of(16);
         let func_refs = defined_globals + num_defined_globals * GLOBAL_DEF;
         let size = (func_refs + num_funcs * FUNC_REF).next_multiple_of(16);
         VMOffsets {
-            num_imported_funcs,
             num_tables,
             num_memories,
             num_imported_globals,
             num_defined_globals,
             num_funcs,
-            imported_funcs,
             tables,
             memories,
             imported_globals,
@@ -128,16 +122,6 @@ impl VMOffsets {
 
     /// The runtime's `Instance` that owns this VMContext (the same for every module).
     pub const INSTANCE: u32 = 3 * PTR;
-
-    /// The code pointer of imported function `i`.
-    pub fn imported_func_body(&self, i: u32) -> u32 {
-        self.imported_funcs + i * FUNC_IMPORT
-    }
-
-    /// The callee vmctx of imported function `i`.
-    pub fn imported_func_vmctx(&self, i: u32) -> u32 {
-        self.imported_func_body(i) + PTR
-    }
 
     /// Pointer to the `VMTableDefinition` of table `i` (imported or defined).
     pub fn table(&self, i: u32) -> u32 {
@@ -173,6 +157,7 @@ impl VMOffsets {
     pub const FUNC_REF_WASM_CALL: u32 = 0;
     pub const FUNC_REF_VMCTX: u32 = PTR;
     pub const FUNC_REF_TYPE: u32 = 2 * PTR;
+    pub const FUNC_REF_INDEX: u32 = 2 * PTR + 4;
     pub const FUNC_REF_SIZE: u32 = FUNC_REF;
 }
 
@@ -182,10 +167,8 @@ mod tests {
 
     #[test]
     fn regions_follow_each_other_without_overlap() {
-        let o = VMOffsets::from_counts(2, 1, 1, 3, 2, 5);
-        assert_eq!(o.imported_func_body(0), 32);
-        assert_eq!(o.imported_func_vmctx(1), 32 + 16 + 8);
-        assert_eq!(o.table(0), 32 + 32);
+        let o = VMOffsets::from_counts(1, 1, 3, 2, 5);
+        assert_eq!(o.table(0), 32);
         assert_eq!(o.memory(0), o.table(0) + 8);
         assert_eq!(o.imported_global(2), o.memory(0) + 8 + 16);
         assert_eq!(o.defined_global(0) % 16, 0);

@@ -3,9 +3,20 @@
 pub use lazuli_environ::ValidationMode as Validation;
 pub use lazuli_runtime::MemoryStyle;
 
+/// When function bodies are compiled to machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compilation {
+    /// Each function on its first call (default): loading a module compiles nothing.
+    #[default]
+    Lazy,
+    /// Every function while the module loads, in parallel on all cores.
+    Eager,
+}
+
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub(crate) compilation: Compilation,
     pub(crate) validation: Validation,
     pub(crate) memory_style: MemoryStyle,
     pub(crate) max_wasm_stack: usize,
@@ -16,6 +27,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            compilation: Compilation::Lazy,
             validation: Validation::Eager,
             memory_style: MemoryStyle::Guarded,
             max_wasm_stack: 512 * 1024,
@@ -28,6 +40,12 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// When functions are compiled: lazily on first call (default) or eagerly.
+    pub fn compilation(&mut self, compilation: Compilation) -> &mut Self {
+        self.compilation = compilation;
+        self
     }
 
     /// When function bodies are validated: all before the module is accepted

@@ -1,7 +1,7 @@
 //! [`Engine`]: the compiler, the engine-wide signature registry and the shared
 //! trampolines.
 
-use crate::Config;
+use crate::{Compilation, Config};
 use anyhow::{Context, Result};
 use lazuli_cranelift::{Compiler, CompilerOptions, host_isa, target_isa};
 use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
@@ -61,6 +61,8 @@ impl Engine {
             isa,
             CompilerOptions {
                 guarded_memories: config.memory_style == MemoryStyle::Guarded,
+                // Code for other targets is only ever compiled eagerly.
+                lazy: config.compilation == Compilation::Lazy && config.target.is_none(),
             },
         );
         Ok(Engine {
@@ -79,6 +81,11 @@ impl Engine {
 
     pub(crate) fn compiler(&self) -> &Compiler {
         &self.inner.compiler
+    }
+
+    /// Whether modules compile each function on its first call.
+    pub(crate) fn is_lazy(&self) -> bool {
+        self.compiler().options().lazy
     }
 
     /// Whether code from this engine can run on this machine.

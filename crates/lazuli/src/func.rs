@@ -2,12 +2,13 @@
 
 use crate::engine::Trampolines;
 use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreInner, StoreOpaque, Stored};
-use crate::trap::trap_to_error;
+use crate::trap::{host_error, trap_to_error};
 use crate::types::FuncType;
 use crate::values::Val;
 use anyhow::{Result, bail};
 use lazuli_runtime::{
-    HostFailure, VMContext, VMFuncRef, VMHostContext, ValRaw, invoke, record_host_failure,
+    HostFailure, VMContext, VMFuncRef, VMHostContext, ValRaw, ensure_compiled, invoke,
+    record_host_failure,
 };
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -162,6 +163,7 @@ impl Func {
                 wasm_call: trampolines.wasm_to_host as *const u8,
                 vmctx: std::ptr::null_mut(),
                 type_id: engine.signature(&ty.0).0,
+                func_index: 0,
             },
             store: store as *mut StoreInner<T>,
             callback,
@@ -236,8 +238,14 @@ impl Func {
         values: &mut [ValRaw],
     ) -> Result<()> {
         let data = &opaque.funcs[opaque.check(self.0)];
-        // SAFETY: a store's funcrefs stay valid as long as the store.
-        let func_ref = unsafe { *data.func_ref };
+        // SAFETY: a store's funcrefs stay valid as long as the store, and only this
+        // thread (which holds the store exclusively) touches them.
+        let func_ref = unsafe {
+            if (*data.func_ref).wasm_call.is_null() {
+                ensure_compiled(data.func_ref.cast_mut()).map_err(host_error)?;
+            }
+            *data.func_ref
+        };
         let trampoline = data.trampolines.array_to_wasm;
         let max_stack = opaque.engine.config().max_wasm_stack;
         // SAFETY: the trampoline matches the function's signature, the funcref's

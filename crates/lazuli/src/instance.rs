@@ -211,7 +211,7 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
             imports.len()
         );
     }
-    let handle = RuntimeInstance::new(VMOffsets::new(info), &mut *opaque.vm);
+    let handle = RuntimeInstance::new(VMOffsets::new(info), &mut *opaque.vm, module.inner.clone());
     let mut memories = Vec::new();
     let mut tables = Vec::new();
     let mut imported_globals = Vec::new();
@@ -229,11 +229,9 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         }
         match (import.index, item) {
             (EntityIndex::Function(i), Extern::Func(f)) => {
-                // SAFETY: funcrefs of a store live as long as the store.
-                let func_ref = unsafe { *f.func_ref(opaque) };
-                handle.set_imported_func(i, func_ref.wasm_call, func_ref.vmctx);
-                // SAFETY: `func_ref(i)` points into the instance's VMContext.
-                unsafe { *handle.func_ref(i) = func_ref };
+                // SAFETY: funcrefs of a store live as long as the store;
+                // `func_ref(i)` points into the instance's VMContext.
+                unsafe { *handle.func_ref(i) = *f.func_ref(opaque) };
             }
             (EntityIndex::Global(i), Extern::Global(g)) => {
                 handle.set_imported_global(i, opaque.globals[opaque.check(g.0)].definition);
@@ -291,15 +289,17 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         unsafe { (*handle.global(i as u32)).0 = init };
     }
     let vmctx = handle.vmctx();
-    for (d, addr) in module.inner.func_addrs.iter().enumerate() {
+    for d in 0..module.defined_functions() {
         let f = info.num_imported_funcs + d as u32;
         let type_id = module.inner.signatures[info.functions[f as usize] as usize].0;
+        let wasm_call = module.compiled_address(d).unwrap_or(0) as *const u8;
         // SAFETY: `func_ref(f)` points into the instance's VMContext.
         unsafe {
             *handle.func_ref(f) = VMFuncRef {
-                wasm_call: *addr as *const u8,
+                wasm_call,
                 vmctx,
                 type_id,
+                func_index: f,
             }
         };
     }

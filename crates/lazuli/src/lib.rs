@@ -41,7 +41,7 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result};
-pub use config::{Config, MemoryStyle, Validation};
+pub use config::{Compilation, Config, MemoryStyle, Validation};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};

@@ -1,13 +1,20 @@
-//! [`Module`]: a validated, compiled Wasm module, shared by all its instances.
+//! [`Module`]: a validated Wasm module and its machine code, shared by all its
+//! instances. In lazy mode (the default) each function is compiled on its first
+//! call, exactly once however many threads call it; in eager mode all are compiled
+//! in parallel when the module loads.
 
 use crate::Engine;
 use crate::engine::Trampolines;
 use crate::types::{ExportType, ExternType, ImportType};
-use anyhow::{Context, Result, bail};
-use lazuli_environ::{EntityIndex, ModuleInfo, SignatureId, translate_module};
+use anyhow::{Context, Result, anyhow, bail};
+use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{CodeMemory, FunctionInfo, RelocTarget, registry};
+use lazuli_runtime::LazyCode;
+use rayon::prelude::*;
+use std::any::Any;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A compiled module; cheap to clone.
@@ -25,13 +32,22 @@ pub(crate) struct ModuleInner {
     pub(crate) signatures: Vec<SignatureId>,
     /// Trampolines of each of the module's types (empty for foreign targets).
     pub(crate) trampolines: Vec<Arc<Trampolines>>,
-    /// Entry address of each defined function (empty for foreign targets).
-    pub(crate) func_addrs: Vec<usize>,
-    code: Option<CodeMemory>,
-    stats: CompileStats,
+    /// Entry address of each defined function, once compiled (or why it failed).
+    compiled: Box<[OnceLock<Result<usize, String>>]>,
+    /// Every block of code published for this module.
+    code: Mutex<Vec<CodeMemory>>,
+    stats: Counters,
 }
 
-/// What compiling a module cost.
+#[derive(Default)]
+struct Counters {
+    functions: AtomicUsize,
+    wasm_bytes: AtomicUsize,
+    code_bytes: AtomicUsize,
+    nanos: AtomicU64,
+}
+
+/// What compiling a module has cost so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompileStats {
     /// Functions compiled to machine code.
@@ -40,13 +56,18 @@ pub struct CompileStats {
     pub wasm_bytes: usize,
     /// Bytes of machine code produced.
     pub code_bytes: usize,
-    /// Wall-clock time spent compiling.
+    /// Time spent compiling, summed over threads.
     pub compile_time: Duration,
 }
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
-        if let Some(code) = &self.code {
+        for code in self
+            .code
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             registry::unregister(code.range().start);
         }
     }
@@ -67,7 +88,7 @@ impl Module {
         if bytes.starts_with(b"\0asm") {
             return Module::from_binary(engine, bytes);
         }
-        let binary = wat::parse_bytes(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let binary = wat::parse_bytes(bytes).map_err(|e| anyhow!("{e}"))?;
         Module::from_binary(engine, &binary)
     }
 
@@ -76,91 +97,53 @@ impl Module {
         let path = path.as_ref();
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        Module::new(engine, bytes).with_context(|| format!("in `{}`", path.display()))
+        Module::new(engine, bytes)
     }
 
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
-        let features = wasmparser::WasmFeatures::WASM2;
-        let info = translate_module(bytes, features, engine.config().validation)
-            .map_err(|e| anyhow::anyhow!("invalid module: {e}"))?;
-        let signatures: Vec<SignatureId> = info.types.iter().map(|t| engine.signature(t)).collect();
-
-        let start = Instant::now();
-        let compiler = engine.compiler();
-        let mut compiled = Vec::with_capacity(info.bodies.len());
-        for i in 0..info.num_defined_funcs() {
-            let f = compiler
-                .compile_function(&info, bytes, &signatures, i)
-                .with_context(|| format!("compiling function {}", info.num_imported_funcs + i))?;
-            compiled.push(f);
-        }
-        let stats = CompileStats {
-            functions_compiled: compiled.len(),
-            wasm_bytes: info.bodies.iter().map(|b| b.range.len()).sum(),
-            code_bytes: compiled.iter().map(|f| f.code.len()).sum(),
-            compile_time: start.elapsed(),
+        let info = translate_module(
+            bytes,
+            wasmparser::WasmFeatures::WASM2,
+            engine.config().validation,
+        )
+        .map_err(|e| anyhow!("invalid module: {e}"))?;
+        let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
+        let trampolines = if engine.is_native() {
+            info.types
+                .iter()
+                .map(|t| engine.trampolines(t))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
         };
-        let info = Arc::new(info);
-        if !engine.is_native() {
-            return Ok(Module {
-                inner: Arc::new(ModuleInner {
-                    engine: engine.clone(),
-                    info,
-                    bytes: bytes.into(),
-                    signatures,
-                    trampolines: Vec::new(),
-                    func_addrs: Vec::new(),
-                    code: None,
-                    stats,
-                }),
-            });
+        let inner = Arc::new(ModuleInner {
+            engine: engine.clone(),
+            compiled: (0..info.num_defined_funcs())
+                .map(|_| OnceLock::new())
+                .collect(),
+            info: Arc::new(info),
+            bytes: bytes.into(),
+            signatures,
+            trampolines,
+            code: Mutex::new(Vec::new()),
+            stats: Counters::default(),
+        });
+        if !engine.is_lazy() {
+            inner.compile_all()?;
         }
-
-        let trampolines = info
-            .types
-            .iter()
-            .map(|t| engine.trampolines(t))
-            .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<_> = compiled.iter().collect();
-        let imported = info.num_imported_funcs;
-        let code = CodeMemory::publish(&refs, |func| {
-            func.checked_sub(imported)
-                .map(|d| RelocTarget::Batch(d as usize))
-        })?;
-        let functions = compiled
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FunctionInfo {
-                range: code.function(i),
-                func_index: Some(imported + i as u32),
-                tables: f.tables.clone(),
-            })
-            .collect();
-        registry::register(code.range(), functions, Some(info.clone()));
-        let func_addrs = (0..compiled.len())
-            .map(|i| code.function(i).start)
-            .collect();
-        Ok(Module {
-            inner: Arc::new(ModuleInner {
-                engine: engine.clone(),
-                info,
-                bytes: bytes.into(),
-                signatures,
-                trampolines,
-                func_addrs,
-                code: Some(code),
-                stats,
-            }),
-        })
+        Ok(Module { inner })
     }
 
     /// Checks that `bytes` is a valid module without compiling it.
     pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
-        let features = wasmparser::WasmFeatures::WASM2;
-        translate_module(bytes, features, engine.config().validation)
-            .map(drop)
-            .map_err(|e| anyhow::anyhow!("invalid module: {e}"))
+        translate_module(
+            bytes,
+            wasmparser::WasmFeatures::WASM2,
+            engine.config().validation,
+        )
+        .map(drop)
+        .map_err(|e| anyhow!("invalid module: {e}"))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -172,13 +155,29 @@ impl Module {
         self.inner.info.name.as_deref()
     }
 
-    /// What compiling this module cost so far.
+    /// What compiling this module has cost so far.
     pub fn compile_stats(&self) -> CompileStats {
-        self.inner.stats
+        let c = &self.inner.stats;
+        CompileStats {
+            functions_compiled: c.functions.load(Ordering::Relaxed),
+            wasm_bytes: c.wasm_bytes.load(Ordering::Relaxed),
+            code_bytes: c.code_bytes.load(Ordering::Relaxed),
+            compile_time: Duration::from_nanos(c.nanos.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The number of functions the module defines.
+    pub fn defined_functions(&self) -> usize {
+        self.inner.compiled.len()
     }
 
     pub(crate) fn info(&self) -> &ModuleInfo {
         &self.inner.info
+    }
+
+    /// The entry address of defined function `defined` if it is compiled already.
+    pub(crate) fn compiled_address(&self, defined: usize) -> Option<usize> {
+        self.inner.compiled[defined].get()?.as_ref().ok().copied()
     }
 
     /// The module's imports, in order.
@@ -213,11 +212,104 @@ impl Module {
 
     /// Fails unless this module's code can run here.
     pub(crate) fn ensure_runnable(&self) -> Result<()> {
-        if self.inner.code.is_none() && self.inner.info.num_defined_funcs() > 0
-            || !self.inner.engine.is_native()
-        {
+        if !self.inner.engine.is_native() {
             bail!("module was compiled for another target and cannot run here");
         }
         Ok(())
+    }
+}
+
+impl ModuleInner {
+    fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
+        let start = Instant::now();
+        let func = self
+            .engine
+            .compiler()
+            .compile_function(&self.info, &self.bytes, &self.signatures, defined)
+            .with_context(|| {
+                format!(
+                    "compiling function {}",
+                    self.info.num_imported_funcs + defined
+                )
+            })?;
+        let c = &self.stats;
+        c.functions.fetch_add(1, Ordering::Relaxed);
+        c.wasm_bytes.fetch_add(
+            self.info.bodies[defined as usize].range.len(),
+            Ordering::Relaxed,
+        );
+        c.code_bytes.fetch_add(func.code.len(), Ordering::Relaxed);
+        c.nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(func)
+    }
+
+    /// Compiles every function in parallel and publishes them as one block with
+    /// direct calls between them.
+    fn compile_all(&self) -> Result<()> {
+        let compiled = (0..self.info.num_defined_funcs())
+            .into_par_iter()
+            .map(|d| self.compile_one(d))
+            .collect::<Result<Vec<_>>>()?;
+        if !self.engine.is_native() {
+            return Ok(());
+        }
+        let imported = self.info.num_imported_funcs;
+        let refs: Vec<&CompiledFunction> = compiled.iter().collect();
+        let code = CodeMemory::publish(&refs, |func| {
+            func.checked_sub(imported)
+                .map(|d| RelocTarget::Batch(d as usize))
+        })?;
+        for (d, slot) in self.compiled.iter().enumerate() {
+            // A fresh module: no slot was filled before.
+            let _ = slot.set(Ok(code.function(d).start));
+        }
+        self.publish(code, &compiled, 0);
+        Ok(())
+    }
+
+    /// Registers `code` (holding `functions`, the first being defined function
+    /// `first`) for trap lookups and backtraces, and keeps it alive.
+    fn publish(&self, code: CodeMemory, functions: &[CompiledFunction], first: u32) {
+        let infos = functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FunctionInfo {
+                range: code.function(i),
+                func_index: Some(self.info.num_imported_funcs + first + i as u32),
+                tables: f.tables.clone(),
+            })
+            .collect();
+        registry::register(code.range(), infos, Some(self.info.clone()));
+        self.code
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(code);
+    }
+
+    /// Compiles and publishes one function (lazy mode).
+    fn compile_lazily(&self, defined: u32) -> Result<usize, String> {
+        let func = self.compile_one(defined).map_err(|e| format!("{e:#}"))?;
+        let code = CodeMemory::publish(&[&func], |_| None).map_err(|e| e.to_string())?;
+        let address = code.function(0).start;
+        self.publish(code, std::slice::from_ref(&func), defined);
+        Ok(address)
+    }
+}
+
+impl LazyCode for ModuleInner {
+    fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
+        let defined = func_index
+            .checked_sub(self.info.num_imported_funcs)
+            .filter(|d| (*d as usize) < self.compiled.len())
+            .ok_or_else(|| {
+                Box::new(anyhow!(
+                    "function {func_index} is not defined by this module"
+                )) as Box<dyn Any + Send>
+            })?;
+        self.compiled[defined as usize]
+            .get_or_init(|| self.compile_lazily(defined))
+            .clone()
+            .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
     }
 }

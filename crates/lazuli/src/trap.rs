@@ -51,16 +51,21 @@ impl fmt::Display for WasmBacktrace {
     }
 }
 
+/// The embedder's error carried through the runtime as `Box<dyn Any>`.
+pub(crate) fn host_error(error: Box<dyn std::any::Any + Send>) -> anyhow::Error {
+    match error.downcast::<anyhow::Error>() {
+        Ok(error) => *error,
+        Err(_) => anyhow::Error::new(Trap::HostError),
+    }
+}
+
 /// Converts what the runtime reports into the error the embedder sees: a host
 /// function's own error, a resumed host panic, or a [`Trap`] with its backtrace.
 pub(crate) fn trap_to_error(info: Box<TrapInfo>) -> anyhow::Error {
     let info = *info;
     match info.host_failure {
         Some(HostFailure::Panic(payload)) => std::panic::resume_unwind(payload),
-        Some(HostFailure::Error(error)) => match error.downcast::<anyhow::Error>() {
-            Ok(error) => *error,
-            Err(_) => anyhow::Error::new(Trap::HostError),
-        },
+        Some(HostFailure::Error(error)) => host_error(error),
         None => {
             let frames = info
                 .backtrace

@@ -6,7 +6,9 @@ use crate::vmcontext::{
 };
 use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets};
 use std::alloc::Layout;
+use std::any::Any;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Owns a VMContext laid out by [`VMOffsets`]. Boxed so that the back-pointer
 /// stored in the VMContext stays valid.
@@ -14,6 +16,14 @@ pub struct Instance {
     offsets: VMOffsets,
     vmctx: NonNull<u8>,
     layout: Layout,
+    code: Arc<dyn LazyCode>,
+}
+
+/// Compiles the functions of an instance's module on demand.
+pub trait LazyCode: Send + Sync {
+    /// The entry address of function `func_index`, compiling it if needed; the same
+    /// address for every call. Errors are the embedder's error values.
+    fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>>;
 }
 
 // SAFETY: the VMContext is plain memory owned by this value; the store that owns
@@ -22,7 +32,11 @@ unsafe impl Send for Instance {}
 
 impl Instance {
     /// Allocates a zeroed VMContext for `offsets` belonging to `store`.
-    pub fn new(offsets: VMOffsets, store: *mut VMStoreContext) -> Box<Instance> {
+    pub fn new(
+        offsets: VMOffsets,
+        store: *mut VMStoreContext,
+        code: Arc<dyn LazyCode>,
+    ) -> Box<Instance> {
         let layout = Layout::from_size_align(offsets.size().max(16) as usize, 16)
             .expect("VMContext sizes are small multiples of 16");
         // SAFETY: the layout has a non-zero size.
@@ -34,6 +48,7 @@ impl Instance {
             offsets,
             vmctx,
             layout,
+            code,
         });
         instance.write(offsets.magic(), VMCONTEXT_MAGIC);
         instance.write(offsets.store_ctx(), store);
@@ -81,12 +96,6 @@ impl Instance {
         unsafe { self.vmctx.as_ptr().add(offset as usize).cast() }
     }
 
-    /// Sets imported function `i` to `body` called with callee vmctx `vmctx`.
-    pub fn set_imported_func(&self, i: u32, body: *const u8, vmctx: *mut VMContext) {
-        self.write(self.offsets.imported_func_body(i), body);
-        self.write(self.offsets.imported_func_vmctx(i), vmctx);
-    }
-
     pub fn set_table(&self, i: u32, table: *mut VMTableDefinition) {
         self.write(self.offsets.table(i), table);
     }
@@ -122,6 +131,27 @@ impl Instance {
     /// The funcref record of function `i`.
     pub fn func_ref(&self, i: u32) -> *mut VMFuncRef {
         self.field(self.offsets.func_ref(i))
+    }
+}
+
+/// The code address of the function behind `func_ref`, compiling it first if it is
+/// not compiled yet (and recording the address in the funcref).
+///
+/// # Safety
+/// `func_ref` must point at a live funcref whose `vmctx` is an instance's
+/// VMContext (host functions are always compiled) and that nothing else accesses
+/// concurrently.
+pub unsafe fn ensure_compiled(func_ref: *mut VMFuncRef) -> Result<usize, Box<dyn Any + Send>> {
+    // SAFETY: per the contract.
+    unsafe {
+        let current = (*func_ref).wasm_call;
+        if !current.is_null() {
+            return Ok(current as usize);
+        }
+        let instance = Instance::from_vmctx((*func_ref).vmctx);
+        let address = instance.code.compile((*func_ref).func_index)?;
+        (*func_ref).wasm_call = address as *const u8;
+        Ok(address)
     }
 }
 

@@ -76,9 +76,12 @@ pub struct VMGlobalDefinition(pub ValRaw);
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct VMFuncRef {
+    /// Null while the function is not compiled yet.
     pub wasm_call: *const u8,
     pub vmctx: *mut VMContext,
     pub type_id: u32,
+    /// The function's index in the module of `vmctx`.
+    pub func_index: u32,
 }
 
 #[cfg(test)]
