@@ -65,6 +65,30 @@ pub trait FuncEnvironment {
         size: u8,
     ) -> (Value, MemFlagsData);
 
+    /// Calls a runtime builtin with the VMContext prepended to `args`.
+    fn builtin(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Value;
+
+    /// The address of this instance's funcref for function `func` (`ref.func`).
+    fn func_ref(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, func: u32) -> Value;
+
+    /// The address of element `index` of `table`, trapping if out of bounds.
+    fn table_element(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        table: u32,
+        index: Value,
+    ) -> Value;
+
+    /// `table.size`.
+    fn table_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, table: u32) -> Value;
+
     /// `memory.size` in pages.
     fn memory_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, memory: u32) -> Value;
 
@@ -297,6 +321,44 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         b.inst_results(call).to_vec()
     }
 
+    fn builtin(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Value {
+        self.call_builtin(b, vmctx, builtin, args)
+    }
+
+    fn func_ref(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, func: u32) -> Value {
+        b.ins()
+            .iadd_imm_u(vmctx, i64::from(self.offsets.func_ref(func)))
+    }
+
+    fn table_element(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        table: u32,
+        index: Value,
+    ) -> Value {
+        let def = self.table_definition(b, vmctx, table);
+        let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
+        let index = b.ins().uextend(types::I64, index);
+        let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
+        let base = self.load(b, types::I64, def, VMOffsets::DEFINITION_BASE);
+        let scaled = b.ins().ishl_imm_u(index, 3);
+        b.ins().iadd(base, scaled)
+    }
+
+    fn table_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, table: u32) -> Value {
+        let def = self.table_definition(b, vmctx, table);
+        let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
+        b.ins().ireduce(types::I32, len)
+    }
+
     fn call_indirect(
         &mut self,
         b: &mut FunctionBuilder<'_>,
@@ -306,14 +368,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         callee: Value,
         args: &[Value],
     ) -> Vec<Value> {
-        let def = self.table_definition(b, vmctx, table);
-        let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
-        let index = b.ins().uextend(types::I64, callee);
-        let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
-        b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
-        let base = self.load(b, types::I64, def, VMOffsets::DEFINITION_BASE);
-        let scaled = b.ins().ishl_imm_u(index, 3);
-        let slot = b.ins().iadd(base, scaled);
+        let slot = self.table_element(b, vmctx, table, callee);
         let func_ref = self.load(b, types::I64, slot, 0);
         b.ins()
             .trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
@@ -323,15 +378,8 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             .ins()
             .icmp_imm_u(IntCC::NotEqual, actual, i64::from(expected));
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
-        let code = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
-        let cvmctx = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_VMCTX);
         let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
-        let call_args: Vec<Value> = [cvmctx, vmctx]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let call = b.ins().call_indirect(sig, code, &call_args);
-        b.inst_results(call).to_vec()
+        self.call_func_ref(b, vmctx, func_ref, sig, args)
     }
 
     fn memory_address(

@@ -36,6 +36,24 @@ builtins! {
     /// `(funcref) -> code address`: compiles a function that was not compiled yet
     /// and publishes it in the funcref; 0 (after recording the error) on failure.
     LazyCompile(Ptr) -> Ptr;
+    /// `(table, delta, init) -> old size, or -1`.
+    TableGrow(I32, I32, Ptr) -> I32;
+    /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.
+    TableFill(I32, I32, Ptr, I32) -> I32;
+    /// `(dst table, src table, dst, src, len) -> 1, or 0 if out of bounds`.
+    TableCopy(I32, I32, I32, I32, I32) -> I32;
+    /// `(table, element segment, dst, src, len) -> 1, or 0 if out of bounds`.
+    TableInit(I32, I32, I32, I32, I32) -> I32;
+    /// `(element segment) -> 1`.
+    ElemDrop(I32) -> I32;
+    /// `(dst memory, src memory, dst, src, len) -> 1, or 0 if out of bounds`.
+    MemoryCopy(I32, I32, I64, I64, I64) -> I32;
+    /// `(memory, dst, byte, len) -> 1, or 0 if out of bounds`.
+    MemoryFill(I32, I64, I32, I64) -> I32;
+    /// `(memory, data segment, dst, src, len) -> 1, or 0 if out of bounds`.
+    MemoryInit(I32, I32, I64, I32, I32) -> I32;
+    /// `(data segment) -> 1`.
+    DataDrop(I32) -> I32;
 }
 
 impl Builtin {

@@ -324,46 +324,53 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
 }
 
 /// Applies the active element and data segments, in order; the first one out of
-/// bounds traps, leaving the earlier ones applied (as the spec requires).
+/// bounds traps, leaving the earlier ones applied (as the spec requires). Active
+/// and declared segments are dropped afterwards; passive ones stay for
+/// `table.init` / `memory.init`.
 fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
     let data = &opaque.instances[instance.0.index];
     let module = data.module.clone();
     let info = module.info();
-    for segment in &info.elements {
+    let handle = &data.handle;
+    let segments: Vec<Vec<*const VMFuncRef>> = info
+        .elements
+        .iter()
+        .map(|segment| match &segment.items {
+            ElemItems::Functions(funcs) => funcs
+                .iter()
+                .map(|f| handle.func_ref(*f) as *const VMFuncRef)
+                .collect(),
+            ElemItems::Expressions(exprs) => exprs
+                .iter()
+                .map(|e| eval(handle, e).0 as usize as *const VMFuncRef)
+                .collect(),
+        })
+        .collect();
+    let mut passive = segments.clone();
+    for (segment, items) in info.elements.iter().zip(&mut passive) {
+        if segment.mode != SegmentMode::Passive {
+            *items = Vec::new();
+        }
+    }
+    handle.set_element_segments(passive);
+    for (segment, items) in info.elements.iter().zip(&segments) {
         let SegmentMode::Active { index, offset } = &segment.mode else {
             continue;
         };
         let data = &opaque.instances[instance.0.index];
         let start = eval(&data.handle, offset).get_i32() as u32 as u64;
-        let items: Vec<*const VMFuncRef> = match &segment.items {
-            ElemItems::Functions(funcs) => funcs
-                .iter()
-                .map(|f| data.handle.func_ref(*f) as *const _)
-                .collect(),
-            ElemItems::Expressions(exprs) => exprs
-                .iter()
-                .map(|e| eval(&data.handle, e).0 as usize as *const VMFuncRef)
-                .collect(),
-        };
         let table = data.tables[*index as usize];
-        let table = &mut opaque.tables[table.0.index].table;
-        if start
-            .checked_add(items.len() as u64)
-            .is_none_or(|end| end > table.size())
-        {
-            return Err(anyhow::Error::new(Trap::TableOutOfBounds));
-        }
-        for (i, item) in items.into_iter().enumerate() {
-            table
-                .set(start + i as u64, item)
-                .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
-        }
+        opaque.tables[table.0.index]
+            .table
+            .write(start, items)
+            .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
     }
-    for segment in &info.data {
+    for (i, segment) in info.data.iter().enumerate() {
         let SegmentMode::Active { index, offset } = &segment.mode else {
             continue;
         };
         let data = &opaque.instances[instance.0.index];
+        data.handle.drop_data_segment(i as u32);
         let start = eval(&data.handle, offset).get_i32() as u32 as usize;
         let memory = data.memories[*index as usize];
         let bytes = &module.inner.bytes[segment.data.clone()];

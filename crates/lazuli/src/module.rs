@@ -9,7 +9,7 @@ use crate::types::{ExportType, ExternType, ImportType};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{CodeMemory, FunctionInfo, RelocTarget, registry};
-use lazuli_runtime::LazyCode;
+use lazuli_runtime::ModuleCode;
 use rayon::prelude::*;
 use std::any::Any;
 use std::path::Path;
@@ -297,7 +297,7 @@ impl ModuleInner {
     }
 }
 
-impl LazyCode for ModuleInner {
+impl ModuleCode for ModuleInner {
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
         let defined = func_index
             .checked_sub(self.info.num_imported_funcs)
@@ -311,5 +311,12 @@ impl LazyCode for ModuleInner {
             .get_or_init(|| self.compile_lazily(defined))
             .clone()
             .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
+    }
+
+    fn data_segment(&self, index: u32) -> &[u8] {
+        self.info
+            .data
+            .get(index as usize)
+            .map_or(&[], |segment| &self.bytes[segment.data.clone()])
     }
 }

@@ -7,6 +7,7 @@ use crate::vmcontext::{
 use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets};
 use std::alloc::Layout;
 use std::any::Any;
+use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -16,14 +17,20 @@ pub struct Instance {
     offsets: VMOffsets,
     vmctx: NonNull<u8>,
     layout: Layout,
-    code: Arc<dyn LazyCode>,
+    code: Arc<dyn ModuleCode>,
+    /// Element segments as funcref addresses; emptied by `elem.drop`.
+    elements: RefCell<Vec<Vec<*const VMFuncRef>>>,
+    /// Which data segments `data.drop` has dropped.
+    dropped_data: RefCell<Vec<bool>>,
 }
 
-/// Compiles the functions of an instance's module on demand.
-pub trait LazyCode: Send + Sync {
+/// What an instance needs from its module at run time.
+pub trait ModuleCode: Send + Sync {
     /// The entry address of function `func_index`, compiling it if needed; the same
     /// address for every call. Errors are the embedder's error values.
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>>;
+    /// The bytes of data segment `index`.
+    fn data_segment(&self, index: u32) -> &[u8];
 }
 
 // SAFETY: the VMContext is plain memory owned by this value; the store that owns
@@ -35,7 +42,7 @@ impl Instance {
     pub fn new(
         offsets: VMOffsets,
         store: *mut VMStoreContext,
-        code: Arc<dyn LazyCode>,
+        code: Arc<dyn ModuleCode>,
     ) -> Box<Instance> {
         let layout = Layout::from_size_align(offsets.size().max(16) as usize, 16)
             .expect("VMContext sizes are small multiples of 16");
@@ -49,6 +56,8 @@ impl Instance {
             vmctx,
             layout,
             code,
+            elements: RefCell::new(Vec::new()),
+            dropped_data: RefCell::new(Vec::new()),
         });
         instance.write(offsets.magic(), VMCONTEXT_MAGIC);
         instance.write(offsets.store_ctx(), store);
@@ -126,6 +135,44 @@ impl Instance {
                     .defined_global(index - self.offsets.num_imported_globals),
             )
         }
+    }
+
+    /// Sets the evaluated element segments (active and declared ones empty).
+    pub fn set_element_segments(&self, segments: Vec<Vec<*const VMFuncRef>>) {
+        *self.elements.borrow_mut() = segments;
+    }
+
+    /// Items of element segment `index` (empty once dropped).
+    pub fn element_segment(&self, index: u32) -> Vec<*const VMFuncRef> {
+        self.elements
+            .borrow()
+            .get(index as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `elem.drop`.
+    pub fn drop_element_segment(&self, index: u32) {
+        if let Some(items) = self.elements.borrow_mut().get_mut(index as usize) {
+            *items = Vec::new();
+        }
+    }
+
+    /// Bytes of data segment `index` (empty once dropped).
+    pub fn data_segment(&self, index: u32) -> &[u8] {
+        if self.dropped_data.borrow().get(index as usize) == Some(&true) {
+            return &[];
+        }
+        self.code.data_segment(index)
+    }
+
+    /// `data.drop`.
+    pub fn drop_data_segment(&self, index: u32) {
+        let mut dropped = self.dropped_data.borrow_mut();
+        if dropped.len() <= index as usize {
+            dropped.resize(index as usize + 1, false);
+        }
+        dropped[index as usize] = true;
     }
 
     /// The funcref record of function `i`.

@@ -18,7 +18,7 @@ mod vmcontext;
 
 pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
-pub use instance::{Instance, LazyCode, ensure_compiled};
+pub use instance::{Instance, ModuleCode, ensure_compiled};
 pub use memory::{LinearMemory, MemoryError, MemoryStyle};
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};

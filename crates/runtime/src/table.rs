@@ -75,6 +75,41 @@ impl Table {
         Ok(())
     }
 
+    /// Sets `len` elements from `dst` to `value`.
+    pub fn fill(&mut self, dst: u64, value: *const VMFuncRef, len: u64) -> Result<(), TableError> {
+        let range = self.range(dst, len)?;
+        self.elements[range].fill(value);
+        Ok(())
+    }
+
+    /// Copies `len` elements from `src` to `dst` within this table.
+    pub fn copy_within(&mut self, dst: u64, src: u64, len: u64) -> Result<(), TableError> {
+        let src = self.range(src, len)?;
+        let dst = self.range(dst, len)?;
+        self.elements.copy_within(src, dst.start);
+        Ok(())
+    }
+
+    /// Writes `items` from `dst` on.
+    pub fn write(&mut self, dst: u64, items: &[*const VMFuncRef]) -> Result<(), TableError> {
+        let range = self.range(dst, items.len() as u64)?;
+        self.elements[range].copy_from_slice(items);
+        Ok(())
+    }
+
+    /// Elements `[start, start + len)`.
+    pub fn elements(&self, start: u64, len: u64) -> Result<&[*const VMFuncRef], TableError> {
+        Ok(&self.elements[self.range(start, len)?])
+    }
+
+    fn range(&self, start: u64, len: u64) -> Result<std::ops::Range<usize>, TableError> {
+        let end = start.checked_add(len).ok_or(TableError::OutOfBounds)?;
+        if end > self.size() {
+            return Err(TableError::OutOfBounds);
+        }
+        Ok(start as usize..end as usize)
+    }
+
     /// Grows by `delta` elements set to `init`; returns the old size.
     pub fn grow(&mut self, delta: u64, init: *const VMFuncRef) -> Result<u64, TableError> {
         let old = self.size();

@@ -2,9 +2,11 @@
 
 use super::Ctx;
 use super::state::FuncState;
+use super::tables::checked;
 use crate::func_environ::FuncEnvironment;
-use cranelift_codegen::ir::{InstBuilder, Type, types::*};
+use cranelift_codegen::ir::{InstBuilder, Type, Value, types::*};
 use cranelift_frontend::FunctionBuilder;
+use lazuli_environ::{Builtin, TrapKind};
 use wasmparser::{MemArg, Operator};
 
 /// How a load widens its value.
@@ -60,9 +62,60 @@ pub(super) fn translate<E: FuncEnvironment>(
             let v = cx.env.memory_grow(b, cx.vmctx, *mem, delta);
             state.push1(v);
         }
+        Operator::MemoryCopy { dst_mem, src_mem } => {
+            let (dst, src, len) = state.pop3();
+            let d = b.ins().iconst(I32, i64::from(*dst_mem));
+            let s = b.ins().iconst(I32, i64::from(*src_mem));
+            let args = [d, s, widen(b, dst), widen(b, src), widen(b, len)];
+            checked(
+                b,
+                cx,
+                Builtin::MemoryCopy,
+                &args,
+                TrapKind::MemoryOutOfBounds,
+            );
+        }
+        Operator::MemoryFill { mem } => {
+            let (dst, byte, len) = state.pop3();
+            let m = b.ins().iconst(I32, i64::from(*mem));
+            let args = [m, widen(b, dst), byte, widen(b, len)];
+            checked(
+                b,
+                cx,
+                Builtin::MemoryFill,
+                &args,
+                TrapKind::MemoryOutOfBounds,
+            );
+        }
+        Operator::MemoryInit { data_index, mem } => {
+            let (dst, src, len) = state.pop3();
+            let m = b.ins().iconst(I32, i64::from(*mem));
+            let d = b.ins().iconst(I32, i64::from(*data_index));
+            let args = [m, d, widen(b, dst), src, len];
+            checked(
+                b,
+                cx,
+                Builtin::MemoryInit,
+                &args,
+                TrapKind::MemoryOutOfBounds,
+            );
+        }
+        Operator::DataDrop { data_index } => {
+            let d = b.ins().iconst(I32, i64::from(*data_index));
+            cx.env.builtin(b, cx.vmctx, Builtin::DataDrop, &[d]);
+        }
         _ => return false,
     }
     true
+}
+
+/// A 32-bit memory address or length as the 64-bit value builtins take.
+fn widen(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
+    if b.func.dfg.value_type(v) == I64 {
+        v
+    } else {
+        b.ins().uextend(I64, v)
+    }
 }
 
 /// Loads `mem_ty` and widens it to `ty` as `extend` says.

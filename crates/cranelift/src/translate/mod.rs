@@ -8,7 +8,9 @@ mod control;
 mod conversions;
 mod memory;
 mod numeric;
+mod simd;
 mod state;
+mod tables;
 mod variables;
 
 use crate::func_environ::{FuncEnvironment, ir_type};
@@ -132,7 +134,9 @@ fn translate_operator<E: FuncEnvironment>(
         || calls::translate(op, b, state, cx)
         || numeric::translate(op, b, state)
         || conversions::translate(op, b, state)
-        || memory::translate(op, b, state, cx);
+        || memory::translate(op, b, state, cx)
+        || tables::translate(op, b, state, cx)
+        || simd::translate(op, b, state, cx);
     if handled {
         Ok(())
     } else {
