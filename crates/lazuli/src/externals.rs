@@ -4,7 +4,7 @@
 use crate::Func;
 use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType, ValType};
-use crate::values::Val;
+use crate::values::{Ref, Val};
 use anyhow::{Result, bail};
 use lazuli_runtime::{LinearMemory, Table as RuntimeTable, VMFuncRef, VMGlobalDefinition};
 
@@ -260,7 +260,7 @@ impl Memory {
     }
 }
 
-/// A table of function references.
+/// A table of references.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Table(pub(crate) Stored);
 
@@ -271,17 +271,18 @@ pub(crate) struct TableData {
 
 impl Table {
     /// A host-created table with every element set to `init`.
-    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Option<Func>) -> Result<Table> {
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Ref) -> Result<Table> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let init = init.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        if init.ty() != ty.element() {
+            bail!("a {} table cannot hold a {}", ty.element(), init.ty());
+        }
+        let init = init.to_raw(opaque) as *const VMFuncRef;
         let mut table = RuntimeTable::new(ty.minimum(), ty.maximum())
             .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
-        if !init.is_null() {
-            for i in 0..ty.minimum() {
-                table.set(i, init).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            }
-        }
+        table
+            .fill(0, init, ty.minimum())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(opaque.push_table(TableData {
             element: ty.element(),
             table,
@@ -308,19 +309,29 @@ impl Table {
     }
 
     /// The element at `index`; `None` if out of bounds.
-    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Option<Func>> {
+    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Ref> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let i = opaque.check(self.0);
-        let raw = opaque.tables[i].table.get(index).ok()?;
-        Some(opaque.func_from_ref(raw))
+        let data = &opaque.tables[opaque.check(self.0)];
+        let element = data.element;
+        let raw = data.table.get(index).ok()?;
+        Some(Ref::from_raw(opaque, raw as usize, element))
+    }
+
+    /// Checks that `value` fits this table and returns its raw form.
+    fn raw(&self, opaque: &StoreOpaque, value: Ref) -> Result<*const VMFuncRef> {
+        let element = opaque.tables[opaque.check(self.0)].element;
+        if value.ty() != element {
+            bail!("a {element} table cannot hold a {}", value.ty());
+        }
+        Ok(value.to_raw(opaque) as *const VMFuncRef)
     }
 
     /// Sets the element at `index`.
-    pub fn set(&self, mut store: impl AsContextMut, index: u64, value: Option<Func>) -> Result<()> {
+    pub fn set(&self, mut store: impl AsContextMut, index: u64, value: Ref) -> Result<()> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let raw: *const VMFuncRef = value.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        let raw = self.raw(opaque, value)?;
         let i = opaque.check(self.0);
         opaque.tables[i]
             .table
@@ -329,15 +340,10 @@ impl Table {
     }
 
     /// Grows by `delta` elements set to `init`; returns the old size.
-    pub fn grow(
-        &self,
-        mut store: impl AsContextMut,
-        delta: u64,
-        init: Option<Func>,
-    ) -> Result<u64> {
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Ref) -> Result<u64> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let raw: *const VMFuncRef = init.map_or(std::ptr::null(), |f| f.func_ref(opaque));
+        let raw = self.raw(opaque, init)?;
         let i = opaque.check(self.0);
         opaque.tables[i]
             .table

@@ -154,7 +154,7 @@ impl StoreOpaque {
         // A defined function of one of our instances that has no handle yet.
         let addr = func_ref as usize;
         let (instance, index) = self.instances.iter().find_map(|data| {
-            let first = data.handle.func_ref(0) as usize;
+            let first = data.handle.vmctx() as usize + data.handle.offsets().func_ref(0) as usize;
             let count = data.module.info().functions.len();
             let end = first + count * VMOffsets::FUNC_REF_SIZE as usize;
             (addr >= first && addr < end)

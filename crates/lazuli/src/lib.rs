@@ -55,4 +55,4 @@ pub use types::{
     ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, TableType,
     ValType,
 };
-pub use values::Val;
+pub use values::{ExternRef, Ref, Val};

@@ -29,6 +29,9 @@ pub(crate) struct StoreOpaque {
     pub(crate) tables: Vec<TableData>,
     /// Funcref address → handle, to turn raw references back into `Func`s.
     pub(crate) func_by_ref: HashMap<usize, crate::Func>,
+    pub(crate) externrefs: Vec<Box<crate::values::ExternRefData>>,
+    /// Externref address → handle.
+    pub(crate) externref_by_addr: HashMap<usize, crate::ExternRef>,
 }
 
 impl StoreOpaque {
@@ -72,6 +75,8 @@ impl<T> Store<T> {
                     memories: Vec::new(),
                     tables: Vec::new(),
                     func_by_ref: HashMap::new(),
+                    externrefs: Vec::new(),
+                    externref_by_addr: HashMap::new(),
                 },
                 data,
             }),

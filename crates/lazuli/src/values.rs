@@ -1,7 +1,8 @@
 //! [`Val`]: a Wasm value as the host sees it.
 
 use crate::Func;
-use crate::store::StoreOpaque;
+use crate::store::{AsContextMut, StoreContext, StoreOpaque, Stored};
+use std::any::Any;
 use crate::types::ValType;
 use anyhow::Result;
 use lazuli_runtime::{VMFuncRef, ValRaw};
@@ -17,6 +18,84 @@ pub enum Val {
     F64(u64),
     V128(u128),
     FuncRef(Option<Func>),
+    ExternRef(Option<ExternRef>),
+}
+
+/// A reference to host data that Wasm can hold and pass around but not inspect.
+/// It lives as long as the store that created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExternRef(pub(crate) Stored);
+
+/// The storage behind an [`ExternRef`]; its address is the reference's raw value.
+pub(crate) struct ExternRefData(pub(crate) Box<dyn Any + Send + Sync>);
+
+impl ExternRef {
+    /// Wraps `data` in a new reference owned by `store`.
+    pub fn new(mut store: impl AsContextMut, data: impl Any + Send + Sync) -> ExternRef {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let boxed = Box::new(ExternRefData(Box::new(data)));
+        let r = ExternRef(opaque.stored(opaque.externrefs.len()));
+        opaque
+            .externref_by_addr
+            .insert(&*boxed as *const ExternRefData as usize, r);
+        opaque.externrefs.push(boxed);
+        r
+    }
+
+    /// The host data this reference wraps.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+        let store = store.into();
+        let opaque = &store.0.opaque;
+        &*opaque.externrefs[opaque.check(self.0)].0
+    }
+
+    fn to_raw(self, store: &StoreOpaque) -> usize {
+        &*store.externrefs[store.check(self.0)] as *const ExternRefData as usize
+    }
+}
+
+/// A reference value: what tables hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ref {
+    Func(Option<Func>),
+    Extern(Option<ExternRef>),
+}
+
+impl Ref {
+    /// The raw pointer generated code uses (0 for null).
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> usize {
+        match self {
+            Ref::Func(f) => f.map_or(0, |f| f.func_ref(store) as usize),
+            Ref::Extern(e) => e.map_or(0, |e| e.to_raw(store)),
+        }
+    }
+
+    /// The reference behind a raw pointer of element type `ty`.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: ValType) -> Ref {
+        if ty == ValType::ExternRef {
+            Ref::Extern(store.externref_by_addr.get(&raw).copied())
+        } else {
+            Ref::Func(store.func_from_ref(raw as *const VMFuncRef))
+        }
+    }
+
+    /// The value type of a reference of this kind.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Ref::Func(_) => ValType::FuncRef,
+            Ref::Extern(_) => ValType::ExternRef,
+        }
+    }
+}
+
+impl From<Ref> for Val {
+    fn from(r: Ref) -> Val {
+        match r {
+            Ref::Func(f) => Val::FuncRef(f),
+            Ref::Extern(e) => Val::ExternRef(e),
+        }
+    }
 }
 
 impl Val {
@@ -28,6 +107,7 @@ impl Val {
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
         }
     }
 
@@ -39,7 +119,8 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef | ValType::ExternRef => Val::FuncRef(None),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
         }
     }
 
@@ -82,8 +163,8 @@ impl Val {
             Val::F32(v) => ValRaw::f32(v),
             Val::F64(v) => ValRaw::f64(v),
             Val::V128(v) => ValRaw(v),
-            Val::FuncRef(None) => ValRaw(0),
-            Val::FuncRef(Some(f)) => ValRaw(f.func_ref(store) as usize as u128),
+            Val::FuncRef(f) => ValRaw(Ref::Func(f).to_raw(store) as u128),
+            Val::ExternRef(e) => ValRaw(Ref::Extern(e).to_raw(store) as u128),
         })
     }
 
@@ -94,9 +175,7 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_f32()),
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.0),
-            ValType::FuncRef | ValType::ExternRef => {
-                Val::FuncRef(store.func_from_ref(raw.0 as usize as *const VMFuncRef))
-            }
+            ValType::FuncRef | ValType::ExternRef => Ref::from_raw(store, raw.0 as usize, ty).into(),
         }
     }
 }

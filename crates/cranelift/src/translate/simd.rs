@@ -9,8 +9,9 @@
 //! count modulo the lane width (the x64 and aarch64 lowerings mask it), `fmin`/`fmax`
 //! propagate NaN and order -0 below +0, `fcvt_to_*_sat` clamp and map NaN to 0,
 //! `swizzle` gives 0 for out-of-range indices, and `icmp`/`fcmp` give lane masks of the
-//! operand width. The instruction sequences for pmin/pmax, dot, extadd_pairwise and the
-//! `_zero` truncations are the ones the x64 backend matches to single instructions.
+//! operand width. pmin/pmax, dot, extadd_pairwise and the `_zero` truncations are built
+//! in the shapes the x64 backend pattern-matches (to `minp*`/`maxp*`, `pmaddwd`/
+//! `pmaddubsw` and short `cvttpd2dq` sequences).
 
 use super::Ctx;
 use super::state::FuncState;
@@ -597,20 +598,17 @@ mod tests {
     use super::*;
     use crate::CompilerOptions;
     use crate::func_environ::ModuleEnvironment;
+    use cranelift_codegen::Context;
     use cranelift_codegen::control::ControlPlane;
     use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName};
     use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
-    use cranelift_codegen::{Context, settings};
     use cranelift_frontend::FunctionBuilderContext;
     use lazuli_environ::{MemoryPlan, ModuleInfo};
     use wasmparser::{MemArgTarget, V128, ValType};
 
+    /// The host ISA with Lazuli's flags.
     fn host_isa() -> OwnedTargetIsa {
-        let flags = settings::Flags::new(settings::builder());
-        cranelift_native::builder()
-            .expect("host ISA")
-            .finish(flags)
-            .expect("host ISA flags")
+        crate::host_isa(true).expect("host ISA")
     }
 
     /// Builds a function that takes a vmctx and `params`, applies `op` to the
@@ -692,16 +690,19 @@ mod tests {
         code.vcode.clone().unwrap_or_default()
     }
 
-    /// For each of `ops`: builds it as [`build`] does, verifies the function and
-    /// compiles it for the host, with guarded and with bounds-checked memories.
+    /// For each of `ops`: builds it as [`build`] does, with guarded and with
+    /// bounds-checked memories, verifies the function and compiles it for the host and
+    /// for aarch64.
     fn check(params: &[Type], result: Option<Type>, ops: &[Operator<'_>]) {
-        let isa = host_isa();
-        for op in ops {
-            for guarded in [true, false] {
-                let func = build(&isa, guarded, params, result, op);
-                cranelift_codegen::verify_function(&func, isa.flags())
-                    .unwrap_or_else(|e| panic!("{op:?}: {e}\n{func}"));
-                compile(&isa, func);
+        let aarch64 = crate::target_isa("aarch64-unknown-linux-gnu", true).expect("aarch64");
+        for isa in [host_isa(), aarch64] {
+            for op in ops {
+                for guarded in [true, false] {
+                    let func = build(&isa, guarded, params, result, op);
+                    cranelift_codegen::verify_function(&func, isa.flags())
+                        .unwrap_or_else(|e| panic!("{op:?}: {e}\n{func}"));
+                    compile(&isa, func);
+                }
             }
         }
     }
