@@ -1,1 +1,334 @@
-fn main() {}
+//! `lazuli`: the command-line front end of the Lazuli WebAssembly runtime.
+//!
+//! ```text
+//! lazuli run [--invoke NAME] FILE [ARGS...]
+//! lazuli wast FILE...
+//! ```
+//!
+//! Exit status: 0 on success; 1 on any error, including a Wasm trap and a `.wast` script
+//! with failing directives. Errors are one `error: …` line on stderr; a trap is
+//! `error: wasm trap: <message>` followed by the Wasm backtrace.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use lazuli::{
+    Config, Engine, ExternType, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace,
+};
+
+const USAGE: &str = "\
+lazuli: a WebAssembly runtime with a Cranelift JIT
+
+Usage:
+  lazuli run [--invoke NAME] FILE [ARGS...]
+      Compile FILE (.wasm binary or .wat text) and instantiate it.
+      Without --invoke, call its `_start` export.
+      With --invoke NAME, call the exported function NAME with ARGS, parsed by its
+      parameter types (i32/i64: decimal integers; f32/f64: decimal floats, `nan`,
+      `inf`, `-inf`), and print each result on its own line.
+  lazuli wast FILE...
+      Run WebAssembly spec scripts (.wast), print each failing directive and, last,
+      `N passed, M failed`.
+  lazuli help | --help | -h
+      Print this message.
+  lazuli --version | -V
+      Print the version.
+
+Exit status: 0 on success, 1 on any error (including a Wasm trap and failing
+.wast directives).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            report_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `err` to stderr: a trap with its backtrace, anything else as one line.
+fn report_error(err: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    // Errors writing to stderr have nowhere to go; ignore them.
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let _ = writeln!(stderr, "error: wasm trap: {trap}");
+        if let Some(backtrace) = err.downcast_ref::<WasmBacktrace>() {
+            let _ = write!(stderr, "{backtrace}");
+        }
+    } else {
+        let _ = writeln!(stderr, "error: {}", one_line(&format!("{err:#}")));
+    }
+}
+
+/// Joins the lines of a multi-line message so that every error is one line.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode> {
+    let Some((command, rest)) = args.split_first() else {
+        bail!("no command given; run `lazuli --help` for usage");
+    };
+    match command.as_str() {
+        "run" => run(rest),
+        "wast" => wast(rest),
+        "help" | "--help" | "-h" => print_usage(),
+        "--version" | "-V" => {
+            writeln!(
+                std::io::stdout().lock(),
+                "lazuli {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other if other.starts_with('-') => {
+            bail!("unknown option `{other}`; run `lazuli --help` for usage")
+        }
+        other => bail!("unknown command `{other}`; run `lazuli --help` for usage"),
+    }
+}
+
+fn print_usage() -> Result<ExitCode> {
+    std::io::stdout().lock().write_all(USAGE.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments of `lazuli run`.
+struct RunArgs<'a> {
+    invoke: Option<&'a str>,
+    file: &'a str,
+    args: &'a [String],
+}
+
+fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
+    let mut invoke = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        match arg {
+            "--help" | "-h" => return Ok(None),
+            "--invoke" => {
+                let name = args
+                    .get(i + 1)
+                    .ok_or_else(|| anyhow!("`--invoke` needs a function name"))?;
+                invoke = Some(name.as_str());
+                i += 2;
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            _ if arg.starts_with("--invoke=") => {
+                invoke = Some(&arg["--invoke=".len()..]);
+                i += 1;
+            }
+            _ if arg.starts_with('-') && arg.len() > 1 => {
+                bail!("unknown option `{arg}` for `lazuli run`; run `lazuli --help` for usage")
+            }
+            _ => break,
+        }
+    }
+    let Some(file) = args.get(i) else {
+        bail!("`lazuli run` needs a FILE; run `lazuli --help` for usage");
+    };
+    Ok(Some(RunArgs {
+        invoke,
+        file,
+        args: &args[i + 1..],
+    }))
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let Some(args) = parse_run_args(args)? else {
+        return print_usage();
+    };
+    let engine = Engine::new(&Config::new())?;
+    let module = compile_file(&engine, Path::new(args.file))?;
+    let mut store = Store::new(&engine, ());
+    // No host functions yet (WASI comes later): any import is reported as unknown,
+    // naming the first one.
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker.instantiate(&mut store, &module)?;
+
+    match args.invoke {
+        Some(name) => {
+            let func = match instance.get_func(&mut store, name) {
+                Some(func) => func,
+                None if module.get_export(name).is_some() => {
+                    bail!("export `{name}` is not a function")
+                }
+                None => bail!("no exported function named `{name}`"),
+            };
+            let ty = func.ty(&store);
+            let params = parse_params(name, &ty.params().collect::<Vec<_>>(), args.args)?;
+            let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
+            func.call(&mut store, &params, &mut results)?;
+            let mut text = String::new();
+            for result in &results {
+                writeln!(text, "{}", format_val(result))?;
+            }
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+        None => {
+            // ARGS without --invoke will become the program's WASI argv.
+            let func = match module.get_export("_start") {
+                Some(ExternType::Func(_)) => instance.get_func(&mut store, "_start"),
+                _ => None,
+            };
+            let Some(func) = func else {
+                bail!(
+                    "`{}` does not export a `_start` function; use `--invoke NAME` to call another export",
+                    args.file
+                );
+            };
+            let ty = func.ty(&store);
+            if ty.params().len() != 0 {
+                bail!("`_start` must take no parameters, but its type is {ty}");
+            }
+            let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
+            func.call(&mut store, &[], &mut results)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and compiles a `.wasm` or `.wat` file.
+///
+/// Binary if the file starts with the Wasm magic number or is named `*.wasm`; text
+/// otherwise. Text is parsed here, not by `Module::new`, so that a syntax error is
+/// one line with its position.
+fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let is_binary = bytes.starts_with(b"\0asm")
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
+    let binary = if is_binary {
+        bytes
+    } else {
+        parse_wat(path, &bytes)?
+    };
+    Module::from_binary(engine, &binary)
+        .with_context(|| format!("failed to compile `{}`", path.display()))
+}
+
+/// Parses the text format into a binary module.
+fn parse_wat(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "`{}` is neither a binary module nor UTF-8 text: {e}",
+            path.display()
+        )
+    })?;
+    let located = |e: wast::Error| {
+        let (line, col) = e.span().linecol_in(text);
+        anyhow!(
+            "{}:{}:{}: {}",
+            path.display(),
+            line + 1,
+            col + 1,
+            one_line(&e.message())
+        )
+    };
+    let buf = wast::parser::ParseBuffer::new(text).map_err(located)?;
+    let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(located)?;
+    wat.encode().map_err(located)
+}
+
+/// Parses command-line arguments by the parameter types of `func`.
+fn parse_params(func: &str, types: &[ValType], args: &[String]) -> Result<Vec<Val>> {
+    if args.len() != types.len() {
+        let list: Vec<String> = types.iter().map(ToString::to_string).collect();
+        bail!(
+            "`{func}` takes {} argument{} ({}), but {} {} given",
+            types.len(),
+            if types.len() == 1 { "" } else { "s" },
+            list.join(", "),
+            args.len(),
+            if args.len() == 1 { "was" } else { "were" },
+        );
+    }
+    types
+        .iter()
+        .zip(args)
+        .enumerate()
+        .map(|(i, (&ty, arg))| {
+            parse_val(ty, arg).with_context(|| {
+                format!(
+                    "argument {} of `{func}`: cannot parse `{arg}` as {ty}",
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_val(ty: ValType, arg: &str) -> Result<Val> {
+    Ok(match ty {
+        ValType::I32 => Val::I32(arg.parse()?),
+        ValType::I64 => Val::I64(arg.parse()?),
+        ValType::F32 => Val::F32(arg.parse::<f32>()?.to_bits()),
+        ValType::F64 => Val::F64(arg.parse::<f64>()?.to_bits()),
+        other => bail!("parameters of type {other} cannot be given on the command line"),
+    })
+}
+
+/// Formats a result: integers in decimal, floats in Rust's shortest round-trip form.
+fn format_val(val: &Val) -> String {
+    match *val {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => f32::from_bits(bits).to_string(),
+        Val::F64(bits) => f64::from_bits(bits).to_string(),
+        Val::V128(v) => format!("{v:#034x}"),
+        Val::FuncRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "funcref".to_string(),
+    }
+}
+
+fn wast(files: &[String]) -> Result<ExitCode> {
+    if files.iter().any(|f| f == "--help" || f == "-h") {
+        return print_usage();
+    }
+    if files.is_empty() {
+        bail!("`lazuli wast` needs at least one FILE; run `lazuli --help` for usage");
+    }
+    let config = Config::new();
+    let mut stdout = std::io::stdout().lock();
+    let (mut passed, mut failed) = (0, 0);
+    for file in files {
+        let source =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?;
+        // A fresh runner per script: scripts do not share instances or registrations.
+        let mut runner = lazuli_wast::WastRunner::new(&config)?;
+        let report = runner.run_script(file, &source);
+        for failure in &report.failures {
+            writeln!(
+                stdout,
+                "{file}:{}: {}: {}",
+                failure.line,
+                failure.directive,
+                one_line(&failure.message)
+            )?;
+        }
+        passed += report.passed;
+        failed += report.failed;
+    }
+    writeln!(stdout, "{passed} passed, {failed} failed")?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

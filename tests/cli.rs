@@ -1,0 +1,361 @@
+//! The `lazuli` binary end to end: output, exit status and error messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const FIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fib.wat");
+
+/// Runs the binary with `args`, checking that it never panics.
+fn lazuli(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_lazuli"))
+        .args(args)
+        .output()
+        .expect("cannot start the lazuli binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "lazuli {args:?} panicked:\n{stderr}"
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Asserts success with exactly `expected` on stdout.
+#[track_caller]
+fn assert_prints(out: &Output, expected: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "expected success, stderr: {}",
+        stderr(out)
+    );
+    assert_eq!(stdout(out), expected);
+}
+
+/// Asserts exit status 1 with one `error: …` line on stderr; returns that line.
+#[track_caller]
+fn assert_error(out: &Output) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "more than one line: {err}");
+    err
+}
+
+/// A file under a fresh, uniquely named directory of the temp dir; both are removed
+/// when it is dropped.
+struct TempFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A file called `name` holding `contents`.
+fn temp_file(name: &str, contents: impl AsRef<[u8]>) -> TempFile {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "lazuli-cli-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    TempFile { dir, path }
+}
+
+fn path_str(file: &TempFile) -> &str {
+    file.path.to_str().expect("temp paths are UTF-8")
+}
+
+const NUMBERS: &str = r#"(module
+  (func (export "f32") (param f32) (result f32) local.get 0)
+  (func (export "f64") (param f64) (result f64) local.get 0)
+  (func (export "i64") (param i64) (result i64) local.get 0)
+  (func (export "consts") (result f32 f64 f32 f64 i32 i64)
+    f32.const 0.1 f64.const -0 f32.const nan f64.const inf i32.const -1 i64.const 0x7fffffffffffffff)
+  (func (export "swap") (param i32 f64) (result f64 i32) local.get 1 local.get 0)
+  (func (export "nothing"))
+  (global (export "g") i32 (i32.const 0)))"#;
+
+fn numbers() -> TempFile {
+    temp_file("numbers.wat", NUMBERS)
+}
+
+#[test]
+fn fib_example() {
+    let out = lazuli(&["run", "--invoke", "fib", FIB, "20"]);
+    assert_prints(&out, "6765\n");
+}
+
+#[test]
+fn invoke_equals_form() {
+    let out = lazuli(&["run", "--invoke=fib", FIB, "10"]);
+    assert_prints(&out, "55\n");
+}
+
+#[test]
+fn float_results_print_shortest_form() {
+    let numbers = numbers();
+    let file = path_str(&numbers);
+    assert_prints(&lazuli(&["run", "--invoke", "f32", file, "0.1"]), "0.1\n");
+    assert_prints(&lazuli(&["run", "--invoke", "f64", file, "-0"]), "-0\n");
+    assert_prints(&lazuli(&["run", "--invoke", "f64", file, "nan"]), "NaN\n");
+    assert_prints(&lazuli(&["run", "--invoke", "f32", file, "inf"]), "inf\n");
+    assert_prints(&lazuli(&["run", "--invoke", "f64", file, "-inf"]), "-inf\n");
+    // `{}` of a float: shortest round-trip digits, never exponent notation.
+    assert_prints(
+        &lazuli(&["run", "--invoke", "f64", file, "2.5e-3"]),
+        "0.0025\n",
+    );
+    assert_prints(
+        &lazuli(&["run", "--invoke", "f32", file, "16777217"]),
+        "16777216\n",
+    );
+}
+
+#[test]
+fn integer_arguments_may_be_negative() {
+    let numbers = numbers();
+    let file = path_str(&numbers);
+    assert_prints(
+        &lazuli(&["run", "--invoke", "i64", file, "-9223372036854775808"]),
+        "-9223372036854775808\n",
+    );
+}
+
+#[test]
+fn multi_value_results_print_one_per_line() {
+    let numbers = numbers();
+    let file = path_str(&numbers);
+    assert_prints(
+        &lazuli(&["run", "--invoke", "consts", file]),
+        "0.1\n-0\nNaN\ninf\n-1\n9223372036854775807\n",
+    );
+    assert_prints(
+        &lazuli(&["run", "--invoke", "swap", file, "-7", "2.5"]),
+        "2.5\n-7\n",
+    );
+    assert_prints(&lazuli(&["run", "--invoke", "nothing", file]), "");
+}
+
+#[test]
+fn empty_file_is_an_error() {
+    let file = temp_file("empty.wasm", b"");
+    assert_error(&lazuli(&["run", path_str(&file)]));
+    let file = temp_file("empty.wat", b"");
+    assert_error(&lazuli(&["run", path_str(&file)]));
+}
+
+#[test]
+fn random_bytes_are_an_error() {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 56) as u8
+        })
+        .collect();
+    let file = temp_file("random.wasm", &bytes);
+    assert_error(&lazuli(&["run", path_str(&file)]));
+    // Without the magic number and without a `.wasm` name it is read as text.
+    let file = temp_file("random.bin", &bytes);
+    assert_error(&lazuli(&["run", path_str(&file)]));
+    // Random bytes after a valid header.
+    let mut with_header = b"\0asm\x01\0\0\0".to_vec();
+    with_header.extend_from_slice(&bytes);
+    let file = temp_file("random-header.wasm", &with_header);
+    assert_error(&lazuli(&["run", path_str(&file)]));
+}
+
+#[test]
+fn truncated_module_is_an_error() {
+    let binary = wat::parse_file(FIB).unwrap();
+    let file = temp_file("truncated.wasm", &binary[..binary.len() / 2]);
+    let err = assert_error(&lazuli(&["run", "--invoke", "fib", path_str(&file), "1"]));
+    assert!(err.contains("invalid module"), "{err}");
+}
+
+#[test]
+fn type_error_is_an_error() {
+    let binary =
+        wat::parse_str(r#"(module (func (export "f") (result i32) i64.const 1))"#).unwrap();
+    let file = temp_file("invalid.wasm", &binary);
+    let err = assert_error(&lazuli(&["run", "--invoke", "f", path_str(&file)]));
+    assert!(err.contains("type mismatch"), "{err}");
+}
+
+#[test]
+fn text_syntax_error_is_one_line_with_position() {
+    let file = temp_file("syntax.wat", "(module\n  (func (export \"f\") (bogus)))");
+    let err = assert_error(&lazuli(&["run", path_str(&file)]));
+    assert!(err.contains("syntax.wat:2:"), "{err}");
+}
+
+#[test]
+fn missing_export_is_an_error() {
+    let err = assert_error(&lazuli(&["run", "--invoke", "nope", FIB]));
+    assert!(err.contains("nope"), "{err}");
+    let file = numbers();
+    let err = assert_error(&lazuli(&["run", "--invoke", "g", path_str(&file)]));
+    assert!(err.contains("not a function"), "{err}");
+}
+
+#[test]
+fn too_few_arguments_is_an_error() {
+    assert_error(&lazuli(&["run", "--invoke", "fib", FIB]));
+}
+
+#[test]
+fn too_many_arguments_is_an_error() {
+    assert_error(&lazuli(&["run", "--invoke", "fib", FIB, "1", "2"]));
+}
+
+#[test]
+fn unparsable_arguments_are_errors() {
+    assert_error(&lazuli(&["run", "--invoke", "fib", FIB, "ten"]));
+    assert_error(&lazuli(&["run", "--invoke", "fib", FIB, "1.5"]));
+    assert_error(&lazuli(&["run", "--invoke", "fib", FIB, "4294967296"]));
+    let file = numbers();
+    assert_error(&lazuli(&["run", "--invoke", "f64", path_str(&file), "x"]));
+}
+
+#[test]
+fn nonexistent_file_is_an_error() {
+    let missing = std::env::temp_dir().join("lazuli-cli-test-does-not-exist.wasm");
+    let err = assert_error(&lazuli(&["run", missing.to_str().unwrap()]));
+    assert!(err.contains("does-not-exist"), "{err}");
+}
+
+#[test]
+fn trap_reports_kind_and_backtrace() {
+    let file = temp_file(
+        "trap.wat",
+        r#"(module $traps
+          (func $explode unreachable)
+          (func (export "boom") (call $explode)))"#,
+    );
+    let out = lazuli(&["run", "--invoke", "boom", path_str(&file)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: wasm trap: unreachable\n"), "{err}");
+    assert!(err.contains("explode"), "{err}");
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn trap_in_start_export() {
+    let file = temp_file(
+        "start-trap.wat",
+        r#"(module (func $main (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0)))))"#,
+    );
+    let out = lazuli(&["run", path_str(&file)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        err.starts_with("error: wasm trap: integer divide by zero"),
+        "{err}"
+    );
+    assert!(err.contains("main"), "{err}");
+}
+
+#[test]
+fn start_export_runs() {
+    let file = temp_file(
+        "start.wat",
+        r#"(module (func (export "_start") (drop (i32.add (i32.const 1) (i32.const 2)))))"#,
+    );
+    assert_prints(&lazuli(&["run", path_str(&file)]), "");
+}
+
+#[test]
+fn module_without_start_is_an_error() {
+    let err = assert_error(&lazuli(&["run", FIB]));
+    assert!(err.contains("_start"), "{err}");
+}
+
+#[test]
+fn unknown_import_is_named() {
+    let file = temp_file(
+        "import.wat",
+        r#"(module
+          (import "env" "missing" (func))
+          (import "env" "other" (func))
+          (func (export "_start")))"#,
+    );
+    let err = assert_error(&lazuli(&["run", path_str(&file)]));
+    assert_eq!(
+        err,
+        "error: unknown import: `env::missing` has not been defined\n"
+    );
+}
+
+const PASSING_WAST: &str = r#"
+(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "div") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s))
+(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke "add" (i32.const -1) (i32.const 1)) (i32.const 0))
+(assert_trap (invoke "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_invalid (module (func (result i32) i64.const 0)) "type mismatch")
+"#;
+
+#[test]
+fn wast_passing_script() {
+    let file = temp_file("pass.wast", PASSING_WAST);
+    let out = lazuli(&["wast", path_str(&file)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "stdout: {text}");
+    assert_eq!(text.lines().last(), Some("5 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn wast_failing_assertion() {
+    let file = temp_file(
+        "fail.wast",
+        r#"(module (func (export "one") (result i32) i32.const 1))
+(assert_return (invoke "one") (i32.const 1))
+(assert_return (invoke "one") (i32.const 2))"#,
+    );
+    let pass = temp_file("pass.wast", PASSING_WAST);
+    let out = lazuli(&["wast", path_str(&file), path_str(&pass)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout: {text}");
+    assert_eq!(text.lines().last(), Some("7 passed, 1 failed"), "{text}");
+    let failure = format!("{}:3: ", path_str(&file));
+    assert!(text.starts_with(&failure), "{text}");
+}
+
+#[test]
+fn wast_without_files_is_an_error() {
+    assert_error(&lazuli(&["wast"]));
+}
+
+#[test]
+fn help_and_usage_errors() {
+    for help in ["--help", "help", "-h"] {
+        let out = lazuli(&[help]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(stdout(&out).contains("lazuli run [--invoke NAME] FILE [ARGS...]"));
+    }
+    assert_error(&lazuli(&[]));
+    assert_error(&lazuli(&["frobnicate"]));
+    assert_error(&lazuli(&["run"]));
+    assert_error(&lazuli(&["run", "--invoke"]));
+    assert_error(&lazuli(&["run", "--bogus", FIB]));
+}
