@@ -180,6 +180,13 @@ impl Memory {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let style = opaque.engine.config().memory_style;
+        let bytes = (ty.minimum() as usize).saturating_mul(lazuli_runtime::PAGE_SIZE);
+        if !opaque.memory_growing(0, bytes, ty.maximum()) {
+            bail!(
+                "memory of {} pages exceeds the store's limits",
+                ty.minimum()
+            );
+        }
         let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style)?;
         Ok(opaque.push_memory(memory))
     }
@@ -230,6 +237,13 @@ impl Memory {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let index = opaque.check(self.0);
+        let memory = &opaque.memories[index];
+        let current = memory.data().len();
+        let desired = (memory.pages().saturating_add(delta) as usize)
+            .saturating_mul(lazuli_runtime::PAGE_SIZE);
+        if !opaque.memory_growing(current, desired, memory.declared_maximum()) {
+            bail!("memory growth refused by the store's limits");
+        }
         Ok(opaque.memories[index].grow(delta)?)
     }
 
@@ -276,6 +290,12 @@ impl Table {
         let opaque = &mut store.0.opaque;
         if init.ty() != ty.element() {
             bail!("a {} table cannot hold a {}", ty.element(), init.ty());
+        }
+        if !opaque.table_growing(0, ty.minimum() as usize, ty.maximum()) {
+            bail!(
+                "table of {} elements exceeds the store's limits",
+                ty.minimum()
+            );
         }
         let init = init.to_raw(opaque) as *const VMFuncRef;
         let mut table = RuntimeTable::new(ty.minimum(), ty.maximum())
@@ -345,6 +365,15 @@ impl Table {
         let opaque = &mut store.0.opaque;
         let raw = self.raw(opaque, init)?;
         let i = opaque.check(self.0);
+        let table = &opaque.tables[i].table;
+        let current = table.size() as usize;
+        if !opaque.table_growing(
+            current,
+            current.saturating_add(delta as usize),
+            table.maximum(),
+        ) {
+            bail!("table growth refused by the store's limits");
+        }
         opaque.tables[i]
             .table
             .grow(delta, raw)

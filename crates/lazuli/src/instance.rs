@@ -257,6 +257,13 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         .enumerate()
         .skip(info.num_imported_memories as usize)
     {
+        let bytes = (plan.minimum as usize).saturating_mul(lazuli_runtime::PAGE_SIZE);
+        if !opaque.memory_growing(0, bytes, plan.maximum) {
+            bail!(
+                "memory of {} pages exceeds the store's limits",
+                plan.minimum
+            );
+        }
         let mut memory = LinearMemory::new(plan.minimum, plan.maximum, style)?;
         handle.set_memory(i as u32, memory.definition());
         memories.push(opaque.push_memory(memory));
@@ -267,6 +274,12 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         .enumerate()
         .skip(info.num_imported_tables as usize)
     {
+        if !opaque.table_growing(0, plan.minimum as usize, plan.maximum) {
+            bail!(
+                "table of {} elements exceeds the store's limits",
+                plan.minimum
+            );
+        }
         let mut table = RuntimeTable::new(plan.minimum, plan.maximum)
             .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
         handle.set_table(i as u32, table.definition());

@@ -42,6 +42,33 @@ impl StoreOpaque {
         }
     }
 
+    /// Asks the store's limiter whether a memory may grow (or be created, from 0).
+    pub(crate) fn memory_growing(
+        &self,
+        current: usize,
+        desired: usize,
+        maximum: Option<u64>,
+    ) -> bool {
+        let maximum = maximum.map(|p| (p as usize).saturating_mul(lazuli_runtime::PAGE_SIZE));
+        // SAFETY: the limiter points into the store that owns `self`, which is
+        // borrowed through `self` only.
+        unsafe { self.vm.memory_growing(current, desired, maximum) }
+    }
+
+    /// Asks the store's limiter whether a table may grow (or be created, from 0).
+    pub(crate) fn table_growing(
+        &self,
+        current: usize,
+        desired: usize,
+        maximum: Option<u64>,
+    ) -> bool {
+        // SAFETY: as in `memory_growing`.
+        unsafe {
+            self.vm
+                .table_growing(current, desired, maximum.map(|m| m as usize))
+        }
+    }
+
     /// Panics if `s` belongs to another store: mixing stores is a host bug.
     pub(crate) fn check(&self, s: Stored) -> usize {
         assert_eq!(s.store, self.id, "object used with a different store");
@@ -52,6 +79,7 @@ impl StoreOpaque {
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,
+    pub(crate) limiter: Option<crate::limits::LimiterAccessor<T>>,
 }
 
 /// A collection of instances and host objects, with host data `T`.
@@ -79,6 +107,7 @@ impl<T> Store<T> {
                     externref_by_addr: HashMap::new(),
                 },
                 data,
+                limiter: None,
             }),
         }
     }

@@ -2,10 +2,10 @@
 
 use crate::Func;
 use crate::store::{AsContextMut, StoreContext, StoreOpaque, Stored};
-use std::any::Any;
 use crate::types::ValType;
 use anyhow::Result;
 use lazuli_runtime::{VMFuncRef, ValRaw};
+use std::any::Any;
 
 /// A dynamically typed Wasm value. Floats are kept as bits so NaN payloads survive.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +44,10 @@ impl ExternRef {
     }
 
     /// The host data this reference wraps.
-    pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+    pub fn data<'a, T: 'a>(
+        &self,
+        store: impl Into<StoreContext<'a, T>>,
+    ) -> &'a (dyn Any + Send + Sync) {
         let store = store.into();
         let opaque = &store.0.opaque;
         &*opaque.externrefs[opaque.check(self.0)].0
@@ -175,7 +178,9 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_f32()),
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.0),
-            ValType::FuncRef | ValType::ExternRef => Ref::from_raw(store, raw.0 as usize, ty).into(),
+            ValType::FuncRef | ValType::ExternRef => {
+                Ref::from_raw(store, raw.0 as usize, ty).into()
+            }
         }
     }
 }

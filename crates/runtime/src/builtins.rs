@@ -3,7 +3,7 @@
 //! success and 0 when generated code must trap.
 
 use crate::instance::{Instance, ensure_compiled};
-use crate::memory::LinearMemory;
+use crate::memory::{LinearMemory, PAGE_SIZE};
 use crate::table::Table;
 use crate::traphandlers::{HostFailure, record_host_failure};
 use crate::vmcontext::{VMContext, VMFuncRef};
@@ -67,7 +67,18 @@ fn status(ok: bool) -> u32 {
 /// `memory.grow`: the old size in pages, or -1 if the memory cannot grow by `delta`.
 unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) -> i64 {
     // SAFETY: called by generated code with its own VMContext.
-    let memory = unsafe { memory(instance(vmctx), index) };
+    let instance = unsafe { instance(vmctx) };
+    // SAFETY: as above.
+    let memory = unsafe { memory(instance, index) };
+    let current = memory.data().len();
+    let desired = (memory.pages().saturating_add(delta) as usize).saturating_mul(PAGE_SIZE);
+    let maximum = memory.declared_maximum().map(|p| p as usize * PAGE_SIZE);
+    // SAFETY: the store context outlives its instances; its limiter is not
+    // borrowed while Wasm runs.
+    let allowed = unsafe { (*instance.store_context()).memory_growing(current, desired, maximum) };
+    if !allowed {
+        return -1;
+    }
     memory.grow(delta).map_or(-1, |old| old as i64)
 }
 
@@ -91,7 +102,18 @@ unsafe extern "C" fn table_grow(
     init: *const VMFuncRef,
 ) -> i32 {
     // SAFETY: called by generated code with its own VMContext.
-    let table = unsafe { table(instance(vmctx), index) };
+    let instance = unsafe { instance(vmctx) };
+    // SAFETY: as above.
+    let table = unsafe { table(instance, index) };
+    let current = table.size() as usize;
+    let maximum = table.maximum().map(|m| m as usize);
+    // SAFETY: as in `memory_grow`.
+    let allowed = unsafe {
+        (*instance.store_context()).table_growing(current, current + delta as usize, maximum)
+    };
+    if !allowed {
+        return -1;
+    }
     table.grow(delta.into(), init).map_or(-1, |old| old as i32)
 }
 

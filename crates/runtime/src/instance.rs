@@ -66,6 +66,11 @@ impl Instance {
         instance
     }
 
+    /// The store context this instance's VMContext points to.
+    pub fn store_context(&self) -> *mut VMStoreContext {
+        self.read(self.offsets.store_ctx())
+    }
+
     /// The VMContext pointer generated code receives.
     pub fn vmctx(&self) -> *mut VMContext {
         self.vmctx.as_ptr().cast()

@@ -19,10 +19,10 @@ mod vmcontext;
 pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
 pub use instance::{Instance, ModuleCode, ensure_compiled};
-pub use memory::{LinearMemory, MemoryError, MemoryStyle};
+pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
 pub use vmcontext::{
-    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
+    GrowthLimiter, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
     VMTableDefinition, ValRaw,
 };

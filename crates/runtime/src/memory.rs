@@ -4,7 +4,7 @@
 use crate::vmcontext::VMMemoryDefinition;
 
 /// Bytes in a Wasm page.
-pub const PAGE_SIZE: u64 = 64 * 1024;
+pub const PAGE_SIZE: usize = 64 * 1024;
 /// A 32-bit memory never has more pages than this.
 const MAX_PAGES: u64 = 65536;
 
@@ -23,8 +23,8 @@ impl MemoryStyle {
     fn reservation(self, max_pages: u64) -> usize {
         match self {
             // index (< 2^32) + offset (< 2^32) + access size (<= 16) stays below.
-            MemoryStyle::Guarded => (8 << 30) + PAGE_SIZE as usize,
-            MemoryStyle::BoundsChecked => (max_pages * PAGE_SIZE).max(PAGE_SIZE) as usize,
+            MemoryStyle::Guarded => (8 << 30) + PAGE_SIZE,
+            MemoryStyle::BoundsChecked => (max_pages as usize * PAGE_SIZE).max(PAGE_SIZE),
         }
     }
 }
@@ -98,7 +98,7 @@ impl LinearMemory {
             maximum_pages,
             declared_maximum: maximum,
         });
-        memory.set_accessible((minimum * PAGE_SIZE) as usize)?;
+        memory.set_accessible(minimum as usize * PAGE_SIZE)?;
         Ok(memory)
     }
 
@@ -128,7 +128,7 @@ impl LinearMemory {
 
     /// Size in pages.
     pub fn pages(&self) -> u64 {
-        self.definition.current_length as u64 / PAGE_SIZE
+        (self.definition.current_length / PAGE_SIZE) as u64
     }
 
     /// The maximum the memory was declared with, if any.
@@ -143,7 +143,7 @@ impl LinearMemory {
         if new > self.maximum_pages {
             return Err(MemoryError::TooLarge);
         }
-        self.set_accessible((new * PAGE_SIZE) as usize)?;
+        self.set_accessible(new as usize * PAGE_SIZE)?;
         Ok(old)
     }
 

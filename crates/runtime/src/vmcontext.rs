@@ -2,6 +2,7 @@
 //! and `store_ctx` describe (the tests below check that they agree).
 
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// Opaque type of a VMContext pointer; see `VMOffsets` for its layout.
 #[repr(C)]
@@ -12,10 +13,56 @@ pub struct VMContext {
 
 /// Per-store state that generated code reads through every VMContext.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct VMStoreContext {
     /// Lowest address the Wasm stack may reach; 0 while no Wasm runs on this store.
     pub stack_limit: usize,
+    /// Asked before any memory or table of the store grows.
+    pub limiter: Option<NonNull<dyn GrowthLimiter>>,
+}
+
+/// Decides whether a memory or table may grow (sizes in bytes for memories and in
+/// elements for tables).
+pub trait GrowthLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool;
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool;
+}
+
+impl VMStoreContext {
+    /// Whether the store's limiter lets a memory grow from `current` to `desired` bytes.
+    ///
+    /// # Safety
+    /// `limiter`, if set, must point at a live limiter that nothing else borrows.
+    pub unsafe fn memory_growing(
+        &self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> bool {
+        match self.limiter {
+            // SAFETY: per the contract.
+            Some(mut l) => unsafe { l.as_mut() }.memory_growing(current, desired, maximum),
+            None => true,
+        }
+    }
+
+    /// Whether the store's limiter lets a table grow from `current` to `desired`
+    /// elements.
+    ///
+    /// # Safety
+    /// As for [`VMStoreContext::memory_growing`].
+    pub unsafe fn table_growing(
+        &self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> bool {
+        match self.limiter {
+            // SAFETY: per the contract.
+            Some(mut l) => unsafe { l.as_mut() }.table_growing(current, desired, maximum),
+            None => true,
+        }
+    }
 }
 
 /// One 16-byte value slot passed between host and Wasm.

@@ -71,7 +71,7 @@ impl ScriptReport {
                 self.failures.push(Failure {
                     line,
                     directive,
-                    message: format!("{e:#}"),
+                    message: one_line(&e),
                 });
             }
         }
@@ -158,7 +158,8 @@ impl WastRunner {
                     let WastRet::Core(expected) = expected else {
                         bail!("component results are not supported")
                     };
-                    values::match_val(expected, actual).map_err(|e| anyhow!("result {i}: {e}"))?;
+                    values::match_val(&self.store, expected, actual)
+                        .map_err(|e| anyhow!("result {i}: {e}"))?;
                 }
                 Ok(())
             }
@@ -174,7 +175,7 @@ impl WastRunner {
                 Ok(vals) => bail!("expected `{message}`, got {}", fmt_vals(&vals)),
                 Err(e) => match e.downcast_ref::<Trap>() {
                     Some(Trap::StackOverflow) => Ok(()),
-                    _ => bail!("expected `{message}`, got error: {e:#}"),
+                    _ => bail!("expected `{message}`, got {}", one_line(&e)),
                 },
             },
             WastDirective::AssertInvalid {
@@ -210,7 +211,7 @@ impl WastRunner {
                 match self.linker.instantiate(&mut self.store, &module) {
                     Ok(_) => bail!("expected link error (`{message}`), but it instantiated"),
                     Err(e) if e.is::<Trap>() => {
-                        bail!("expected link error (`{message}`), got trap: {e:#}")
+                        bail!("expected link error (`{message}`), got {}", one_line(&e))
                     }
                     Err(_) => Ok(()),
                 }
@@ -234,8 +235,7 @@ impl WastRunner {
     fn instantiate(&mut self, name: Option<Id<'_>>, module: &Module) -> Result<()> {
         let instance = self.linker.instantiate(&mut self.store, module)?;
         if let Some(name) = name {
-            self.instances
-                .insert(name.name().to_string(), instance.clone());
+            self.instances.insert(name.name().to_string(), instance);
         }
         self.current = Some(instance);
         Ok(())
@@ -247,11 +247,10 @@ impl WastRunner {
             Some(id) => self
                 .instances
                 .get(id.name())
-                .cloned()
+                .copied()
                 .ok_or_else(|| anyhow!("unknown module `{}`", id.name())),
             None => self
                 .current
-                .clone()
                 .ok_or_else(|| anyhow!("no module instantiated yet")),
         }
     }
@@ -283,12 +282,22 @@ impl WastRunner {
         let params = call
             .args
             .iter()
-            .map(values::arg_to_val)
+            .map(|a| values::arg_to_val(&mut self.store, a))
             .collect::<Result<Vec<_>>>()?;
         let mut results = vec![Val::I32(0); func.ty(&self.store).results().len()];
         func.call(&mut self.store, &params, &mut results)?;
         Ok(results)
     }
+}
+
+/// An error as one line: a trap as its message (its backtrace is noise in a report),
+/// anything else as its whole context chain.
+fn one_line(e: &anyhow::Error) -> String {
+    let text = match e.downcast_ref::<Trap>() {
+        Some(trap) => format!("trap: {trap}"),
+        None => format!("{e:#}"),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The report of a script that does not parse: a single failure.
@@ -359,5 +368,43 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         s
     } else {
         "(non-string payload)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str) -> ScriptReport {
+        let mut runner = WastRunner::new(&Config::new()).expect("engine");
+        runner.run_script("test.wast", script)
+    }
+
+    #[test]
+    fn counts_each_directive() {
+        let report = run(r#"
+(module $m (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
+(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke $m "add" (i32.const 1) (i32.const 2)) (i32.const 4))
+(assert_malformed (module quote "(func") "unexpected end")
+(assert_trap (invoke "add" (i32.const 1) (i32.const 2)) "unreachable")
+(assert_exception (invoke "add" (i32.const 1) (i32.const 2)))
+(register "m" $m)
+(module (import "m" "add" (func (param i32 i32) (result i32))) (import "spectest" "memory" (memory 1)))
+"#);
+        let lines: Vec<usize> = report.failures.iter().map(|f| f.line).collect();
+        assert_eq!((report.passed, report.failed, lines), (5, 3, vec![4, 6, 7]));
+        assert!(
+            report.failures[0]
+                .message
+                .contains("expected i32:4, got i32:3")
+        );
+    }
+
+    #[test]
+    fn unparsable_script_is_one_failure() {
+        let report = run("(module (func)");
+        assert_eq!((report.passed, report.failed), (0, 1));
+        assert!(report.failures[0].message.starts_with("parse error"));
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use lazuli::{
-    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Store, Table, TableType, Val,
+    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref, Store, Table, TableType, Val,
     ValType,
 };
 
@@ -30,7 +30,7 @@ pub(crate) fn link_spectest(linker: &mut Linker<()>, store: &mut Store<()>) -> R
     let table = Table::new(
         &mut *store,
         TableType::new(ValType::FuncRef, 10, Some(20)),
-        None,
+        Ref::Func(None),
     )?;
     linker.define(&*store, "spectest", "table", table)?;
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;

@@ -1,13 +1,13 @@
 //! Converting `.wast` arguments to [`Val`]s and matching results against expectations.
 
 use anyhow::{Result, bail};
-use lazuli::Val;
+use lazuli::{ExternRef, Store, Val};
 use wast::WastArg;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::token::{F32, F64};
 
 /// Converts a script argument such as `(i32.const 1)` into a [`Val`].
-pub(crate) fn arg_to_val(arg: &WastArg<'_>) -> Result<Val> {
+pub(crate) fn arg_to_val(store: &mut Store<()>, arg: &WastArg<'_>) -> Result<Val> {
     let WastArg::Core(arg) = arg else {
         bail!("component arguments are not supported")
     };
@@ -16,16 +16,13 @@ pub(crate) fn arg_to_val(arg: &WastArg<'_>) -> Result<Val> {
         WastArgCore::I64(v) => Val::I64(*v),
         WastArgCore::F32(v) => Val::F32(v.bits),
         WastArgCore::F64(v) => Val::F64(v.bits),
-        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes()).into()),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) => match abstract_heap(heap) {
             Some(AbstractHeapType::Func) => Val::FuncRef(None),
-            _ => bail!(
-                "unsupported null reference type {heap:?} (lazuli has no externref `Val` yet)"
-            ),
+            Some(AbstractHeapType::Extern) => Val::ExternRef(None),
+            _ => bail!("unsupported null reference type {heap:?}"),
         },
-        WastArgCore::RefExtern(_) => {
-            bail!("`ref.extern` arguments are not supported (lazuli has no externref `Val` yet)")
-        }
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(ExternRef::new(store, *n))),
         WastArgCore::RefHost(_) => bail!("`ref.host` arguments are not supported"),
     })
 }
@@ -39,22 +36,35 @@ fn abstract_heap(heap: &HeapType<'_>) -> Option<AbstractHeapType> {
 }
 
 /// Checks `actual` against an `assert_return` expectation; `Err` describes the mismatch.
-pub(crate) fn match_val(expected: &WastRetCore<'_>, actual: &Val) -> Result<()> {
+pub(crate) fn match_val(store: &Store<()>, expected: &WastRetCore<'_>, actual: &Val) -> Result<()> {
     let ok = match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
         (WastRetCore::F32(e), Val::F32(a)) => f32_matches(e, *a),
         (WastRetCore::F64(e), Val::F64(a)) => f64_matches(e, *a),
-        (WastRetCore::V128(e), Val::V128(a)) => v128_matches(e, (*a).into()),
+        (WastRetCore::V128(e), Val::V128(a)) => v128_matches(e, *a),
         (WastRetCore::RefNull(heap), Val::FuncRef(r)) => {
             r.is_none() && heap.as_ref().is_none_or(|h| is_func_heap(h))
         }
+        (WastRetCore::RefNull(heap), Val::ExternRef(r)) => {
+            r.is_none() && heap.as_ref().is_none_or(|h| is_extern_heap(h))
+        }
         (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
-        (WastRetCore::Either(options), _) => options.iter().any(|e| match_val(e, actual).is_ok()),
+        (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => {
+            r.data(store).downcast_ref::<u32>() == Some(n)
+        }
+        (WastRetCore::Either(options), _) => {
+            options.iter().any(|e| match_val(store, e, actual).is_ok())
+        }
         _ => false,
     };
     if !ok {
-        bail!("expected {expected:?}, got {}", fmt_val(actual));
+        bail!(
+            "expected {}, got {}",
+            fmt_expected(expected),
+            fmt_val(actual)
+        );
     }
     Ok(())
 }
@@ -63,6 +73,13 @@ fn is_func_heap(heap: &HeapType<'_>) -> bool {
     matches!(
         abstract_heap(heap),
         Some(AbstractHeapType::Func | AbstractHeapType::NoFunc)
+    )
+}
+
+fn is_extern_heap(heap: &HeapType<'_>) -> bool {
+    matches!(
+        abstract_heap(heap),
+        Some(AbstractHeapType::Extern | AbstractHeapType::NoExtern)
     )
 }
 
@@ -122,8 +139,36 @@ pub(crate) fn fmt_val(val: &Val) -> String {
         Val::I64(v) => format!("i64:{v}"),
         Val::F32(b) => format!("f32:{} ({b:#010x})", f32::from_bits(*b)),
         Val::F64(b) => format!("f64:{} ({b:#018x})", f64::from_bits(*b)),
-        Val::V128(b) => format!("v128:{:#034x}", u128::from(*b)),
+        Val::V128(b) => format!("v128:{b:#034x}"),
         Val::FuncRef(r) => format!("funcref:{}", if r.is_some() { "func" } else { "null" }),
+        Val::ExternRef(r) => format!("externref:{}", if r.is_some() { "extern" } else { "null" }),
+    }
+}
+
+/// Formats an expectation for failure messages, in the script's own notation.
+fn fmt_expected(expected: &WastRetCore<'_>) -> String {
+    match expected {
+        WastRetCore::I32(v) => format!("i32:{v}"),
+        WastRetCore::I64(v) => format!("i64:{v}"),
+        WastRetCore::F32(NanPattern::Value(v)) => fmt_val(&Val::F32(v.bits)),
+        WastRetCore::F64(NanPattern::Value(v)) => fmt_val(&Val::F64(v.bits)),
+        WastRetCore::F32(NanPattern::CanonicalNan) | WastRetCore::F64(NanPattern::CanonicalNan) => {
+            "nan:canonical".into()
+        }
+        WastRetCore::F32(NanPattern::ArithmeticNan)
+        | WastRetCore::F64(NanPattern::ArithmeticNan) => "nan:arithmetic".into(),
+        WastRetCore::RefNull(Some(HeapType::Abstract { ty, .. })) => {
+            format!("ref.null {ty:?}").to_lowercase()
+        }
+        WastRetCore::RefNull(_) => "ref.null".to_string(),
+        WastRetCore::RefExtern(Some(n)) => format!("ref.extern {n}"),
+        WastRetCore::RefExtern(None) => "ref.extern".to_string(),
+        WastRetCore::RefFunc(_) => "ref.func".to_string(),
+        WastRetCore::Either(options) => {
+            let options: Vec<String> = options.iter().map(fmt_expected).collect();
+            format!("either({})", options.join(" | "))
+        }
+        other => format!("{other:?}"),
     }
 }
 
