@@ -37,13 +37,15 @@ struct Activation {
     saved_sp: usize,
     previous: *const Activation,
     trap: Cell<Option<TrapKind>>,
-    frames: Cell<[usize; MAX_FRAMES]>,
-    num_frames: Cell<usize>,
     host_failure: RefCell<Option<HostFailure>>,
 }
 
 thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
+    /// The frames of this thread's latest trap, written by the signal handler and
+    /// read by the `invoke` it unwinds to (kept out of `Activation` so that
+    /// entering Wasm does not have to initialise them).
+    static TRAP_FRAMES: Cell<([usize; MAX_FRAMES], usize)> = const { Cell::new(([0; MAX_FRAMES], 0)) };
 }
 
 /// Calls `trampoline(callee_vmctx, caller_vmctx, code, values)` — an array-call
@@ -69,8 +71,6 @@ pub unsafe fn invoke(
         saved_sp: 0,
         previous: CURRENT.get(),
         trap: Cell::new(None),
-        frames: Cell::new([0; MAX_FRAMES]),
-        num_frames: Cell::new(0),
         host_failure: RefCell::new(None),
     };
     // SAFETY: `store` is valid per the caller's contract. The outermost entry sets
@@ -108,10 +108,10 @@ pub unsafe fn invoke(
         .trap
         .get()
         .unwrap_or(TrapKind::UnreachableCodeReached);
-    let frames = activation.frames.get();
+    let (frames, num_frames) = TRAP_FRAMES.get();
     Err(Box::new(TrapInfo {
         kind,
-        backtrace: Backtrace::new(&frames[..activation.num_frames.get()]),
+        backtrace: Backtrace::new(&frames[..num_frames]),
         host_failure: activation.host_failure.take(),
     }))
 }
@@ -147,8 +147,7 @@ unsafe extern "C" fn handle_signal(
             // SAFETY: the frame chain between the faulting frame and the entry's
             // saved stack pointer is made of Wasm and trampoline frames.
             let n = unsafe { crate::backtrace::walk(pc, fp, sp, activation.saved_sp, &mut frames) };
-            activation.frames.set(frames);
-            activation.num_frames.set(n);
+            TRAP_FRAMES.set((frames, n));
             // SAFETY: `lazuli_unwind` only needs its argument, the activation's
             // `saved_sp` slot; it abandons the Wasm frames and returns from
             // `lazuli_try_call`.
