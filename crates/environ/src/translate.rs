@@ -39,7 +39,7 @@ pub fn translate_module(
                 ValidationMode::Lazy => info.pending_validation.push(to_validate),
             }
         }
-        record(&mut info, payload)?;
+        record(&mut info, bytes, payload)?;
     }
     info.export_map = info
         .exports
@@ -49,7 +49,7 @@ pub fn translate_module(
     Ok(info)
 }
 
-fn record(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), WasmError> {
+fn record(info: &mut ModuleInfo, bytes: &[u8], payload: Payload<'_>) -> Result<(), WasmError> {
     match payload {
         Payload::TypeSection(reader) => {
             for ty in reader.into_iter_err_on_gc_types() {
@@ -118,6 +118,11 @@ fn record(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<(), WasmError> 
             }
         }
         Payload::MemorySection(reader) => {
+            let range = reader.range();
+            check_memory_limits_encoding(
+                &bytes[range.start as usize..range.end as usize],
+                range.start,
+            )?;
             for memory in reader {
                 info.memories.push(memory_plan(&memory?));
             }
@@ -258,4 +263,46 @@ fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
         memory64: ty.memory64,
         shared: ty.shared,
     }
+}
+
+/// Rejects 32-bit memory limits whose LEB128 encoding is longer than a `u32`
+/// allows. wasmparser reads every limit as 64-bit, but the spec requires
+/// "integer representation too long" for an overlong 32-bit limit. `section` is
+/// the memory section's content, which the validator has otherwise accepted.
+fn check_memory_limits_encoding(section: &[u8], offset: u64) -> Result<(), WasmError> {
+    let mut pos = 0;
+    let count = read_leb(section, &mut pos, 5, offset)?;
+    for _ in 0..count {
+        let flags = *section
+            .get(pos)
+            .ok_or_else(|| WasmError::new("unexpected end", offset))?;
+        pos += 1;
+        let width = if flags & 0x04 != 0 { 10 } else { 5 };
+        read_leb(section, &mut pos, width, offset)?;
+        if flags & 0x01 != 0 {
+            read_leb(section, &mut pos, width, offset)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an unsigned LEB128 of at most `max_bytes` bytes at `*pos`.
+fn read_leb(
+    bytes: &[u8],
+    pos: &mut usize,
+    max_bytes: usize,
+    offset: u64,
+) -> Result<u64, WasmError> {
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let byte = *bytes
+            .get(*pos)
+            .ok_or_else(|| WasmError::new("unexpected end", offset))?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(WasmError::new("integer representation too long", offset))
 }
