@@ -1,12 +1,13 @@
 //! `lazuli`: the command-line front end of the Lazuli WebAssembly runtime.
 //!
 //! ```text
+//! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
 //! lazuli run [--invoke NAME] FILE [ARGS...]
 //! lazuli wast FILE...
 //! ```
 //!
 //! Exit status: 0 on success; 1 on any error, including a Wasm trap and a `.wast` script
-//! with failing directives. Errors are one `error: …` line on stderr; a trap is
+//! with failing directives. A WASI program that calls `proc_exit` exits with its code. Errors are one `error: …` line on stderr; a trap is
 //! `error: wasm trap: <message>` followed by the Wasm backtrace.
 
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
     Config, Engine, ExternType, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace,
 };
+use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
 
 const USAGE: &str = "\
 lazuli: a WebAssembly runtime with a Cranelift JIT
@@ -25,10 +27,17 @@ lazuli: a WebAssembly runtime with a Cranelift JIT
 Usage:
   lazuli run [--invoke NAME] FILE [ARGS...]
       Compile FILE (.wasm binary or .wat text) and instantiate it.
-      Without --invoke, call its `_start` export.
+      Without --invoke, call its `_start` export: a WASI command gets ARGS as its
+      arguments (after FILE as argv[0]), inherits stdin, stdout and stderr, and its
+      `proc_exit` code becomes lazuli's exit status.
       With --invoke NAME, call the exported function NAME with ARGS, parsed by its
       parameter types (i32/i64: decimal integers; f32/f64: decimal floats, `nan`,
       `inf`, `-inf`), and print each result on its own line.
+  Options of `run` (before FILE):
+      --dir HOST[::GUEST]  Let the program use the host directory HOST (and nothing
+                           outside it) under the name GUEST (default: HOST).
+      --env KEY=VALUE      Set an environment variable of the program.
+      --inherit-env        Pass lazuli's whole environment to the program.
   lazuli wast FILE...
       Run WebAssembly spec scripts (.wast), print each failing directive and, last,
       `N passed, M failed`.
@@ -38,7 +47,7 @@ Usage:
       Print the version.
 
 Exit status: 0 on success, 1 on any error (including a Wasm trap and failing
-.wast directives).
+.wast directives); the `proc_exit` code of a WASI program.
 ";
 
 fn main() -> ExitCode {
@@ -107,12 +116,18 @@ fn print_usage() -> Result<ExitCode> {
 /// The arguments of `lazuli run`.
 struct RunArgs<'a> {
     invoke: Option<&'a str>,
+    /// `--dir`: (host path, guest name).
+    dirs: Vec<(&'a str, &'a str)>,
+    /// `--env`: (key, value).
+    env: Vec<(&'a str, &'a str)>,
+    inherit_env: bool,
     file: &'a str,
     args: &'a [String],
 }
 
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let mut invoke = None;
+    let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_str();
@@ -124,6 +139,22 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
                     .ok_or_else(|| anyhow!("`--invoke` needs a function name"))?;
                 invoke = Some(name.as_str());
                 i += 2;
+            }
+            "--dir" | "--env" => {
+                let value = args
+                    .get(i + 1)
+                    .ok_or_else(|| anyhow!("`{arg}` needs a value"))?;
+                wasi_option(arg, value, &mut dirs, &mut env)?;
+                i += 2;
+            }
+            "--inherit-env" => {
+                inherit_env = true;
+                i += 1;
+            }
+            _ if arg.starts_with("--dir=") || arg.starts_with("--env=") => {
+                let (name, value) = arg.split_at(5);
+                wasi_option(name, &value[1..], &mut dirs, &mut env)?;
+                i += 1;
             }
             "--" => {
                 i += 1;
@@ -144,9 +175,54 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     };
     Ok(Some(RunArgs {
         invoke,
+        dirs,
+        env,
+        inherit_env,
         file,
         args: &args[i + 1..],
     }))
+}
+
+/// Parses the value of `--dir HOST[::GUEST]` or `--env KEY=VALUE`.
+fn wasi_option<'a>(
+    option: &str,
+    value: &'a str,
+    dirs: &mut Vec<(&'a str, &'a str)>,
+    env: &mut Vec<(&'a str, &'a str)>,
+) -> Result<()> {
+    if option == "--dir" {
+        let (host, guest) = value.split_once("::").unwrap_or((value, value));
+        if host.is_empty() || guest.is_empty() {
+            bail!("`--dir {value}`: expected HOST or HOST::GUEST");
+        }
+        dirs.push((host, guest));
+    } else {
+        let Some((key, val)) = value.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            bail!("`--env {value}`: expected KEY=VALUE");
+        };
+        env.push((key, val));
+    }
+    Ok(())
+}
+
+/// The WASI context of `lazuli run`: inherited stdio, FILE and ARGS as arguments,
+/// the `--env` variables and the `--dir` directories.
+fn wasi_ctx(args: &RunArgs<'_>) -> Result<WasiCtx> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio().arg(args.file);
+    if args.invoke.is_none() {
+        builder.args(args.args);
+    }
+    if args.inherit_env {
+        builder.inherit_env();
+    }
+    for (key, value) in &args.env {
+        builder.env(key, value);
+    }
+    for (host, guest) in &args.dirs {
+        builder.preopened_dir(host, *guest)?;
+    }
+    Ok(builder.build())
 }
 
 fn run(args: &[String]) -> Result<ExitCode> {
@@ -155,10 +231,11 @@ fn run(args: &[String]) -> Result<ExitCode> {
     };
     let engine = Engine::new(&Config::new())?;
     let module = compile_file(&engine, Path::new(args.file))?;
-    let mut store = Store::new(&engine, ());
-    // No host functions yet (WASI comes later): any import is reported as unknown,
-    // naming the first one.
-    let linker = Linker::<()>::new(&engine);
+    let mut store = Store::new(&engine, wasi_ctx(&args)?);
+    // WASI preview 1 is the only host module: any other import is reported as
+    // unknown, naming the first one.
+    let mut linker = Linker::<WasiCtx>::new(&engine);
+    lazuli_wasi::add_to_linker(&mut linker, |ctx| ctx)?;
     let instance = linker.instantiate(&mut store, &module)?;
 
     match args.invoke {
@@ -173,7 +250,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let ty = func.ty(&store);
             let params = parse_params(name, &ty.params().collect::<Vec<_>>(), args.args)?;
             let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
-            func.call(&mut store, &params, &mut results)?;
+            if let Err(err) = func.call(&mut store, &params, &mut results) {
+                return exit_status(err);
+            }
             let mut text = String::new();
             for result in &results {
                 writeln!(text, "{}", format_val(result))?;
@@ -181,7 +260,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
         }
         None => {
-            // ARGS without --invoke will become the program's WASI argv.
+            // ARGS without --invoke are the program's WASI argv (see `wasi_ctx`).
             let func = match module.get_export("_start") {
                 Some(ExternType::Func(_)) => instance.get_func(&mut store, "_start"),
                 _ => None,
@@ -197,10 +276,21 @@ fn run(args: &[String]) -> Result<ExitCode> {
                 bail!("`_start` must take no parameters, but its type is {ty}");
             }
             let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
-            func.call(&mut store, &[], &mut results)?;
+            if let Err(err) = func.call(&mut store, &[], &mut results) {
+                return exit_status(err);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The outcome of a call that failed: a WASI `proc_exit` is the process's exit
+/// status (its low 8 bits, as a native program's would be); anything else is an error.
+fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
+    match err.downcast_ref::<I32Exit>() {
+        Some(I32Exit(code)) => Ok(ExitCode::from(*code as u8)),
+        None => Err(err),
+    }
 }
 
 /// Reads and compiles a `.wasm` or `.wat` file.
@@ -292,8 +382,9 @@ fn format_val(val: &Val) -> String {
         Val::F32(bits) => f32::from_bits(bits).to_string(),
         Val::F64(bits) => f64::from_bits(bits).to_string(),
         Val::V128(v) => format!("{v:#034x}"),
-        Val::FuncRef(None) => "null".to_string(),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
         Val::FuncRef(Some(_)) => "funcref".to_string(),
+        Val::ExternRef(Some(_)) => "externref".to_string(),
     }
 }
 

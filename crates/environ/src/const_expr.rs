@@ -54,7 +54,7 @@ impl ConstExpr {
                 other => {
                     return Err(WasmError::new(
                         format!("unsupported constant operator {other:?}"),
-                        raw.get_binary_reader().original_position() as u64,
+                        raw.get_binary_reader().original_position(),
                     ));
                 }
             };

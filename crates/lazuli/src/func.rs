@@ -261,7 +261,7 @@ impl Func {
                 values.as_mut_ptr(),
             )
         }
-        .map_err(trap_to_error)
+        .map_err(|trap| trap_to_error(*trap))
     }
 
     /// The funcref record of this function.

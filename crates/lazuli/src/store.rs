@@ -25,10 +25,14 @@ pub(crate) struct StoreOpaque {
     pub(crate) funcs: Vec<FuncData>,
     pub(crate) instances: Vec<InstanceData>,
     pub(crate) globals: Vec<GlobalData>,
+    /// Boxed: VMContexts point into them, so they must not move.
+    #[allow(clippy::vec_box)]
     pub(crate) memories: Vec<Box<LinearMemory>>,
     pub(crate) tables: Vec<TableData>,
     /// Funcref address → handle, to turn raw references back into `Func`s.
     pub(crate) func_by_ref: HashMap<usize, crate::Func>,
+    /// Boxed: an externref's raw value is its data's address.
+    #[allow(clippy::vec_box)]
     pub(crate) externrefs: Vec<Box<crate::values::ExternRefData>>,
     /// Externref address → handle.
     pub(crate) externref_by_addr: HashMap<usize, crate::ExternRef>,

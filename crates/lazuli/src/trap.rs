@@ -61,8 +61,7 @@ pub(crate) fn host_error(error: Box<dyn std::any::Any + Send>) -> anyhow::Error 
 
 /// Converts what the runtime reports into the error the embedder sees: a host
 /// function's own error, a resumed host panic, or a [`Trap`] with its backtrace.
-pub(crate) fn trap_to_error(info: Box<TrapInfo>) -> anyhow::Error {
-    let info = *info;
+pub(crate) fn trap_to_error(info: TrapInfo) -> anyhow::Error {
     match info.host_failure {
         Some(HostFailure::Panic(payload)) => std::panic::resume_unwind(payload),
         Some(HostFailure::Error(error)) => host_error(error),

@@ -85,7 +85,7 @@ macro_rules! tuples {
         impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
-            #[allow(unused_variables)]
+            #[allow(unused_variables, clippy::unused_unit)]
             fn load(slots: &[ValRaw]) -> Self { ($($t::from_raw(slots[$i]),)*) }
         }
     )*};

@@ -48,7 +48,7 @@ pub(crate) unsafe fn walk(
     let mut n = 0;
     out[n] = pc;
     n += 1;
-    while n < out.len() && fp >= sp && fp < entry_sp && fp % 8 == 0 {
+    while n < out.len() && fp >= sp && fp < entry_sp && fp.is_multiple_of(8) {
         // SAFETY: `fp` lies inside the live stack range checked above; a frame
         // record is (previous fp, return address).
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };

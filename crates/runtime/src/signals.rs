@@ -52,7 +52,7 @@ pub unsafe fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
         return;
     };
     // SAFETY: `install` initialised every slot before our handler could run.
-    let previous = unsafe { (*(&raw const PREVIOUS[i])).assume_init_ref() };
+    let previous = unsafe { (&raw const PREVIOUS[i]).read().assume_init() };
     let target = previous.sa_sigaction;
     if target == libc::SIG_DFL || target == libc::SIG_IGN {
         // SAFETY: restoring the default disposition with a zeroed action.

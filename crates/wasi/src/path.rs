@@ -1,0 +1,311 @@
+//! `path_*`: operations on paths beneath a directory descriptor.
+//!
+//! Every path is resolved by cap-std relative to the directory handle the guest
+//! names, which refuses to leave it: `..` past the directory, absolute paths and
+//! symlinks leading outside (absolute or relative) fail with `EPERM`, a symlink
+//! loop with `ELOOP`. This module never joins or inspects host paths itself.
+
+use crate::ctx::{Desc, DirDesc, Entry, FileDesc, WasiCtx, filetype_of};
+use crate::errno::Errno;
+use crate::fd::{filestat, time_specs};
+use crate::memory::{GuestMemory, Regions};
+use crate::types::{FILESTAT_SIZE, LOOKUP_SYMLINK_FOLLOW, fdflags, filetype, oflags, rights};
+use cap_fs_ext::{
+    DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt,
+};
+
+/// `lookupflags` → whether to follow a final symlink (`EINVAL` for unknown bits).
+fn follow(flags: u32) -> Result<bool, Errno> {
+    if flags & !LOOKUP_SYMLINK_FOLLOW != 0 {
+        return Err(Errno::INVAL);
+    }
+    Ok(flags & LOOKUP_SYMLINK_FOLLOW != 0)
+}
+
+impl WasiCtx {
+    pub(crate) fn path_create_directory(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        path: u32,
+        path_len: u32,
+    ) -> Result<(), Errno> {
+        let path = mem.path(path, path_len)?;
+        Ok(self.fds.writable_dir(fd)?.create_dir(path)?)
+    }
+
+    pub(crate) fn path_remove_directory(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        path: u32,
+        path_len: u32,
+    ) -> Result<(), Errno> {
+        let path = mem.path(path, path_len)?;
+        Ok(self.fds.writable_dir(fd)?.remove_dir(path)?)
+    }
+
+    pub(crate) fn path_unlink_file(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        path: u32,
+        path_len: u32,
+    ) -> Result<(), Errno> {
+        let path = mem.path(path, path_len)?;
+        Ok(self.fds.writable_dir(fd)?.remove_file(path)?)
+    }
+
+    pub(crate) fn path_filestat_get(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        flags: u32,
+        path: u32,
+        path_len: u32,
+        buf: u32,
+    ) -> Result<(), Errno> {
+        Regions::new()
+            .read(path, path_len)
+            .write(buf, FILESTAT_SIZE)
+            .check(mem)?;
+        let follow = follow(flags)?;
+        let path = mem.path(path, path_len)?;
+        let dir = &self.fds.dir(fd)?.dir;
+        let meta = if follow {
+            dir.metadata(path)?
+        } else {
+            dir.symlink_metadata(path)?
+        };
+        mem.write(buf, &filestat(&meta).to_bytes())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn path_filestat_set_times(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        flags: u32,
+        path: u32,
+        path_len: u32,
+        atim: u64,
+        mtim: u64,
+        fst_flags: u32,
+    ) -> Result<(), Errno> {
+        let follow = follow(flags)?;
+        let path = mem.path(path, path_len)?;
+        let (atime, mtime) = time_specs(atim, mtim, fst_flags)?;
+        let (atime, mtime) = (atime.map(|t| t.to_cap()), mtime.map(|t| t.to_cap()));
+        let dir = self.fds.writable_dir(fd)?;
+        if follow {
+            dir.set_times(path, atime, mtime)?;
+        } else {
+            dir.set_symlink_times(path, atime, mtime)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn path_link(
+        &mut self,
+        mem: &mut GuestMemory,
+        old_fd: u32,
+        old_flags: u32,
+        old_path: u32,
+        old_len: u32,
+        new_fd: u32,
+        new_path: u32,
+        new_len: u32,
+    ) -> Result<(), Errno> {
+        let old_path = mem.path(old_path, old_len)?;
+        let new_path = mem.path(new_path, new_len)?;
+        // Linking through a symlink to its target is not offered (as in `link(2)`
+        // on Linux, the link itself is linked).
+        if follow(old_flags)? {
+            return Err(Errno::INVAL);
+        }
+        // Both sides must be writable: a link from a read-only directory into a
+        // writable one would make a read-only file writable.
+        let old_dir = self.fds.writable_dir(old_fd)?;
+        let new_dir = self.fds.writable_dir(new_fd)?;
+        Ok(old_dir.hard_link(old_path, new_dir, new_path)?)
+    }
+
+    pub(crate) fn path_rename(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        old_path: u32,
+        old_len: u32,
+        new_fd: u32,
+        new_path: u32,
+        new_len: u32,
+    ) -> Result<(), Errno> {
+        let old_path = mem.path(old_path, old_len)?;
+        let new_path = mem.path(new_path, new_len)?;
+        let old_dir = self.fds.writable_dir(fd)?;
+        let new_dir = self.fds.writable_dir(new_fd)?;
+        Ok(old_dir.rename(old_path, new_dir, new_path)?)
+    }
+
+    pub(crate) fn path_symlink(
+        &mut self,
+        mem: &mut GuestMemory,
+        old_path: u32,
+        old_len: u32,
+        fd: u32,
+        new_path: u32,
+        new_len: u32,
+    ) -> Result<(), Errno> {
+        let target = mem.path(old_path, old_len)?;
+        let link = mem.path(new_path, new_len)?;
+        // cap-std refuses absolute targets (`EPERM`): no symlink the guest makes
+        // can point a later host program outside the sandbox either.
+        Ok(DirExt::symlink(self.fds.writable_dir(fd)?, target, link)?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn path_readlink(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        path: u32,
+        path_len: u32,
+        buf: u32,
+        buf_len: u32,
+        bufused: u32,
+    ) -> Result<(), Errno> {
+        use std::os::unix::ffi::OsStrExt;
+        Regions::new()
+            .read(path, path_len)
+            .write(buf, buf_len)
+            .write(bufused, 4)
+            .check(mem)?;
+        let path = mem.path(path, path_len)?;
+        // cap-std reports an absolute target as an escape (`EPERM`) rather than
+        // telling the guest a host path.
+        let target = self.fds.dir(fd)?.dir.read_link(path)?;
+        let bytes = target.as_os_str().as_bytes();
+        // Like `readlink(2)`: cut to the buffer, no terminating NUL.
+        let n = bytes.len().min(buf_len as usize);
+        let bytes = bytes[..n].to_vec();
+        mem.write(buf, &bytes)?;
+        mem.write_u32(bufused, n as u32)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn path_open(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        dirflags: u32,
+        path: u32,
+        path_len: u32,
+        open_flags: u32,
+        base: u64,
+        inheriting: u64,
+        fd_flags: u32,
+        opened: u32,
+    ) -> Result<(), Errno> {
+        Regions::new()
+            .read(path, path_len)
+            .write(opened, 4)
+            .check(mem)?;
+        let path = mem.path(path, path_len)?;
+        let follow = follow(dirflags)?;
+        let oflags = u16::try_from(open_flags).map_err(|_| Errno::INVAL)?;
+        let fdflags = u16::try_from(fd_flags).map_err(|_| Errno::INVAL)?;
+        if oflags & !oflags::ALL != 0 || fdflags & !fdflags::ALL != 0 {
+            return Err(Errno::INVAL);
+        }
+        let parent = self.fds.dir(fd)?;
+        let read_only = parent.read_only;
+        let create = oflags & oflags::CREAT != 0;
+        let truncate = oflags & oflags::TRUNC != 0;
+        let read = base & rights::READING != 0;
+        let write = base & rights::WRITING != 0 || fdflags & fdflags::APPEND != 0;
+        if read_only && (write || create || truncate) {
+            return Err(Errno::ROFS);
+        }
+        let inheriting = inheriting & (rights::DIRECTORY | rights::FILE);
+
+        let entry = if oflags & oflags::DIRECTORY != 0 {
+            if create || truncate || oflags & oflags::EXCL != 0 {
+                return Err(Errno::INVAL);
+            }
+            if write {
+                return Err(Errno::ISDIR);
+            }
+            let dir = if follow {
+                parent.dir.open_dir(path)?
+            } else {
+                parent.dir.open_dir_nofollow(path)?
+            };
+            dir_entry(dir, read_only, base, inheriting)
+        } else {
+            let mut options = cap_std::fs::OpenOptions::new();
+            // The host needs write access to create or truncate even when the guest
+            // asked only to read (POSIX allows `O_RDONLY | O_CREAT`); the guest's
+            // rights still say what it may do with the descriptor.
+            options
+                .read(read || !write)
+                .write(write || create || truncate)
+                .append(fdflags & fdflags::APPEND != 0)
+                .truncate(truncate)
+                .follow(if follow {
+                    FollowSymlinks::Yes
+                } else {
+                    FollowSymlinks::No
+                })
+                .maybe_dir(true)
+                .sync(fdflags & fdflags::SYNC != 0)
+                .dsync(fdflags & fdflags::DSYNC != 0)
+                .rsync(fdflags & fdflags::RSYNC != 0)
+                .nonblock(fdflags & fdflags::NONBLOCK != 0);
+            if create && oflags & oflags::EXCL != 0 {
+                options.create_new(true);
+            } else if create {
+                options.create(true);
+            }
+            let file = parent.dir.open_with(path, &options)?;
+            let ty = filetype_of(&file.metadata()?.file_type());
+            if ty == filetype::DIRECTORY {
+                if write {
+                    return Err(Errno::ISDIR);
+                }
+                let dir = cap_std::fs::Dir::from_std_file(file.into_std());
+                dir_entry(dir, read_only, base, inheriting)
+            } else {
+                let mut allowed = rights::FILE;
+                if ty != filetype::REGULAR_FILE {
+                    allowed &= !rights::SEEKING;
+                }
+                Entry {
+                    desc: Desc::File(FileDesc {
+                        file,
+                        filetype: ty,
+                        read_only,
+                        shared: false,
+                    }),
+                    base: base & allowed,
+                    inheriting,
+                }
+            }
+        };
+        let new_fd = self.fds.push(entry)?;
+        mem.write_u32(opened, new_fd)
+    }
+}
+
+fn dir_entry(dir: cap_std::fs::Dir, read_only: bool, base: u64, inheriting: u64) -> Entry {
+    Entry {
+        desc: Desc::Dir(DirDesc {
+            dir,
+            preopen: None,
+            read_only,
+            listing: None,
+        }),
+        base: base & rights::DIRECTORY,
+        inheriting,
+    }
+}
