@@ -99,6 +99,9 @@ impl Engine {
 
     /// The trampolines for `ty`, compiled on first use.
     pub(crate) fn trampolines(&self, ty: &WasmFuncType) -> Result<Arc<Trampolines>> {
+        if !self.is_native() {
+            anyhow::bail!("this engine compiles for another target and cannot run code here");
+        }
         let id = self.signature(ty);
         let mut cache = self
             .inner
