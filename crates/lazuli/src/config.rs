@@ -63,7 +63,9 @@ impl Config {
     }
 
     /// The most stack, in bytes, that Wasm code may use before it traps with
-    /// [`crate::Trap::StackOverflow`]. The host thread's stack must be larger.
+    /// [`crate::Trap::StackOverflow`]. The host thread's stack must be larger
+    /// (the budget is counted from where the host first enters Wasm on a thread,
+    /// shared by nested entries into any store).
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
         self

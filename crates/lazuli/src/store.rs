@@ -80,6 +80,11 @@ impl StoreOpaque {
     }
 }
 
+// SAFETY: everything a store's raw pointers point to (VMContexts, memories, tables,
+// funcrefs, host-function states) is owned by the store itself and moves with it;
+// host callbacks are `Send + Sync`. A store is used by one thread at a time.
+unsafe impl Send for StoreOpaque {}
+
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,

@@ -219,3 +219,30 @@ fn invalid_modules_are_errors() {
     assert!(Module::new(&engine, "(module (func (result i32)))").is_err());
     assert!(Module::new(&engine, "not wasm at all").is_err());
 }
+
+#[test]
+fn stores_and_instances_move_between_threads() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "h" "add1" (func $add1 (param i32) (result i32)))
+           (func (export "f") (param i32) (result i32) (call $add1 (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("h", "add1", |x: i32| x + 1).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let f = instance
+        .get_typed_func::<i32, i32>(&mut store, "f")
+        .unwrap();
+    assert_eq!(f.call(&mut store, 1).unwrap(), 2);
+    let (store, result) = std::thread::spawn(move || {
+        let r = f.call(&mut store, 41).unwrap();
+        (store, r)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(result, 42);
+    drop(store);
+}

@@ -27,7 +27,10 @@ fn aarch64_compiles_every_function_but_does_not_run() {
     let engine = Engine::new(&config).unwrap();
     let module = Module::new(&engine, WAT).unwrap();
     let stats = module.compile_stats();
-    assert_eq!(stats.functions_compiled, 5, "cross-compilation is always eager");
+    assert_eq!(
+        stats.functions_compiled, 5,
+        "cross-compilation is always eager"
+    );
     assert!(stats.code_bytes > 0);
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);

@@ -36,6 +36,9 @@ struct Activation {
     /// Written by `lazuli_try_call`: must stay the first field.
     saved_sp: usize,
     previous: *const Activation,
+    /// The Wasm stack limit of this thread: set by its outermost activation and
+    /// shared by nested ones, whatever store they belong to.
+    stack_limit: usize,
     trap: Cell<Option<TrapKind>>,
     host_failure: RefCell<Option<HostFailure>>,
 }
@@ -67,19 +70,28 @@ pub unsafe fn invoke(
 ) -> Result<(), Box<TrapInfo>> {
     signals::install(handle_signal);
     signals::ensure_alt_stack();
+    let previous = CURRENT.get();
+    let here = &previous as *const _ as usize;
+    let stack_limit = if previous.is_null() {
+        // At least 1: 0 means "no Wasm running" to the store.
+        here.saturating_sub(max_wasm_stack).max(1)
+    } else {
+        // SAFETY: a non-null CURRENT is a live activation further up this stack.
+        unsafe { (*previous).stack_limit }
+    };
     let activation = Activation {
         saved_sp: 0,
-        previous: CURRENT.get(),
+        previous,
+        stack_limit,
         trap: Cell::new(None),
         host_failure: RefCell::new(None),
     };
-    // SAFETY: `store` is valid per the caller's contract. The outermost entry sets
-    // the stack limit from the current stack pointer; nested entries keep it.
-    let outermost = unsafe { (*store).stack_limit == 0 };
-    if outermost {
-        let here = &activation as *const Activation as usize;
+    // SAFETY: `store` is valid per the caller's contract. The first entry into a
+    // store on this thread gives it the thread's limit; nested entries keep it.
+    let first_entry = unsafe { (*store).stack_limit == 0 };
+    if first_entry {
         // SAFETY: as above.
-        unsafe { (*store).stack_limit = here.saturating_sub(max_wasm_stack) };
+        unsafe { (*store).stack_limit = stack_limit };
     }
     CURRENT.set(&activation);
     let act_ptr = &activation as *const Activation as *mut usize;
@@ -97,7 +109,7 @@ pub unsafe fn invoke(
         )
     };
     CURRENT.set(activation.previous);
-    if outermost {
+    if first_entry {
         // SAFETY: as above.
         unsafe { (*store).stack_limit = 0 };
     }
