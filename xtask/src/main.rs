@@ -4,6 +4,7 @@
 //!   the suites of the proposals merged into 2.0) and prints passed/failed directives per
 //!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
 //!   in the runtime costs one file, not the report.
+//! - `build-wasi-programs [--check]`: see [`build_wasi_programs`].
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         ["spec"] => spec_report(false),
         ["spec", "--proposals"] => spec_report(true),
         ["spec-file", suite, name] => spec_file(suite, name),
+        ["build-wasi-programs", rest @ ..] => build_wasi_programs(rest),
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
             return ExitCode::from(2);
@@ -202,7 +204,122 @@ fn spec_report(proposals: bool) -> Result<()> {
     Ok(())
 }
 
+/// The summary line; the percentage is rounded down so it reads 100% only when nothing failed.
 fn total_line(label: &str, passed: usize, failed: usize) -> String {
-    let percent = 100.0 * passed as f64 / (passed + failed).max(1) as f64;
-    format!("total {label}: {passed} passed, {failed} failed ({percent:.1}%)")
+    let hundredths = 10_000 * passed / (passed + failed).max(1);
+    format!(
+        "total {label}: {passed} passed, {failed} failed ({}.{:02}%)",
+        hundredths / 100,
+        hundredths % 100
+    )
+}
+
+/// `build-wasi-programs [--check]`: compiles every `tests/wasi/programs/*.c` to a
+/// `.wasm` beside it (clang `--target=wasm32-wasi -O2`, debug info stripped so the
+/// bytes do not depend on where the tree is), builds `wordcount.c` natively and
+/// records its output on `examples/wordcount/input.txt` in `tests/wasi/expected/`,
+/// which `tests/wasi.rs` compares with the output under `lazuli run`.
+///
+/// With `--check`, builds into a temporary directory instead and fails if anything
+/// differs from what is in the tree. The C compiler is `$WASI_CC`, or `clang`
+/// (Debian: clang, lld, wasi-libc, libclang-rt-14-dev-wasm32).
+fn build_wasi_programs(args: &[&str]) -> Result<()> {
+    use std::path::{Path, PathBuf};
+    let check = match args {
+        [] => false,
+        ["--check"] => true,
+        _ => bail!("usage: cargo xtask build-wasi-programs [--check]"),
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?;
+    let programs = root.join("tests/wasi/programs");
+    let expected = root.join("tests/wasi/expected");
+    let cc = std::env::var("WASI_CC").unwrap_or_else(|_| "clang".to_string());
+    let scratch = std::env::temp_dir().join(format!("lazuli-wasi-programs-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let result = (|| -> Result<Vec<String>> {
+        let mut sources: Vec<String> = std::fs::read_dir(&programs)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".c"))
+            .collect();
+        sources.sort();
+        // (path in the tree, freshly built bytes)
+        let mut outputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let compile = |args: &[&str]| -> Result<()> {
+            let status = Command::new(&cc)
+                .current_dir(&programs)
+                .args(args)
+                .status()
+                .with_context(|| format!("cannot run `{cc}`"))?;
+            if !status.success() {
+                bail!("`{cc} {}` failed: {status}", args.join(" "));
+            }
+            Ok(())
+        };
+        for source in &sources {
+            let name = source.trim_end_matches(".c");
+            let out = scratch.join(format!("{name}.wasm"));
+            let out_str = out.to_str().context("temporary path is not UTF-8")?;
+            compile(&[
+                "--target=wasm32-wasi",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Wl,--strip-debug",
+                "-o",
+                out_str,
+                source,
+            ])?;
+            outputs.push((programs.join(format!("{name}.wasm")), std::fs::read(&out)?));
+        }
+        let native = scratch.join("wordcount-native");
+        let native_str = native.to_str().context("temporary path is not UTF-8")?;
+        compile(&["-O2", "-o", native_str, "wordcount.c"])?;
+        let result_file = scratch.join("wordcount.out");
+        let run = Command::new(&native)
+            .arg(root.join("examples/wordcount/input.txt"))
+            .arg(&result_file)
+            .output()
+            .context("cannot run the native wordcount")?;
+        if !run.status.success() {
+            bail!(
+                "native wordcount failed: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+        }
+        outputs.push((expected.join("wordcount.out"), std::fs::read(&result_file)?));
+        outputs.push((expected.join("wordcount.stdout"), run.stdout));
+
+        let mut differing = Vec::new();
+        for (path, bytes) in outputs {
+            let shown = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            if check {
+                if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+                    differing.push(shown);
+                }
+            } else {
+                std::fs::create_dir_all(path.parent().context("no parent")?)?;
+                std::fs::write(&path, &bytes)?;
+                println!("wrote {shown}");
+            }
+        }
+        Ok(differing)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let differing = result?;
+    if !differing.is_empty() {
+        bail!(
+            "rebuilt WASI test programs differ from the committed ones (run `cargo xtask build-wasi-programs` and commit): {}",
+            differing.join(", ")
+        );
+    }
+    if check {
+        println!("WASI test programs: the committed files match a fresh build");
+    }
+    Ok(())
 }

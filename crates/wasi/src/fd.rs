@@ -5,8 +5,8 @@ use crate::ctx::{Desc, DirRecord, Entry, FileDesc, Stream, WasiCtx, filetype_of}
 use crate::errno::Errno;
 use crate::memory::{GuestMemory, Regions};
 use crate::types::{
-    DIRENT_SIZE, FDSTAT_SIZE, FILESTAT_SIZE, Filestat, PRESTAT_SIZE, dirent_bytes, fdflags,
-    fdstat_bytes, filetype, fstflags, rights, whence,
+    FDSTAT_SIZE, FILESTAT_SIZE, Filestat, PRESTAT_SIZE, dirent_bytes, fdflags, fdstat_bytes,
+    filetype, fstflags, rights, whence,
 };
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::{Duration, SystemTime};
@@ -20,6 +20,14 @@ fn retry<R>(mut f: impl FnMut() -> io::Result<R>) -> Result<R, Errno> {
             other => return other.map_err(Errno::from),
         }
     }
+}
+
+/// The most bytes one `fd_write` takes, as on Linux.
+const MAX_WRITE: u64 = 0x7fff_f000;
+
+/// A byte count as the guest's 32-bit `size`.
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// `ns` since the epoch from seconds and nanoseconds; times before 1970 are 0.
@@ -75,15 +83,17 @@ pub(crate) enum TimeSpec {
 }
 
 impl TimeSpec {
-    pub(crate) fn to_cap(self) -> cap_fs_ext::SystemTimeSpec {
-        match self {
+    /// `EINVAL` for a time the host cannot represent.
+    pub(crate) fn to_cap(self) -> Result<cap_fs_ext::SystemTimeSpec, Errno> {
+        Ok(match self {
             TimeSpec::Now => cap_fs_ext::SystemTimeSpec::SymbolicNow,
             TimeSpec::At(ns) => {
-                cap_fs_ext::SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(
-                    SystemTime::UNIX_EPOCH + Duration::from_nanos(ns),
-                ))
+                let time = SystemTime::UNIX_EPOCH
+                    .checked_add(Duration::from_nanos(ns))
+                    .ok_or(Errno::INVAL)?;
+                cap_fs_ext::SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(time))
             }
-        }
+        })
     }
 
     fn to_timespec(spec: Option<TimeSpec>) -> rustix::fs::Timespec {
@@ -410,7 +420,7 @@ impl WasiCtx {
                 break;
             }
         }
-        mem.write_u32(nread, total as u32)
+        mem.write_u32(nread, saturate(total))
     }
 
     pub(crate) fn fd_pwrite(
@@ -441,7 +451,7 @@ impl WasiCtx {
                 break;
             }
         }
-        mem.write_u32(nwritten, total as u32)
+        mem.write_u32(nwritten, saturate(total))
     }
 
     pub(crate) fn fd_prestat_get(
@@ -512,7 +522,7 @@ impl WasiCtx {
             Desc::Stream(Stream::Null) => 0,
             Desc::Stream(Stream::Output(_)) => return Err(Errno::BADF),
         };
-        mem.write_u32(nread, n as u32)
+        mem.write_u32(nread, saturate(n as u64))
     }
 
     pub(crate) fn fd_write(
@@ -531,7 +541,13 @@ impl WasiCtx {
             .check(mem)?;
         let entry = self.fds.get_mut(fd)?;
         entry.require(rights::FD_WRITE)?;
-        let total: u64 = bufs.iter().map(|b| u64::from(b.len)).sum();
+        // Like Linux, one call writes at most `MAX_WRITE` bytes (the buffers may
+        // overlap, so together they can be far larger than the memory).
+        let total: u64 = bufs
+            .iter()
+            .map(|b| u64::from(b.len))
+            .sum::<u64>()
+            .min(MAX_WRITE);
         let n = match &mut entry.desc {
             Desc::File(f) => {
                 let slices = mem.io_slices(&bufs)?;
@@ -540,16 +556,19 @@ impl WasiCtx {
             Desc::Dir(_) => return Err(Errno::BADF),
             Desc::Stream(Stream::Output(buffer)) => {
                 let mut out = buffer.lock();
+                let mut left = total;
                 for b in &bufs {
-                    out.extend_from_slice(mem.bytes(b.start, b.len)?);
+                    let bytes = mem.bytes(b.start, b.len)?;
+                    let n = bytes.len().min(left as usize);
+                    out.extend_from_slice(&bytes[..n]);
+                    left -= n as u64;
                 }
                 total
             }
             Desc::Stream(Stream::Null) => total,
             Desc::Stream(Stream::Input { .. }) => return Err(Errno::BADF),
         };
-        // At most the sum of iovec lengths, which fits: they lie in a 32-bit memory.
-        mem.write_u32(nwritten, u32::try_from(n).unwrap_or(u32::MAX))
+        mem.write_u32(nwritten, saturate(n))
     }
 
     pub(crate) fn fd_readdir(
@@ -591,7 +610,6 @@ impl WasiCtx {
                 break;
             }
         }
-        debug_assert!(DIRENT_SIZE == 24);
         mem.write_u32(bufused, used as u32)
     }
 

@@ -392,7 +392,9 @@ pub fn add_to_linker<T: 'static>(
                     i32_(opened),
                 )
             });
-            results[0] = Val::I32(errno);
+            if let Some(result) = results.first_mut() {
+                *result = Val::I32(errno);
+            }
             Ok(())
         },
     )?;

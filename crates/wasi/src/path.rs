@@ -95,7 +95,8 @@ impl WasiCtx {
         let follow = follow(flags)?;
         let path = mem.path(path, path_len)?;
         let (atime, mtime) = time_specs(atim, mtim, fst_flags)?;
-        let (atime, mtime) = (atime.map(|t| t.to_cap()), mtime.map(|t| t.to_cap()));
+        let atime = atime.map(|t| t.to_cap()).transpose()?;
+        let mtime = mtime.map(|t| t.to_cap()).transpose()?;
         let dir = self.fds.writable_dir(fd)?;
         if follow {
             dir.set_times(path, atime, mtime)?;
@@ -131,6 +132,7 @@ impl WasiCtx {
         Ok(old_dir.hard_link(old_path, new_dir, new_path)?)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn path_rename(
         &mut self,
         mem: &mut GuestMemory,

@@ -1,0 +1,160 @@
+//! Steady state: what lazy compilation costs once everything is compiled.
+//!
+//! In lazy mode every call between a module's functions goes through the
+//! caller's funcref for the callee (a load and a null check before an indirect
+//! call); in eager mode calls are direct. Two kernels, each run on a lazy and an
+//! eager engine after a first call has compiled everything:
+//!
+//! - `fib30`: recursive `fib(30)`, 1.6 million calls;
+//! - `sieve`: a sieve of Eratosthenes over 1 MB of linear memory, no calls.
+//!
+//! `cargo bench --bench steady_state` runs both and prints lazy/eager ratios.
+
+use criterion::Criterion;
+use lazuli::{Compilation, Config, Engine, Linker, Module, Store, TypedFunc};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const WAT: &str = r#"
+(module
+  (memory 16)
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else
+        (i32.add
+          (call $fib (i32.sub (local.get $n) (i32.const 1)))
+          (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+
+  ;; The number of primes below $n (at most 1,048,576): memory[i] = 1 marks i
+  ;; as composite.
+  (func (export "sieve") (param $n i32) (result i32)
+    (local $i i32) (local $j i32) (local $count i32)
+    ;; Clear the flags.
+    (local.set $i (i32.const 0))
+    (block $cleared
+      (loop $clear
+        (br_if $cleared (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8 (local.get $i) (i32.const 0))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $clear)))
+    (local.set $i (i32.const 2))
+    (block $done
+      (loop $outer
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (if (i32.eqz (i32.load8_u (local.get $i)))
+          (then
+            (local.set $count (i32.add (local.get $count) (i32.const 1)))
+            (local.set $j (i32.mul (local.get $i) (local.get $i)))
+            ;; i * i overflows 32 bits only when it is past $n anyway.
+            (if (i32.lt_u (local.get $i) (i32.const 65536))
+              (then
+                (block $marked
+                  (loop $mark
+                    (br_if $marked (i32.ge_u (local.get $j) (local.get $n)))
+                    (i32.store8 (local.get $j) (i32.const 1))
+                    (local.set $j (i32.add (local.get $j) (local.get $i)))
+                    (br $mark)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $outer)))
+    (local.get $count)))
+"#;
+
+const FIB_N: i32 = 30;
+const FIB_RESULT: i32 = 832_040;
+const SIEVE_N: i32 = 1_000_000;
+const SIEVE_RESULT: i32 = 78_498;
+
+/// Per-iteration times of each benchmark's measured samples, for the ratios
+/// printed at the end.
+static SAMPLES: Mutex<BTreeMap<String, Vec<(u64, Duration)>>> = Mutex::new(BTreeMap::new());
+
+fn record(label: &str, iters: u64, elapsed: Duration) {
+    SAMPLES
+        .lock()
+        .unwrap()
+        .entry(label.to_string())
+        .or_default()
+        .push((iters, elapsed));
+}
+
+/// The mean time per iteration, in seconds, over the last `samples` calls of
+/// `label`'s routine (criterion's measured samples follow its warm-up calls).
+fn mean(label: &str, samples: usize) -> Option<f64> {
+    let all = SAMPLES.lock().unwrap();
+    let runs = all.get(label)?;
+    let measured = &runs[runs.len().checked_sub(samples)?..];
+    let iters: u64 = measured.iter().map(|(i, _)| i).sum();
+    let total: Duration = measured.iter().map(|(_, d)| *d).sum();
+    Some(total.as_secs_f64() / iters as f64)
+}
+
+const SAMPLE_SIZE: usize = 20;
+
+/// An instance of the kernels on an engine compiling as `compilation`, with
+/// `name` compiled by a first call.
+fn kernel(compilation: Compilation, name: &str, arg: i32) -> (Store<()>, TypedFunc<i32, i32>) {
+    let mut config = Config::new();
+    config.compilation(compilation);
+    let engine = Engine::new(&config).expect("host engine");
+    let module = Module::new(&engine, WAT).expect("valid module");
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .expect("instantiates");
+    let func = instance
+        .get_typed_func::<i32, i32>(&mut store, name)
+        .expect("exported");
+    func.call(&mut store, arg).expect("runs");
+    (store, func)
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let kernels = [
+        ("fib30", "fib", FIB_N, FIB_RESULT),
+        ("sieve", "sieve", SIEVE_N, SIEVE_RESULT),
+    ];
+    for (group_name, export, arg, expected) in kernels {
+        let mut group = c.benchmark_group(group_name);
+        group
+            .sample_size(SAMPLE_SIZE)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        for (name, compilation) in [("lazy", Compilation::Lazy), ("eager", Compilation::Eager)] {
+            let (mut store, func) = kernel(compilation, export, arg);
+            let label = format!("{group_name}/{name}");
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        assert_eq!(func.call(&mut store, arg).unwrap(), expected);
+                    }
+                    let elapsed = start.elapsed();
+                    record(&label, iters, elapsed);
+                    elapsed
+                })
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+
+    for (group_name, ..) in kernels {
+        let time = |name| mean(&format!("{group_name}/{name}"), SAMPLE_SIZE);
+        if let (Some(lazy), Some(eager)) = (time("lazy"), time("eager")) {
+            let target = if group_name == "fib30" {
+                " (target <= 1.05)"
+            } else {
+                ""
+            };
+            println!(
+                "{group_name}: lazy {:.3} ms, eager {:.3} ms: lazy/eager = {:.3}{target}",
+                lazy * 1e3,
+                eager * 1e3,
+                lazy / eager
+            );
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The embedding API — builder, captured stdio, exit status, read-only preopens —
+//! and the behaviour of individual calls, driven from a Wasm guest.
+
+mod support;
+
+use lazuli::{Engine, Linker, Module, Store, Val};
+use lazuli_wasi::{Errno, I32Exit, OutputBuffer, WasiCtx, WasiCtxBuilder};
+use support::{Guest, TempDir, ctx_with_dir};
+
+const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wasi/programs");
+
+/// Runs a command module's `_start`; returns its exit status.
+fn run_command(path: &str, ctx: WasiCtx) -> anyhow::Result<i32> {
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, path)?;
+    let mut linker = Linker::new(&engine);
+    lazuli_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+    let mut store = Store::new(&engine, ctx);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => Ok(*code),
+            None => Err(e),
+        },
+    }
+}
+
+fn errno(e: Errno) -> i32 {
+    i32::from(e.0)
+}
+
+#[test]
+fn captured_stdout_and_arguments() {
+    let out = OutputBuffer::new();
+    let ctx = WasiCtxBuilder::new()
+        .args(["echo", "a b", "c"])
+        .env("X", "1")
+        .envs([("Y", "2"), ("X", "3")])
+        .stdout_buffer(&out)
+        .build();
+    assert_eq!(
+        run_command(&format!("{PROGRAMS}/echo.wasm"), ctx).unwrap(),
+        0
+    );
+    assert_eq!(
+        String::from_utf8(out.take()).unwrap(),
+        "arg 0: echo\narg 1: a b\narg 2: c\nenv: X=3\nenv: Y=2\n"
+    );
+}
+
+#[test]
+fn stdin_bytes_and_captured_stderr() {
+    let (out, err) = (OutputBuffer::new(), OutputBuffer::new());
+    let ctx = WasiCtxBuilder::new()
+        .args(["exit", "trap"])
+        .stdin_bytes("ignored")
+        .stdout_buffer(&out)
+        .stderr_buffer(&err)
+        .build();
+    let trap = run_command(&format!("{PROGRAMS}/exit.wasm"), ctx).unwrap_err();
+    assert_eq!(
+        trap.downcast_ref::<lazuli::Trap>(),
+        Some(&lazuli::Trap::UnreachableCodeReached)
+    );
+
+    let ctx = WasiCtxBuilder::new()
+        .stdin_bytes("hello\nworld\n")
+        .stdout_buffer(&out)
+        .build();
+    assert_eq!(
+        run_command(&format!("{PROGRAMS}/stdin.wasm"), ctx).unwrap(),
+        0
+    );
+    let text = String::from_utf8(out.take()).unwrap();
+    assert!(text.starts_with("bytes 12 lines 2 "), "{text}");
+    assert!(text.ends_with("first: HELLO\n"), "{text}");
+}
+
+#[test]
+fn proc_exit_is_an_i32_exit_error() {
+    let ctx = WasiCtxBuilder::new().args(["exit", "7"]).build();
+    assert_eq!(
+        run_command(&format!("{PROGRAMS}/exit.wasm"), ctx).unwrap(),
+        7
+    );
+    let mut guest = Guest::new(WasiCtx::default());
+    let exit = guest
+        .instance
+        .get_func(&mut guest.store, "proc_exit")
+        .unwrap();
+    let err = exit
+        .call(&mut guest.store, &[Val::I32(-3)], &mut [])
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<I32Exit>(), Some(&I32Exit(-3)));
+    assert_eq!(err.to_string(), "exited with i32 exit status -3");
+}
+
+#[test]
+fn read_only_preopen() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("f.txt"), "data").unwrap();
+    std::fs::create_dir(dir.0.join("sub")).unwrap();
+    let ctx = WasiCtxBuilder::new()
+        .preopened_dir_read_only(&dir.0, "/ro")
+        .unwrap()
+        .build();
+    let mut guest = Guest::new(ctx);
+    let (f, f_len) = guest.string(4000, "f.txt");
+    let (new, new_len) = guest.string(4100, "new");
+    let (sub, sub_len) = guest.string(4200, "sub");
+    let read = (1 << 1) | (1 << 14);
+    let write = 1 << 6;
+    let rofs = errno(Errno::ROFS);
+
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, write, 0, 0, 100]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, new, new_len, 1, read, 0, 0, 100]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 8, read, 0, 0, 100]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_create_directory", &[3, new, new_len]),
+        rofs
+    );
+    assert_eq!(guest.errno("path_unlink_file", &[3, f, f_len]), rofs);
+    assert_eq!(
+        guest.errno("path_remove_directory", &[3, sub, sub_len]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_rename", &[3, f, f_len, 3, new, new_len]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_link", &[3, 0, f, f_len, 3, new, new_len]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_symlink", &[f, f_len, 3, new, new_len]),
+        rofs
+    );
+    assert_eq!(
+        guest.errno("path_filestat_set_times", &[3, 1, f, f_len, 0, 0, 2]),
+        rofs
+    );
+
+    // Reading works, and what is opened beneath stays read-only.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, read, 0, 0, 100]),
+        0
+    );
+    let fd = guest.u32_at(100) as i64;
+    guest.iovecs(2000, &[(1000, 10)]);
+    assert_eq!(guest.errno("fd_read", &[fd, 2000, 1, 3000]), 0);
+    assert_eq!(guest.read(1000, 4), b"data");
+    assert_eq!(guest.errno("fd_filestat_set_size", &[fd, 0]), rofs);
+    assert_eq!(guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]), rofs);
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, sub, sub_len, 2, read, -1, 0, 100]),
+        0
+    );
+    let subfd = guest.u32_at(100) as i64;
+    assert_eq!(
+        guest.errno("path_create_directory", &[subfd, new, new_len]),
+        rofs
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("f.txt")).unwrap(),
+        "data"
+    );
+    assert!(!dir.0.join("new").exists());
+}
+
+#[test]
+fn descriptors_renumber_close_and_rights() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("f.txt"), "data").unwrap();
+    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let (f, f_len) = guest.string(4000, "f.txt");
+    let rights = (1 << 1) | (1 << 2) | (1 << 5);
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, rights, 0, 0, 100]),
+        0
+    );
+    assert_eq!(guest.u32_at(100), 4);
+
+    // fdstat: a regular file with the rights asked for.
+    assert_eq!(guest.errno("fd_fdstat_get", &[4, 200]), 0);
+    assert_eq!(guest.read(200, 1), [4]);
+    assert_eq!(guest.u64_at(208), rights as u64);
+    // Rights can shrink, never grow; without FD_READ reading is EBADF.
+    assert_eq!(
+        guest.errno("fd_fdstat_set_rights", &[4, rights | (1 << 6), 0]),
+        errno(Errno::NOTCAPABLE)
+    );
+    assert_eq!(guest.errno("fd_fdstat_set_rights", &[4, 1 << 2, 0]), 0);
+    guest.iovecs(2000, &[(1000, 4)]);
+    assert_eq!(
+        guest.errno("fd_read", &[4, 2000, 1, 3000]),
+        errno(Errno::BADF)
+    );
+
+    // prestat only for preopens.
+    assert_eq!(guest.errno("fd_prestat_get", &[4, 200]), errno(Errno::BADF));
+    assert_eq!(guest.errno("fd_prestat_get", &[3, 200]), 0);
+    assert_eq!(guest.u32_at(204), 4);
+    assert_eq!(
+        guest.errno("fd_prestat_dir_name", &[3, 200, 2]),
+        errno(Errno::NAMETOOLONG)
+    );
+
+    // Renumbering onto stdin closes stdin; the old number is gone.
+    assert_eq!(guest.errno("fd_renumber", &[4, 9]), errno(Errno::BADF));
+    assert_eq!(guest.errno("fd_renumber", &[4, 0]), 0);
+    assert_eq!(guest.errno("fd_close", &[4]), errno(Errno::BADF));
+    assert_eq!(guest.errno("fd_tell", &[0, 200]), 0);
+    assert_eq!(guest.errno("fd_close", &[0]), 0);
+    assert_eq!(guest.errno("fd_close", &[0]), errno(Errno::BADF));
+    // The lowest free number is reused.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, rights, 0, 0, 100]),
+        0
+    );
+    assert_eq!(guest.u32_at(100), 0);
+}
+
+#[test]
+fn streams() {
+    let out = OutputBuffer::new();
+    let ctx = WasiCtxBuilder::new()
+        .stdin_bytes("abc")
+        .stdout_buffer(&out)
+        .build();
+    let mut guest = Guest::new(ctx);
+    assert_eq!(guest.errno("fd_seek", &[0, 0, 0, 100]), errno(Errno::SPIPE));
+    assert_eq!(guest.errno("fd_tell", &[1, 100]), errno(Errno::SPIPE));
+    assert_eq!(guest.errno("fd_fdstat_get", &[1, 200]), 0);
+    let rights = guest.u64_at(208);
+    assert_eq!(rights & (1 << 6), 1 << 6, "stdout is writable");
+    assert_eq!(rights & ((1 << 2) | (1 << 5)), 0, "stdout cannot seek");
+    // Writing to stdin and reading stdout are refused.
+    guest.write(1000, b"xyz");
+    guest.iovecs(2000, &[(1000, 3)]);
+    assert_eq!(
+        guest.errno("fd_write", &[0, 2000, 1, 3000]),
+        errno(Errno::BADF)
+    );
+    assert_eq!(
+        guest.errno("fd_read", &[1, 2000, 1, 3000]),
+        errno(Errno::BADF)
+    );
+    assert_eq!(guest.errno("fd_write", &[2, 2000, 1, 3000]), 0);
+    assert!(out.contents().is_empty(), "stderr is not stdout");
+    assert_eq!(guest.errno("fd_read", &[0, 2000, 1, 3000]), 0);
+    assert_eq!(guest.u32_at(3000), 3);
+    assert_eq!(guest.errno("fd_read", &[0, 2000, 1, 3000]), 0);
+    assert_eq!(guest.u32_at(3000), 0);
+}
+
+#[test]
+fn readdir_continues_from_a_cookie() {
+    let dir = TempDir::new();
+    let names: Vec<String> = (0..40).map(|i| format!("entry-{i:02}")).collect();
+    for name in &names {
+        std::fs::write(dir.0.join(name), "").unwrap();
+    }
+    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut seen = Vec::new();
+    let mut cookie = 0u64;
+    loop {
+        // A buffer that holds about two entries.
+        assert_eq!(
+            guest.errno("fd_readdir", &[3, 1000, 70, cookie as i64, 100]),
+            0
+        );
+        let used = guest.u32_at(100) as usize;
+        let buf = guest.read(1000, used);
+        let mut at = 0;
+        while at + 24 <= used {
+            let next = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+            let len = u32::from_le_bytes(buf[at + 16..at + 20].try_into().unwrap()) as usize;
+            if at + 24 + len > used {
+                break;
+            }
+            seen.push(String::from_utf8(buf[at + 24..at + 24 + len].to_vec()).unwrap());
+            cookie = next;
+            at += 24 + len;
+        }
+        if used < 70 {
+            break;
+        }
+    }
+    let mut expected: Vec<String> = vec![".".into(), "..".into()];
+    expected.extend(names);
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn unsupported_calls_and_bad_arguments() {
+    let dir = TempDir::new();
+    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    assert_eq!(guest.errno("proc_raise", &[9]), errno(Errno::NOTSUP));
+    assert_eq!(guest.errno("sock_shutdown", &[1, 0]), errno(Errno::NOTSOCK));
+    assert_eq!(guest.errno("sock_shutdown", &[99, 0]), errno(Errno::BADF));
+    assert_eq!(
+        guest.errno("sock_accept", &[3, 0, 100]),
+        errno(Errno::NOTSOCK)
+    );
+    assert_eq!(
+        guest.errno("clock_time_get", &[9, 0, 100]),
+        errno(Errno::INVAL)
+    );
+    assert_eq!(guest.errno("fd_seek", &[3, 0, 7, 100]), errno(Errno::INVAL));
+    assert_eq!(
+        guest.errno("poll_oneoff", &[1000, 2000, 0, 3000]),
+        errno(Errno::INVAL)
+    );
+    assert_eq!(
+        guest.errno("fd_write", &[77, 0, 0, 100]),
+        errno(Errno::BADF)
+    );
+    let (x, x_len) = guest.string(4000, "x");
+    assert_eq!(
+        guest.errno("path_create_directory", &[1, x, x_len]),
+        errno(Errno::NOTDIR)
+    );
+    assert_eq!(guest.errno("fd_advise", &[3, 0, 0, 9]), errno(Errno::INVAL));
+    // An fd subscription on a closed descriptor is an event with an error.
+    let mut sub = [0u8; 48];
+    sub[0] = 5;
+    sub[8] = 1;
+    sub[16] = 42;
+    guest.write(1000, &sub);
+    assert_eq!(guest.errno("poll_oneoff", &[1000, 2000, 1, 3000]), 0);
+    assert_eq!(guest.u32_at(3000), 1);
+    assert_eq!(guest.u64_at(2000), 5);
+    assert_eq!(guest.read(2008, 2), errno(Errno::BADF).to_le_bytes()[..2]);
+}
+
+#[test]
+fn preopening_a_missing_directory_is_an_error() {
+    let missing = std::env::temp_dir().join("lazuli-wasi-no-such-directory");
+    let err = WasiCtxBuilder::new()
+        .preopened_dir(&missing, "/x")
+        .err()
+        .expect("preopening a missing directory fails");
+    assert!(
+        err.to_string().contains("lazuli-wasi-no-such-directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn open_flags_are_reported_back() {
+    let dir = TempDir::new();
+    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let (f, f_len) = guest.string(4000, "f.txt");
+    let rw = (1 << 1) | (1 << 6);
+    // CREAT | EXCL | TRUNC with APPEND | DSYNC | NONBLOCK | RSYNC | SYNC.
+    let oflags = 1 | 4 | 8;
+    let fdflags = 1 | 2 | 4 | 8 | 16;
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, oflags, rw, 0, fdflags, 100]),
+        0
+    );
+    let fd = guest.u32_at(100) as i64;
+    assert_eq!(guest.errno("fd_fdstat_get", &[fd, 200]), 0);
+    let flags = u16::from_le_bytes(guest.read(202, 2).try_into().unwrap());
+    assert_eq!(flags & (1 | 4 | 16), 1 | 4 | 16, "flags {flags:#x}");
+    // Append and non-blocking can be turned off; the sync flags cannot change.
+    let sync_flags = i64::from(flags & (2 | 8 | 16));
+    assert_eq!(guest.errno("fd_fdstat_set_flags", &[fd, sync_flags]), 0);
+    assert_eq!(guest.errno("fd_fdstat_get", &[fd, 200]), 0);
+    assert_eq!(
+        u16::from_le_bytes(guest.read(202, 2).try_into().unwrap()) & (1 | 4),
+        0
+    );
+    assert_eq!(
+        guest.errno("fd_fdstat_set_flags", &[fd, 0]),
+        errno(Errno::NOTSUP)
+    );
+    // EXCL: a second exclusive create fails.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, oflags, rw, 0, 0, 100]),
+        errno(Errno::EXIST)
+    );
+    // DIRECTORY on a file, and with CREAT.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 2, 1 << 1, 0, 0, 100]),
+        errno(Errno::NOTDIR)
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 2 | 1, 1 << 1, 0, 0, 100]),
+        errno(Errno::INVAL)
+    );
+    // Unknown flag bits.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 16, 1 << 1, 0, 0, 100]),
+        errno(Errno::INVAL)
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, 1 << 1, 0, 32, 100]),
+        errno(Errno::INVAL)
+    );
+}
