@@ -1,9 +1,6 @@
 ;; "Hello, world!" through WASI preview1: `_start` writes one iovec to stdout.
 ;;
 ;;   lazuli run examples/hello.wat
-;;
-;; Needs the WASI host functions (planned); until they land, `lazuli run` reports
-;; `unknown import: `wasi_snapshot_preview1::fd_write` has not been defined`.
 (module $hello
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param $fd i32) (param $iovs i32) (param $iovs_len i32) (param $nwritten i32)

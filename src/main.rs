@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
-//! lazuli run [--invoke NAME] FILE [ARGS...]
+//! lazuli run [--invoke NAME] [--compile lazy|eager] FILE [ARGS...]
+//! lazuli compile [--target TRIPLE] FILE
 //! lazuli wast FILE...
 //! ```
 //!
@@ -17,7 +18,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    Config, Engine, ExternType, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace,
+    Compilation, Config, Engine, ExternType, Linker, Module, Store, Trap, Val, ValType,
+    WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
 
@@ -38,6 +40,12 @@ Usage:
                            outside it) under the name GUEST (default: HOST).
       --env KEY=VALUE      Set an environment variable of the program.
       --inherit-env        Pass lazuli's whole environment to the program.
+      --compile lazy|eager Compile each function on its first call (lazy, the
+                           default) or all of them before running (eager).
+  lazuli compile [--target TRIPLE] FILE
+      Compile every function of FILE and print the number of functions, bytes of
+      Wasm code, bytes of machine code and the compile time. --target compiles for
+      another machine (e.g. aarch64-unknown-linux-gnu) without running anything.
   lazuli wast FILE...
       Run WebAssembly spec scripts (.wast), print each failing directive and, last,
       `N passed, M failed`.
@@ -92,6 +100,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
     match command.as_str() {
         "run" => run(rest),
         "wast" => wast(rest),
+        "compile" => compile(rest),
         "help" | "--help" | "-h" => print_usage(),
         "--version" | "-V" => {
             writeln!(
@@ -116,6 +125,7 @@ fn print_usage() -> Result<ExitCode> {
 /// The arguments of `lazuli run`.
 struct RunArgs<'a> {
     invoke: Option<&'a str>,
+    compilation: Compilation,
     /// `--dir`: (host path, guest name).
     dirs: Vec<(&'a str, &'a str)>,
     /// `--env`: (key, value).
@@ -127,6 +137,7 @@ struct RunArgs<'a> {
 
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let mut invoke = None;
+    let mut compilation = Compilation::Lazy;
     let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
     let mut i = 0;
     while i < args.len() {
@@ -149,6 +160,17 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
             }
             "--inherit-env" => {
                 inherit_env = true;
+                i += 1;
+            }
+            "--compile" => {
+                let mode = args
+                    .get(i + 1)
+                    .ok_or_else(|| anyhow!("`--compile` needs `lazy` or `eager`"))?;
+                compilation = parse_compilation(mode)?;
+                i += 2;
+            }
+            _ if arg.starts_with("--compile=") => {
+                compilation = parse_compilation(&arg["--compile=".len()..])?;
                 i += 1;
             }
             _ if arg.starts_with("--dir=") || arg.starts_with("--env=") => {
@@ -175,12 +197,22 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     };
     Ok(Some(RunArgs {
         invoke,
+        compilation,
         dirs,
         env,
         inherit_env,
         file,
         args: &args[i + 1..],
     }))
+}
+
+/// Parses the value of `--compile`.
+fn parse_compilation(mode: &str) -> Result<Compilation> {
+    match mode {
+        "lazy" => Ok(Compilation::Lazy),
+        "eager" => Ok(Compilation::Eager),
+        other => bail!("`--compile {other}`: expected `lazy` or `eager`"),
+    }
 }
 
 /// Parses the value of `--dir HOST[::GUEST]` or `--env KEY=VALUE`.
@@ -229,7 +261,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let Some(args) = parse_run_args(args)? else {
         return print_usage();
     };
-    let engine = Engine::new(&Config::new())?;
+    let mut config = Config::new();
+    config.compilation(args.compilation);
+    let engine = Engine::new(&config)?;
     let module = compile_file(&engine, Path::new(args.file))?;
     let mut store = Store::new(&engine, wasi_ctx(&args)?);
     // WASI preview 1 is the only host module: any other import is reported as
@@ -281,6 +315,45 @@ fn run(args: &[String]) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lazuli compile [--target TRIPLE] FILE`: compiles every function eagerly and
+/// prints what it cost.
+fn compile(args: &[String]) -> Result<ExitCode> {
+    let mut config = Config::new();
+    config.compilation(Compilation::Eager);
+    let mut rest = args;
+    let file = loop {
+        match rest {
+            [flag, ..] if flag == "--help" || flag == "-h" => return print_usage(),
+            [flag, triple, tail @ ..] if flag == "--target" => {
+                config.target(triple);
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag.starts_with("--target=") => {
+                config.target(&flag["--target=".len()..]);
+                rest = tail;
+            }
+            [flag, ..] if flag.starts_with('-') => {
+                bail!("unknown option `{flag}` for `lazuli compile`; run `lazuli --help` for usage")
+            }
+            [file] => break file,
+            [] => bail!("`lazuli compile` needs a FILE; run `lazuli --help` for usage"),
+            [_, extra, ..] => bail!("unexpected argument `{extra}` after FILE"),
+        }
+    };
+    let engine = Engine::new(&config)?;
+    let module = compile_file(&engine, Path::new(file))?;
+    let stats = module.compile_stats();
+    let text = format!(
+        "functions: {}\nwasm code bytes: {}\nmachine code bytes: {}\ncompile time: {:.3} ms\n",
+        stats.functions_compiled,
+        stats.wasm_bytes,
+        stats.code_bytes,
+        stats.compile_time.as_secs_f64() * 1000.0
+    );
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

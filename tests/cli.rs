@@ -359,3 +359,76 @@ fn help_and_usage_errors() {
     assert_error(&lazuli(&["run", "--invoke"]));
     assert_error(&lazuli(&["run", "--bogus", FIB]));
 }
+
+#[test]
+fn compile_modes_give_the_same_results() {
+    for mode in ["lazy", "eager"] {
+        let out = lazuli(&["run", "--compile", mode, "--invoke", "fib", FIB, "20"]);
+        assert_prints(&out, "6765\n");
+        let flag = format!("--compile={mode}");
+        let out = lazuli(&["run", &flag, "--invoke", "fib", FIB, "20"]);
+        assert_prints(&out, "6765\n");
+    }
+}
+
+#[test]
+fn unknown_compile_mode_is_an_error() {
+    let out = lazuli(&["run", "--compile", "sometimes", "--invoke", "fib", FIB, "1"]);
+    assert!(assert_error(&out).contains("lazy"));
+    assert_error(&lazuli(&["run", "--compile"]));
+}
+
+/// The `name: value` lines of `lazuli compile`, in order.
+fn compile_report(out: &Output) -> Vec<(String, String)> {
+    assert!(out.status.success(), "stderr: {}", stderr(out));
+    stdout(out)
+        .lines()
+        .map(|line| {
+            let (name, value) = line.split_once(": ").expect("`name: value` line");
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn compile_prints_statistics() {
+    let report = compile_report(&lazuli(&["compile", FIB]));
+    let names: Vec<_> = report.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "functions",
+            "wasm code bytes",
+            "machine code bytes",
+            "compile time"
+        ]
+    );
+    assert_eq!(report[0].1, "1");
+    assert!(report[1].1.parse::<usize>().unwrap() > 0);
+    assert!(report[2].1.parse::<usize>().unwrap() > 0);
+    assert!(report[3].1.ends_with(" ms"));
+}
+
+#[test]
+fn compile_cross_compiles_for_aarch64() {
+    let native = compile_report(&lazuli(&["compile", FIB]));
+    let arm = compile_report(&lazuli(&[
+        "compile",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        FIB,
+    ]));
+    assert_eq!(arm[0].1, "1");
+    assert!(arm[2].1.parse::<usize>().unwrap() > 0);
+    // Different backends produce different code.
+    assert_ne!(native[2].1, arm[2].1);
+}
+
+#[test]
+fn compile_rejects_unknown_targets_and_bad_input() {
+    assert!(assert_error(&lazuli(&["compile", "--target", "nonsense", FIB])).contains("nonsense"));
+    assert_error(&lazuli(&["compile"]));
+    assert_error(&lazuli(&["compile", "no/such/file.wasm"]));
+    let garbage = temp_file("garbage.wasm", b"\0asm\x01\0\0\0\xff\xff");
+    assert_error(&lazuli(&["compile", path_str(&garbage)]));
+}
