@@ -8,12 +8,13 @@
 //!
 //! `cargo bench --bench calls` runs both and prints per-call figures at the end.
 
+mod common;
+
+use common::{mean, record};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use lazuli::{Engine, Instance, Linker, Module, Store, TypedFunc, Val};
-use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WAT: &str = r#"
@@ -61,30 +62,6 @@ const WAT: &str = r#"
         (local.set $n (i64.sub (local.get $n) (i64.const 1)))
         (br $next)))))
 "#;
-
-/// Per-iteration times of each benchmark's measured samples, for the summary
-/// printed at the end.
-static SAMPLES: Mutex<BTreeMap<String, Vec<(u64, Duration)>>> = Mutex::new(BTreeMap::new());
-
-fn record(label: &str, iters: u64, elapsed: Duration) {
-    SAMPLES
-        .lock()
-        .unwrap()
-        .entry(label.to_string())
-        .or_default()
-        .push((iters, elapsed));
-}
-
-/// The mean time per iteration, in seconds, over the last `samples` calls of `label`'s
-/// routine (criterion's measured samples follow its warm-up calls).
-fn mean(label: &str, samples: usize) -> Option<f64> {
-    let all = SAMPLES.lock().unwrap();
-    let runs = all.get(label)?;
-    let measured = &runs[runs.len().checked_sub(samples)?..];
-    let iters: u64 = measured.iter().map(|(i, _)| i).sum();
-    let total: Duration = measured.iter().map(|(_, d)| *d).sum();
-    Some(total.as_secs_f64() / iters as f64)
-}
 
 const SAMPLE_SIZE: usize = 30;
 

@@ -11,10 +11,11 @@
 //!
 //! `cargo bench --bench large_module` runs both and prints the ratios at the end.
 
+mod common;
+
+use common::{mean, record};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Validation};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wasm_encoder::{
     BlockType, CodeSection, ExportKind, ExportSection, Function, FunctionSection, InstructionSink,
@@ -221,30 +222,6 @@ fn first_result(engine: &Engine, bytes: &[u8]) -> (i32, Module, Store<()>) {
         .expect("exported");
     let result = run.call(&mut store, ARG).expect("runs");
     (result, module, store)
-}
-
-/// Per-iteration times of each benchmark's measured samples, for the ratios
-/// printed at the end.
-static SAMPLES: Mutex<BTreeMap<String, Vec<(u64, Duration)>>> = Mutex::new(BTreeMap::new());
-
-fn record(label: &str, iters: u64, elapsed: Duration) {
-    SAMPLES
-        .lock()
-        .unwrap()
-        .entry(label.to_string())
-        .or_default()
-        .push((iters, elapsed));
-}
-
-/// The mean time per iteration, in seconds, over the last `samples` calls of `label`'s
-/// routine (criterion's measured samples follow its warm-up calls).
-fn mean(label: &str, samples: usize) -> Option<f64> {
-    let all = SAMPLES.lock().unwrap();
-    let runs = all.get(label)?;
-    let measured = &runs[runs.len().checked_sub(samples)?..];
-    let iters: u64 = measured.iter().map(|(i, _)| i).sum();
-    let total: Duration = measured.iter().map(|(_, d)| *d).sum();
-    Some(total.as_secs_f64() / iters as f64)
 }
 
 const FIRST_RESULT_SAMPLES: usize = 10;

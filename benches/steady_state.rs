@@ -10,10 +10,11 @@
 //!
 //! `cargo bench --bench steady_state` runs both and prints lazy/eager ratios.
 
+mod common;
+
+use common::{mean, record};
 use criterion::Criterion;
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store, TypedFunc};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WAT: &str = r#"
@@ -65,30 +66,6 @@ const FIB_N: i32 = 30;
 const FIB_RESULT: i32 = 832_040;
 const SIEVE_N: i32 = 1_000_000;
 const SIEVE_RESULT: i32 = 78_498;
-
-/// Per-iteration times of each benchmark's measured samples, for the ratios
-/// printed at the end.
-static SAMPLES: Mutex<BTreeMap<String, Vec<(u64, Duration)>>> = Mutex::new(BTreeMap::new());
-
-fn record(label: &str, iters: u64, elapsed: Duration) {
-    SAMPLES
-        .lock()
-        .unwrap()
-        .entry(label.to_string())
-        .or_default()
-        .push((iters, elapsed));
-}
-
-/// The mean time per iteration, in seconds, over the last `samples` calls of
-/// `label`'s routine (criterion's measured samples follow its warm-up calls).
-fn mean(label: &str, samples: usize) -> Option<f64> {
-    let all = SAMPLES.lock().unwrap();
-    let runs = all.get(label)?;
-    let measured = &runs[runs.len().checked_sub(samples)?..];
-    let iters: u64 = measured.iter().map(|(i, _)| i).sum();
-    let total: Duration = measured.iter().map(|(_, d)| *d).sum();
-    Some(total.as_secs_f64() / iters as f64)
-}
 
 const SAMPLE_SIZE: usize = 20;
 
