@@ -14,7 +14,7 @@ use lazuli_environ::{
     WasmError, WasmFuncType,
 };
 use std::cell::RefCell;
-use wasmparser::{BinaryReader, FuncToValidate, FuncValidatorAllocations, FunctionBody};
+use wasmparser::{BinaryReader, FunctionBody};
 
 /// Why a function could not be compiled.
 #[derive(Debug)]
@@ -84,7 +84,7 @@ impl Compiler {
 
     /// Compiles defined function `defined_index` of `module`, whose bytes are
     /// `module_bytes`; `signatures` maps the module's types to engine-wide ids. Bodies
-    /// accepted lazily (see `ModuleInfo::pending_validation`) are validated here.
+    /// not validated yet (see `ModuleInfo::func_validators`) are validated here.
     pub fn compile_function(
         &self,
         module: &ModuleInfo,
@@ -99,18 +99,7 @@ impl Compiler {
             &module_bytes[range.clone()],
             range.start as u64,
         ));
-        let mut validator = module
-            .pending_validation
-            .get(defined_index as usize)
-            .map(|v| {
-                FuncToValidate {
-                    resources: v.resources.clone(),
-                    index: v.index,
-                    ty: v.ty,
-                    features: v.features,
-                }
-                .into_validator(FuncValidatorAllocations::default())
-            });
+        let mut validator = module.func_validator(defined_index);
         let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options);
         SCRATCH.with(|scratch| {
             let (translator, ctx) = &mut *scratch.borrow_mut();

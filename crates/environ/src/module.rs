@@ -131,9 +131,9 @@ pub struct ModuleInfo {
     pub func_names: HashMap<u32, String>,
     /// The module's own name from the name section.
     pub name: Option<String>,
-    /// Validators for bodies that are checked when first compiled
-    /// ([`crate::ValidationMode::Lazy`]); empty when bodies were validated up front.
-    pub pending_validation: Vec<FuncToValidate<ValidatorResources>>,
+    /// A validator for each defined function's body, until the bodies have been
+    /// validated; while present, the compiler validates each body as it translates it.
+    pub func_validators: Vec<FuncToValidate<ValidatorResources>>,
 }
 
 impl ModuleInfo {
@@ -165,6 +165,32 @@ impl ModuleInfo {
 
     pub fn is_imported_table(&self, table: u32) -> bool {
         table < self.num_imported_tables
+    }
+
+    /// The validator for defined function `defined`'s body, if it is still pending.
+    pub fn func_validator(
+        &self,
+        defined: u32,
+    ) -> Option<wasmparser::FuncValidator<ValidatorResources>> {
+        let v = self.func_validators.get(defined as usize)?;
+        let to_validate = FuncToValidate {
+            resources: v.resources.clone(),
+            index: v.index,
+            ty: v.ty,
+            features: v.features,
+        };
+        Some(to_validate.into_validator(Default::default()))
+    }
+
+    /// Validates defined function `defined`'s body (a range of `bytes`).
+    pub fn validate_body(&self, bytes: &[u8], defined: u32) -> Result<(), crate::WasmError> {
+        let Some(mut validator) = self.func_validator(defined) else {
+            return Ok(());
+        };
+        let range = self.bodies[defined as usize].range.clone();
+        let reader = wasmparser::BinaryReader::new(&bytes[range.clone()], range.start as u64);
+        validator.validate(&wasmparser::FunctionBody::new(reader))?;
+        Ok(())
     }
 
     /// A readable name for a function: the name section's, or `func<N>`.

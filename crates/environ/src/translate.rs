@@ -3,41 +3,22 @@
 use crate::module::*;
 use crate::{ConstExpr, WasmError, WasmFuncType, wasm_val_type};
 use wasmparser::{
-    DataKind, ElementKind, ExternalKind, FuncValidatorAllocations, Name, NameSectionReader, Parser,
-    Payload, TypeRef, ValidPayload, Validator, WasmFeatures,
+    DataKind, ElementKind, ExternalKind, Name, NameSectionReader, Parser, Payload, TypeRef,
+    ValidPayload, Validator, WasmFeatures,
 };
 
-/// When function bodies are validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ValidationMode {
-    /// Every body is validated before the module is accepted (the spec's behaviour).
-    #[default]
-    Eager,
-    /// Bodies are validated when first compiled; an invalid body surfaces as an
-    /// error at its first call.
-    Lazy,
-}
-
-/// Validates `bytes` with `features` and records what the module declares.
-pub fn translate_module(
-    bytes: &[u8],
-    features: WasmFeatures,
-    mode: ValidationMode,
-) -> Result<ModuleInfo, WasmError> {
+/// Validates everything in `bytes` but the function bodies, with `features`, and
+/// records what the module declares. Each body's validator is kept in
+/// `ModuleInfo::func_validators`: bodies are independent of each other, so the
+/// caller can check them all at once (in parallel, [`ModuleInfo::validate_body`])
+/// or each one as it is compiled.
+pub fn translate_module(bytes: &[u8], features: WasmFeatures) -> Result<ModuleInfo, WasmError> {
     let mut validator = Validator::new_with_features(features);
     let mut info = ModuleInfo::default();
-    let mut allocs = FuncValidatorAllocations::default();
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload?;
-        if let ValidPayload::Func(to_validate, body) = validator.payload(&payload)? {
-            match mode {
-                ValidationMode::Eager => {
-                    let mut v = to_validate.into_validator(allocs);
-                    v.validate(&body)?;
-                    allocs = v.into_allocations();
-                }
-                ValidationMode::Lazy => info.pending_validation.push(to_validate),
-            }
+        if let ValidPayload::Func(to_validate, _) = validator.payload(&payload)? {
+            info.func_validators.push(to_validate);
         }
         record(&mut info, bytes, payload)?;
     }

@@ -1,7 +1,18 @@
 //! [`Config`]: the choices an [`crate::Engine`] is built with.
 
-pub use lazuli_environ::ValidationMode as Validation;
 pub use lazuli_runtime::MemoryStyle;
+
+/// When function bodies are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Validation {
+    /// Every body is validated (in parallel) before the module is accepted, as the
+    /// spec requires.
+    #[default]
+    Eager,
+    /// Each body is validated as it is compiled: an invalid body surfaces as an
+    /// error at its first call. Makes loading a huge module cheaper still.
+    Lazy,
+}
 
 /// When function bodies are compiled to machine code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

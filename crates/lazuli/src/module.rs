@@ -3,9 +3,9 @@
 //! call, exactly once however many threads call it; in eager mode all are compiled
 //! in parallel when the module loads.
 
-use crate::Engine;
 use crate::engine::Trampolines;
 use crate::types::{ExportType, ExternType, ImportType};
+use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{CodeMemory, FunctionInfo, RelocTarget, registry};
@@ -102,12 +102,7 @@ impl Module {
 
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
-        let info = translate_module(
-            bytes,
-            wasmparser::WasmFeatures::WASM2,
-            engine.config().validation,
-        )
-        .map_err(|e| anyhow!("invalid module: {e}"))?;
+        let info = parse(engine, bytes)?;
         let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
         let trampolines = if engine.is_native() {
             info.types
@@ -137,13 +132,7 @@ impl Module {
 
     /// Checks that `bytes` is a valid module without compiling it.
     pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
-        translate_module(
-            bytes,
-            wasmparser::WasmFeatures::WASM2,
-            engine.config().validation,
-        )
-        .map(drop)
-        .map_err(|e| anyhow!("invalid module: {e}"))
+        parse(engine, bytes).map(drop)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -217,6 +206,24 @@ impl Module {
         }
         Ok(())
     }
+}
+
+/// Validates and parses `bytes`; with eager validation the function bodies are
+/// validated too, on all cores, reporting the first invalid body in module order.
+fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
+    let invalid = |e| anyhow!("invalid module: {e}");
+    let mut info = translate_module(bytes, wasmparser::WasmFeatures::WASM2).map_err(invalid)?;
+    if engine.config().validation == Validation::Eager {
+        let first_error = (0..info.num_defined_funcs())
+            .into_par_iter()
+            .map(|d| info.validate_body(bytes, d))
+            .find_first(Result::is_err);
+        if let Some(Err(e)) = first_error {
+            return Err(invalid(e));
+        }
+        info.func_validators.clear();
+    }
+    Ok(info)
 }
 
 impl ModuleInner {
