@@ -20,7 +20,8 @@ pub struct Func(pub(crate) Stored);
 
 /// What a store knows about one of its functions.
 pub(crate) struct FuncData {
-    pub(crate) ty: FuncType,
+    /// Shared so that calls can read it without copying.
+    pub(crate) ty: Arc<FuncType>,
     /// Stable address: inside an instance's VMContext, or inside `host` below.
     pub(crate) func_ref: *const VMFuncRef,
     pub(crate) trampolines: Arc<Trampolines>,
@@ -173,7 +174,7 @@ impl Func {
         state.func_ref.vmctx = (&mut state.vmctx as *mut VMHostContext).cast();
         let func_ref = &state.func_ref as *const VMFuncRef;
         Ok(store.opaque.push_func(FuncData {
-            ty,
+            ty: Arc::new(ty),
             func_ref,
             trampolines,
             _host: Some(state),
@@ -184,7 +185,7 @@ impl Func {
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let store = store.as_context();
         let opaque = &store.0.opaque;
-        opaque.funcs[opaque.check(self.0)].ty.clone()
+        FuncType::clone(&opaque.funcs[opaque.check(self.0)].ty)
     }
 
     /// Calls the function with `params`, writing its results into `results`.
@@ -212,19 +213,20 @@ impl Func {
                 results.len()
             );
         }
-        let mut values = vec![ValRaw::default(); params.len().max(results.len())];
-        for (i, (p, expected)) in params.iter().zip(ty.params()).enumerate() {
-            if p.ty() != expected {
-                bail!("argument {i} has type {}, expected {expected}", p.ty());
+        with_slots(params.len().max(results.len()), |values| {
+            for (i, (p, expected)) in params.iter().zip(ty.params()).enumerate() {
+                if p.ty() != expected {
+                    bail!("argument {i} has type {}, expected {expected}", p.ty());
+                }
+                values[i] = p.to_raw(opaque)?;
             }
-            values[i] = p.to_raw(opaque)?;
-        }
-        // SAFETY: `values` has a slot per argument and result.
-        unsafe { self.call_raw(opaque, &mut values)? };
-        for (i, (r, ty)) in results.iter_mut().zip(ty.results()).enumerate() {
-            *r = Val::from_raw(opaque, values[i], ty);
-        }
-        Ok(())
+            // SAFETY: `values` has a slot per argument and result.
+            unsafe { self.call_raw(opaque, values)? };
+            for (i, (r, ty)) in results.iter_mut().zip(ty.results()).enumerate() {
+                *r = Val::from_raw(opaque, values[i], ty);
+            }
+            Ok(())
+        })
     }
 
     /// Calls with arguments and results in `values`.
@@ -275,6 +277,18 @@ impl Func {
         store: impl AsContext,
     ) -> Result<crate::TypedFunc<P, R>> {
         crate::TypedFunc::new(*self, store)
+    }
+}
+
+/// Calls with inline slots of this many values live on the stack.
+const INLINE_SLOTS: usize = 8;
+
+/// Runs `f` on `n` zeroed value slots, on the stack when they are few.
+pub(crate) fn with_slots<R>(n: usize, f: impl FnOnce(&mut [ValRaw]) -> R) -> R {
+    if n <= INLINE_SLOTS {
+        f(&mut [ValRaw::default(); INLINE_SLOTS][..n])
+    } else {
+        f(&mut vec![ValRaw::default(); n])
     }
 }
 

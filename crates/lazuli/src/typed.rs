@@ -2,7 +2,7 @@
 //! turning Rust closures into host functions.
 
 use crate::Func;
-use crate::func::{Caller, HostCallback};
+use crate::func::{Caller, HostCallback, with_slots};
 use crate::store::{AsContext, AsContextMut};
 use crate::types::{FuncType, ValType};
 use crate::values::Val;
@@ -102,9 +102,6 @@ tuples! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 }
 
-/// Slots for calls with few values live on the stack.
-const INLINE_SLOTS: usize = 8;
-
 /// A function whose signature was checked once, called without per-call checks.
 pub struct TypedFunc<P, R> {
     func: Func,
@@ -144,20 +141,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let n = P::COUNT.max(R::COUNT);
-        let mut inline = [ValRaw::default(); INLINE_SLOTS];
-        let mut heap = Vec::new();
-        let slots: &mut [ValRaw] = if n <= INLINE_SLOTS {
-            &mut inline
-        } else {
-            heap.resize(n, ValRaw::default());
-            &mut heap
-        };
-        params.store(slots);
-        // SAFETY: the signature was checked in `new`; `slots` holds the typed
-        // arguments and has room for every result.
-        unsafe { self.func.call_raw(opaque, slots)? };
-        Ok(R::load(slots))
+        with_slots(P::COUNT.max(R::COUNT), |slots| {
+            params.store(slots);
+            // SAFETY: the signature was checked in `new`; `slots` holds the typed
+            // arguments and has room for every result.
+            unsafe { self.func.call_raw(opaque, slots)? };
+            Ok(R::load(slots))
+        })
     }
 }
 
