@@ -17,8 +17,10 @@ pub(crate) struct Stored {
     pub(crate) index: usize,
 }
 
-/// The non-generic part of a store.
-pub(crate) struct StoreOpaque {
+/// The non-generic part of a store (public only so that the typed-call traits can
+/// name it; it is not reachable from outside the crate).
+#[doc(hidden)]
+pub struct StoreOpaque {
     pub(crate) id: u64,
     pub(crate) engine: Engine,
     pub(crate) vm: Box<VMStoreContext>,

@@ -3,9 +3,10 @@
 
 use crate::Func;
 use crate::func::{Caller, HostCallback, with_slots};
+use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut};
 use crate::types::{FuncType, ValType};
-use crate::values::Val;
+use crate::values::{ExternRef, Ref, Val};
 use anyhow::{Result, bail};
 use lazuli_runtime::ValRaw;
 use std::marker::PhantomData;
@@ -14,16 +15,18 @@ use std::sync::Arc;
 /// A Rust type that is a Wasm value type.
 pub trait WasmTy: Copy + Send + 'static {
     fn valtype() -> ValType;
-    fn to_raw(self) -> ValRaw;
-    fn from_raw(raw: ValRaw) -> Self;
+    #[doc(hidden)]
+    fn to_raw(self, store: &StoreOpaque) -> ValRaw;
+    #[doc(hidden)]
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self;
 }
 
 macro_rules! wasm_ty {
     ($($t:ty => $vt:ident, |$v:ident| $to:expr, |$r:ident| $from:expr;)*) => {$(
         impl WasmTy for $t {
             fn valtype() -> ValType { ValType::$vt }
-            fn to_raw(self) -> ValRaw { let $v = self; $to }
-            fn from_raw($r: ValRaw) -> Self { $from }
+            fn to_raw(self, _: &StoreOpaque) -> ValRaw { let $v = self; $to }
+            fn from_raw(_: &mut StoreOpaque, $r: ValRaw) -> Self { $from }
         }
     )*};
 }
@@ -38,12 +41,43 @@ wasm_ty! {
     u128 => V128, |v| ValRaw(v), |r| r.0;
 }
 
+impl WasmTy for Option<Func> {
+    fn valtype() -> ValType {
+        ValType::FuncRef
+    }
+    fn to_raw(self, store: &StoreOpaque) -> ValRaw {
+        ValRaw(Ref::Func(self).to_raw(store) as u128)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        match Ref::from_raw(store, raw.0 as usize, ValType::FuncRef) {
+            Ref::Func(f) => f,
+            Ref::Extern(_) => None,
+        }
+    }
+}
+
+impl WasmTy for Option<ExternRef> {
+    fn valtype() -> ValType {
+        ValType::ExternRef
+    }
+    fn to_raw(self, store: &StoreOpaque) -> ValRaw {
+        ValRaw(Ref::Extern(self).to_raw(store) as u128)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
+        match Ref::from_raw(store, raw.0 as usize, ValType::ExternRef) {
+            Ref::Extern(e) => e,
+            Ref::Func(_) => None,
+        }
+    }
+}
+
 /// Parameters of a typed call: `()`, one [`WasmTy`] or a tuple of them.
 pub trait WasmParams: Send {
     /// How many values.
     const COUNT: usize;
     fn types() -> Vec<ValType>;
-    fn store(self, slots: &mut [ValRaw]);
+    #[doc(hidden)]
+    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]);
 }
 
 /// Results of a typed call: `()`, one [`WasmTy`] or a tuple of them.
@@ -51,7 +85,8 @@ pub trait WasmResults: Sized {
     /// How many values.
     const COUNT: usize;
     fn types() -> Vec<ValType>;
-    fn load(slots: &[ValRaw]) -> Self;
+    #[doc(hidden)]
+    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self;
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -59,8 +94,8 @@ impl<A: WasmTy> WasmParams for A {
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
-    fn store(self, slots: &mut [ValRaw]) {
-        slots[0] = self.to_raw();
+    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) {
+        slots[0] = self.to_raw(store);
     }
 }
 
@@ -69,8 +104,8 @@ impl<A: WasmTy> WasmResults for A {
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
-    fn load(slots: &[ValRaw]) -> Self {
-        A::from_raw(slots[0])
+    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self {
+        A::from_raw(store, slots[0])
     }
 }
 
@@ -80,13 +115,13 @@ macro_rules! tuples {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
             #[allow(unused_variables)]
-            fn store(self, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw();)* }
+            fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw(store);)* }
         }
         impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
             #[allow(unused_variables, clippy::unused_unit)]
-            fn load(slots: &[ValRaw]) -> Self { ($($t::from_raw(slots[$i]),)*) }
+            fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self { ($($t::from_raw(store, slots[$i]),)*) }
         }
     )*};
 }
@@ -142,11 +177,11 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         with_slots(P::COUNT.max(R::COUNT), |slots| {
-            params.store(slots);
+            params.store(opaque, slots);
             // SAFETY: the signature was checked in `new`; `slots` holds the typed
             // arguments and has room for every result.
             unsafe { self.func.call_raw(opaque, slots)? };
-            Ok(R::load(slots))
+            Ok(R::load(opaque, slots))
         })
     }
 }
@@ -173,12 +208,13 @@ impl<R: WasmResultsStore> WasmRet for Result<R> {
 
 /// Results a host function can write back into slots.
 pub trait WasmResultsStore: WasmResults {
-    fn store_results(self, slots: &mut [ValRaw]);
+    #[doc(hidden)]
+    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]);
 }
 
 impl<A: WasmTy> WasmResultsStore for A {
-    fn store_results(self, slots: &mut [ValRaw]) {
-        slots[0] = self.to_raw();
+    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) {
+        slots[0] = self.to_raw(store);
     }
 }
 
@@ -186,7 +222,7 @@ macro_rules! result_tuples {
     ($(($($t:ident $i:tt),*);)*) => {$(
         impl<$($t: WasmTy),*> WasmResultsStore for ($($t,)*) {
             #[allow(unused_variables)]
-            fn store_results(self, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw();)* }
+            fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw(store);)* }
         }
     )*};
 }
@@ -213,9 +249,10 @@ macro_rules! into_func {
         {
             fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
                 let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
-                let callback = move |_caller: Caller<'_, T>, slots: &mut [ValRaw]| {
-                    let r = self($($p::from_raw(slots[$i])),*).into_result()?;
-                    r.store_results(slots);
+                let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
+                    let store = &mut caller.store.0.opaque;
+                    let r = self($($p::from_raw(store, slots[$i])),*).into_result()?;
+                    r.store_results(store, slots);
                     Ok(())
                 };
                 (ty, Arc::new(callback))
@@ -227,11 +264,13 @@ macro_rules! into_func {
             F: Fn(Caller<'_, T>, $($p),*) -> R + Send + Sync + 'static,
             R: WasmRet,
         {
+            #[allow(non_snake_case)]
             fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
                 let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
-                let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
-                    let r = self(caller, $($p::from_raw(slots[$i])),*).into_result()?;
-                    r.store_results(slots);
+                let callback = move |mut caller: Caller<'_, T>, slots: &mut [ValRaw]| {
+                    $(let $p = $p::from_raw(&mut caller.store.0.opaque, slots[$i]);)*
+                    let r = self(caller.reborrow(), $($p),*).into_result()?;
+                    r.store_results(&caller.store.0.opaque, slots);
                     Ok(())
                 };
                 (ty, Arc::new(callback))

@@ -246,3 +246,116 @@ fn stores_and_instances_move_between_threads() {
     assert_eq!(result, 42);
     drop(store);
 }
+
+#[test]
+fn references_cross_typed_calls_and_host_functions() {
+    use lazuli::{ExternRef, Ref, Table, TableType, ValType};
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "pick" (func $pick (param externref externref i32) (result externref)))
+          (table $t (export "t") 2 externref)
+          (func (export "roundtrip") (param externref) (result externref) (local.get 0))
+          (func (export "pick") (param externref externref i32) (result externref)
+            (call $pick (local.get 0) (local.get 1) (local.get 2)))
+          (func $seven (result i32) (i32.const 7))
+          (func (export "seven-ref") (result funcref) (ref.func $seven))
+          (func (export "call-ref") (param funcref) (result i32)
+            (table.set $f (i32.const 0) (local.get 0))
+            (call_indirect $f (result i32) (i32.const 0)))
+          (table $f 1 funcref)
+          (elem declare func $seven))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "pick",
+            |a: Option<ExternRef>, b: Option<ExternRef>, which: i32| if which == 0 { a } else { b },
+        )
+        .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let hello = ExternRef::new(&mut store, "hello".to_string());
+    let world = ExternRef::new(&mut store, 42u32);
+    let roundtrip = instance
+        .get_typed_func::<Option<ExternRef>, Option<ExternRef>>(&mut store, "roundtrip")
+        .unwrap();
+    assert_eq!(
+        roundtrip.call(&mut store, Some(hello)).unwrap(),
+        Some(hello)
+    );
+    assert_eq!(roundtrip.call(&mut store, None).unwrap(), None);
+    let pick = instance
+        .get_typed_func::<(Option<ExternRef>, Option<ExternRef>, i32), Option<ExternRef>>(
+            &mut store, "pick",
+        )
+        .unwrap();
+    let picked = pick
+        .call(&mut store, (Some(hello), Some(world), 1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(picked.data(&store).downcast_ref::<u32>(), Some(&42));
+    let picked = pick
+        .call(&mut store, (Some(hello), Some(world), 0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        picked
+            .data(&store)
+            .downcast_ref::<String>()
+            .map(String::as_str),
+        Some("hello")
+    );
+
+    let seven_ref = instance
+        .get_typed_func::<(), Option<Func>>(&mut store, "seven-ref")
+        .unwrap();
+    let seven = seven_ref.call(&mut store, ()).unwrap().unwrap();
+    assert_eq!(
+        seven
+            .typed::<(), i32>(&store)
+            .unwrap()
+            .call(&mut store, ())
+            .unwrap(),
+        7
+    );
+    let call_ref = instance
+        .get_typed_func::<Option<Func>, i32>(&mut store, "call-ref")
+        .unwrap();
+    assert_eq!(call_ref.call(&mut store, Some(seven)).unwrap(), 7);
+    let err = call_ref.call(&mut store, None).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::IndirectCallToNull));
+
+    // Tables of externrefs from the host side.
+    let table = instance.get_table(&mut store, "t").unwrap();
+    assert_eq!(
+        table.ty(&store),
+        TableType::new(ValType::ExternRef, 2, None)
+    );
+    table.set(&mut store, 1, Ref::Extern(Some(world))).unwrap();
+    assert_eq!(table.get(&mut store, 1), Some(Ref::Extern(Some(world))));
+    assert_eq!(table.get(&mut store, 0), Some(Ref::Extern(None)));
+    assert_eq!(
+        table.grow(&mut store, 3, Ref::Extern(Some(hello))).unwrap(),
+        2
+    );
+    assert_eq!(table.get(&mut store, 4), Some(Ref::Extern(Some(hello))));
+    assert!(
+        table.set(&mut store, 0, Ref::Func(None)).is_err(),
+        "wrong reference type"
+    );
+    let host_table = Table::new(
+        &mut store,
+        TableType::new(ValType::FuncRef, 3, Some(3)),
+        Ref::Func(Some(seven)),
+    )
+    .unwrap();
+    assert_eq!(host_table.get(&mut store, 2), Some(Ref::Func(Some(seven))));
+    assert!(
+        host_table.grow(&mut store, 1, Ref::Func(None)).is_err(),
+        "beyond maximum"
+    );
+}
