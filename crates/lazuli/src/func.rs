@@ -49,10 +49,9 @@ unsafe extern "C" fn host_shim<T: 'static>(
     values: *mut ValRaw,
     len: usize,
 ) -> u32 {
-    // SAFETY: `ctx` is the `vmctx` field of a live `HostFuncState<T>` (its `data`
-    // points at the state); the store outlives every call into it. The callback is
-    // cloned out first so that no reference into the store is held while the
-    // callback has it exclusively.
+    // The callback is cloned out so that no borrow of the state is held while the
+    // callback has the store exclusively.
+    // SAFETY: `ctx` is the `vmctx` of a live `HostFuncState<T>`, whose store outlives it.
     let (callback, store) = unsafe {
         let state = &*((*ctx).data as *const HostFuncState<T>);
         (state.callback.clone(), &mut *state.store)

@@ -23,10 +23,8 @@ pub type Handler = unsafe extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut 
 pub fn install(handler: Handler) {
     INSTALL.call_once(|| {
         for (i, signal) in SIGNALS.iter().enumerate() {
-            // SAFETY: `sigaction` is called with a fully initialised action; the
-            // previous action is written to its slot before any of our handlers can
-            // read it (they only forward signals raised after installation), and
-            // `Once` guarantees a single writer.
+            // SAFETY: a fully initialised action; `Once` makes this the only writer
+            // of PREVIOUS, which is filled before our handler can forward to it.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = handler as usize;
