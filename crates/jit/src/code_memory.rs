@@ -2,6 +2,7 @@
 
 use lazuli_environ::{CompiledFunction, RelocKind, Relocation};
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 /// Why code could not be made executable.
 #[derive(Debug)]
@@ -27,26 +28,55 @@ pub enum RelocTarget {
 /// Functions alignment inside code memory.
 const FUNCTION_ALIGN: usize = 16;
 
-/// A block of read+execute pages holding a batch of functions. The pages are
-/// unmapped when it is dropped; whoever registered them must unregister first.
+/// Address space reserved at a time; batches are carved out of it page by page.
+const CHUNK_SIZE: usize = 1 << 20;
+
+/// Executable memory for one owner (a module, or an engine's trampolines). Code is
+/// added in batches: each batch gets fresh pages, which are written while no one can
+/// execute them and then made read+execute for good — pages are never writable and
+/// executable at once, and code already running is never touched. Carving batches
+/// out of large reservations keeps the number of kernel mappings small however many
+/// functions are compiled one at a time. Everything is unmapped on drop; whoever
+/// registered the code must unregister it first.
+#[derive(Default)]
 pub struct CodeMemory {
-    alloc: region::Allocation,
-    ranges: Vec<Range<usize>>,
+    chunks: Mutex<Vec<Chunk>>,
 }
 
-// SAFETY: the pages are immutable (read+execute) after construction; sharing their
-// addresses between threads is what they are for.
+/// One reservation and how much of it is used.
+struct Chunk {
+    alloc: region::Allocation,
+    used: usize,
+}
+
+// SAFETY: the chunks' pages are only written under the mutex, before they become
+// executable; after that they are immutable and sharing their addresses between
+// threads is what they are for.
 unsafe impl Send for CodeMemory {}
-// SAFETY: as above; no interior mutability.
+// SAFETY: as above.
 unsafe impl Sync for CodeMemory {}
 
+/// The address ranges of a published batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// All of the batch's code.
+    pub range: Range<usize>,
+    /// Each function's code, in the order given to [`CodeMemory::publish`].
+    pub functions: Vec<Range<usize>>,
+}
+
 impl CodeMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Copies `functions` into fresh pages, applies their relocations (callees found
     /// through `resolve`) and makes the pages executable.
     pub fn publish(
+        &self,
         functions: &[&CompiledFunction],
         resolve: impl Fn(u32) -> Option<RelocTarget>,
-    ) -> Result<CodeMemory, JitError> {
+    ) -> Result<Batch, JitError> {
         let mut offsets = Vec::with_capacity(functions.len());
         let mut size = 0usize;
         for f in functions {
@@ -54,12 +84,15 @@ impl CodeMemory {
             offsets.push(size..size + f.code.len());
             size += f.code.len();
         }
-        let mut alloc = region::alloc(size.max(1), region::Protection::READ_WRITE)
-            .map_err(|e| JitError(format!("cannot map code memory: {e}")))?;
-        let base = alloc.as_mut_ptr::<u8>() as usize;
+        let len = size.max(1).next_multiple_of(region::page::size());
+        let mut chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
+        let base = reserve(&mut chunks, len)?;
+        // SAFETY: `reserve` handed out `len` bytes of inaccessible pages that no one
+        // else refers to; they become writable here and executable below.
+        unsafe { region::protect(base as *const u8, len, region::Protection::READ_WRITE) }
+            .map_err(|e| JitError(format!("cannot make code memory writable: {e}")))?;
         {
-            // SAFETY: `alloc` is a fresh read-write mapping of at least `size` bytes
-            // and nothing else refers to it yet.
+            // SAFETY: the pages were just made writable and only this batch uses them.
             let bytes = unsafe { std::slice::from_raw_parts_mut(base as *mut u8, size) };
             for (f, range) in functions.iter().zip(&offsets) {
                 bytes[range.clone()].copy_from_slice(&f.code);
@@ -78,34 +111,34 @@ impl CodeMemory {
                 }
             }
         }
-        // SAFETY: the range is exactly the mapping made above; after this call the
-        // pages are never written again.
-        unsafe {
-            region::protect(
-                base as *const u8,
-                size.max(1),
-                region::Protection::READ_EXECUTE,
-            )
-        }
-        .map_err(|e| JitError(format!("cannot make code executable: {e}")))?;
+        // SAFETY: the same pages; after this call they are never written again.
+        unsafe { region::protect(base as *const u8, len, region::Protection::READ_EXECUTE) }
+            .map_err(|e| JitError(format!("cannot make code executable: {e}")))?;
         flush_icache(base, size);
-        let ranges = offsets
-            .into_iter()
-            .map(|r| base + r.start..base + r.end)
-            .collect();
-        Ok(CodeMemory { alloc, ranges })
+        Ok(Batch {
+            range: base..base + size,
+            functions: offsets
+                .into_iter()
+                .map(|r| base + r.start..base + r.end)
+                .collect(),
+        })
     }
+}
 
-    /// Absolute address range of the `i`th function of the batch.
-    pub fn function(&self, i: usize) -> Range<usize> {
-        self.ranges[i].clone()
+/// The address of `len` fresh bytes (a multiple of the page size), taken from the
+/// last chunk or from a new one.
+fn reserve(chunks: &mut Vec<Chunk>, len: usize) -> Result<usize, JitError> {
+    if chunks.last().is_none_or(|c| c.alloc.len() - c.used < len) {
+        let alloc = region::alloc(len.max(CHUNK_SIZE), region::Protection::NONE)
+            .map_err(|e| JitError(format!("cannot map code memory: {e}")))?;
+        chunks.push(Chunk { alloc, used: 0 });
     }
-
-    /// Address range of all the code.
-    pub fn range(&self) -> Range<usize> {
-        let start = self.alloc.as_ptr::<u8>() as usize;
-        start..start + self.alloc.len()
-    }
+    let Some(chunk) = chunks.last_mut() else {
+        unreachable!("a chunk was pushed above if there was none")
+    };
+    let start = chunk.alloc.as_ptr::<u8>() as usize + chunk.used;
+    chunk.used += len;
+    Ok(start)
 }
 
 /// Patches one relocation of the function at `func_start` within `bytes`.

@@ -6,5 +6,5 @@
 mod code_memory;
 pub mod registry;
 
-pub use code_memory::{CodeMemory, JitError, RelocTarget};
+pub use code_memory::{Batch, CodeMemory, JitError, RelocTarget};
 pub use registry::{FrameInfo, FunctionInfo};

@@ -21,6 +21,19 @@ pub(crate) struct EngineInner {
     pub(crate) compiler: Compiler,
     pub(crate) signatures: SignatureRegistry,
     trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
+    trampoline_code: CodeMemory,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        let trampolines = self
+            .trampolines
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for t in trampolines.values() {
+            registry::unregister(t.code_start);
+        }
+    }
 }
 
 /// The two trampolines of one signature.
@@ -29,13 +42,8 @@ pub(crate) struct Trampolines {
     pub(crate) array_to_wasm: usize,
     /// Wasm→host: Wasm signature, callee vmctx is a `VMHostContext`.
     pub(crate) wasm_to_host: usize,
-    code: CodeMemory,
-}
-
-impl Drop for Trampolines {
-    fn drop(&mut self) {
-        registry::unregister(self.code.range().start);
-    }
+    /// Where their registered code starts.
+    code_start: usize,
 }
 
 impl Default for Engine {
@@ -71,6 +79,7 @@ impl Engine {
                 compiler,
                 signatures: SignatureRegistry::default(),
                 trampolines: Mutex::new(HashMap::new()),
+                trampoline_code: CodeMemory::new(),
             }),
         })
     }
@@ -114,31 +123,37 @@ impl Engine {
         let compiler = self.compiler();
         let to_wasm = compiler.compile_array_to_wasm(ty)?;
         let to_host = compiler.compile_wasm_to_host(ty)?;
-        let trampolines = Arc::new(publish_trampolines(&to_wasm, &to_host)?);
+        let trampolines = Arc::new(publish_trampolines(
+            &self.inner.trampoline_code,
+            &to_wasm,
+            &to_host,
+        )?);
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
     }
 }
 
 fn publish_trampolines(
+    code: &CodeMemory,
     to_wasm: &CompiledFunction,
     to_host: &CompiledFunction,
 ) -> Result<Trampolines> {
-    let code =
-        CodeMemory::publish(&[to_wasm, to_host], |_| None).context("publishing trampolines")?;
+    let batch = code
+        .publish(&[to_wasm, to_host], |_| None)
+        .context("publishing trampolines")?;
     let functions = [to_wasm, to_host]
         .iter()
-        .enumerate()
-        .map(|(i, f)| FunctionInfo {
-            range: code.function(i),
+        .zip(&batch.functions)
+        .map(|(f, range)| FunctionInfo {
+            range: range.clone(),
             func_index: None,
             tables: f.tables.clone(),
         })
         .collect();
-    registry::register(code.range(), functions, None);
+    registry::register(batch.range.clone(), functions, None);
     Ok(Trampolines {
-        array_to_wasm: code.function(0).start,
-        wasm_to_host: code.function(1).start,
-        code,
+        array_to_wasm: batch.functions[0].start,
+        wasm_to_host: batch.functions[1].start,
+        code_start: batch.range.start,
     })
 }

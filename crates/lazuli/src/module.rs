@@ -8,7 +8,7 @@ use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
-use lazuli_jit::{CodeMemory, FunctionInfo, RelocTarget, registry};
+use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::ModuleCode;
 use rayon::prelude::*;
 use std::any::Any;
@@ -34,8 +34,10 @@ pub(crate) struct ModuleInner {
     pub(crate) trampolines: Vec<Arc<Trampolines>>,
     /// Entry address of each defined function, once compiled (or why it failed).
     compiled: Box<[OnceLock<Result<usize, String>>]>,
-    /// Every block of code published for this module.
-    code: Mutex<Vec<CodeMemory>>,
+    /// The module's machine code.
+    code: CodeMemory,
+    /// Where each published batch of code starts (to unregister it).
+    batches: Mutex<Vec<usize>>,
     stats: Counters,
 }
 
@@ -62,13 +64,12 @@ pub struct CompileStats {
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
-        for code in self
-            .code
+        for start in self
+            .batches
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
         {
-            registry::unregister(code.range().start);
+            registry::unregister(*start);
         }
     }
 }
@@ -121,7 +122,8 @@ impl Module {
             bytes: bytes.into(),
             signatures,
             trampolines,
-            code: Mutex::new(Vec::new()),
+            code: CodeMemory::new(),
+            batches: Mutex::new(Vec::new()),
             stats: Counters::default(),
         });
         if !engine.is_lazy() {
@@ -263,44 +265,47 @@ impl ModuleInner {
         }
         let imported = self.info.num_imported_funcs;
         let refs: Vec<&CompiledFunction> = compiled.iter().collect();
-        let code = CodeMemory::publish(&refs, |func| {
+        let batch = self.code.publish(&refs, |func| {
             func.checked_sub(imported)
                 .map(|d| RelocTarget::Batch(d as usize))
         })?;
-        for (d, slot) in self.compiled.iter().enumerate() {
+        for (slot, range) in self.compiled.iter().zip(&batch.functions) {
             // A fresh module: no slot was filled before.
-            let _ = slot.set(Ok(code.function(d).start));
+            let _ = slot.set(Ok(range.start));
         }
-        self.publish(code, &compiled, 0);
+        self.register(&batch, &compiled, 0);
         Ok(())
     }
 
-    /// Registers `code` (holding `functions`, the first being defined function
-    /// `first`) for trap lookups and backtraces, and keeps it alive.
-    fn publish(&self, code: CodeMemory, functions: &[CompiledFunction], first: u32) {
+    /// Registers `batch` (holding `functions`, the first being defined function
+    /// `first`) for trap lookups and backtraces.
+    fn register(&self, batch: &Batch, functions: &[CompiledFunction], first: u32) {
         let infos = functions
             .iter()
+            .zip(&batch.functions)
             .enumerate()
-            .map(|(i, f)| FunctionInfo {
-                range: code.function(i),
+            .map(|(i, (f, range))| FunctionInfo {
+                range: range.clone(),
                 func_index: Some(self.info.num_imported_funcs + first + i as u32),
                 tables: f.tables.clone(),
             })
             .collect();
-        registry::register(code.range(), infos, Some(self.info.clone()));
-        self.code
+        registry::register(batch.range.clone(), infos, Some(self.info.clone()));
+        self.batches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(code);
+            .push(batch.range.start);
     }
 
     /// Compiles and publishes one function (lazy mode).
     fn compile_lazily(&self, defined: u32) -> Result<usize, String> {
         let func = self.compile_one(defined).map_err(|e| format!("{e:#}"))?;
-        let code = CodeMemory::publish(&[&func], |_| None).map_err(|e| e.to_string())?;
-        let address = code.function(0).start;
-        self.publish(code, std::slice::from_ref(&func), defined);
-        Ok(address)
+        let batch = self
+            .code
+            .publish(&[&func], |_| None)
+            .map_err(|e| e.to_string())?;
+        self.register(&batch, std::slice::from_ref(&func), defined);
+        Ok(batch.functions[0].start)
     }
 }
 

@@ -229,3 +229,36 @@ fn a_compile_error_reached_from_wasm_is_an_error_not_a_crash() {
         "{err:#}"
     );
 }
+
+/// The number of memory mappings of this process.
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|maps| maps.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn compiling_thousands_of_functions_one_by_one_needs_few_mappings() {
+    let n = 3_000;
+    let mut wat = String::from("(module\n");
+    for i in 0..n {
+        writeln!(wat, "(func (export \"f{i}\") (result i32) (i32.const {i}))").unwrap();
+    }
+    wat.push(')');
+    let engine = engine(Compilation::Lazy);
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let before = mappings();
+    for i in 0..n {
+        let f = instance
+            .get_typed_func::<(), i32>(&mut store, &format!("f{i}"))
+            .unwrap();
+        assert_eq!(f.call(&mut store, ()).unwrap(), i as i32);
+    }
+    assert_eq!(module.compile_stats().functions_compiled, n);
+    let grown = mappings().saturating_sub(before);
+    // One mapping per function would exhaust the kernel's limit (65,530 by
+    // default) on big modules; code shares reservations instead.
+    assert!(grown < n / 10, "{grown} new mappings for {n} functions");
+}
