@@ -210,16 +210,24 @@ impl Module {
     }
 }
 
+/// Below this many bytes of function bodies, validation stays on the calling thread.
+const PARALLEL_VALIDATION_BYTES: usize = 64 * 1024;
+
 /// Validates and parses `bytes`; with eager validation the function bodies are
 /// validated too, on all cores, reporting the first invalid body in module order.
 fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
     let invalid = |e| anyhow!("invalid module: {e}");
     let mut info = translate_module(bytes, wasmparser::WasmFeatures::WASM2).map_err(invalid)?;
     if engine.config().validation == Validation::Eager {
-        let first_error = (0..info.num_defined_funcs())
-            .into_par_iter()
-            .map(|d| info.validate_body(bytes, d))
-            .find_first(Result::is_err);
+        let validate = |d| info.validate_body(bytes, d);
+        let defined = 0..info.num_defined_funcs();
+        let body_bytes: usize = info.bodies.iter().map(|b| b.range.len()).sum();
+        // Small modules are not worth waking the thread pool for.
+        let first_error = if body_bytes < PARALLEL_VALIDATION_BYTES {
+            defined.map(validate).find(Result::is_err)
+        } else {
+            defined.into_par_iter().map(validate).find_first(Result::is_err)
+        };
         if let Some(Err(e)) = first_error {
             return Err(invalid(e));
         }
