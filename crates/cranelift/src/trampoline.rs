@@ -7,7 +7,8 @@
 use crate::func_environ::{ir_type, wasm_signature};
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
-    AbiParam, Function, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, types,
+    AbiParam, Function, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Value,
+    types,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -20,6 +21,15 @@ fn slot_flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
+/// Starts the function's only block; returns its parameters.
+fn entry_block(b: &mut FunctionBuilder<'_>) -> Vec<Value> {
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    b.block_params(block).to_vec()
+}
+
 /// `extern "C" fn(callee_vmctx, caller_vmctx, wasm_code, values)`.
 pub fn array_to_wasm(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa) {
     let mut sig = Signature::new(isa.default_call_conv());
@@ -27,11 +37,7 @@ pub fn array_to_wasm(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa
     func.signature = sig;
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut ctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let [callee_vmctx, caller_vmctx, code, values] = b.block_params(block)[..] else {
+    let [callee_vmctx, caller_vmctx, code, values] = entry_block(&mut b)[..] else {
         unreachable!("the signature has four parameters")
     };
     let mut args = vec![callee_vmctx, caller_vmctx];
@@ -58,11 +64,7 @@ pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa)
     func.signature = wasm_signature(ty);
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut ctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let params = b.block_params(block).to_vec();
+    let params = entry_block(&mut b);
     let (host_vmctx, caller_vmctx) = (params[0], params[1]);
     let len = ty.params.len().max(ty.results.len()).max(1) as u32;
     let slot = b.create_sized_stack_slot(StackSlotData::new(

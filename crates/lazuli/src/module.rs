@@ -226,7 +226,10 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
         let first_error = if body_bytes < PARALLEL_VALIDATION_BYTES {
             defined.map(validate).find(Result::is_err)
         } else {
-            defined.into_par_iter().map(validate).find_first(Result::is_err)
+            defined
+                .into_par_iter()
+                .map(validate)
+                .find_first(Result::is_err)
         };
         if let Some(Err(e)) = first_error {
             return Err(invalid(e));

@@ -58,7 +58,8 @@ impl StoreOpaque {
         let maximum = maximum.map(|p| (p as usize).saturating_mul(lazuli_runtime::PAGE_SIZE));
         // SAFETY: the limiter points into the store that owns `self`, which is
         // borrowed through `self` only.
-        unsafe { self.vm.memory_growing(current, desired, maximum) }
+        let limiter = unsafe { self.vm.limiter() };
+        limiter.is_none_or(|l| l.memory_growing(current, desired, maximum))
     }
 
     /// Asks the store's limiter whether a table may grow (or be created, from 0).
@@ -69,10 +70,8 @@ impl StoreOpaque {
         maximum: Option<u64>,
     ) -> bool {
         // SAFETY: as in `memory_growing`.
-        unsafe {
-            self.vm
-                .table_growing(current, desired, maximum.map(|m| m as usize))
-        }
+        let limiter = unsafe { self.vm.limiter() };
+        limiter.is_none_or(|l| l.table_growing(current, desired, maximum.map(|m| m as usize)))
     }
 
     /// Panics if `s` belongs to another store: mixing stores is a host bug.

@@ -248,7 +248,9 @@ fn compiling_thousands_of_functions_one_by_one_needs_few_mappings() {
     let engine = engine(Compilation::Lazy);
     let module = Module::new(&engine, wat).unwrap();
     let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
     let before = mappings();
     for i in 0..n {
         let f = instance

@@ -75,7 +75,8 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) 
     let maximum = memory.declared_maximum().map(|p| p as usize * PAGE_SIZE);
     // SAFETY: the store context outlives its instances; its limiter is not
     // borrowed while Wasm runs.
-    let allowed = unsafe { (*instance.store_context()).memory_growing(current, desired, maximum) };
+    let limiter = unsafe { (*instance.store_context()).limiter() };
+    let allowed = limiter.is_none_or(|l| l.memory_growing(current, desired, maximum));
     if !allowed {
         return -1;
     }
@@ -108,9 +109,9 @@ unsafe extern "C" fn table_grow(
     let current = table.size() as usize;
     let maximum = table.maximum().map(|m| m as usize);
     // SAFETY: as in `memory_grow`.
-    let allowed = unsafe {
-        (*instance.store_context()).table_growing(current, current + delta as usize, maximum)
-    };
+    let limiter = unsafe { (*instance.store_context()).limiter() };
+    let allowed =
+        limiter.is_none_or(|l| l.table_growing(current, current + delta as usize, maximum));
     if !allowed {
         return -1;
     }

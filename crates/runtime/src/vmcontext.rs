@@ -29,39 +29,16 @@ pub trait GrowthLimiter {
 }
 
 impl VMStoreContext {
-    /// Whether the store's limiter lets a memory grow from `current` to `desired` bytes.
+    /// The store's growth limiter, if it has one.
     ///
     /// # Safety
-    /// `limiter`, if set, must point at a live limiter that nothing else borrows.
-    pub unsafe fn memory_growing(
-        &self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> bool {
-        match self.limiter {
-            // SAFETY: per the contract.
-            Some(mut l) => unsafe { l.as_mut() }.memory_growing(current, desired, maximum),
-            None => true,
-        }
-    }
-
-    /// Whether the store's limiter lets a table grow from `current` to `desired`
-    /// elements.
-    ///
-    /// # Safety
-    /// As for [`VMStoreContext::memory_growing`].
-    pub unsafe fn table_growing(
-        &self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> bool {
-        match self.limiter {
-            // SAFETY: per the contract.
-            Some(mut l) => unsafe { l.as_mut() }.table_growing(current, desired, maximum),
-            None => true,
-        }
+    /// `limiter`, if set, must point at a live limiter that nothing else borrows
+    /// while the returned reference is used.
+    // The limiter is another object (the store), not part of `self`.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn limiter(&self) -> Option<&mut dyn GrowthLimiter> {
+        // SAFETY: per the contract.
+        self.limiter.map(|mut l| unsafe { l.as_mut() })
     }
 }
 
