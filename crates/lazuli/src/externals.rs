@@ -54,9 +54,7 @@ impl Extern {
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> ExternType {
         match self {
-            Extern::Func(f) => {
-                ExternType::Func(crate::FuncType::clone(&opaque.funcs[opaque.check(f.0)].ty))
-            }
+            Extern::Func(f) => ExternType::Func(opaque.funcs[opaque.check(f.0)].ty.clone()),
             Extern::Global(g) => ExternType::Global(opaque.globals[opaque.check(g.0)].ty),
             Extern::Memory(m) => ExternType::Memory(m.ty_in(opaque)),
             Extern::Table(t) => ExternType::Table(t.ty_in(opaque)),

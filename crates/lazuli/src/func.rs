@@ -20,8 +20,7 @@ pub struct Func(pub(crate) Stored);
 
 /// What a store knows about one of its functions.
 pub(crate) struct FuncData {
-    /// Shared so that calls can read it without copying.
-    pub(crate) ty: Arc<FuncType>,
+    pub(crate) ty: FuncType,
     /// Stable address: inside an instance's VMContext, or inside `host` below.
     pub(crate) func_ref: *const VMFuncRef,
     pub(crate) trampolines: Arc<Trampolines>,
@@ -173,7 +172,7 @@ impl Func {
         state.func_ref.vmctx = (&mut state.vmctx as *mut VMHostContext).cast();
         let func_ref = &state.func_ref as *const VMFuncRef;
         Ok(store.opaque.push_func(FuncData {
-            ty: Arc::new(ty),
+            ty,
             func_ref,
             trampolines,
             _host: Some(state),
@@ -184,7 +183,7 @@ impl Func {
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let store = store.as_context();
         let opaque = &store.0.opaque;
-        FuncType::clone(&opaque.funcs[opaque.check(self.0)].ty)
+        opaque.funcs[opaque.check(self.0)].ty.clone()
     }
 
     /// Calls the function with `params`, writing its results into `results`.
@@ -196,24 +195,25 @@ impl Func {
     ) -> Result<()> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let data = &opaque.funcs[opaque.check(self.0)];
-        let ty = data.ty.clone();
-        if params.len() != ty.0.params.len() {
+        let index = opaque.check(self.0);
+        let ty = &opaque.funcs[index].ty.0;
+        if params.len() != ty.params.len() {
             bail!(
                 "expected {} arguments, got {}",
-                ty.0.params.len(),
+                ty.params.len(),
                 params.len()
             );
         }
-        if results.len() != ty.0.results.len() {
+        if results.len() != ty.results.len() {
             bail!(
                 "expected {} results, got {}",
-                ty.0.results.len(),
+                ty.results.len(),
                 results.len()
             );
         }
         with_slots(params.len().max(results.len()), |values| {
-            for (i, (p, expected)) in params.iter().zip(ty.params()).enumerate() {
+            for (i, p) in params.iter().enumerate() {
+                let expected = opaque.funcs[index].ty.0.params[i];
                 if p.ty() != expected {
                     bail!("argument {i} has type {}, expected {expected}", p.ty());
                 }
@@ -221,7 +221,8 @@ impl Func {
             }
             // SAFETY: `values` has a slot per argument and result.
             unsafe { self.call_raw(opaque, values)? };
-            for (i, (r, ty)) in results.iter_mut().zip(ty.results()).enumerate() {
+            for (i, r) in results.iter_mut().enumerate() {
+                let ty = opaque.funcs[index].ty.0.results[i];
                 *r = Val::from_raw(opaque, values[i], ty);
             }
             Ok(())

@@ -161,9 +161,7 @@ impl StoreOpaque {
                 .then(|| (data, (addr - first) / VMOffsets::FUNC_REF_SIZE as usize))
         })?;
         let module = &instance.module;
-        let ty = std::sync::Arc::new(crate::FuncType(
-            module.info().func_type(index as u32).clone(),
-        ));
+        let ty = crate::FuncType(module.info().func_type(index as u32).clone());
         let type_index = module.info().functions[index] as usize;
         let trampolines = module.inner.trampolines[type_index].clone();
         Some(self.push_func(FuncData {
