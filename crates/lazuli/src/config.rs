@@ -2,6 +2,8 @@
 
 pub use lazuli_runtime::MemoryStyle;
 
+use wasmparser::WasmFeatures;
+
 /// When function bodies are validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Validation {
@@ -29,6 +31,7 @@ pub enum Compilation {
 pub struct Config {
     pub(crate) compilation: Compilation,
     pub(crate) validation: Validation,
+    pub(crate) features: WasmFeatures,
     pub(crate) memory_style: MemoryStyle,
     pub(crate) max_wasm_stack: usize,
     pub(crate) verify: bool,
@@ -40,6 +43,7 @@ impl Default for Config {
         Config {
             compilation: Compilation::Lazy,
             validation: Validation::Eager,
+            features: WasmFeatures::WASM2,
             memory_style: MemoryStyle::Guarded,
             max_wasm_stack: 512 * 1024,
             verify: cfg!(debug_assertions),
@@ -51,6 +55,32 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether 128-bit SIMD (`v128`) is accepted (default: yes).
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::SIMD, enable);
+        self
+    }
+
+    /// Whether reference types (`externref`, several tables, `table.*`) are accepted
+    /// (default: yes).
+    pub fn wasm_reference_types(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::REFERENCE_TYPES, enable);
+        self
+    }
+
+    /// Whether bulk memory operations (`memory.copy`, passive segments, …) are
+    /// accepted (default: yes).
+    pub fn wasm_bulk_memory(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::BULK_MEMORY, enable);
+        self
+    }
+
+    /// Whether functions and blocks may return several values (default: yes).
+    pub fn wasm_multi_value(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::MULTI_VALUE, enable);
+        self
     }
 
     /// When functions are compiled: lazily on first call (default) or eagerly.

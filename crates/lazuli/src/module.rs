@@ -217,7 +217,7 @@ const PARALLEL_VALIDATION_BYTES: usize = 64 * 1024;
 /// validated too, on all cores, reporting the first invalid body in module order.
 fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
     let invalid = |e| anyhow!("invalid module: {e}");
-    let mut info = translate_module(bytes, wasmparser::WasmFeatures::WASM2).map_err(invalid)?;
+    let mut info = translate_module(bytes, engine.config().features).map_err(invalid)?;
     if engine.config().validation == Validation::Eager {
         let validate = |d| info.validate_body(bytes, d);
         let defined = 0..info.num_defined_funcs();

@@ -359,3 +359,37 @@ fn references_cross_typed_calls_and_host_functions() {
         "beyond maximum"
     );
 }
+
+#[test]
+fn config_can_turn_off_wasm_2_proposals() {
+    use lazuli::Config;
+    let simd = r#"(module (func (export "f") (param v128) (result v128) (local.get 0)))"#;
+    let multi = r#"(module (func (export "f") (result i32 i32) (i32.const 1) (i32.const 2)))"#;
+    let bulk = r#"(module (memory 1) (func (export "f") (memory.fill (i32.const 0) (i32.const 0) (i32.const 1))))"#;
+    let refs = r#"(module (func (export "f") (param externref) (result externref) (local.get 0)))"#;
+    let default = Engine::default();
+    for wat in [simd, multi, bulk, refs] {
+        assert!(Module::new(&default, wat).is_ok(), "Wasm 2.0 accepts {wat}");
+    }
+    let cases: [(&str, fn(&mut Config)); 4] = [
+        (simd, |c| {
+            c.wasm_simd(false);
+        }),
+        (multi, |c| {
+            c.wasm_multi_value(false);
+        }),
+        (bulk, |c| {
+            c.wasm_bulk_memory(false);
+        }),
+        (refs, |c| {
+            c.wasm_reference_types(false);
+        }),
+    ];
+    for (wat, turn_off) in cases {
+        let mut config = Config::new();
+        turn_off(&mut config);
+        let engine = Engine::new(&config).unwrap();
+        let err = Module::new(&engine, wat).unwrap_err();
+        assert!(err.to_string().contains("invalid module"), "{err}");
+    }
+}
