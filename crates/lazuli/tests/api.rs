@@ -371,23 +371,19 @@ fn config_can_turn_off_wasm_2_proposals() {
     for wat in [simd, multi, bulk, refs] {
         assert!(Module::new(&default, wat).is_ok(), "Wasm 2.0 accepts {wat}");
     }
-    let cases: [(&str, fn(&mut Config)); 4] = [
-        (simd, |c| {
-            c.wasm_simd(false);
-        }),
-        (multi, |c| {
-            c.wasm_multi_value(false);
-        }),
-        (bulk, |c| {
-            c.wasm_bulk_memory(false);
-        }),
-        (refs, |c| {
-            c.wasm_reference_types(false);
-        }),
-    ];
-    for (wat, turn_off) in cases {
+    for (wat, proposal) in [
+        (simd, "simd"),
+        (multi, "multi-value"),
+        (bulk, "bulk-memory"),
+        (refs, "reference-types"),
+    ] {
         let mut config = Config::new();
-        turn_off(&mut config);
+        match proposal {
+            "simd" => config.wasm_simd(false),
+            "multi-value" => config.wasm_multi_value(false),
+            "bulk-memory" => config.wasm_bulk_memory(false),
+            _ => config.wasm_reference_types(false),
+        };
         let engine = Engine::new(&config).unwrap();
         let err = Module::new(&engine, wat).unwrap_err();
         assert!(err.to_string().contains("invalid module"), "{err}");
