@@ -7,11 +7,13 @@ use crate::engine::Trampolines;
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
+use lazuli_cranelift::CompileError;
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::ModuleCode;
 use rayon::prelude::*;
 use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -242,16 +244,33 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
 impl ModuleInner {
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
         let start = Instant::now();
-        let func = self
-            .engine
-            .compiler()
-            .compile_function(&self.info, &self.bytes, &self.signatures, defined)
-            .with_context(|| {
-                format!(
-                    "compiling function {}",
-                    self.info.num_imported_funcs + defined
-                )
-            })?;
+        // A panic in the code generator is a bug, but it must not take the host down
+        // (lazily, this runs inside a builtin called from Wasm, where unwinding is
+        // not allowed): it becomes this function's compile error.
+        let compiled = catch_unwind(AssertUnwindSafe(|| {
+            self.engine.compiler().compile_function(
+                &self.info,
+                &self.bytes,
+                &self.signatures,
+                defined,
+            )
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(CompileError::Codegen(format!(
+                "the code generator panicked: {message}"
+            )))
+        });
+        let func = compiled.with_context(|| {
+            format!(
+                "compiling function {}",
+                self.info.num_imported_funcs + defined
+            )
+        })?;
         let c = &self.stats;
         c.functions.fetch_add(1, Ordering::Relaxed);
         c.wasm_bytes.fetch_add(
