@@ -106,7 +106,8 @@ impl FuncTranslator {
                 v.op(offset, &op)?;
             }
             b.set_srcloc(SourceLoc::new(offset as u32));
-            translate_operator(&op, &mut b, state, &mut cx)?;
+            translate_operator(&op, &mut b, state, &mut cx)
+                .map_err(|message| WasmError::new(message, offset))?;
         }
         ops.finish()?;
         // The final `end` closed the function frame and switched to `exit`.
@@ -119,12 +120,13 @@ impl FuncTranslator {
     }
 }
 
+/// Translates one operator; the error names an operator Lazuli cannot compile.
 fn translate_operator<E: FuncEnvironment>(
     op: &Operator<'_>,
     b: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     cx: &mut Ctx<'_, E>,
-) -> Result<(), WasmError> {
+) -> Result<(), String> {
     if !state.reachable {
         control::translate_unreachable(op, b, state, cx);
         return Ok(());
@@ -140,7 +142,7 @@ fn translate_operator<E: FuncEnvironment>(
     if handled {
         Ok(())
     } else {
-        Err(WasmError::new(format!("unsupported operator {op:?}"), 0))
+        Err(format!("unsupported operator {op:?}"))
     }
 }
 
