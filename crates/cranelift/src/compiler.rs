@@ -4,14 +4,14 @@
 use crate::func_environ::{FUNC_NAMESPACE, ModuleEnvironment, wasm_signature};
 use crate::trampoline;
 use crate::translate::FuncTranslator;
-use crate::trap::trap_kind;
+use crate::trap::trap_sites;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{Context, FinalizedRelocTarget, binemit::Reloc};
 use lazuli_environ::{
-    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, TrapSite,
-    WasmError, WasmFuncType,
+    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, WasmError,
+    WasmFuncType,
 };
 use std::cell::RefCell;
 use wasmparser::{BinaryReader, FunctionBody};
@@ -178,17 +178,7 @@ impl Compiler {
                 addend: r.addend,
             });
         }
-        let mut traps: Vec<TrapSite> = buffer
-            .traps()
-            .iter()
-            .filter_map(|t| {
-                trap_kind(t.code).map(|kind| TrapSite {
-                    offset: t.offset,
-                    kind,
-                })
-            })
-            .collect();
-        traps.sort_by_key(|t| t.offset);
+        let traps = trap_sites(buffer.traps())?;
         let wasm_offsets = buffer
             .get_srclocs_sorted()
             .iter()

@@ -1,9 +1,13 @@
 //! The mapping between Lazuli's [`TrapKind`]s and Cranelift's [`TrapCode`]s.
 
+use crate::CompileError;
+use cranelift_codegen::MachTrap;
 use cranelift_codegen::ir::TrapCode;
-use lazuli_environ::TrapKind;
+use lazuli_environ::{TrapKind, TrapSite};
 
-/// The Cranelift trap code generated code uses for `kind`.
+/// The Cranelift trap code generated code uses for `kind`: Cranelift's own code
+/// where it has one (its instructions raise those by themselves), otherwise the
+/// user code numbered [`TrapKind::code`].
 pub fn trap_code(kind: TrapKind) -> TrapCode {
     match kind {
         TrapKind::StackOverflow => TrapCode::STACK_OVERFLOW,
@@ -11,18 +15,36 @@ pub fn trap_code(kind: TrapKind) -> TrapCode {
         TrapKind::IntegerOverflow => TrapCode::INTEGER_OVERFLOW,
         TrapKind::IntegerDivisionByZero => TrapCode::INTEGER_DIVISION_BY_ZERO,
         TrapKind::BadConversionToInteger => TrapCode::BAD_CONVERSION_TO_INTEGER,
-        other => {
-            let position = TrapKind::ALL.iter().position(|k| *k == other);
-            // Positions are below `TrapKind::ALL.len()` (13), far from Cranelift's
-            // reserved codes, so `user` always accepts them.
-            TrapCode::unwrap_user(position.map_or(1, |p| p as u8 + 1))
-        }
+        // Kind codes are 1 to 13, far below Cranelift's reserved codes, so `user`
+        // accepts every one of them.
+        other => TrapCode::unwrap_user(other.code()),
     }
 }
 
-/// The trap kind behind a code found in a compiled function's trap table.
+/// The trap kind behind a code found in a compiled function's trap table; `None`
+/// for a code Lazuli never asks for, which is an internal error of the compiler.
 pub fn trap_kind(code: TrapCode) -> Option<TrapKind> {
     TrapKind::ALL.into_iter().find(|k| trap_code(*k) == code)
+}
+
+/// A compiled function's trap table, sorted by offset. A trap code without a kind
+/// is refused: left out, its instruction would fault at run time as if it were no
+/// trap site, and reporting it as some other kind would lie.
+pub(crate) fn trap_sites(traps: &[MachTrap]) -> Result<Vec<TrapSite>, CompileError> {
+    let mut sites = traps
+        .iter()
+        .map(|t| {
+            let kind = trap_kind(t.code).ok_or_else(|| {
+                CompileError::Codegen(format!("trap code {} has no trap kind", t.code))
+            })?;
+            Ok(TrapSite {
+                offset: t.offset,
+                kind,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    sites.sort_by_key(|t| t.offset);
+    Ok(sites)
 }
 
 #[cfg(test)]
@@ -34,5 +56,47 @@ mod tests {
         for kind in TrapKind::ALL {
             assert_eq!(trap_kind(trap_code(kind)), Some(kind));
         }
+    }
+
+    #[test]
+    fn trap_sites_are_sorted_with_their_kinds() {
+        let traps = [
+            MachTrap {
+                offset: 8,
+                code: trap_code(TrapKind::UnreachableCodeReached),
+            },
+            MachTrap {
+                offset: 2,
+                code: TrapCode::HEAP_OUT_OF_BOUNDS,
+            },
+        ];
+        let sites = trap_sites(&traps).unwrap();
+        let sites: Vec<_> = sites.iter().map(|s| (s.offset, s.kind)).collect();
+        assert_eq!(
+            sites,
+            [
+                (2, TrapKind::MemoryOutOfBounds),
+                (8, TrapKind::UnreachableCodeReached)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trap_code_without_a_kind_is_a_compile_error() {
+        let traps = [
+            MachTrap {
+                offset: 0,
+                code: TrapCode::HEAP_OUT_OF_BOUNDS,
+            },
+            MachTrap {
+                offset: 4,
+                code: TrapCode::unwrap_user(99),
+            },
+        ];
+        let err = trap_sites(&traps).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "code generation failed: trap code user99 has no trap kind"
+        );
     }
 }

@@ -51,6 +51,31 @@ impl TrapKind {
         TrapKind::HostError,
     ];
 
+    /// This kind's number in compiled code's trap tables (1 to 13, stable).
+    pub fn code(self) -> u8 {
+        match self {
+            TrapKind::StackOverflow => 1,
+            TrapKind::MemoryOutOfBounds => 2,
+            TrapKind::TableOutOfBounds => 3,
+            TrapKind::IndirectCallToNull => 4,
+            TrapKind::BadSignature => 5,
+            TrapKind::IntegerOverflow => 6,
+            TrapKind::IntegerDivisionByZero => 7,
+            TrapKind::BadConversionToInteger => 8,
+            TrapKind::UnreachableCodeReached => 9,
+            TrapKind::NullReference => 10,
+            TrapKind::Interrupt => 11,
+            TrapKind::OutOfFuel => 12,
+            TrapKind::HostError => 13,
+        }
+    }
+
+    /// The kind whose [`code`](Self::code) is `code`; `None` for a number no kind
+    /// has, which callers must treat as an internal error, never as some default.
+    pub fn from_code(code: u8) -> Option<TrapKind> {
+        TrapKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     /// The message the WebAssembly spec tests expect for this trap.
     pub fn message(self) -> &'static str {
         match self {
@@ -78,3 +103,26 @@ impl std::fmt::Display for TrapKind {
 }
 
 impl std::error::Error for TrapKind {}
+
+#[cfg(test)]
+mod tests {
+    use super::TrapKind;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_comes_back_from_it() {
+        for kind in TrapKind::ALL {
+            assert_eq!(TrapKind::from_code(kind.code()), Some(kind));
+        }
+        let known = (0..=u8::MAX)
+            .filter(|c| TrapKind::from_code(*c).is_some())
+            .count();
+        assert_eq!(known, TrapKind::ALL.len());
+    }
+
+    #[test]
+    fn unknown_codes_have_no_kind() {
+        for code in [0, 14, 99, u8::MAX] {
+            assert_eq!(TrapKind::from_code(code), None, "code {code}");
+        }
+    }
+}
