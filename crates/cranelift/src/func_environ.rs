@@ -349,7 +349,8 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
         let base = self.load(b, types::I64, def, VMOffsets::DEFINITION_BASE);
-        let scaled = b.ins().ishl_imm_u(index, 3);
+        let shift = VMOffsets::TABLE_ELEMENT_SIZE.trailing_zeros();
+        let scaled = b.ins().ishl_imm_u(index, i64::from(shift));
         b.ins().iadd(base, scaled)
     }
 

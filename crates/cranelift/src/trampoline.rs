@@ -12,10 +12,10 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use lazuli_environ::{TrapKind, WasmFuncType, host_ctx};
+use lazuli_environ::{TrapKind, VMOffsets, WasmFuncType, host_ctx};
 
 /// Size of one `ValRaw` slot.
-const SLOT: u32 = 16;
+const SLOT: u32 = VMOffsets::VAL_RAW_SIZE;
 
 fn slot_flags() -> MemFlagsData {
     MemFlagsData::trusted()

@@ -1,6 +1,13 @@
 //! Builtins: runtime functions that generated code calls through the table whose
 //! address is in every VMContext (`VMOffsets::builtins`). Each is an
 //! `extern "C"` function whose first parameter is the caller's VMContext.
+//!
+//! [`for_each_builtin!`](crate::for_each_builtin) is the one list of them: the
+//! compiler's view ([`Builtin`] and its signatures) is generated from it here, and
+//! the runtime generates its table of function addresses (and checks each
+//! function's Rust signature) from the same list.
+
+use crate::vmoffsets::PTR;
 
 /// A builtin's parameter or result type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,8 +17,42 @@ pub enum BuiltinType {
     Ptr,
 }
 
-macro_rules! builtins {
-    ($( $(#[$doc:meta])* $name:ident($($param:ident),*) -> $result:ident; )*) => {
+/// Invokes `$m! { … }` with every builtin, in table order, as
+/// `$(#[doc])* Variant = runtime_function(param types…) -> result type;`, where the
+/// types are [`BuiltinType`] variants for the parameters after the leading VMContext.
+#[macro_export]
+macro_rules! for_each_builtin {
+    ($m:ident) => {
+        $m! {
+            /// `(memory, delta pages) -> old size in pages, or -1`.
+            MemoryGrow = memory_grow(I32, I64) -> I64;
+            /// `(funcref) -> code address`: compiles a function that was not compiled yet
+            /// and publishes it in the funcref; 0 (after recording the error) on failure.
+            LazyCompile = lazy_compile(Ptr) -> Ptr;
+            /// `(table, delta, init) -> old size, or -1`.
+            TableGrow = table_grow(I32, I32, Ptr) -> I32;
+            /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.
+            TableFill = table_fill(I32, I32, Ptr, I32) -> I32;
+            /// `(dst table, src table, dst, src, len) -> 1, or 0 if out of bounds`.
+            TableCopy = table_copy(I32, I32, I32, I32, I32) -> I32;
+            /// `(table, element segment, dst, src, len) -> 1, or 0 if out of bounds`.
+            TableInit = table_init(I32, I32, I32, I32, I32) -> I32;
+            /// `(element segment) -> 1`.
+            ElemDrop = elem_drop(I32) -> I32;
+            /// `(dst memory, src memory, dst, src, len) -> 1, or 0 if out of bounds`.
+            MemoryCopy = memory_copy(I32, I32, I64, I64, I64) -> I32;
+            /// `(memory, dst, byte, len) -> 1, or 0 if out of bounds`.
+            MemoryFill = memory_fill(I32, I64, I32, I64) -> I32;
+            /// `(memory, data segment, dst, src, len) -> 1, or 0 if out of bounds`.
+            MemoryInit = memory_init(I32, I32, I64, I32, I32) -> I32;
+            /// `(data segment) -> 1`.
+            DataDrop = data_drop(I32) -> I32;
+        }
+    };
+}
+
+macro_rules! declare_builtins {
+    ($( $(#[$doc:meta])* $name:ident = $function:ident($($param:ident),*) -> $result:ident; )*) => {
         /// The builtins, in table order.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Builtin { $( $(#[$doc])* $name, )* }
@@ -21,7 +62,7 @@ macro_rules! builtins {
             pub const ALL: &'static [Builtin] = &[$(Builtin::$name),*];
 
             /// Parameters after the leading VMContext pointer, and the result.
-            pub fn signature(self) -> (&'static [BuiltinType], BuiltinType) {
+            pub const fn signature(self) -> (&'static [BuiltinType], BuiltinType) {
                 match self {
                     $(Builtin::$name => (&[$(BuiltinType::$param),*], BuiltinType::$result),)*
                 }
@@ -30,35 +71,26 @@ macro_rules! builtins {
     };
 }
 
-builtins! {
-    /// `(memory, delta pages) -> old size in pages, or -1`.
-    MemoryGrow(I32, I64) -> I64;
-    /// `(funcref) -> code address`: compiles a function that was not compiled yet
-    /// and publishes it in the funcref; 0 (after recording the error) on failure.
-    LazyCompile(Ptr) -> Ptr;
-    /// `(table, delta, init) -> old size, or -1`.
-    TableGrow(I32, I32, Ptr) -> I32;
-    /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.
-    TableFill(I32, I32, Ptr, I32) -> I32;
-    /// `(dst table, src table, dst, src, len) -> 1, or 0 if out of bounds`.
-    TableCopy(I32, I32, I32, I32, I32) -> I32;
-    /// `(table, element segment, dst, src, len) -> 1, or 0 if out of bounds`.
-    TableInit(I32, I32, I32, I32, I32) -> I32;
-    /// `(element segment) -> 1`.
-    ElemDrop(I32) -> I32;
-    /// `(dst memory, src memory, dst, src, len) -> 1, or 0 if out of bounds`.
-    MemoryCopy(I32, I32, I64, I64, I64) -> I32;
-    /// `(memory, dst, byte, len) -> 1, or 0 if out of bounds`.
-    MemoryFill(I32, I64, I32, I64) -> I32;
-    /// `(memory, data segment, dst, src, len) -> 1, or 0 if out of bounds`.
-    MemoryInit(I32, I32, I64, I32, I32) -> I32;
-    /// `(data segment) -> 1`.
-    DataDrop(I32) -> I32;
-}
+for_each_builtin!(declare_builtins);
 
 impl Builtin {
+    /// Bytes per entry of the builtins table: one function address.
+    pub const TABLE_ENTRY_SIZE: u32 = PTR;
+
     /// Byte offset of this builtin's address in the builtins table.
     pub fn table_offset(self) -> u32 {
-        self as u32 * 8
+        self as u32 * Builtin::TABLE_ENTRY_SIZE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_offsets_follow_the_list_order() {
+        for (i, builtin) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(builtin.table_offset(), i as u32 * PTR);
+        }
     }
 }

@@ -28,10 +28,15 @@ pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"lazu");
 
 /// Offsets inside `VMStoreContext`, the per-store record every VMContext points to.
 pub mod store_ctx {
+    use super::PTR;
+
     /// Lowest stack address Wasm code may use; checked in every prologue.
     pub const STACK_LIMIT: u32 = 0;
+    /// The store's growth limiter, a two-word `Option<NonNull<dyn …>>` that only the
+    /// runtime reads.
+    pub const LIMITER: u32 = PTR;
     /// Size of the structure.
-    pub const SIZE: u32 = 8;
+    pub const SIZE: u32 = 3 * PTR;
 }
 
 /// Offsets inside `VMHostContext`, the callee "vmctx" of a host function.
@@ -39,10 +44,14 @@ pub mod host_ctx {
     /// `extern "C" fn(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize) -> u32`;
     /// returns 1 on success and 0 if the host function failed.
     pub const SHIM: u32 = 0;
+    /// The embedder's data for the shim; generated code does not read it.
+    pub const DATA: u32 = super::PTR;
+    /// Size of the structure.
+    pub const SIZE: u32 = 2 * super::PTR;
 }
 
 /// Sizes of the VMContext's records; all are 64-bit hosts and targets.
-const PTR: u32 = 8;
+pub(crate) const PTR: u32 = 8;
 const GLOBAL_DEF: u32 = 16;
 const FUNC_REF: u32 = 3 * PTR;
 
@@ -82,7 +91,7 @@ impl VMOffsets {
         num_defined_globals: u32,
         num_funcs: u32,
     ) -> VMOffsets {
-        let tables = 4 * PTR;
+        let tables = VMOffsets::HEADER_SIZE;
         let memories = tables + num_tables * PTR;
         let imported_globals = memories + num_memories * PTR;
         let defined_globals = (imported_globals + num_imported_globals * PTR).next_multiple_of(16);
@@ -123,6 +132,10 @@ impl VMOffsets {
     /// The runtime's `Instance` that owns this VMContext (the same for every module).
     pub const INSTANCE: u32 = 3 * PTR;
 
+    /// Bytes before the first table pointer: magic, store context, builtins and
+    /// instance.
+    pub const HEADER_SIZE: u32 = 4 * PTR;
+
     /// Pointer to the `VMTableDefinition` of table `i` (imported or defined).
     pub fn table(&self, i: u32) -> u32 {
         self.tables + i * PTR
@@ -152,6 +165,18 @@ impl VMOffsets {
     /// then current length (elements for tables, bytes for memories).
     pub const DEFINITION_BASE: u32 = 0;
     pub const DEFINITION_LENGTH: u32 = PTR;
+    pub const DEFINITION_SIZE: u32 = 2 * PTR;
+
+    /// Bytes per table element (a `*const VMFuncRef`, null for `ref.null`); a
+    /// power of two, so indices scale by a shift.
+    pub const TABLE_ELEMENT_SIZE: u32 = PTR;
+
+    /// Bytes per defined global's storage (`VMGlobalDefinition`), 16-aligned.
+    pub const GLOBAL_SIZE: u32 = GLOBAL_DEF;
+
+    /// Bytes per value slot (`ValRaw`, 16-aligned) in the arrays that carry
+    /// arguments and results between the host and the trampolines.
+    pub const VAL_RAW_SIZE: u32 = 16;
 
     /// Field offsets inside a `VMFuncRef`.
     pub const FUNC_REF_WASM_CALL: u32 = 0;
