@@ -3,13 +3,14 @@
 //! success and 0 when generated code must trap.
 
 use crate::instance::{Instance, ensure_compiled};
-use crate::memory::{LinearMemory, PAGE_SIZE};
+use crate::memory::{LinearMemory, PAGE_SIZE, range};
 use crate::table::Table;
 use crate::traphandlers::{HostFailure, record_host_failure};
 use crate::vmcontext::{VMContext, VMFuncRef};
+use lazuli_environ::{Builtin, BuiltinType};
 
 /// Addresses of the builtins, indexed by `Builtin as usize`.
-pub struct BuiltinTable([*const (); 11]);
+pub struct BuiltinTable([*const (); Builtin::ALL.len()]);
 
 // SAFETY: the table is immutable and holds only function addresses.
 unsafe impl Sync for BuiltinTable {}
@@ -20,19 +21,89 @@ impl BuiltinTable {
     }
 }
 
-pub static BUILTINS: BuiltinTable = BuiltinTable([
-    memory_grow as *const (),
-    lazy_compile as *const (),
-    table_grow as *const (),
-    table_fill as *const (),
-    table_copy as *const (),
-    table_init as *const (),
-    elem_drop as *const (),
-    memory_copy as *const (),
-    memory_fill as *const (),
-    memory_init as *const (),
-    data_drop as *const (),
-]);
+/// Rust types that cross the builtin ABI as a [`BuiltinType`].
+trait AbiType {
+    const TYPE: BuiltinType;
+}
+
+macro_rules! abi_types {
+    ($($ty:ty => $kind:ident),* $(,)?) => {
+        $(impl AbiType for $ty { const TYPE: BuiltinType = BuiltinType::$kind; })*
+    };
+}
+
+abi_types!(u32 => I32, i32 => I32, u64 => I64, i64 => I64);
+
+impl<T> AbiType for *const T {
+    const TYPE: BuiltinType = BuiltinType::Ptr;
+}
+
+impl<T> AbiType for *mut T {
+    const TYPE: BuiltinType = BuiltinType::Ptr;
+}
+
+/// The function-pointer types of builtins, with the signature they have in the
+/// [`BuiltinType`] terms of `lazuli_environ::for_each_builtin!`.
+trait BuiltinFn {
+    const PARAMS: &'static [BuiltinType];
+    const RESULT: BuiltinType;
+}
+
+macro_rules! builtin_fn_arities {
+    ($(($($p:ident),*))*) => {$(
+        impl<R: AbiType, $($p: AbiType),*> BuiltinFn
+            for unsafe extern "C" fn(*mut VMContext, $($p),*) -> R
+        {
+            const PARAMS: &'static [BuiltinType] = &[$($p::TYPE),*];
+            const RESULT: BuiltinType = R::TYPE;
+        }
+    )*};
+}
+
+builtin_fn_arities!((A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E));
+
+/// Whether the builtin function `_f` has the signature `params -> result`.
+const fn has_signature<F: BuiltinFn>(_f: &F, params: &[BuiltinType], result: BuiltinType) -> bool {
+    if F::PARAMS.len() != params.len() || F::RESULT as u8 != result as u8 {
+        return false;
+    }
+    let mut i = 0;
+    while i < params.len() {
+        if F::PARAMS[i] as u8 != params[i] as u8 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `_` for each parameter of a builtin, to let its function pointer type be inferred.
+macro_rules! inferred {
+    ($param:ident) => {
+        _
+    };
+}
+
+/// The table, from the same list as the compiler's view of the builtins; fails to
+/// compile if a function's Rust signature differs from the list.
+macro_rules! builtin_table {
+    ($( $(#[$doc:meta])* $name:ident = $function:ident($($param:ident),*) -> $result:ident; )*) => {
+        $(
+            const _: () = assert!(
+                has_signature(
+                    &($function as unsafe extern "C" fn(*mut VMContext $(, inferred!($param))*) -> _),
+                    &[$(BuiltinType::$param),*],
+                    BuiltinType::$result,
+                ),
+                concat!("`", stringify!($function), "` does not have the signature `for_each_builtin!` gives it"),
+            );
+        )*
+
+        pub static BUILTINS: BuiltinTable = BuiltinTable([$($function as *const ()),*]);
+    };
+}
+
+lazuli_environ::for_each_builtin!(builtin_table);
 
 /// The instance behind the calling code's VMContext.
 ///
@@ -43,21 +114,33 @@ unsafe fn instance<'a>(vmctx: *mut VMContext) -> &'a Instance {
     unsafe { Instance::from_vmctx(vmctx) }
 }
 
-/// Memory `index` of `instance`.
+/// Memory `index` of `instance`, as a raw pointer: two indices may name the same
+/// memory. Memory definitions a VMContext points to are the first field of a live
+/// `LinearMemory` owned by the same store, and the pointer has the provenance of
+/// the whole memory (`LinearMemory::definition`).
+fn memory_ptr(instance: &Instance, index: u32) -> *mut LinearMemory {
+    instance.memory(index).cast()
+}
+
+/// Table `index` of `instance`, as a raw pointer; as [`memory_ptr`], for tables.
+fn table_ptr(instance: &Instance, index: u32) -> *mut Table {
+    instance.table(index).cast()
+}
+
+/// Memory `index` of `instance`, for a builtin that touches only that memory.
 ///
 /// # Safety
-/// Memory definitions a VMContext points to are the first field of a live
-/// `LinearMemory` owned by the same store, which nothing else borrows while Wasm
-/// runs.
+/// Nothing else borrows the memory while the reference is used (the store does
+/// not while Wasm runs), and the caller creates no other reference to it.
 unsafe fn memory<'a>(instance: &Instance, index: u32) -> &'a mut LinearMemory {
-    // SAFETY: per the contract.
-    unsafe { &mut *(instance.memory(index) as *mut LinearMemory) }
+    // SAFETY: per the contract and `memory_ptr`.
+    unsafe { &mut *memory_ptr(instance, index) }
 }
 
 /// Table `index` of `instance`; the same contract as [`memory`].
 unsafe fn table<'a>(instance: &Instance, index: u32) -> &'a mut Table {
     // SAFETY: per the contract of `memory`, for tables.
-    unsafe { &mut *(instance.table(index) as *mut Table) }
+    unsafe { &mut *table_ptr(instance, index) }
 }
 
 fn status(ok: bool) -> u32 {
@@ -85,13 +168,13 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) 
 
 /// Compiles the function behind `func_ref` on its first call; 0 after recording
 /// the compile error, which the caller turns into a trap.
-unsafe extern "C" fn lazy_compile(_vmctx: *mut VMContext, func_ref: *mut VMFuncRef) -> usize {
+unsafe extern "C" fn lazy_compile(_vmctx: *mut VMContext, func_ref: *mut VMFuncRef) -> *const u8 {
     // SAFETY: generated code passes a funcref of a live instance of this store.
     match unsafe { ensure_compiled(func_ref) } {
-        Ok(address) => address,
+        Ok(address) => address as *const u8,
         Err(error) => {
             record_host_failure(HostFailure::Error(error));
-            0
+            std::ptr::null()
         }
     }
 }
@@ -140,21 +223,13 @@ unsafe extern "C" fn table_copy(
 ) -> u32 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    if dst_index == src_index {
-        // SAFETY: as above.
-        let table = unsafe { table(instance, dst_index) };
-        return status(
-            table
-                .copy_within(dst.into(), src.into(), len.into())
-                .is_ok(),
-        );
-    }
-    // SAFETY: as above; the two tables are distinct objects.
-    let (dst_table, src_table) =
-        unsafe { (table(instance, dst_index), table(instance, src_index)) };
-    let copied = src_table
-        .elements(src.into(), len.into())
-        .and_then(|items| dst_table.write(dst.into(), items));
+    let (dst_table, src_table) = (
+        table_ptr(instance, dst_index),
+        table_ptr(instance, src_index),
+    );
+    // SAFETY: both point at live tables of this store (see `table_ptr`), possibly
+    // the same one; no reference to either exists while Wasm runs.
+    let copied = unsafe { Table::copy(dst_table, dst.into(), src_table, src.into(), len.into()) };
     status(copied.is_ok())
 }
 
@@ -186,12 +261,6 @@ unsafe extern "C" fn elem_drop(vmctx: *mut VMContext, segment: u32) -> u32 {
     1
 }
 
-/// `[start, start + len)` if it lies within `size`.
-fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
-    let end = start.checked_add(len)?;
-    (end <= size as u64).then_some(start as usize..end as usize)
-}
-
 unsafe extern "C" fn memory_copy(
     vmctx: *mut VMContext,
     dst_index: u32,
@@ -202,20 +271,13 @@ unsafe extern "C" fn memory_copy(
 ) -> u32 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    // SAFETY: as above.
-    let (dst_mem, src_mem) = unsafe { (memory(instance, dst_index), memory(instance, src_index)) };
-    let (Some(d), Some(s)) = (
-        range(dst, len, dst_mem.data().len()),
-        range(src, len, src_mem.data().len()),
-    ) else {
-        return 0;
-    };
-    if dst_index == src_index {
-        dst_mem.data_mut().copy_within(s, d.start);
-    } else {
-        dst_mem.data_mut()[d].copy_from_slice(&src_mem.data()[s]);
-    }
-    1
+    let (dst_mem, src_mem) = (
+        memory_ptr(instance, dst_index),
+        memory_ptr(instance, src_index),
+    );
+    // SAFETY: both point at live memories of this store (see `memory_ptr`),
+    // possibly the same one; no reference to either exists while Wasm runs.
+    status(unsafe { LinearMemory::copy(dst_mem, dst, src_mem, src, len) })
 }
 
 unsafe extern "C" fn memory_fill(
@@ -265,8 +327,20 @@ unsafe extern "C" fn data_drop(vmctx: *mut VMContext, segment: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use lazuli_environ::Builtin;
+
     #[test]
     fn table_has_an_entry_per_builtin() {
-        assert_eq!(super::BUILTINS.0.len(), lazuli_environ::Builtin::ALL.len());
+        assert_eq!(super::BUILTINS.0.len(), Builtin::ALL.len());
+    }
+
+    #[test]
+    fn table_entries_are_where_the_compiler_loads_them() {
+        assert_eq!(size_of::<*const ()>(), Builtin::TABLE_ENTRY_SIZE as usize);
+        let last = *Builtin::ALL.last().unwrap();
+        assert_eq!(
+            last.table_offset() as usize,
+            size_of_val(&super::BUILTINS.0) - size_of::<*const ()>()
+        );
     }
 }

@@ -20,11 +20,14 @@ pub struct VMHostContext {
 
 #[cfg(test)]
 mod tests {
+    use super::VMHostContext;
+    use lazuli_environ::host_ctx;
+    use std::mem::{offset_of, size_of};
+
     #[test]
-    fn shim_is_where_the_trampoline_loads_it() {
-        assert_eq!(
-            std::mem::offset_of!(super::VMHostContext, shim),
-            lazuli_environ::host_ctx::SHIM as usize
-        );
+    fn host_context_matches_host_ctx() {
+        assert_eq!(offset_of!(VMHostContext, shim), host_ctx::SHIM as usize);
+        assert_eq!(offset_of!(VMHostContext, data), host_ctx::DATA as usize);
+        assert_eq!(size_of::<VMHostContext>(), host_ctx::SIZE as usize);
     }
 }

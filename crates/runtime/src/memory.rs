@@ -121,9 +121,10 @@ impl LinearMemory {
         Ok(())
     }
 
-    /// The record VMContexts point to.
+    /// The record VMContexts point to. The pointer is derived from the whole
+    /// memory (the definition is its first field), so builtins may cast it back.
     pub fn definition(&mut self) -> *mut VMMemoryDefinition {
-        &mut self.definition
+        (self as *mut LinearMemory).cast()
     }
 
     /// Size in pages.
@@ -159,6 +160,56 @@ impl LinearMemory {
         unsafe {
             std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length)
         }
+    }
+
+    /// Copies `len` bytes of `src` from `src_start` to `dst` from `dst_start`; false
+    /// (and nothing written) if either range is out of bounds. The two may be the
+    /// same memory and the ranges may overlap (the copy is a memmove).
+    ///
+    /// # Safety
+    /// `dst` and `src` point at live memories, and no reference to either (or to
+    /// their bytes) is live during the call.
+    pub unsafe fn copy(
+        dst: *mut LinearMemory,
+        dst_start: u64,
+        src: *const LinearMemory,
+        src_start: u64,
+        len: u64,
+    ) -> bool {
+        // SAFETY: per the contract.
+        let ((dst_base, dst_len), (src_base, src_len)) = unsafe { (extent(dst), extent(src)) };
+        let (Some(d), Some(s)) = (
+            range(dst_start, len, dst_len),
+            range(src_start, len, src_len),
+        ) else {
+            return false;
+        };
+        // SAFETY: both ranges lie in the accessible (read-write) bytes of their
+        // memories (checked above), nothing else references those bytes, and
+        // `ptr::copy` allows the ranges to overlap.
+        unsafe { std::ptr::copy(src_base.add(s.start), dst_base.add(d.start), d.len()) };
+        true
+    }
+}
+
+/// `[start, start + len)` if it lies within `size`.
+pub fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
+    (end <= size as u64).then_some(start as usize..end as usize)
+}
+
+/// The base address and accessible length of `memory`, read without creating a
+/// reference to it.
+///
+/// # Safety
+/// `memory` points at a live memory.
+unsafe fn extent(memory: *const LinearMemory) -> (*mut u8, usize) {
+    // SAFETY: per the contract; place reads of `Copy` fields through the pointer.
+    unsafe {
+        (
+            (*memory).definition.base,
+            (*memory).definition.current_length,
+        )
     }
 }
 

@@ -47,8 +47,10 @@ impl Table {
         self.definition.current_elements = self.elements.len();
     }
 
+    /// The record VMContexts point to. The pointer is derived from the whole
+    /// table (the definition is its first field), so builtins may cast it back.
     pub fn definition(&mut self) -> *mut VMTableDefinition {
-        &mut self.definition
+        (self as *mut Table).cast()
     }
 
     pub fn size(&self) -> u64 {
@@ -82,11 +84,31 @@ impl Table {
         Ok(())
     }
 
-    /// Copies `len` elements from `src` to `dst` within this table.
-    pub fn copy_within(&mut self, dst: u64, src: u64, len: u64) -> Result<(), TableError> {
-        let src = self.range(src, len)?;
-        let dst = self.range(dst, len)?;
-        self.elements.copy_within(src, dst.start);
+    /// Copies `len` elements of `src` from `src_start` to `dst` from `dst_start`.
+    /// The two may be the same table and the ranges may overlap (the copy is a
+    /// memmove); both ranges are checked before anything is written.
+    ///
+    /// # Safety
+    /// `dst` and `src` point at live tables, and no reference to either is live
+    /// during the call.
+    pub unsafe fn copy(
+        dst: *mut Table,
+        dst_start: u64,
+        src: *const Table,
+        src_start: u64,
+        len: u64,
+    ) -> Result<(), TableError> {
+        // SAFETY: per the contract, nothing else borrows the tables; each shared
+        // borrow here ends with its call, before anything is written.
+        let (s, d) = unsafe { ((*src).range(src_start, len)?, (*dst).range(dst_start, len)?) };
+        // SAFETY: both ranges are in bounds of their element buffers (checked
+        // above). `Vec::as_ptr`/`as_mut_ptr` create no reference to the buffer, so
+        // `from` stays valid when `dst` is `src`, and `ptr::copy` allows overlap.
+        unsafe {
+            let from = (*src).elements.as_ptr().add(s.start);
+            let to = (*dst).elements.as_mut_ptr().add(d.start);
+            std::ptr::copy(from, to, d.len());
+        }
         Ok(())
     }
 
@@ -95,11 +117,6 @@ impl Table {
         let range = self.range(dst, items.len() as u64)?;
         self.elements[range].copy_from_slice(items);
         Ok(())
-    }
-
-    /// Elements `[start, start + len)`.
-    pub fn elements(&self, start: u64, len: u64) -> Result<&[*const VMFuncRef], TableError> {
-        Ok(&self.elements[self.range(start, len)?])
     }
 
     fn range(&self, start: u64, len: u64) -> Result<std::ops::Range<usize>, TableError> {

@@ -111,45 +111,173 @@ pub struct VMFuncRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lazuli_environ::{VMOffsets, store_ctx};
-    use std::mem::{offset_of, size_of};
+    use crate::builtins::BUILTINS;
+    use crate::instance::{Instance, ModuleCode};
+    use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets, store_ctx};
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// `offset` from `lazuli_environ` as a `usize`.
+    fn at(offset: u32) -> usize {
+        offset as usize
+    }
 
     #[test]
-    fn records_match_the_environ_layout() {
+    fn store_context_matches_store_ctx() {
         assert_eq!(
             offset_of!(VMStoreContext, stack_limit),
-            store_ctx::STACK_LIMIT as usize
+            at(store_ctx::STACK_LIMIT)
         );
+        assert_eq!(offset_of!(VMStoreContext, limiter), at(store_ctx::LIMITER));
+        assert_eq!(size_of::<VMStoreContext>(), at(store_ctx::SIZE));
+    }
+
+    #[test]
+    fn memory_and_table_definitions_match_the_definition_offsets() {
         assert_eq!(
             offset_of!(VMMemoryDefinition, base),
-            VMOffsets::DEFINITION_BASE as usize
+            at(VMOffsets::DEFINITION_BASE)
         );
         assert_eq!(
             offset_of!(VMMemoryDefinition, current_length),
-            VMOffsets::DEFINITION_LENGTH as usize
+            at(VMOffsets::DEFINITION_LENGTH)
+        );
+        assert_eq!(
+            size_of::<VMMemoryDefinition>(),
+            at(VMOffsets::DEFINITION_SIZE)
         );
         assert_eq!(
             offset_of!(VMTableDefinition, base),
-            VMOffsets::DEFINITION_BASE as usize
+            at(VMOffsets::DEFINITION_BASE)
         );
         assert_eq!(
             offset_of!(VMTableDefinition, current_elements),
-            VMOffsets::DEFINITION_LENGTH as usize
+            at(VMOffsets::DEFINITION_LENGTH)
         );
+        assert_eq!(
+            size_of::<VMTableDefinition>(),
+            at(VMOffsets::DEFINITION_SIZE)
+        );
+    }
+
+    #[test]
+    fn table_elements_are_funcref_pointers() {
+        assert_eq!(
+            size_of::<*const VMFuncRef>(),
+            at(VMOffsets::TABLE_ELEMENT_SIZE)
+        );
+        assert!(VMOffsets::TABLE_ELEMENT_SIZE.is_power_of_two());
+    }
+
+    #[test]
+    fn func_ref_matches_every_func_ref_offset() {
         assert_eq!(
             offset_of!(VMFuncRef, wasm_call),
-            VMOffsets::FUNC_REF_WASM_CALL as usize
+            at(VMOffsets::FUNC_REF_WASM_CALL)
+        );
+        assert_eq!(offset_of!(VMFuncRef, vmctx), at(VMOffsets::FUNC_REF_VMCTX));
+        assert_eq!(offset_of!(VMFuncRef, type_id), at(VMOffsets::FUNC_REF_TYPE));
+        assert_eq!(
+            offset_of!(VMFuncRef, func_index),
+            at(VMOffsets::FUNC_REF_INDEX)
+        );
+        assert_eq!(size_of::<VMFuncRef>(), at(VMOffsets::FUNC_REF_SIZE));
+    }
+
+    #[test]
+    fn globals_and_value_slots_match_their_sizes() {
+        assert_eq!(size_of::<VMGlobalDefinition>(), at(VMOffsets::GLOBAL_SIZE));
+        assert_eq!(align_of::<VMGlobalDefinition>(), 16);
+        assert_eq!(size_of::<ValRaw>(), at(VMOffsets::VAL_RAW_SIZE));
+        assert_eq!(align_of::<ValRaw>(), 16);
+    }
+
+    /// Every region of the VMContext has the stride and alignment of the
+    /// runtime type stored there.
+    #[test]
+    fn vmcontext_regions_hold_the_runtime_types() {
+        let o = VMOffsets::from_counts(2, 2, 2, 2, 2);
+        let stride = |a: u32, b: u32| at(b - a);
+        assert_eq!(
+            stride(o.table(0), o.table(1)),
+            size_of::<*mut VMTableDefinition>()
         );
         assert_eq!(
-            offset_of!(VMFuncRef, vmctx),
-            VMOffsets::FUNC_REF_VMCTX as usize
+            stride(o.memory(0), o.memory(1)),
+            size_of::<*mut VMMemoryDefinition>()
         );
         assert_eq!(
-            offset_of!(VMFuncRef, type_id),
-            VMOffsets::FUNC_REF_TYPE as usize
+            stride(o.imported_global(0), o.imported_global(1)),
+            size_of::<*mut VMGlobalDefinition>()
         );
-        assert_eq!(size_of::<VMFuncRef>(), VMOffsets::FUNC_REF_SIZE as usize);
-        assert_eq!(size_of::<VMGlobalDefinition>(), 16);
-        assert_eq!(size_of::<ValRaw>(), 16);
+        assert_eq!(
+            stride(o.defined_global(0), o.defined_global(1)),
+            size_of::<VMGlobalDefinition>()
+        );
+        assert_eq!(stride(o.func_ref(0), o.func_ref(1)), size_of::<VMFuncRef>());
+        assert_eq!(
+            at(o.defined_global(0)) % align_of::<VMGlobalDefinition>(),
+            0
+        );
+        assert_eq!(at(o.func_ref(0)) % align_of::<VMFuncRef>(), 0);
+        assert!(at(o.size()) >= at(o.func_ref(1)) + size_of::<VMFuncRef>());
+    }
+
+    struct NoCode;
+
+    impl ModuleCode for NoCode {
+        fn compile(&self, _: u32) -> Result<usize, Box<dyn std::any::Any + Send>> {
+            Err(Box::new("no code"))
+        }
+        fn data_segment(&self, _: u32) -> &[u8] {
+            &[]
+        }
+    }
+
+    /// Reads a `T` at `offset` in `instance`'s VMContext.
+    fn header_field<T: Copy>(instance: &Instance, offset: u32) -> T {
+        let size = at(instance.offsets().size());
+        assert!(at(offset) + size_of::<T>() <= size);
+        assert_eq!(at(offset) % align_of::<T>(), 0);
+        // SAFETY: in bounds and aligned (checked above) in the live, initialised
+        // VMContext allocation of `instance`.
+        unsafe {
+            instance
+                .vmctx()
+                .cast::<u8>()
+                .add(at(offset))
+                .cast::<T>()
+                .read()
+        }
+    }
+
+    /// The runtime writes the header where `VMOffsets` says the compiler reads it,
+    /// and the header ends where the tables begin.
+    #[test]
+    fn vmcontext_header_is_where_the_offsets_say() {
+        let offsets = VMOffsets::from_counts(1, 0, 0, 0, 0);
+        let mut store = VMStoreContext::default();
+        let store_ptr: *mut VMStoreContext = &mut store;
+        let instance = Instance::new(offsets, store_ptr, std::sync::Arc::new(NoCode));
+        assert_eq!(
+            header_field::<u32>(&instance, offsets.magic()),
+            VMCONTEXT_MAGIC
+        );
+        assert_eq!(
+            header_field::<*mut VMStoreContext>(&instance, offsets.store_ctx()),
+            store_ptr
+        );
+        assert_eq!(
+            header_field::<*const *const ()>(&instance, offsets.builtins()),
+            BUILTINS.as_ptr()
+        );
+        assert_eq!(
+            header_field::<*const Instance>(&instance, VMOffsets::INSTANCE),
+            &*instance as *const Instance
+        );
+        assert_eq!(
+            at(VMOffsets::INSTANCE) + size_of::<*const Instance>(),
+            at(VMOffsets::HEADER_SIZE)
+        );
+        assert_eq!(offsets.table(0), VMOffsets::HEADER_SIZE);
     }
 }
