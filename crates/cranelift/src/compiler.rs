@@ -13,7 +13,7 @@ use lazuli_environ::{
     CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, WasmError,
     WasmFuncType,
 };
-use std::cell::RefCell;
+use std::cell::Cell;
 use wasmparser::{BinaryReader, FunctionBody};
 
 /// Why a function could not be compiled.
@@ -64,9 +64,49 @@ pub struct Compiler {
     options: CompilerOptions,
 }
 
+/// What one compilation works in: reused on a thread from one successful compilation
+/// to the next to keep its allocations.
+struct Scratch {
+    translator: FuncTranslator,
+    ctx: Context,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            translator: FuncTranslator::default(),
+            ctx: Context::new(),
+        }
+    }
+}
+
 thread_local! {
-    /// Per-thread translation state, reused across functions.
-    static SCRATCH: RefCell<(FuncTranslator, Context)> = RefCell::new((FuncTranslator::default(), Context::new()));
+    /// This thread's scratch while no compilation holds it; always clean. Empty
+    /// before the first compilation and after a failed one.
+    static SCRATCH: Cell<Option<Box<Scratch>>> = const { Cell::new(None) };
+}
+
+/// Runs `compile` in this thread's scratch, so that every compilation starts from
+/// clean state whatever happened to the one before: the scratch is taken out of
+/// `SCRATCH` for the duration and put back, cleared, only after a success. A
+/// compilation that fails, or panics (`Module` catches code generator panics), drops
+/// it, and the next one starts from a fresh scratch. A nested compilation gets its
+/// own.
+fn with_scratch<T>(
+    compile: impl FnOnce(&mut Scratch) -> Result<T, CompileError>,
+) -> Result<T, CompileError> {
+    let mut scratch = SCRATCH
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let result = compile(&mut scratch);
+    if result.is_ok() {
+        scratch.ctx.clear();
+        // Fails only while the thread exits; the scratch is then dropped.
+        let _ = SCRATCH.try_with(|slot| slot.set(Some(scratch)));
+    }
+    result
 }
 
 impl Compiler {
@@ -101,9 +141,7 @@ impl Compiler {
         ));
         let mut validator = module.func_validator(defined_index);
         let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options);
-        SCRATCH.with(|scratch| {
-            let (translator, ctx) = &mut *scratch.borrow_mut();
-            ctx.clear();
+        with_scratch(|Scratch { translator, ctx }| {
             ctx.func = Function::with_name_signature(
                 UserFuncName::user(FUNC_NAMESPACE, func_index),
                 wasm_signature(ty),
@@ -137,11 +175,9 @@ impl Compiler {
         &self,
         build: impl FnOnce(&mut Context),
     ) -> Result<CompiledFunction, CompileError> {
-        SCRATCH.with(|scratch| {
-            let (_, ctx) = &mut *scratch.borrow_mut();
-            ctx.clear();
-            build(ctx);
-            self.finish(ctx)
+        with_scratch(|scratch| {
+            build(&mut scratch.ctx);
+            self.finish(&mut scratch.ctx)
         })
     }
 

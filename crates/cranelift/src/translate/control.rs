@@ -44,13 +44,14 @@ fn block_with_params(b: &mut FunctionBuilder<'_>, types: &[cranelift_codegen::ir
     block
 }
 
-/// Translates a control operator in reachable code; false for other operators.
+/// Translates a control operator in reachable code; false for other operators. The
+/// error is a `br_table` whose targets cannot be read.
 pub(super) fn translate<E: FuncEnvironment>(
     op: &Operator<'_>,
     b: &mut FunctionBuilder<'_>,
     state: &mut FuncState,
     cx: &mut Ctx<'_, E>,
-) -> bool {
+) -> Result<bool, String> {
     match op {
         Operator::Nop => {}
         Operator::Unreachable => {
@@ -113,7 +114,6 @@ pub(super) fn translate<E: FuncEnvironment>(
                     else_block,
                     else_seen: false,
                     head_reachable: true,
-                    consequent_reachable: false,
                 },
                 next,
                 num_params: params.len(),
@@ -128,7 +128,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             frame.next_branched_to = true;
             let args = block_args(state.peekn(n));
             b.ins().jump(next, &args);
-            enter_else(b, state, true);
+            enter_else(b, state);
         }
         Operator::End => {
             let frame = state.frame(0);
@@ -153,17 +153,15 @@ pub(super) fn translate<E: FuncEnvironment>(
         }
         Operator::BrTable { targets } => {
             let index = state.pop1();
-            let mut calls = Vec::new();
-            let depths: Vec<u32> = targets
+            let depths = targets
                 .targets()
-                .collect::<Result<_, _>>()
-                .unwrap_or_default();
-            for depth in depths.iter().copied().chain([targets.default()]) {
-                let (target, n) = branch_target(state, depth);
-                let args = block_args(state.peekn(n));
-                calls.push(BlockCall::new(target, args, &mut b.func.dfg.value_lists));
-            }
-            let default = calls.pop().expect("the default target was pushed last");
+                .collect::<Result<Vec<u32>, _>>()
+                .map_err(|e| format!("br_table targets: {}", e.message()))?;
+            let calls: Vec<BlockCall> = depths
+                .into_iter()
+                .map(|depth| branch_call(b, state, depth))
+                .collect();
+            let default = branch_call(b, state, targets.default());
             let jt = b.create_jump_table(JumpTableData::new(default, &calls));
             b.ins().br_table(index, jt);
             state.reachable = false;
@@ -172,9 +170,9 @@ pub(super) fn translate<E: FuncEnvironment>(
             branch(b, state, state.control.len() as u32 - 1);
             state.reachable = false;
         }
-        _ => return false,
+        _ => return Ok(false),
     }
-    true
+    Ok(true)
 }
 
 /// The block a branch to `depth` jumps to and its argument count; marks it taken.
@@ -186,6 +184,13 @@ fn branch_target(state: &mut FuncState, depth: u32) -> (Block, usize) {
     frame.branch_target()
 }
 
+/// The jump-table entry for a branch to the frame `depth` levels out.
+fn branch_call(b: &mut FunctionBuilder<'_>, state: &mut FuncState, depth: u32) -> BlockCall {
+    let (target, n) = branch_target(state, depth);
+    let args = block_args(state.peekn(n));
+    BlockCall::new(target, args, &mut b.func.dfg.value_lists)
+}
+
 /// An unconditional branch to the frame `depth` levels out.
 fn branch(b: &mut FunctionBuilder<'_>, state: &mut FuncState, depth: u32) {
     let (target, n) = branch_target(state, depth);
@@ -194,21 +199,18 @@ fn branch(b: &mut FunctionBuilder<'_>, state: &mut FuncState, depth: u32) {
 }
 
 /// Starts the false arm of the innermost `if`.
-fn enter_else(b: &mut FunctionBuilder<'_>, state: &mut FuncState, consequent_reachable: bool) {
-    let reachable_before = state.reachable;
+fn enter_else(b: &mut FunctionBuilder<'_>, state: &mut FuncState) {
     let frame = state.frame(0);
     let stack_base = frame.stack_base;
     let FrameKind::If {
         else_block,
         else_seen,
         head_reachable,
-        consequent_reachable: cr,
     } = &mut frame.kind
     else {
         unreachable!("validated: `else` closes an `if`")
     };
     *else_seen = true;
-    *cr = consequent_reachable && reachable_before;
     let (else_block, head_reachable) = (*else_block, *head_reachable);
     state.stack.truncate(stack_base);
     b.switch_to_block(else_block);
@@ -273,7 +275,6 @@ pub(super) fn translate_unreachable<E: FuncEnvironment>(
                     else_block: placeholder,
                     else_seen: false,
                     head_reachable: false,
-                    consequent_reachable: false,
                 },
                 next,
                 num_params: 0,
@@ -291,7 +292,7 @@ pub(super) fn translate_unreachable<E: FuncEnvironment>(
                 }
             );
             if head_reachable {
-                enter_else(b, state, false);
+                enter_else(b, state);
             }
         }
         Operator::End => end_frame(b, state),

@@ -21,10 +21,30 @@ use state::{ControlFrame, FrameKind, FuncState};
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 
 /// Translates function bodies; reuse one per thread to keep its allocations.
+///
+/// Every translation starts from clean state, however the previous one ended: a
+/// translation takes the scratch out of the translator and only a finished one gives
+/// it back, emptied. An error or a panic mid-body drops it instead, and the next
+/// translation starts from a fresh one.
 #[derive(Default)]
 pub struct FuncTranslator {
-    ctx: FunctionBuilderContext,
+    scratch: Scratch,
+}
+
+/// What one translation works in; empty whenever it is inside a [`FuncTranslator`].
+#[derive(Default)]
+struct Scratch {
+    builder: FunctionBuilderContext,
     state: FuncState,
+}
+
+impl Scratch {
+    /// The scratch, emptied, after a translation that finished: the builder context
+    /// was emptied by `FunctionBuilder::finalize`.
+    fn into_reset(mut self) -> Scratch {
+        self.state.clear();
+        self
+    }
 }
 
 /// What operator handlers need besides the builder and the stacks.
@@ -45,79 +65,92 @@ impl FuncTranslator {
         ty: &WasmFuncType,
         body: &FunctionBody<'_>,
         func: &mut Function,
-        mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+        validator: Option<&mut FuncValidator<ValidatorResources>>,
     ) -> Result<(), WasmError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
         env.begin_function(func);
-        let mut b = FunctionBuilder::new(func, &mut self.ctx);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        b.seal_block(entry);
-        let params = b.block_params(entry).to_vec();
-
-        let mut locals = Vec::new();
-        for (i, wasm_ty) in ty.params.iter().enumerate() {
-            let var = b.declare_var(ir_type(*wasm_ty));
-            b.def_var(var, params[i + 2]);
-            locals.push(var);
-        }
-        let mut reader = body.get_locals_reader()?;
-        for _ in 0..reader.get_count() {
-            let offset = reader.original_position();
-            let (count, val_ty) = reader.read()?;
-            if let Some(v) = validator.as_deref_mut() {
-                v.define_locals(offset, count, val_ty)?;
-            }
-            let wasm_ty = wasm_val_type(val_ty);
-            for _ in 0..count {
-                let var = b.declare_var(ir_type(wasm_ty));
-                let zero = zero_value(&mut b, wasm_ty);
-                b.def_var(var, zero);
-                locals.push(var);
-            }
-        }
-
-        let state = &mut self.state;
-        state.stack.clear();
-        state.control.clear();
-        state.reachable = true;
-        let exit = b.create_block();
-        for result in ty.results.iter() {
-            b.append_block_param(exit, ir_type(*result));
-        }
-        state.control.push(ControlFrame {
-            kind: FrameKind::Block,
-            next: exit,
-            num_params: 0,
-            num_results: ty.results.len(),
-            stack_base: 0,
-            next_branched_to: false,
-        });
-
-        let mut cx = Ctx {
-            env,
-            vmctx: params[0],
-            locals,
-        };
-        let mut ops = body.get_operators_reader()?;
-        while !ops.eof() {
-            let (op, offset) = ops.read_with_offset()?;
-            if let Some(v) = validator.as_deref_mut() {
-                v.op(offset, &op)?;
-            }
-            b.set_srcloc(SourceLoc::new(offset as u32));
-            translate_operator(&op, &mut b, state, &mut cx)
-                .map_err(|message| WasmError::new(message, offset))?;
-        }
-        ops.finish()?;
-        // The final `end` closed the function frame and switched to `exit`.
-        if state.reachable {
-            let results = state.peekn(ty.results.len()).to_vec();
-            b.ins().return_(&results);
-        }
-        b.finalize(cx.env.isa().frontend_config());
+        let mut b = FunctionBuilder::new(func, &mut scratch.builder);
+        translate_body(&mut b, &mut scratch.state, env, ty, body, validator)?;
+        b.finalize(env.isa().frontend_config());
+        self.scratch = scratch.into_reset();
         Ok(())
     }
+}
+
+/// Builds the IR of `body` with `b`, from an empty `state`, up to (not including)
+/// `finalize`.
+fn translate_body<E: FuncEnvironment>(
+    b: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    env: &mut E,
+    ty: &WasmFuncType,
+    body: &FunctionBody<'_>,
+    mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+) -> Result<(), WasmError> {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+
+    let mut locals = Vec::new();
+    for (i, wasm_ty) in ty.params.iter().enumerate() {
+        let var = b.declare_var(ir_type(*wasm_ty));
+        b.def_var(var, params[i + 2]);
+        locals.push(var);
+    }
+    let mut reader = body.get_locals_reader()?;
+    for _ in 0..reader.get_count() {
+        let offset = reader.original_position();
+        let (count, val_ty) = reader.read()?;
+        if let Some(v) = validator.as_deref_mut() {
+            v.define_locals(offset, count, val_ty)?;
+        }
+        let wasm_ty = wasm_val_type(val_ty);
+        for _ in 0..count {
+            let var = b.declare_var(ir_type(wasm_ty));
+            let zero = zero_value(b, wasm_ty);
+            b.def_var(var, zero);
+            locals.push(var);
+        }
+    }
+
+    state.reachable = true;
+    let exit = b.create_block();
+    for result in ty.results.iter() {
+        b.append_block_param(exit, ir_type(*result));
+    }
+    state.control.push(ControlFrame {
+        kind: FrameKind::Block,
+        next: exit,
+        num_params: 0,
+        num_results: ty.results.len(),
+        stack_base: 0,
+        next_branched_to: false,
+    });
+
+    let mut cx = Ctx {
+        env,
+        vmctx: params[0],
+        locals,
+    };
+    let mut ops = body.get_operators_reader()?;
+    while !ops.eof() {
+        let (op, offset) = ops.read_with_offset()?;
+        if let Some(v) = validator.as_deref_mut() {
+            v.op(offset, &op)?;
+        }
+        b.set_srcloc(SourceLoc::new(offset as u32));
+        translate_operator(&op, b, state, &mut cx)
+            .map_err(|message| WasmError::new(message, offset))?;
+    }
+    ops.finish()?;
+    // The final `end` closed the function frame and switched to `exit`.
+    if state.reachable {
+        let results = state.peekn(ty.results.len()).to_vec();
+        b.ins().return_(&results);
+    }
+    Ok(())
 }
 
 /// Translates one operator; the error names an operator Lazuli cannot compile.
@@ -131,7 +164,7 @@ fn translate_operator<E: FuncEnvironment>(
         control::translate_unreachable(op, b, state, cx);
         return Ok(());
     }
-    let handled = control::translate(op, b, state, cx)
+    let handled = control::translate(op, b, state, cx)?
         || variables::translate(op, b, state, cx)
         || calls::translate(op, b, state, cx)
         || numeric::translate(op, b, state)
@@ -167,5 +200,99 @@ fn zero_value(b: &mut FunctionBuilder<'_>, ty: WasmValType) -> Value {
                 v,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CompilerOptions;
+    use crate::func_environ::{ModuleEnvironment, wasm_signature};
+    use cranelift_codegen::ir::UserFuncName;
+    use lazuli_environ::{ModuleInfo, SignatureId, translate_module};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use wasmparser::{BinaryReader, WasmFeatures};
+
+    /// Function 0 is invalid inside a block and a loop, function 1 is valid, and
+    /// function 2 reaches a `call_indirect` inside open frames:
+    ///
+    /// ```wat
+    /// (module (table 1 funcref)
+    ///   (func (result i32)
+    ///     (block (result i32) (loop (result i32)
+    ///       (i32.const 1) (i32.const 2) (i32.add) (i64.add))))
+    ///   (func (param i32) (result i32) (local i32)
+    ///     (local.set 1 (i32.const 40))
+    ///     (if (result i32) (local.get 0)
+    ///       (then (i32.add (local.get 1) (i32.const 2)))
+    ///       (else (i32.const 7))))
+    ///   (func (result i32)
+    ///     (block (result i32) (loop (result i32)
+    ///       (call_indirect (result i32) (i32.const 0))))))
+    /// ```
+    const MODULE: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+        0x01, 0x0a, 0x02, 0x60, 0x00, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x01, 0x7f, // types
+        0x03, 0x04, 0x03, 0x00, 0x01, 0x00, // functions
+        0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table
+        0x0a, 0x34, 0x03, // code
+        0x0e, 0x00, 0x02, 0x7f, 0x03, 0x7f, 0x41, 0x01, 0x41, 0x02, 0x6a, 0x7c, 0x0b, 0x0b,
+        0x0b, // function 0
+        0x15, 0x01, 0x01, 0x7f, 0x41, 0x28, 0x21, 0x01, 0x20, 0x00, 0x04, 0x7f, 0x20, 0x01, 0x41,
+        0x02, 0x6a, 0x05, 0x41, 0x07, 0x0b, 0x0b, // function 1
+        0x0d, 0x00, 0x02, 0x7f, 0x03, 0x7f, 0x41, 0x00, 0x11, 0x00, 0x00, 0x0b, 0x0b,
+        0x0b, // function 2
+    ];
+
+    /// Translates defined function `defined` of `info` (with lazy validation) and
+    /// prints its IR; `signatures` may be too short, to make the translator panic.
+    fn translate(
+        translator: &mut FuncTranslator,
+        bytes: &[u8],
+        info: &ModuleInfo,
+        signatures: &[SignatureId],
+        defined: u32,
+    ) -> Result<String, WasmError> {
+        let isa = crate::host_isa(true).expect("host ISA");
+        let options = CompilerOptions::default();
+        let mut env = ModuleEnvironment::new(info, signatures, &*isa, options);
+        let ty = info.func_type(defined);
+        let range = info.bodies[defined as usize].range.clone();
+        let body = FunctionBody::new(BinaryReader::new(&bytes[range.clone()], range.start as u64));
+        let name = UserFuncName::user(0, defined);
+        let mut func = Function::with_name_signature(name, wasm_signature(ty));
+        let mut validator = info.func_validator(defined);
+        translator.translate(&mut env, ty, &body, &mut func, validator.as_mut())?;
+        Ok(func.display().to_string())
+    }
+
+    fn module() -> (&'static [u8], ModuleInfo, Vec<SignatureId>) {
+        let info = translate_module(MODULE, WasmFeatures::WASM2).expect("valid module");
+        let signatures = (0..info.types.len() as u32).map(SignatureId).collect();
+        (MODULE, info, signatures)
+    }
+
+    #[test]
+    fn a_translation_after_a_failed_one_starts_from_clean_state() {
+        let (bytes, info, sigs) = module();
+        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, &sigs, 1);
+        let mut translator = FuncTranslator::default();
+        let err = translate(&mut translator, bytes, &info, &sigs, 0).unwrap_err();
+        assert!(err.to_string().contains("type mismatch"), "{err}");
+        let after = translate(&mut translator, bytes, &info, &sigs, 1);
+        assert_eq!(after.unwrap(), fresh.unwrap());
+    }
+
+    #[test]
+    fn a_translation_after_a_panic_starts_from_clean_state() {
+        let (bytes, info, sigs) = module();
+        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, &sigs, 1);
+        let mut translator = FuncTranslator::default();
+        let panic = catch_unwind(AssertUnwindSafe(|| {
+            translate(&mut translator, bytes, &info, &[], 2)
+        }));
+        assert!(panic.is_err(), "no signature for the call_indirect");
+        let after = translate(&mut translator, bytes, &info, &sigs, 1);
+        assert_eq!(after.unwrap(), fresh.unwrap());
     }
 }

@@ -626,8 +626,6 @@ mod tests {
             memories: vec![MemoryPlan {
                 minimum: 1,
                 maximum: None,
-                memory64: false,
-                shared: false,
             }],
             ..ModuleInfo::default()
         };
@@ -665,7 +663,7 @@ mod tests {
         assert!(!others, "{op:?} claimed by another translator");
         let ours = match op {
             Operator::Select | Operator::TypedSelect { .. } => {
-                super::super::control::translate(op, b, s, &mut cx)
+                super::super::control::translate(op, b, s, &mut cx) == Ok(true)
             }
             _ => translate(op, b, s, &mut cx),
         };

@@ -16,8 +16,6 @@ pub enum FrameKind {
         else_seen: bool,
         /// Whether the `if` itself was reachable (the false arm is then reachable).
         head_reachable: bool,
-        /// Whether the end of the true arm was reachable.
-        consequent_reachable: bool,
     },
 }
 
@@ -55,6 +53,13 @@ pub struct FuncState {
 }
 
 impl FuncState {
+    /// Empties both stacks, keeping their allocations.
+    pub fn clear(&mut self) {
+        self.stack.clear();
+        self.control.clear();
+        self.reachable = false;
+    }
+
     pub fn push1(&mut self, v: Value) {
         self.stack.push(v);
     }
