@@ -62,12 +62,4 @@ impl ConstExpr {
         }
         Ok(ConstExpr { ops })
     }
-
-    /// The function indices this expression references with `ref.func`.
-    pub fn func_refs(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ops.iter().filter_map(|op| match op {
-            ConstOp::RefFunc(i) => Some(*i),
-            _ => None,
-        })
-    }
 }

@@ -43,8 +43,6 @@ pub struct Global {
 pub struct MemoryPlan {
     pub minimum: u64,
     pub maximum: Option<u64>,
-    pub memory64: bool,
-    pub shared: bool,
 }
 
 /// A table's element type and limits.
@@ -76,19 +74,6 @@ pub struct DataSegment {
 pub enum ElemItems {
     Functions(Vec<u32>),
     Expressions(Vec<ConstExpr>),
-}
-
-impl ElemItems {
-    pub fn len(&self) -> usize {
-        match self {
-            ElemItems::Functions(f) => f.len(),
-            ElemItems::Expressions(e) => e.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// An element segment.
@@ -150,21 +135,8 @@ impl ModuleInfo {
         func < self.num_imported_funcs
     }
 
-    /// The defined index of `func`, if it is defined by this module.
-    pub fn defined_func_index(&self, func: u32) -> Option<u32> {
-        func.checked_sub(self.num_imported_funcs)
-    }
-
     pub fn is_imported_global(&self, global: u32) -> bool {
         global < self.num_imported_globals
-    }
-
-    pub fn is_imported_memory(&self, memory: u32) -> bool {
-        memory < self.num_imported_memories
-    }
-
-    pub fn is_imported_table(&self, table: u32) -> bool {
-        table < self.num_imported_tables
     }
 
     /// The validator for defined function `defined`'s body, if it is still pending.

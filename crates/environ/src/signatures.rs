@@ -18,7 +18,6 @@ pub struct SignatureRegistry {
 #[derive(Debug, Default)]
 struct Interned {
     ids: HashMap<WasmFuncType, SignatureId>,
-    types: Vec<WasmFuncType>,
 }
 
 impl SignatureRegistry {
@@ -28,15 +27,8 @@ impl SignatureRegistry {
         if let Some(id) = inner.ids.get(ty) {
             return *id;
         }
-        let id = SignatureId(inner.types.len() as u32);
-        inner.types.push(ty.clone());
+        let id = SignatureId(inner.ids.len() as u32);
         inner.ids.insert(ty.clone(), id);
         id
-    }
-
-    /// The type behind an id handed out by [`SignatureRegistry::register`].
-    pub fn lookup(&self, id: SignatureId) -> Option<WasmFuncType> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.types.get(id.0 as usize).cloned()
     }
 }

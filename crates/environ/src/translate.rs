@@ -241,8 +241,6 @@ fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
     MemoryPlan {
         minimum: ty.initial,
         maximum: ty.maximum,
-        memory64: ty.memory64,
-        shared: ty.shared,
     }
 }
 
