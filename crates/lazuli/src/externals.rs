@@ -5,8 +5,10 @@ use crate::Func;
 use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType, ValType};
 use crate::values::{Ref, Val};
-use anyhow::{Result, bail};
-use lazuli_runtime::{LinearMemory, Table as RuntimeTable, VMFuncRef, VMGlobalDefinition};
+use anyhow::{Result, anyhow, bail};
+use lazuli_runtime::{
+    LinearMemory, Table as RuntimeTable, TableError, VMFuncRef, VMGlobalDefinition,
+};
 
 /// Anything an instance can import or export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,16 +180,10 @@ impl Memory {
     /// A host-created memory.
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
         let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+        let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let style = opaque.engine.config().memory_style;
-        let bytes = (ty.minimum() as usize).saturating_mul(lazuli_runtime::PAGE_SIZE);
-        if !opaque.memory_growing(0, bytes, ty.maximum()) {
-            bail!(
-                "memory of {} pages exceeds the store's limits",
-                ty.minimum()
-            );
-        }
-        let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style)?;
+        let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style, Some(&mut limiter))
+            .map_err(|e| anyhow!("cannot create memory of {} pages: {e}", ty.minimum()))?;
         Ok(opaque.push_memory(memory))
     }
 
@@ -235,16 +231,9 @@ impl Memory {
     /// Grows by `delta` pages; returns the old size in pages.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+        let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let index = opaque.check(self.0);
-        let memory = &opaque.memories[index];
-        let current = memory.data().len();
-        let desired = (memory.pages().saturating_add(delta) as usize)
-            .saturating_mul(lazuli_runtime::PAGE_SIZE);
-        if !opaque.memory_growing(current, desired, memory.declared_maximum()) {
-            bail!("memory growth refused by the store's limits");
-        }
-        Ok(opaque.memories[index].grow(delta)?)
+        Ok(opaque.memories[index].grow(delta, Some(&mut limiter))?)
     }
 
     /// Copies `buf.len()` bytes from `offset`.
@@ -287,22 +276,19 @@ impl Table {
     /// A host-created table with every element set to `init`.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Ref) -> Result<Table> {
         let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+        let (opaque, mut limiter) = store.0.opaque_and_limiter();
         if init.ty() != ty.element() {
             bail!("a {} table cannot hold a {}", ty.element(), init.ty());
         }
-        if !opaque.table_growing(0, ty.minimum() as usize, ty.maximum()) {
-            bail!(
-                "table of {} elements exceeds the store's limits",
-                ty.minimum()
-            );
-        }
         let init = init.to_raw(opaque) as *const VMFuncRef;
-        let mut table = RuntimeTable::new(ty.minimum(), ty.maximum())
-            .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
+        let mut table =
+            RuntimeTable::new(ty.minimum(), ty.maximum(), Some(&mut limiter)).map_err(|e| {
+                let why = table_error(&e);
+                anyhow!("cannot create table of {} elements: {why}", ty.minimum())
+            })?;
         table
             .fill(0, init, ty.minimum())
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{}", table_error(&e)))?;
         Ok(opaque.push_table(TableData {
             element: ty.element(),
             table,
@@ -362,21 +348,21 @@ impl Table {
     /// Grows by `delta` elements set to `init`; returns the old size.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Ref) -> Result<u64> {
         let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+        let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let raw = self.raw(opaque, init)?;
         let i = opaque.check(self.0);
-        let table = &opaque.tables[i].table;
-        let current = table.size() as usize;
-        if !opaque.table_growing(
-            current,
-            current.saturating_add(delta as usize),
-            table.maximum(),
-        ) {
-            bail!("table growth refused by the store's limits");
-        }
         opaque.tables[i]
             .table
-            .grow(delta, raw)
-            .map_err(|_| anyhow::anyhow!("table cannot grow by {delta}"))
+            .grow(delta, raw, Some(&mut limiter))
+            .map_err(|e| anyhow!("table cannot grow by {delta}: {}", table_error(&e)))
+    }
+}
+
+/// What a table error means, for error messages.
+pub(crate) fn table_error(error: &TableError) -> &'static str {
+    match error {
+        TableError::OutOfBounds => "out of bounds",
+        TableError::TooLarge => "size exceeds the table's maximum",
+        TableError::Refused => "refused by the store's limits",
     }
 }

@@ -1,17 +1,21 @@
 //! [`Func`]: a Wasm or host function in a store, and calling it from the host.
 
 use crate::engine::Trampolines;
-use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreInner, StoreOpaque, Stored};
+use crate::store::{
+    AsContext, AsContextMut, OwnedPtr, StoreContextMut, StoreInner, StoreOpaque, Stored,
+};
 use crate::trap::{host_error, trap_to_error};
 use crate::types::FuncType;
 use crate::values::Val;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
-    HostFailure, VMContext, VMFuncRef, VMHostContext, ValRaw, ensure_compiled, invoke,
-    record_host_failure,
+    GrowthLimiter, HostFailure, VMContext, VMFuncRef, VMHostContext, VMStoreContext, ValRaw,
+    ensure_compiled, invoke, record_host_failure,
 };
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// A function that can be called from the host or stored in a table.
@@ -24,8 +28,9 @@ pub(crate) struct FuncData {
     /// Stable address: inside an instance's VMContext, or inside `host` below.
     pub(crate) func_ref: *const VMFuncRef,
     pub(crate) trampolines: Arc<Trampolines>,
-    /// Keeps a host function's context alive.
-    pub(crate) _host: Option<Box<dyn Any>>,
+    /// Keeps a host function's context alive (owned through a raw pointer:
+    /// `func_ref` and the context's own fields point into it).
+    pub(crate) _host: Option<OwnedPtr<dyn Any>>,
 }
 
 /// A host function's body, type-erased over its parameter and result types: it
@@ -33,12 +38,41 @@ pub(crate) struct FuncData {
 pub(crate) type HostCallback<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result<()> + Send + Sync;
 
 /// Everything a host function needs when Wasm calls it; `vmctx` is what the
-/// Wasm→host trampoline receives.
+/// Wasm→host trampoline receives. It holds no pointer to the store: the shim
+/// takes the store from the entry into Wasm that is running.
 struct HostFuncState<T> {
     vmctx: VMHostContext,
     func_ref: VMFuncRef,
-    store: *mut StoreInner<T>,
+    store_id: u64,
     callback: Arc<HostCallback<T>>,
+}
+
+/// The store of the innermost entry into Wasm on this thread.
+#[derive(Clone, Copy)]
+struct Entered {
+    store_id: u64,
+    /// The `StoreInner<T>` of that store, derived from the entry's exclusive borrow.
+    store: *mut (),
+}
+
+thread_local! {
+    static ENTERED: Cell<Entered> = const {
+        Cell::new(Entered { store_id: 0, store: std::ptr::null_mut() })
+    };
+}
+
+/// The store of the innermost entry into Wasm on this thread, if that is the store
+/// `store_id`.
+///
+/// # Safety
+/// `T` must be the data type of store `store_id`. The borrow must end before the
+/// host function that takes it returns to Wasm.
+unsafe fn entered_store<'a, T>(store_id: u64) -> Option<&'a mut StoreInner<T>> {
+    let entered = ENTERED.get();
+    // SAFETY: `Entered::store` is live while its entry runs, which includes every
+    // host function Wasm calls from it; the entry does not use its own borrow of
+    // the store meanwhile, and the type is right per the contract.
+    (entered.store_id == store_id).then(|| unsafe { &mut *entered.store.cast::<StoreInner<T>>() })
 }
 
 /// The shim the Wasm→host trampoline calls for host functions of stores with data `T`.
@@ -48,14 +82,21 @@ unsafe extern "C" fn host_shim<T: 'static>(
     values: *mut ValRaw,
     len: usize,
 ) -> u32 {
-    // The callback is cloned out so that no borrow of the state is held while the
-    // callback has the store exclusively.
-    // SAFETY: `ctx` is the `vmctx` of a live `HostFuncState<T>`, whose store outlives it.
-    let (callback, store) = unsafe {
+    // SAFETY: `ctx` is the `vmctx` of a live `HostFuncState<T>`, which is never
+    // written after its creation. The callback is cloned out so that no borrow
+    // of the state is held while the callback runs.
+    let (callback, store_id) = unsafe {
         let state = &*((*ctx).data as *const HostFuncState<T>);
-        (state.callback.clone(), &mut *state.store)
+        (state.callback.clone(), state.store_id)
     };
-    // SAFETY: the trampoline passes a slot array of `len` elements.
+    // SAFETY: host functions of store `store_id` are made by `from_callback::<T>`.
+    let Some(store) = (unsafe { entered_store::<T>(store_id) }) else {
+        let error = anyhow!("host function called outside an entry into its store");
+        record_host_failure(HostFailure::Error(Box::new(error)));
+        return 0;
+    };
+    // SAFETY: the trampoline passes a slot array of `len` elements on its own
+    // stack frame, outside the store.
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
     let caller = Caller {
         store: StoreContextMut(store),
@@ -153,7 +194,7 @@ impl Func {
     ) -> Result<Func> {
         let engine = store.opaque.engine.clone();
         let trampolines = engine.trampolines(&ty.0)?;
-        let mut state = Box::new(HostFuncState {
+        let state = OwnedPtr::new(Box::new(HostFuncState {
             vmctx: VMHostContext {
                 shim: host_shim::<T>,
                 data: std::ptr::null_mut(),
@@ -164,18 +205,23 @@ impl Func {
                 type_id: engine.signature(&ty.0).0,
                 func_index: 0,
             },
-            store: store as *mut StoreInner<T>,
+            store_id: store.opaque.id,
             callback,
-        });
-        let state_ptr: *mut HostFuncState<T> = &mut *state;
-        state.vmctx.data = state_ptr.cast();
-        state.func_ref.vmctx = (&mut state.vmctx as *mut VMHostContext).cast();
-        let func_ref = &state.func_ref as *const VMFuncRef;
+        }));
+        let raw = state.as_ptr();
+        // SAFETY: `raw` is the fresh allocation, not yet shared. Its fields are
+        // written and addressed through it (no reference), so the pointers into
+        // it share its provenance and stay valid as long as `state`.
+        let func_ref = unsafe {
+            (*raw).vmctx.data = raw.cast();
+            (*raw).func_ref.vmctx = (&raw mut (*raw).vmctx).cast();
+            &raw const (*raw).func_ref
+        };
         Ok(store.opaque.push_func(FuncData {
             ty,
             func_ref,
             trampolines,
-            _host: Some(state),
+            _host: Some(state.erase()),
         }))
     }
 
@@ -193,10 +239,9 @@ impl Func {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<()> {
-        let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
-        let index = opaque.check(self.0);
-        let ty = &opaque.funcs[index].ty.0;
+        let store = store.as_context_mut().0;
+        let index = store.opaque.check(self.0);
+        let ty = &store.opaque.funcs[index].ty.0;
         if params.len() != ty.params.len() {
             bail!(
                 "expected {} arguments, got {}",
@@ -213,57 +258,21 @@ impl Func {
         }
         with_slots(params.len().max(results.len()), |values| {
             for (i, p) in params.iter().enumerate() {
-                let expected = opaque.funcs[index].ty.0.params[i];
+                let expected = store.opaque.funcs[index].ty.0.params[i];
                 if p.ty() != expected {
                     bail!("argument {i} has type {}, expected {expected}", p.ty());
                 }
-                values[i] = p.to_raw(opaque)?;
+                values[i] = p.to_raw(&store.opaque)?;
             }
-            // SAFETY: `values` has a slot per argument and result.
-            unsafe { self.call_raw(opaque, values)? };
+            // SAFETY: `values` has a slot per argument and result, outside the store.
+            unsafe { enter(store, *self, values.as_mut_ptr())? };
+            // The store may have changed while Wasm ran: look the type up again.
             for (i, r) in results.iter_mut().enumerate() {
-                let ty = opaque.funcs[index].ty.0.results[i];
-                *r = Val::from_raw(opaque, values[i], ty);
+                let ty = store.opaque.funcs[index].ty.0.results[i];
+                *r = Val::from_raw(&mut store.opaque, values[i], ty);
             }
             Ok(())
         })
-    }
-
-    /// Calls with arguments and results in `values`.
-    ///
-    /// # Safety
-    /// `values` must hold the function's arguments, correctly typed, and have room
-    /// for its results.
-    pub(crate) unsafe fn call_raw(
-        &self,
-        opaque: &mut StoreOpaque,
-        values: &mut [ValRaw],
-    ) -> Result<()> {
-        let data = &opaque.funcs[opaque.check(self.0)];
-        // SAFETY: a store's funcrefs stay valid as long as the store, and only this
-        // thread (which holds the store exclusively) touches them.
-        let func_ref = unsafe {
-            if (*data.func_ref).wasm_call.is_null() {
-                ensure_compiled(data.func_ref.cast_mut()).map_err(host_error)?;
-            }
-            *data.func_ref
-        };
-        let trampoline = data.trampolines.array_to_wasm;
-        let max_stack = opaque.engine.config().max_wasm_stack;
-        // SAFETY: the trampoline matches the function's signature, the funcref's
-        // vmctx belongs to this store, and `values` is sized by the caller.
-        unsafe {
-            invoke(
-                &mut *opaque.vm,
-                max_stack,
-                trampoline,
-                func_ref.vmctx,
-                std::ptr::null_mut(),
-                func_ref.wasm_call as usize,
-                values.as_mut_ptr(),
-            )
-        }
-        .map_err(|trap| trap_to_error(*trap))
     }
 
     /// The funcref record of this function.
@@ -280,10 +289,187 @@ impl Func {
     }
 }
 
+/// Where an entry into Wasm calls, read from the store before the entry gives up
+/// its borrow of it.
+struct EntryPoint {
+    vm: *mut VMStoreContext,
+    max_stack: usize,
+    trampoline: usize,
+    callee_vmctx: *mut VMContext,
+    code: usize,
+}
+
+impl StoreOpaque {
+    /// Where calling `func` enters Wasm, compiling it first if needed.
+    fn entry_point(&self, func: Func) -> Result<EntryPoint> {
+        let data = &self.funcs[self.check(func.0)];
+        // SAFETY: a store's funcrefs stay valid as long as the store, and only this
+        // thread (which holds the store exclusively) touches them.
+        let func_ref = unsafe {
+            if (*data.func_ref).wasm_call.is_null() {
+                ensure_compiled(data.func_ref.cast_mut()).map_err(host_error)?;
+            }
+            *data.func_ref
+        };
+        Ok(EntryPoint {
+            vm: self.vm(),
+            max_stack: self.engine.config().max_wasm_stack,
+            trampoline: data.trampolines.array_to_wasm,
+            callee_vmctx: func_ref.vmctx,
+            code: func_ref.wasm_call as usize,
+        })
+    }
+}
+
+/// Publishes the store of an entry into Wasm for as long as the entry runs: to
+/// the host functions Wasm calls (`ENTERED`) and to the builtins (the limiter in
+/// the store context). Dropping it restores what the enclosing entry published.
+struct EntryScope {
+    vm: *mut VMStoreContext,
+    previous: Entered,
+    previous_limiter: Option<NonNull<dyn GrowthLimiter>>,
+}
+
+impl EntryScope {
+    /// # Safety
+    /// `vm` must be the context of the store `entered` names, `limiter` must be
+    /// that store's, and all three must stay live until the scope is dropped.
+    unsafe fn publish(
+        vm: *mut VMStoreContext,
+        entered: Entered,
+        limiter: *mut EntryLimiter,
+    ) -> EntryScope {
+        let previous = ENTERED.replace(entered);
+        let limiter = NonNull::new(limiter as *mut dyn GrowthLimiter);
+        // SAFETY: `vm` is live per the contract; written through the raw pointer,
+        // as generated code and builtins also reach the context.
+        let previous_limiter = unsafe { std::ptr::replace(&raw mut (*vm).limiter, limiter) };
+        EntryScope {
+            vm,
+            previous,
+            previous_limiter,
+        }
+    }
+}
+
+/// The limiter an entry publishes for builtins: the entry's store, its data type
+/// erased into the functions that know it.
+struct EntryLimiter {
+    store: *mut (),
+    memory_growing: unsafe fn(*mut (), usize, usize, Option<usize>) -> bool,
+    table_growing: unsafe fn(*mut (), usize, usize, Option<usize>) -> bool,
+}
+
+impl EntryLimiter {
+    fn new<T>(store: *mut StoreInner<T>) -> EntryLimiter {
+        EntryLimiter {
+            store: store.cast(),
+            memory_growing: memory_growing::<T>,
+            table_growing: table_growing::<T>,
+        }
+    }
+}
+
+impl GrowthLimiter for EntryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
+        // SAFETY: the limiter is published only while its entry runs, when
+        // `store` is the live store of that entry and a builtin is its only user.
+        unsafe { (self.memory_growing)(self.store, current, desired, maximum) }
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
+        // SAFETY: as in `memory_growing`.
+        unsafe { (self.table_growing)(self.store, current, desired, maximum) }
+    }
+}
+
+/// # Safety
+/// `store` must be a live `StoreInner<T>` that nothing else uses during the call.
+unsafe fn memory_growing<T>(
+    store: *mut (),
+    current: usize,
+    desired: usize,
+    maximum: Option<usize>,
+) -> bool {
+    // SAFETY: per the contract.
+    let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
+    let (_, mut limiter) = store.opaque_and_limiter();
+    limiter.memory_growing(current, desired, maximum)
+}
+
+/// # Safety
+/// As for [`memory_growing`].
+unsafe fn table_growing<T>(
+    store: *mut (),
+    current: usize,
+    desired: usize,
+    maximum: Option<usize>,
+) -> bool {
+    // SAFETY: per the contract.
+    let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
+    let (_, mut limiter) = store.opaque_and_limiter();
+    limiter.table_growing(current, desired, maximum)
+}
+
+impl Drop for EntryScope {
+    fn drop(&mut self) {
+        ENTERED.set(self.previous);
+        // SAFETY: `vm` is live per the contract of `publish`.
+        unsafe { (*self.vm).limiter = self.previous_limiter };
+    }
+}
+
+/// Calls `func` from the host, with its arguments and room for its results in
+/// `values`.
+///
+/// `store` is turned into a raw pointer before Wasm is entered and is not used
+/// again until Wasm has returned: the host functions and builtins that Wasm calls
+/// reach the store only through that pointer. The caller re-derives everything it
+/// reads from the store afterwards (ARCHITECTURE.md, "Aliasing across entry
+/// into Wasm").
+///
+/// # Safety
+/// `values` must hold the function's arguments, correctly typed, have room for
+/// its results, and not point into the store.
+pub(crate) unsafe fn enter<T>(
+    store: &mut StoreInner<T>,
+    func: Func,
+    values: *mut ValRaw,
+) -> Result<()> {
+    let entry = store.opaque.entry_point(func)?;
+    let store_id = store.opaque.id;
+    let store: *mut StoreInner<T> = store;
+    let mut limiter = EntryLimiter::new(store);
+    let entered = Entered {
+        store_id,
+        store: store.cast(),
+    };
+    // SAFETY: `entry.vm` is the context of the store at `store`; the store and
+    // `limiter` outlive the scope, which ends with this function.
+    let _scope = unsafe { EntryScope::publish(entry.vm, entered, &raw mut limiter) };
+    // SAFETY: the trampoline matches the function's signature, the funcref's
+    // vmctx belongs to this store, `values` is sized by the caller, and nothing
+    // reaches the store until `invoke` returns but through `store`.
+    unsafe {
+        invoke(
+            entry.vm,
+            entry.max_stack,
+            entry.trampoline,
+            entry.callee_vmctx,
+            std::ptr::null_mut(),
+            entry.code,
+            values,
+        )
+    }
+    .map_err(|trap| trap_to_error(*trap))
+}
+
 /// Calls with inline slots of this many values live on the stack.
 const INLINE_SLOTS: usize = 8;
 
-/// Runs `f` on `n` zeroed value slots, on the stack when they are few.
+/// Runs `f` on `n` zeroed value slots, on the stack when they are few. The slots
+/// are never inside the store, so nothing Wasm or a host function does to the
+/// store can move them.
 pub(crate) fn with_slots<R>(n: usize, f: impl FnOnce(&mut [ValRaw]) -> R) -> R {
     if n <= INLINE_SLOTS {
         f(&mut [ValRaw::default(); INLINE_SLOTS][..n])

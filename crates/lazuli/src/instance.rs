@@ -11,7 +11,8 @@ use crate::{
 use anyhow::{Result, bail};
 use lazuli_environ::{ConstExpr, ConstOp, ElemItems, EntityIndex, SegmentMode, VMOffsets};
 use lazuli_runtime::{
-    Instance as RuntimeInstance, LinearMemory, Table as RuntimeTable, VMFuncRef, ValRaw,
+    GrowthLimiter, Instance as RuntimeInstance, LinearMemory, Table as RuntimeTable, VMFuncRef,
+    ValRaw,
 };
 
 /// An instantiated module.
@@ -23,8 +24,9 @@ pub(crate) struct InstanceData {
     pub(crate) module: Module,
     memories: Vec<Memory>,
     tables: Vec<Table>,
-    /// Handles of imported globals; defined ones are made on demand.
-    imported_globals: Vec<Global>,
+    /// Handles of the globals, by index: imported ones from the start, defined
+    /// ones made on their first export lookup and reused afterwards.
+    globals: Vec<Option<Global>>,
 }
 
 /// An export of an instance.
@@ -41,8 +43,16 @@ impl Instance {
         module: &Module,
         imports: &[Extern],
     ) -> Result<Instance> {
-        let store = store.as_context_mut();
-        instantiate(&mut store.0.opaque, module, imports)
+        let store = store.as_context_mut().0;
+        let (opaque, mut limiter) = store.opaque_and_limiter();
+        let (instance, start) = instantiate(opaque, &mut limiter, module, imports)?;
+        if let Some(start) = start {
+            let mut slot = [ValRaw::default()];
+            // SAFETY: the start function takes and returns nothing; the slot is
+            // outside the store.
+            unsafe { crate::func::enter(store, start, slot.as_mut_ptr())? };
+        }
+        Ok(instance)
     }
 
     /// The export `name`, if there is one.
@@ -121,24 +131,31 @@ impl Instance {
             }
             EntityIndex::Memory(m) => Extern::Memory(*data.memories.get(m as usize)?),
             EntityIndex::Table(t) => Extern::Table(*data.tables.get(t as usize)?),
-            EntityIndex::Global(g) => {
-                if let Some(global) = data.imported_globals.get(g as usize) {
-                    return Some(Extern::Global(*global));
-                }
-                let info = &data.module.info().globals[g as usize];
-                let mutability = if info.mutable {
-                    Mutability::Var
-                } else {
-                    Mutability::Const
-                };
-                let definition = data.handle.global(g);
-                Extern::Global(opaque.push_global(crate::externals::GlobalData {
-                    ty: crate::GlobalType::new(info.ty, mutability),
-                    definition,
-                    _owned: None,
-                }))
-            }
+            EntityIndex::Global(g) => Extern::Global(self.global(opaque, g)?),
         })
+    }
+
+    /// The handle of global `g`, made on first use.
+    fn global(&self, opaque: &mut StoreOpaque, g: u32) -> Option<Global> {
+        let i = opaque.check(self.0);
+        let data = &opaque.instances[i];
+        if let Some(global) = *data.globals.get(g as usize)? {
+            return Some(global);
+        }
+        let info = &data.module.info().globals[g as usize];
+        let mutability = if info.mutable {
+            Mutability::Var
+        } else {
+            Mutability::Const
+        };
+        let definition = data.handle.global(g);
+        let global = opaque.push_global(crate::externals::GlobalData {
+            ty: crate::GlobalType::new(info.ty, mutability),
+            definition,
+            _owned: None,
+        });
+        opaque.instances[i].globals[g as usize] = Some(global);
+        Some(global)
     }
 }
 
@@ -198,7 +215,14 @@ fn limits_match(min: u64, max: Option<u64>, actual_min: u64, actual_max: Option<
         }
 }
 
-fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> Result<Instance> {
+/// Creates the instance, applies its segments, and returns it with its start
+/// function, which the caller runs.
+fn instantiate(
+    opaque: &mut StoreOpaque,
+    limiter: &mut dyn GrowthLimiter,
+    module: &Module,
+    imports: &[Extern],
+) -> Result<(Instance, Option<Func>)> {
     module.ensure_runnable()?;
     if !std::sync::Arc::ptr_eq(&module.engine().inner, &opaque.engine.inner) {
         bail!("module and store belong to different engines");
@@ -211,10 +235,10 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
             imports.len()
         );
     }
-    let handle = RuntimeInstance::new(VMOffsets::new(info), &mut *opaque.vm, module.inner.clone());
+    let handle = RuntimeInstance::new(VMOffsets::new(info), opaque.vm(), module.inner.clone());
     let mut memories = Vec::new();
     let mut tables = Vec::new();
-    let mut imported_globals = Vec::new();
+    let mut globals = Vec::with_capacity(info.globals.len());
     for (import, item) in info.imports.iter().zip(imports) {
         let expected = module.entity_type(import.index);
         let actual = item.ty_in(opaque);
@@ -235,7 +259,7 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
             }
             (EntityIndex::Global(i), Extern::Global(g)) => {
                 handle.set_imported_global(i, opaque.globals[opaque.check(g.0)].definition);
-                imported_globals.push(*g);
+                globals.push(Some(*g));
             }
             (EntityIndex::Memory(i), Extern::Memory(m)) => {
                 let index = opaque.check(m.0);
@@ -257,14 +281,8 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         .enumerate()
         .skip(info.num_imported_memories as usize)
     {
-        let bytes = (plan.minimum as usize).saturating_mul(lazuli_runtime::PAGE_SIZE);
-        if !opaque.memory_growing(0, bytes, plan.maximum) {
-            bail!(
-                "memory of {} pages exceeds the store's limits",
-                plan.minimum
-            );
-        }
-        let mut memory = LinearMemory::new(plan.minimum, plan.maximum, style)?;
+        let mut memory = LinearMemory::new(plan.minimum, plan.maximum, style, Some(&mut *limiter))
+            .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
         handle.set_memory(i as u32, memory.definition());
         memories.push(opaque.push_memory(memory));
     }
@@ -274,14 +292,11 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         .enumerate()
         .skip(info.num_imported_tables as usize)
     {
-        if !opaque.table_growing(0, plan.minimum as usize, plan.maximum) {
-            bail!(
-                "table of {} elements exceeds the store's limits",
-                plan.minimum
-            );
-        }
-        let mut table = RuntimeTable::new(plan.minimum, plan.maximum)
-            .map_err(|e| anyhow::anyhow!("cannot create table: {e:?}"))?;
+        let mut table = RuntimeTable::new(plan.minimum, plan.maximum, Some(&mut *limiter))
+            .map_err(|e| {
+                let why = crate::externals::table_error(&e);
+                anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
+            })?;
         handle.set_table(i as u32, table.definition());
         tables.push(opaque.push_table(TableData {
             element: plan.element,
@@ -294,10 +309,10 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         .enumerate()
         .skip(info.num_imported_globals as usize)
     {
-        let init = global
-            .init
-            .as_ref()
-            .map_or(ValRaw::default(), |e| eval(&handle, e));
+        let init = match &global.init {
+            Some(e) => eval(&handle, e)?,
+            None => ValRaw::default(),
+        };
         // SAFETY: `global(i)` points at defined global storage in the VMContext.
         unsafe { (*handle.global(i as u32)).0 = init };
     }
@@ -317,23 +332,21 @@ fn instantiate(opaque: &mut StoreOpaque, module: &Module, imports: &[Extern]) ->
         };
     }
 
+    globals.resize(info.globals.len(), None);
     opaque.instances.push(InstanceData {
         handle,
         module: module.clone(),
         memories,
         tables,
-        imported_globals,
+        globals,
     });
     let instance = Instance(opaque.stored(opaque.instances.len() - 1));
     initialize(opaque, instance)?;
-    if let Some(start) = info.start {
+    let start = info.start.and_then(|start| {
         let func_ref = opaque.instances[instance.0.index].handle.func_ref(start);
-        if let Some(func) = opaque.func_from_ref(func_ref) {
-            // SAFETY: the start function takes and returns nothing.
-            unsafe { func.call_raw(opaque, &mut [ValRaw::default()])? };
-        }
-    }
-    Ok(instance)
+        opaque.func_from_ref(func_ref)
+    });
+    Ok((instance, start))
 }
 
 /// Applies the active element and data segments, in order; the first one out of
@@ -345,20 +358,20 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
     let module = data.module.clone();
     let info = module.info();
     let handle = &data.handle;
-    let segments: Vec<Vec<*const VMFuncRef>> = info
+    let segments = info
         .elements
         .iter()
         .map(|segment| match &segment.items {
-            ElemItems::Functions(funcs) => funcs
+            ElemItems::Functions(funcs) => Ok(funcs
                 .iter()
                 .map(|f| handle.func_ref(*f) as *const VMFuncRef)
-                .collect(),
+                .collect()),
             ElemItems::Expressions(exprs) => exprs
                 .iter()
-                .map(|e| eval(handle, e).0 as usize as *const VMFuncRef)
+                .map(|e| Ok(eval(handle, e)?.0 as usize as *const VMFuncRef))
                 .collect(),
         })
-        .collect();
+        .collect::<Result<Vec<Vec<*const VMFuncRef>>>>()?;
     let mut passive = segments.clone();
     for (segment, items) in info.elements.iter().zip(&mut passive) {
         if segment.mode != SegmentMode::Passive {
@@ -371,7 +384,7 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
             continue;
         };
         let data = &opaque.instances[instance.0.index];
-        let start = eval(&data.handle, offset).get_i32() as u32 as u64;
+        let start = eval(&data.handle, offset)?.get_i32() as u32 as u64;
         let table = data.tables[*index as usize];
         opaque.tables[table.0.index]
             .table
@@ -384,7 +397,7 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
         };
         let data = &opaque.instances[instance.0.index];
         data.handle.drop_data_segment(i as u32);
-        let start = eval(&data.handle, offset).get_i32() as u32 as usize;
+        let start = eval(&data.handle, offset)?.get_i32() as u32 as usize;
         let memory = data.memories[*index as usize];
         let bytes = &module.inner.bytes[segment.data.clone()];
         let memory = opaque.memories[memory.0.index].data_mut();
@@ -400,26 +413,43 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
 }
 
 /// Evaluates a validated constant expression in the context of `instance`.
-fn eval(instance: &RuntimeInstance, expr: &ConstExpr) -> ValRaw {
+fn eval(instance: &RuntimeInstance, expr: &ConstExpr) -> Result<ValRaw> {
+    evaluate(
+        &expr.ops,
+        // SAFETY: the global's storage is initialised: validation only allows
+        // reading imported or earlier globals.
+        |g| unsafe { (*instance.global(g)).0 },
+        |f| ValRaw(instance.func_ref(f) as usize as u128),
+    )
+}
+
+/// Runs the operators of a constant expression, reading globals and function
+/// references through `global` and `func_ref`. An operand missing from the stack,
+/// or anything but one value left at the end, is an error: validation should
+/// have rejected such an expression, and no value is made up for it.
+fn evaluate(
+    ops: &[ConstOp],
+    global: impl Fn(u32) -> ValRaw,
+    func_ref: impl Fn(u32) -> ValRaw,
+) -> Result<ValRaw> {
     let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
-    for op in &expr.ops {
+    let pop = |stack: &mut Vec<ValRaw>| {
+        stack
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("constant expression pops an empty stack"))
+    };
+    for op in ops {
         let v = match *op {
             ConstOp::I32Const(v) => ValRaw::i32(v),
             ConstOp::I64Const(v) => ValRaw::i64(v),
             ConstOp::F32Const(v) => ValRaw::f32(v),
             ConstOp::F64Const(v) => ValRaw::f64(v),
             ConstOp::V128Const(v) => ValRaw(v),
-            // SAFETY: the global's storage is initialised: validation only allows
-            // reading imported or earlier globals.
-            ConstOp::GlobalGet(g) => unsafe { (*instance.global(g)).0 },
+            ConstOp::GlobalGet(g) => global(g),
             ConstOp::RefNull => ValRaw(0),
-            ConstOp::RefFunc(f) => ValRaw(instance.func_ref(f) as usize as u128),
+            ConstOp::RefFunc(f) => func_ref(f),
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                let (b, a) = (
-                    stack.pop().unwrap_or_default(),
-                    stack.pop().unwrap_or_default(),
-                );
-                let (a, b) = (a.get_i32(), b.get_i32());
+                let (b, a) = (pop(&mut stack)?.get_i32(), pop(&mut stack)?.get_i32());
                 ValRaw::i32(match op {
                     ConstOp::I32Add => a.wrapping_add(b),
                     ConstOp::I32Sub => a.wrapping_sub(b),
@@ -427,11 +457,7 @@ fn eval(instance: &RuntimeInstance, expr: &ConstExpr) -> ValRaw {
                 })
             }
             ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let (b, a) = (
-                    stack.pop().unwrap_or_default(),
-                    stack.pop().unwrap_or_default(),
-                );
-                let (a, b) = (a.get_i64(), b.get_i64());
+                let (b, a) = (pop(&mut stack)?.get_i64(), pop(&mut stack)?.get_i64());
                 ValRaw::i64(match op {
                     ConstOp::I64Add => a.wrapping_add(b),
                     ConstOp::I64Sub => a.wrapping_sub(b),
@@ -441,5 +467,35 @@ fn eval(instance: &RuntimeInstance, expr: &ConstExpr) -> ValRaw {
         };
         stack.push(v);
     }
-    stack.pop().unwrap_or_default()
+    match stack[..] {
+        [value] => Ok(value),
+        _ => bail!("constant expression leaves {} values", stack.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ops: &[ConstOp]) -> Result<ValRaw> {
+        evaluate(ops, |_| ValRaw::i32(5), |_| ValRaw(0))
+    }
+
+    #[test]
+    fn const_expr_popping_an_empty_stack_is_an_error() {
+        for op in [ConstOp::I32Add, ConstOp::I64Mul] {
+            let err = run(&[op]).unwrap_err();
+            assert!(err.to_string().contains("empty stack"), "{err}");
+            let err = run(&[ConstOp::I32Const(1), op]).unwrap_err();
+            assert!(err.to_string().contains("empty stack"), "{err}");
+        }
+    }
+
+    #[test]
+    fn const_expr_must_leave_exactly_one_value() {
+        assert!(run(&[]).is_err());
+        assert!(run(&[ConstOp::I32Const(1), ConstOp::I32Const(2)]).is_err());
+        let sum = run(&[ConstOp::GlobalGet(0), ConstOp::I32Const(2), ConstOp::I32Sub]);
+        assert_eq!(sum.unwrap().get_i32(), 3);
+    }
 }

@@ -1,10 +1,12 @@
 //! Store resource limits: a hook asked before any memory or table grows.
 
-use crate::store::{Store, StoreInner};
+use crate::store::{Store, StoreInner, StoreOpaque};
 use lazuli_runtime::GrowthLimiter;
-use std::ptr::NonNull;
 
 /// Decides whether the memories and tables of a store may grow.
+///
+/// It is asked only for growths the memory's or table's declared maximum allows,
+/// so a growth it approves fails only when the system refuses the memory.
 pub trait ResourceLimiter {
     /// A memory wants to grow from `current` to `desired` bytes (its declared
     /// maximum, if any, is `maximum`). Returning false makes the growth fail
@@ -18,13 +20,11 @@ pub trait ResourceLimiter {
     }
 }
 
-/// Limits on the total size of a store's memories and on each table.
+/// Limits on the size of each of a store's memories and of each table.
 #[derive(Debug, Clone, Default)]
 pub struct StoreLimits {
-    memory_total: Option<usize>,
+    memory_size: Option<usize>,
     table_elements: Option<usize>,
-    /// Bytes of linear memory granted so far.
-    memory_used: usize,
 }
 
 impl StoreLimits {
@@ -33,9 +33,9 @@ impl StoreLimits {
         Self::default()
     }
 
-    /// At most `bytes` of linear memory over all the store's memories.
+    /// At most `bytes` of linear memory in any one memory.
     pub fn memory_size(mut self, bytes: usize) -> Self {
-        self.memory_total = Some(bytes);
+        self.memory_size = Some(bytes);
         self
     }
 
@@ -47,13 +47,8 @@ impl StoreLimits {
 }
 
 impl ResourceLimiter for StoreLimits {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> bool {
-        let total = self.memory_used - current.min(self.memory_used) + desired;
-        if self.memory_total.is_some_and(|limit| total > limit) {
-            return false;
-        }
-        self.memory_used = total;
-        true
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> bool {
+        self.memory_size.is_none_or(|limit| desired <= limit)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> bool {
@@ -65,19 +60,40 @@ impl ResourceLimiter for StoreLimits {
 pub(crate) type LimiterAccessor<T> =
     Box<dyn (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync>;
 
-impl<T> GrowthLimiter for StoreInner<T> {
+/// The limiter of a store, borrowed apart from the store's objects.
+pub(crate) struct StoreLimiter<'a, T> {
+    data: &'a mut T,
+    accessor: &'a mut Option<LimiterAccessor<T>>,
+}
+
+impl<T> StoreLimiter<'_, T> {
+    /// The configured limiter, if any.
+    fn get(&mut self) -> Option<&mut dyn ResourceLimiter> {
+        Some(self.accessor.as_mut()?(self.data))
+    }
+}
+
+impl<T> GrowthLimiter for StoreLimiter<'_, T> {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
-        match &mut self.limiter {
-            Some(get) => get(&mut self.data).memory_growing(current, desired, maximum),
-            None => true,
-        }
+        self.get()
+            .is_none_or(|l| l.memory_growing(current, desired, maximum))
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
-        match &mut self.limiter {
-            Some(get) => get(&mut self.data).table_growing(current, desired, maximum),
-            None => true,
-        }
+        self.get()
+            .is_none_or(|l| l.table_growing(current, desired, maximum))
+    }
+}
+
+impl<T> StoreInner<T> {
+    /// The store's objects and its limiter, borrowed apart, for growing a memory
+    /// or table of the store from the host.
+    pub(crate) fn opaque_and_limiter(&mut self) -> (&mut StoreOpaque, StoreLimiter<'_, T>) {
+        let limiter = StoreLimiter {
+            data: &mut self.data,
+            accessor: &mut self.limiter,
+        };
+        (&mut self.opaque, limiter)
     }
 }
 
@@ -89,8 +105,5 @@ impl<T: 'static> Store<T> {
         limiter: impl (FnMut(&mut T) -> &mut dyn ResourceLimiter) + Send + Sync + 'static,
     ) {
         self.inner.limiter = Some(Box::new(limiter));
-        let inner: &mut StoreInner<T> = &mut self.inner;
-        let hook: NonNull<dyn GrowthLimiter> = NonNull::from(inner as &mut dyn GrowthLimiter);
-        self.inner.opaque.vm.limiter = Some(hook);
     }
 }

@@ -7,6 +7,7 @@ use crate::externals::{GlobalData, TableData};
 use crate::func::FuncData;
 use crate::instance::InstanceData;
 use lazuli_runtime::{LinearMemory, VMStoreContext};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,13 +18,48 @@ pub(crate) struct Stored {
     pub(crate) index: usize,
 }
 
+/// A heap allocation owned through a raw pointer rather than a `Box`, for objects
+/// that raw pointers elsewhere (VMContexts, funcrefs, trampolines) keep referring to
+/// while the store lives. Using or moving a `Box` asserts unique access to its
+/// contents, which would invalidate those pointers; every pointer handed out here
+/// is a copy of the one the allocation started with, so all stay valid until drop.
+pub(crate) struct OwnedPtr<T: ?Sized>(*mut T);
+
+impl<T: ?Sized> OwnedPtr<T> {
+    pub(crate) fn new(value: Box<T>) -> Self {
+        OwnedPtr(Box::into_raw(value))
+    }
+
+    /// The allocation; valid until `self` is dropped.
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.0
+    }
+}
+
+impl<T: Any> OwnedPtr<T> {
+    /// The same allocation, its type forgotten (it is still dropped as a `T`).
+    pub(crate) fn erase(self) -> OwnedPtr<dyn Any> {
+        let ptr = std::mem::ManuallyDrop::new(self).0;
+        OwnedPtr(ptr as *mut dyn Any)
+    }
+}
+
+impl<T: ?Sized> Drop for OwnedPtr<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::into_raw` in `new` and is freed only
+        // here; whoever still holds copies of it is dropped with the same store.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
 /// The non-generic part of a store (public only so that the typed-call traits can
 /// name it; it is not reachable from outside the crate).
 #[doc(hidden)]
 pub struct StoreOpaque {
     pub(crate) id: u64,
     pub(crate) engine: Engine,
-    pub(crate) vm: Box<VMStoreContext>,
+    /// Owned through a raw pointer: every VMContext keeps a copy of it.
+    vm: OwnedPtr<VMStoreContext>,
     pub(crate) funcs: Vec<FuncData>,
     pub(crate) instances: Vec<InstanceData>,
     pub(crate) globals: Vec<GlobalData>,
@@ -48,30 +84,9 @@ impl StoreOpaque {
         }
     }
 
-    /// Asks the store's limiter whether a memory may grow (or be created, from 0).
-    pub(crate) fn memory_growing(
-        &self,
-        current: usize,
-        desired: usize,
-        maximum: Option<u64>,
-    ) -> bool {
-        let maximum = maximum.map(|p| (p as usize).saturating_mul(lazuli_runtime::PAGE_SIZE));
-        // SAFETY: the limiter points into the store that owns `self`, which is
-        // borrowed through `self` only.
-        let limiter = unsafe { self.vm.limiter() };
-        limiter.is_none_or(|l| l.memory_growing(current, desired, maximum))
-    }
-
-    /// Asks the store's limiter whether a table may grow (or be created, from 0).
-    pub(crate) fn table_growing(
-        &self,
-        current: usize,
-        desired: usize,
-        maximum: Option<u64>,
-    ) -> bool {
-        // SAFETY: as in `memory_growing`.
-        let limiter = unsafe { self.vm.limiter() };
-        limiter.is_none_or(|l| l.table_growing(current, desired, maximum.map(|m| m as usize)))
+    /// The store context every VMContext of this store points to.
+    pub(crate) fn vm(&self) -> *mut VMStoreContext {
+        self.vm.as_ptr()
     }
 
     /// Panics if `s` belongs to another store: mixing stores is a host bug.
@@ -106,7 +121,7 @@ impl<T> Store<T> {
                 opaque: StoreOpaque {
                     id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                     engine: engine.clone(),
-                    vm: Box::default(),
+                    vm: OwnedPtr::new(Box::default()),
                     funcs: Vec::new(),
                     instances: Vec::new(),
                     globals: Vec::new(),

@@ -2,7 +2,7 @@
 //! turning Rust closures into host functions.
 
 use crate::Func;
-use crate::func::{Caller, HostCallback, with_slots};
+use crate::func::{Caller, HostCallback, enter, with_slots};
 use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut};
 use crate::types::{FuncType, ValType};
@@ -174,14 +174,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
 
     /// Calls the function.
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
-        let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+        let store = store.as_context_mut().0;
         with_slots(P::COUNT.max(R::COUNT), |slots| {
-            params.store(opaque, slots);
+            params.store(&store.opaque, slots);
             // SAFETY: the signature was checked in `new`; `slots` holds the typed
-            // arguments and has room for every result.
-            unsafe { self.func.call_raw(opaque, slots)? };
-            Ok(R::load(opaque, slots))
+            // arguments, has room for every result and is outside the store.
+            unsafe { enter(store, self.func, slots.as_mut_ptr())? };
+            Ok(R::load(&mut store.opaque, slots))
         })
     }
 }

@@ -3,10 +3,10 @@
 //! success and 0 when generated code must trap.
 
 use crate::instance::{Instance, ensure_compiled};
-use crate::memory::{LinearMemory, PAGE_SIZE, range};
+use crate::memory::{LinearMemory, range};
 use crate::table::Table;
 use crate::traphandlers::{HostFailure, record_host_failure};
-use crate::vmcontext::{VMContext, VMFuncRef};
+use crate::vmcontext::{GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
 use lazuli_environ::{Builtin, BuiltinType};
 
 /// Addresses of the builtins, indexed by `Builtin as usize`.
@@ -153,17 +153,21 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) 
     let instance = unsafe { instance(vmctx) };
     // SAFETY: as above.
     let memory = unsafe { memory(instance, index) };
-    let current = memory.data().len();
-    let desired = (memory.pages().saturating_add(delta) as usize).saturating_mul(PAGE_SIZE);
-    let maximum = memory.declared_maximum().map(|p| p as usize * PAGE_SIZE);
-    // SAFETY: the store context outlives its instances; its limiter is not
-    // borrowed while Wasm runs.
-    let limiter = unsafe { (*instance.store_context()).limiter() };
-    let allowed = limiter.is_none_or(|l| l.memory_growing(current, desired, maximum));
-    if !allowed {
-        return -1;
-    }
-    memory.grow(delta).map_or(-1, |old| old as i64)
+    // SAFETY: see `store_limiter`.
+    let limiter = unsafe { store_limiter(instance) };
+    memory.grow(delta, limiter).map_or(-1, |old| old as i64)
+}
+
+/// The limiter of the store running `instance`'s code.
+///
+/// # Safety
+/// Only while Wasm of that store runs: the store context outlives its instances,
+/// and its limiter pointer was derived from the exclusive borrow of the store
+/// that the running entry into Wasm holds and does not use until Wasm returns,
+/// so the limiter is the only live path to the store while a builtin uses it.
+unsafe fn store_limiter<'a>(instance: &Instance) -> Option<&'a mut dyn GrowthLimiter> {
+    // SAFETY: per the contract.
+    unsafe { VMStoreContext::limiter(instance.store_context()).map(|mut l| l.as_mut()) }
 }
 
 /// Compiles the function behind `func_ref` on its first call; 0 after recording
@@ -189,16 +193,11 @@ unsafe extern "C" fn table_grow(
     let instance = unsafe { instance(vmctx) };
     // SAFETY: as above.
     let table = unsafe { table(instance, index) };
-    let current = table.size() as usize;
-    let maximum = table.maximum().map(|m| m as usize);
-    // SAFETY: as in `memory_grow`.
-    let limiter = unsafe { (*instance.store_context()).limiter() };
-    let allowed =
-        limiter.is_none_or(|l| l.table_growing(current, current + delta as usize, maximum));
-    if !allowed {
-        return -1;
-    }
-    table.grow(delta.into(), init).map_or(-1, |old| old as i32)
+    // SAFETY: see `store_limiter`.
+    let limiter = unsafe { store_limiter(instance) };
+    table
+        .grow(delta.into(), init, limiter)
+        .map_or(-1, |old| old as i32)
 }
 
 unsafe extern "C" fn table_fill(

@@ -1,7 +1,7 @@
 //! Linear memories. Each reserves its address range once, so its base never moves;
 //! growing only makes more of the reservation accessible.
 
-use crate::vmcontext::VMMemoryDefinition;
+use crate::vmcontext::{GrowthLimiter, VMMemoryDefinition};
 
 /// Bytes in a Wasm page.
 pub const PAGE_SIZE: usize = 64 * 1024;
@@ -36,6 +36,8 @@ pub enum MemoryError {
     Os(String),
     /// More pages than the memory's maximum.
     TooLarge,
+    /// The store's limiter refused the growth.
+    Refused,
 }
 
 impl std::fmt::Display for MemoryError {
@@ -43,6 +45,7 @@ impl std::fmt::Display for MemoryError {
         match self {
             MemoryError::Os(e) => write!(f, "memory mapping failed: {e}"),
             MemoryError::TooLarge => f.write_str("memory size exceeds its maximum"),
+            MemoryError::Refused => f.write_str("memory growth refused by the store's limits"),
         }
     }
 }
@@ -65,14 +68,21 @@ unsafe impl Send for LinearMemory {}
 
 impl LinearMemory {
     /// Reserves a memory of `minimum` pages that may grow to `maximum`.
+    /// `limiter` is asked (for a growth from 0) only if the maximum allows `minimum`.
     pub fn new(
         minimum: u64,
         maximum: Option<u64>,
         style: MemoryStyle,
+        limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<Box<Self>, MemoryError> {
         let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         if minimum > maximum_pages {
             return Err(MemoryError::TooLarge);
+        }
+        let bytes = minimum as usize * PAGE_SIZE;
+        let maximum_bytes = maximum.map(|p| (p as usize).saturating_mul(PAGE_SIZE));
+        if limiter.is_some_and(|l| !l.memory_growing(0, bytes, maximum_bytes)) {
+            return Err(MemoryError::Refused);
         }
         let reserved = style.reservation(maximum_pages);
         // SAFETY: an anonymous PROT_NONE mapping; nothing else refers to it.
@@ -137,14 +147,28 @@ impl LinearMemory {
         self.declared_maximum
     }
 
-    /// Grows by `delta` pages; returns the old size in pages.
-    pub fn grow(&mut self, delta: u64) -> Result<u64, MemoryError> {
+    /// Grows by `delta` pages; returns the old size in pages. `limiter` is asked
+    /// only for a growth the memory's maximum allows, so it never approves (and
+    /// counts) one that then fails for that reason.
+    pub fn grow(
+        &mut self,
+        delta: u64,
+        limiter: Option<&mut dyn GrowthLimiter>,
+    ) -> Result<u64, MemoryError> {
         let old = self.pages();
-        let new = old.checked_add(delta).ok_or(MemoryError::TooLarge)?;
-        if new > self.maximum_pages {
-            return Err(MemoryError::TooLarge);
+        let new = old
+            .checked_add(delta)
+            .filter(|new| *new <= self.maximum_pages)
+            .ok_or(MemoryError::TooLarge)?;
+        let desired = new as usize * PAGE_SIZE;
+        let maximum = self
+            .declared_maximum
+            .map(|p| (p as usize).saturating_mul(PAGE_SIZE));
+        let current = self.definition.current_length;
+        if limiter.is_some_and(|l| !l.memory_growing(current, desired, maximum)) {
+            return Err(MemoryError::Refused);
         }
-        self.set_accessible(new as usize * PAGE_SIZE)?;
+        self.set_accessible(desired)?;
         Ok(old)
     }
 

@@ -1,12 +1,14 @@
 //! Tables of function references.
 
-use crate::vmcontext::{VMFuncRef, VMTableDefinition};
+use crate::vmcontext::{GrowthLimiter, VMFuncRef, VMTableDefinition};
 
 /// Why a table operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableError {
     OutOfBounds,
     TooLarge,
+    /// The store's limiter refused the growth.
+    Refused,
 }
 
 /// A table: the definition generated code reads, followed by the elements.
@@ -26,9 +28,18 @@ unsafe impl Send for Table {}
 const MAX_ELEMENTS: u64 = 10_000_000;
 
 impl Table {
-    pub fn new(minimum: u64, maximum: Option<u64>) -> Result<Box<Table>, TableError> {
-        if minimum > MAX_ELEMENTS {
+    /// `limiter` is asked (for a growth from 0) only if the maximum allows `minimum`.
+    pub fn new(
+        minimum: u64,
+        maximum: Option<u64>,
+        limiter: Option<&mut dyn GrowthLimiter>,
+    ) -> Result<Box<Table>, TableError> {
+        if minimum > MAX_ELEMENTS || maximum.is_some_and(|max| minimum > max) {
             return Err(TableError::TooLarge);
+        }
+        let maximum_elements = maximum.map(|m| m as usize);
+        if limiter.is_some_and(|l| !l.table_growing(0, minimum as usize, maximum_elements)) {
+            return Err(TableError::Refused);
         }
         let mut table = Box::new(Table {
             definition: VMTableDefinition {
@@ -127,12 +138,22 @@ impl Table {
         Ok(start as usize..end as usize)
     }
 
-    /// Grows by `delta` elements set to `init`; returns the old size.
-    pub fn grow(&mut self, delta: u64, init: *const VMFuncRef) -> Result<u64, TableError> {
+    /// Grows by `delta` elements set to `init`; returns the old size. `limiter` is
+    /// asked only for a growth the table's maximum allows.
+    pub fn grow(
+        &mut self,
+        delta: u64,
+        init: *const VMFuncRef,
+        limiter: Option<&mut dyn GrowthLimiter>,
+    ) -> Result<u64, TableError> {
         let old = self.size();
         let new = old.checked_add(delta).ok_or(TableError::TooLarge)?;
         if new > self.maximum.unwrap_or(u64::from(u32::MAX)) || new > MAX_ELEMENTS {
             return Err(TableError::TooLarge);
+        }
+        let maximum = self.maximum.map(|m| m as usize);
+        if limiter.is_some_and(|l| !l.table_growing(old as usize, new as usize, maximum)) {
+            return Err(TableError::Refused);
         }
         self.elements.resize(new as usize, init);
         self.sync();

@@ -17,7 +17,10 @@ pub struct VMContext {
 pub struct VMStoreContext {
     /// Lowest address the Wasm stack may reach; 0 while no Wasm runs on this store.
     pub stack_limit: usize,
-    /// Asked before any memory or table of the store grows.
+    /// Asked before any memory or table of the store grows while Wasm runs. Set
+    /// by the store on every entry into Wasm to a pointer derived from that
+    /// entry's exclusive borrow of the store, restored when the entry returns;
+    /// `None` while no Wasm of this store runs.
     pub limiter: Option<NonNull<dyn GrowthLimiter>>,
 }
 
@@ -29,16 +32,15 @@ pub trait GrowthLimiter {
 }
 
 impl VMStoreContext {
-    /// The store's growth limiter, if it has one.
+    /// The limiter of the store context at `this`, as published by the entry into
+    /// Wasm that is running. Read through a raw pointer, creating no reference
+    /// to the context: generated code and other builtins share it.
     ///
     /// # Safety
-    /// `limiter`, if set, must point at a live limiter that nothing else borrows
-    /// while the returned reference is used.
-    // The limiter is another object (the store), not part of `self`.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn limiter(&self) -> Option<&mut dyn GrowthLimiter> {
-        // SAFETY: per the contract.
-        self.limiter.map(|mut l| unsafe { l.as_mut() })
+    /// `this` must point at a live store context.
+    pub unsafe fn limiter(this: *const VMStoreContext) -> Option<NonNull<dyn GrowthLimiter>> {
+        // SAFETY: per the contract; a place read of a `Copy` field.
+        unsafe { (*this).limiter }
     }
 }
 
