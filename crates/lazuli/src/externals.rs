@@ -2,12 +2,13 @@
 //! [`Table`], and [`Extern`] over all four.
 
 use crate::Func;
-use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
+use crate::store::{AsContext, AsContextMut, OwnedPtr, StoreOpaque, Stored};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType, ValType};
 use crate::values::{Ref, Val};
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
     LinearMemory, Table as RuntimeTable, TableError, VMFuncRef, VMGlobalDefinition,
+    VMTableDefinition,
 };
 
 /// Anything an instance can import or export.
@@ -162,7 +163,7 @@ impl StoreOpaque {
     }
 
     pub(crate) fn push_memory(&mut self, memory: Box<LinearMemory>) -> Memory {
-        self.memories.push(memory);
+        self.memories.push(OwnedPtr::new(memory));
         Memory(self.stored(self.memories.len() - 1))
     }
 
@@ -188,7 +189,7 @@ impl Memory {
     }
 
     fn get<'a>(&self, opaque: &'a StoreOpaque) -> &'a LinearMemory {
-        &opaque.memories[opaque.check(self.0)]
+        opaque.memory(opaque.check(self.0))
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> MemoryType {
@@ -204,7 +205,7 @@ impl Memory {
     pub fn data<'a, T: 'a>(&self, store: impl Into<crate::StoreContext<'a, T>>) -> &'a [u8] {
         let store = store.into();
         let opaque = &store.0.opaque;
-        opaque.memories[opaque.check(self.0)].data()
+        opaque.memory(opaque.check(self.0)).data()
     }
 
     /// The memory's bytes, mutably.
@@ -215,7 +216,7 @@ impl Memory {
         let store = store.into();
         let opaque = &mut store.0.opaque;
         let index = opaque.check(self.0);
-        opaque.memories[index].data_mut()
+        opaque.memory_mut(index).data_mut()
     }
 
     /// Size in 64 KiB pages.
@@ -233,7 +234,7 @@ impl Memory {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let index = opaque.check(self.0);
-        Ok(opaque.memories[index].grow(delta, Some(&mut limiter))?)
+        Ok(opaque.memory_mut(index).grow(delta, Some(&mut limiter))?)
     }
 
     /// Copies `buf.len()` bytes from `offset`.
@@ -253,7 +254,7 @@ impl Memory {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let index = opaque.check(self.0);
-        let data = opaque.memories[index].data_mut();
+        let data = opaque.memory_mut(index).data_mut();
         let end = offset.checked_add(buf.len()).filter(|e| *e <= data.len());
         let Some(end) = end else {
             bail!("out of bounds memory access");
@@ -269,7 +270,34 @@ pub struct Table(pub(crate) Stored);
 
 pub(crate) struct TableData {
     pub(crate) element: ValType,
-    pub(crate) table: Box<RuntimeTable>,
+    /// Owned through a raw pointer: VMContexts point into it.
+    table: OwnedPtr<RuntimeTable>,
+}
+
+impl TableData {
+    pub(crate) fn new(element: ValType, table: Box<RuntimeTable>) -> TableData {
+        TableData {
+            element,
+            table: OwnedPtr::new(table),
+        }
+    }
+
+    pub(crate) fn table(&self) -> &RuntimeTable {
+        // SAFETY: the table lives as long as its store. Builtins, the only other
+        // users of its pointer, run only while an entry into Wasm has given up its
+        // borrow of the store, so none runs while this borrow is live.
+        unsafe { &*self.table.as_ptr() }
+    }
+
+    pub(crate) fn table_mut(&mut self) -> &mut RuntimeTable {
+        // SAFETY: as in `table`; `&mut self` makes the access exclusive.
+        unsafe { &mut *self.table.as_ptr() }
+    }
+
+    /// The definition for VMContexts, with the provenance of the owning pointer.
+    pub(crate) fn definition(&self) -> *mut VMTableDefinition {
+        RuntimeTable::definition(self.table.as_ptr())
+    }
 }
 
 impl Table {
@@ -289,18 +317,15 @@ impl Table {
         table
             .fill(0, init, ty.minimum())
             .map_err(|e| anyhow!("{}", table_error(&e)))?;
-        Ok(opaque.push_table(TableData {
-            element: ty.element(),
-            table,
-        }))
+        Ok(opaque.push_table(TableData::new(ty.element(), table)))
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> TableType {
         let data = &opaque.tables[opaque.check(self.0)];
         TableType::new(
             data.element,
-            data.table.size() as u32,
-            data.table.maximum().map(|m| m as u32),
+            data.table().size() as u32,
+            data.table().maximum().map(|m| m as u32),
         )
     }
 
@@ -311,7 +336,7 @@ impl Table {
     pub fn size(&self, store: impl AsContext) -> u64 {
         let store = store.as_context();
         let opaque = &store.0.opaque;
-        opaque.tables[opaque.check(self.0)].table.size()
+        opaque.tables[opaque.check(self.0)].table().size()
     }
 
     /// The element at `index`; `None` if out of bounds.
@@ -320,7 +345,7 @@ impl Table {
         let opaque = &mut store.0.opaque;
         let data = &opaque.tables[opaque.check(self.0)];
         let element = data.element;
-        let raw = data.table.get(index).ok()?;
+        let raw = data.table().get(index).ok()?;
         Some(Ref::from_raw(opaque, raw as usize, element))
     }
 
@@ -340,7 +365,7 @@ impl Table {
         let raw = self.raw(opaque, value)?;
         let i = opaque.check(self.0);
         opaque.tables[i]
-            .table
+            .table_mut()
             .set(index, raw)
             .map_err(|_| anyhow::anyhow!("table index {index} out of bounds"))
     }
@@ -352,7 +377,7 @@ impl Table {
         let raw = self.raw(opaque, init)?;
         let i = opaque.check(self.0);
         opaque.tables[i]
-            .table
+            .table_mut()
             .grow(delta, raw, Some(&mut limiter))
             .map_err(|e| anyhow!("table cannot grow by {delta}: {}", table_error(&e)))
     }

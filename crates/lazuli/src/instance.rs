@@ -263,12 +263,12 @@ fn instantiate(
             }
             (EntityIndex::Memory(i), Extern::Memory(m)) => {
                 let index = opaque.check(m.0);
-                handle.set_memory(i, opaque.memories[index].definition());
+                handle.set_memory(i, opaque.memory_definition(index));
                 memories.push(*m);
             }
             (EntityIndex::Table(i), Extern::Table(t)) => {
                 let index = opaque.check(t.0);
-                handle.set_table(i, opaque.tables[index].table.definition());
+                handle.set_table(i, opaque.tables[index].definition());
                 tables.push(*t);
             }
             _ => unreachable!("check_import accepted only matching kinds"),
@@ -281,10 +281,11 @@ fn instantiate(
         .enumerate()
         .skip(info.num_imported_memories as usize)
     {
-        let mut memory = LinearMemory::new(plan.minimum, plan.maximum, style, Some(&mut *limiter))
+        let memory = LinearMemory::new(plan.minimum, plan.maximum, style, Some(&mut *limiter))
             .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
-        handle.set_memory(i as u32, memory.definition());
-        memories.push(opaque.push_memory(memory));
+        let memory = opaque.push_memory(memory);
+        handle.set_memory(i as u32, opaque.memory_definition(memory.0.index));
+        memories.push(memory);
     }
     for (i, plan) in info
         .tables
@@ -292,16 +293,14 @@ fn instantiate(
         .enumerate()
         .skip(info.num_imported_tables as usize)
     {
-        let mut table = RuntimeTable::new(plan.minimum, plan.maximum, Some(&mut *limiter))
-            .map_err(|e| {
+        let table =
+            RuntimeTable::new(plan.minimum, plan.maximum, Some(&mut *limiter)).map_err(|e| {
                 let why = crate::externals::table_error(&e);
                 anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
             })?;
-        handle.set_table(i as u32, table.definition());
-        tables.push(opaque.push_table(TableData {
-            element: plan.element,
-            table,
-        }));
+        let table = opaque.push_table(TableData::new(plan.element, table));
+        handle.set_table(i as u32, opaque.tables[table.0.index].definition());
+        tables.push(table);
     }
     for (i, global) in info
         .globals
@@ -387,7 +386,7 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
         let start = eval(&data.handle, offset)?.get_i32() as u32 as u64;
         let table = data.tables[*index as usize];
         opaque.tables[table.0.index]
-            .table
+            .table_mut()
             .write(start, items)
             .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
     }
@@ -400,7 +399,7 @@ fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
         let start = eval(&data.handle, offset)?.get_i32() as u32 as usize;
         let memory = data.memories[*index as usize];
         let bytes = &module.inner.bytes[segment.data.clone()];
-        let memory = opaque.memories[memory.0.index].data_mut();
+        let memory = opaque.memory_mut(memory.0.index).data_mut();
         let Some(target) = start
             .checked_add(bytes.len())
             .and_then(|end| memory.get_mut(start..end))

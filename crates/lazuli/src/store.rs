@@ -6,7 +6,7 @@ use crate::Engine;
 use crate::externals::{GlobalData, TableData};
 use crate::func::FuncData;
 use crate::instance::InstanceData;
-use lazuli_runtime::{LinearMemory, VMStoreContext};
+use lazuli_runtime::{LinearMemory, VMMemoryDefinition, VMStoreContext};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,9 +63,8 @@ pub struct StoreOpaque {
     pub(crate) funcs: Vec<FuncData>,
     pub(crate) instances: Vec<InstanceData>,
     pub(crate) globals: Vec<GlobalData>,
-    /// Boxed: VMContexts point into them, so they must not move.
-    #[allow(clippy::vec_box)]
-    pub(crate) memories: Vec<Box<LinearMemory>>,
+    /// Owned through raw pointers: VMContexts point into them.
+    pub(crate) memories: Vec<OwnedPtr<LinearMemory>>,
     pub(crate) tables: Vec<TableData>,
     /// Funcref address → handle, to turn raw references back into `Func`s.
     pub(crate) func_by_ref: HashMap<usize, crate::Func>,
@@ -87,6 +86,26 @@ impl StoreOpaque {
     /// The store context every VMContext of this store points to.
     pub(crate) fn vm(&self) -> *mut VMStoreContext {
         self.vm.as_ptr()
+    }
+
+    /// Memory `index` of this store.
+    pub(crate) fn memory(&self, index: usize) -> &LinearMemory {
+        // SAFETY: the memory lives as long as the store. Builtins, the only other
+        // users of its pointer, run only while an entry into Wasm has given up its
+        // borrow of the store, so none runs while this borrow is live.
+        unsafe { &*self.memories[index].as_ptr() }
+    }
+
+    /// Memory `index` of this store, mutably.
+    pub(crate) fn memory_mut(&mut self, index: usize) -> &mut LinearMemory {
+        // SAFETY: as in `memory`; `&mut self` makes the access exclusive.
+        unsafe { &mut *self.memories[index].as_ptr() }
+    }
+
+    /// The definition of memory `index` for VMContexts, with the provenance of
+    /// the pointer the store owns it through.
+    pub(crate) fn memory_definition(&self, index: usize) -> *mut VMMemoryDefinition {
+        LinearMemory::definition(self.memories[index].as_ptr())
     }
 
     /// Panics if `s` belongs to another store: mixing stores is a host bug.

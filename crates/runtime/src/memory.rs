@@ -131,10 +131,12 @@ impl LinearMemory {
         Ok(())
     }
 
-    /// The record VMContexts point to. The pointer is derived from the whole
-    /// memory (the definition is its first field), so builtins may cast it back.
-    pub fn definition(&mut self) -> *mut VMMemoryDefinition {
-        (self as *mut LinearMemory).cast()
+    /// The record VMContexts point to. The pointer is `this` itself (the
+    /// definition is the first field), so builtins may cast it back, and it keeps
+    /// whatever provenance `this` has: the owner passes the pointer it owns the
+    /// memory through, not one derived from a temporary borrow.
+    pub fn definition(this: *mut LinearMemory) -> *mut VMMemoryDefinition {
+        this.cast()
     }
 
     /// Size in pages.

@@ -58,10 +58,9 @@ impl Table {
         self.definition.current_elements = self.elements.len();
     }
 
-    /// The record VMContexts point to. The pointer is derived from the whole
-    /// table (the definition is its first field), so builtins may cast it back.
-    pub fn definition(&mut self) -> *mut VMTableDefinition {
-        (self as *mut Table).cast()
+    /// The record VMContexts point to; as for `LinearMemory::definition`.
+    pub fn definition(this: *mut Table) -> *mut VMTableDefinition {
+        this.cast()
     }
 
     pub fn size(&self) -> u64 {
