@@ -3,7 +3,11 @@
 //! Every path is resolved by cap-std relative to the directory handle the guest
 //! names, which refuses to leave it: `..` past the directory, absolute paths and
 //! symlinks leading outside (absolute or relative) fail with `EPERM`, a symlink
-//! loop with `ELOOP`. This module never joins or inspects host paths itself.
+//! loop with `ELOOP`. `path_symlink` also refuses (`EPERM`) a target that reads
+//! as leading out of the directory (see [`check_symlink_target`] for what that
+//! does and does not cover). This module never joins or inspects host paths
+//! itself: the symlink check reads the guest's own strings and asks cap-std which
+//! of the names they contain are symlinks.
 
 use crate::ctx::{Desc, DirDesc, Entry, FileDesc, WasiCtx, filetype_of};
 use crate::errno::Errno;
@@ -13,6 +17,70 @@ use crate::types::{FILESTAT_SIZE, LOOKUP_SYMLINK_FOLLOW, fdflags, filetype, ofla
 use cap_fs_ext::{
     DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt,
 };
+use cap_std::fs::Dir;
+use std::path::{Component, Path, PathBuf};
+
+/// Refuses (`EPERM`) to make `link -> target` in `dir` if the target, read from
+/// the link's directory, is absolute or climbs above `dir` at any point. Inside
+/// the guest cap-std would refuse to follow such a link anyway; the check is for
+/// host programs that later follow links the guest made.
+///
+/// Positions are counted in directories below `dir`, lexically, except that a
+/// name that is a symlink when the link is made puts the position back to 0 (the
+/// safe lower bound: where it leads is not known). So when it is made, no link
+/// of the guest's leads out of the directory it was made through. Later changes
+/// to the tree can still change where it leads: the guest may move the link (or
+/// a directory holding it) closer to the root, or replace a name its target goes
+/// through with a symlink. A host program must therefore not follow links in a
+/// directory a guest could write without confining itself to that directory.
+fn check_symlink_target(dir: &Dir, link: &str, target: &str) -> Result<(), Errno> {
+    let mut walk = Walk {
+        dir,
+        path: PathBuf::new(),
+        depth: 0,
+    };
+    let link_dir = Path::new(link).parent().unwrap_or(Path::new(""));
+    for component in link_dir.components().chain(Path::new(target).components()) {
+        walk.step(component)?;
+    }
+    Ok(())
+}
+
+/// A lexical walk beneath `dir` that keeps a lower bound of its depth.
+struct Walk<'a> {
+    dir: &'a Dir,
+    /// The path walked so far, relative to `dir`.
+    path: PathBuf,
+    /// How many directories below `dir` the walk is, at least.
+    depth: usize,
+}
+
+impl Walk<'_> {
+    /// Takes one step; `EPERM` if it would leave `dir` (or start at a root).
+    fn step(&mut self, component: Component<'_>) -> Result<(), Errno> {
+        match component {
+            Component::CurDir => {}
+            Component::Normal(name) => {
+                self.path.push(name);
+                self.depth = if self.at_symlink() { 0 } else { self.depth + 1 };
+            }
+            Component::ParentDir => {
+                self.path.push("..");
+                self.depth = self.depth.checked_sub(1).ok_or(Errno::PERM)?;
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(Errno::PERM),
+        }
+        Ok(())
+    }
+
+    /// Whether the walk's path names a symlink now (cap-std resolves it beneath
+    /// `dir`; a missing name is not one).
+    fn at_symlink(&self) -> bool {
+        self.dir
+            .symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_symlink())
+    }
+}
 
 /// `lookupflags` → whether to follow a final symlink (`EINVAL` for unknown bits).
 fn follow(flags: u32) -> Result<bool, Errno> {
@@ -161,9 +229,9 @@ impl WasiCtx {
     ) -> Result<(), Errno> {
         let target = mem.path(old_path, old_len)?;
         let link = mem.path(new_path, new_len)?;
-        // cap-std refuses absolute targets (`EPERM`): no symlink the guest makes
-        // can point a later host program outside the sandbox either.
-        Ok(DirExt::symlink(self.fds.writable_dir(fd)?, target, link)?)
+        let dir = self.fds.writable_dir(fd)?;
+        check_symlink_target(dir, link, target)?;
+        Ok(DirExt::symlink(dir, target, link)?)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -413,3 +413,74 @@ fn open_flags_are_reported_back() {
         errno(Errno::INVAL)
     );
 }
+
+/// `path_symlink(target, 3, link)` in the preopen (fd 3).
+fn symlink(guest: &mut Guest, target: &str, link: &str) -> i32 {
+    let (t, t_len) = guest.string(5000, target);
+    let (l, l_len) = guest.string(6000, link);
+    guest.errno("path_symlink", &[t, t_len, 3, l, l_len])
+}
+
+#[test]
+fn symlinks_leading_out_of_the_preopen_are_refused() {
+    let root = TempDir::new();
+    let sandbox = root.0.join("sandbox");
+    std::fs::create_dir_all(sandbox.join("sub")).unwrap();
+    std::fs::create_dir(root.0.join("outside")).unwrap();
+    // Host-made symlinks inside the sandbox, leading back to its root.
+    std::os::unix::fs::symlink(".", sandbox.join("here")).unwrap();
+    std::os::unix::fs::symlink("..", sandbox.join("sub/up")).unwrap();
+    let mut guest = Guest::new(ctx_with_dir(&sandbox));
+    for (target, link) in [
+        ("../outside", "gdir"),
+        ("/etc/passwd", "abs"),
+        ("sub/../../outside", "deep"),
+        ("./../outside", "dot"),
+        ("../../outside", "sub/two-up"),
+        // Lexically inside, but `here` and `sub/up` are symlinks to the root.
+        ("here/../outside", "through-here"),
+        ("sub/up/../outside", "through-up"),
+        // The link's own directory is the root, reached through a symlink.
+        ("../outside", "here/gdir"),
+        ("../../outside", "sub/up/sub/gdir"),
+    ] {
+        assert_eq!(
+            symlink(&mut guest, target, link),
+            errno(Errno::PERM),
+            "{link} -> {target}"
+        );
+        assert!(
+            std::fs::symlink_metadata(sandbox.join(link)).is_err(),
+            "{link} was made"
+        );
+    }
+}
+
+#[test]
+fn symlinks_inside_the_preopen_are_made() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.0.join("d/e")).unwrap();
+    std::fs::write(dir.0.join("target.txt"), "target").unwrap();
+    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    for (target, link) in [
+        ("target.txt", "plain"),
+        ("../target.txt", "d/up"),
+        ("../../target.txt", "d/e/up-two"),
+        ("d/../target.txt", "down-and-up"),
+        ("./d/e/../../target.txt", "dotted"),
+        ("missing", "dangling"),
+    ] {
+        assert_eq!(symlink(&mut guest, target, link), 0, "{link} -> {target}");
+        assert_eq!(
+            std::fs::read_link(dir.0.join(link)).unwrap(),
+            std::path::Path::new(target)
+        );
+    }
+    for link in ["plain", "d/up", "d/e/up-two", "down-and-up", "dotted"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.0.join(link)).unwrap(),
+            "target",
+            "{link}"
+        );
+    }
+}
