@@ -486,3 +486,34 @@ impl StoreOpaque {
         func
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_store_is_entered_outside_an_entry_or_for_another_store() {
+        // SAFETY: nothing is dereferenced when no store is found.
+        assert!(unsafe { entered_store::<()>(1) }.is_none());
+        let mut store = crate::Store::new(&crate::Engine::default(), ());
+        let (id, vm) = (store.inner.opaque.id, store.inner.opaque.vm());
+        // Derived last, as in `enter`: the store is not used otherwise below.
+        let inner: *mut StoreInner<()> = &mut *store.inner;
+        let entered = Entered {
+            store_id: id,
+            store: inner.cast(),
+        };
+        let mut limiter = EntryLimiter::new(inner);
+        // SAFETY: `vm`, the store and `limiter` outlive the scope.
+        let scope = unsafe { EntryScope::publish(vm, entered, &raw mut limiter) };
+        // SAFETY: the store's data type is `()`; the borrow ends at once.
+        assert!(unsafe { entered_store::<()>(id + 1) }.is_none());
+        // SAFETY: as above.
+        assert!(unsafe { entered_store::<()>(id) }.is_some());
+        drop(scope);
+        // SAFETY: as above.
+        assert!(unsafe { entered_store::<()>(id) }.is_none());
+        // SAFETY: `vm` is the live store context; nothing is published any more.
+        assert!(unsafe { (*vm).limiter }.is_none());
+    }
+}
