@@ -39,10 +39,13 @@ const TABLE_USER: &str = r#"(module
   (func (export "get") (param i32) (result i32)
     (call_indirect $t1 (type $v) (local.get 0))))"#;
 
+/// `(dst, src, len)` → a bulk copy.
+type CopyFunc = TypedFunc<(u32, u32, u32), ()>;
+
 struct TwoIndices {
     store: Store<()>,
-    copy_1_to_0: TypedFunc<(u32, u32, u32), ()>,
-    copy_0_to_1: TypedFunc<(u32, u32, u32), ()>,
+    copy_1_to_0: CopyFunc,
+    copy_0_to_1: CopyFunc,
     get: TypedFunc<u32, i32>,
 }
 
@@ -100,8 +103,8 @@ fn configs() -> Vec<Config> {
 /// overlapping ranges moving up (dst > src) and down (dst < src).
 #[test]
 fn table_copy_between_two_imports_of_one_table_is_a_memmove() {
-    type Copy = fn(&TwoIndices) -> &TypedFunc<(u32, u32, u32), ()>;
-    let directions: [Copy; 2] = [|t| &t.copy_1_to_0, |t| &t.copy_0_to_1];
+    type Direction = fn(&TwoIndices) -> &CopyFunc;
+    let directions: [Direction; 2] = [|t| &t.copy_1_to_0, |t| &t.copy_0_to_1];
     for config in configs() {
         for copy in directions {
             for (dst, src, len) in [(3, 0, 50), (0, 3, 50), (1, 0, 63), (0, 1, 63)] {
@@ -145,7 +148,7 @@ const MEMORY: &str = r#"(module
   (func (export "copy") (param i32 i32 i32)
     (memory.copy (local.get 0) (local.get 1) (local.get 2))))"#;
 
-fn memory_instance(config: &Config) -> (Store<()>, Instance, TypedFunc<(u32, u32, u32), ()>) {
+fn memory_instance(config: &Config) -> (Store<()>, Instance, CopyFunc) {
     let engine = Engine::new(config).unwrap();
     let mut store = Store::new(&engine, ());
     let module = Module::new(&engine, MEMORY).unwrap();
