@@ -151,7 +151,7 @@ fn status(ok: bool) -> u32 {
 unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) -> i64 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    // SAFETY: as above.
+    // SAFETY: the only reference to this memory while the builtin runs (`memory`).
     let memory = unsafe { memory(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
@@ -191,7 +191,7 @@ unsafe extern "C" fn table_grow(
 ) -> i32 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    // SAFETY: as above.
+    // SAFETY: the only reference to this table while the builtin runs (`table`).
     let table = unsafe { table(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
@@ -207,7 +207,8 @@ unsafe extern "C" fn table_fill(
     value: *const VMFuncRef,
     len: u32,
 ) -> u32 {
-    // SAFETY: called by generated code with its own VMContext.
+    // SAFETY: called by generated code with its own VMContext; the only reference
+    // to this table while the builtin runs (`table`).
     let table = unsafe { table(instance(vmctx), index) };
     status(table.fill(dst.into(), value, len.into()).is_ok())
 }
@@ -249,7 +250,7 @@ unsafe extern "C" fn table_init(
     else {
         return 0;
     };
-    // SAFETY: as above.
+    // SAFETY: the only reference to this table while the builtin runs (`table`).
     let table = unsafe { table(instance, index) };
     status(table.write(dst.into(), items).is_ok())
 }
@@ -286,7 +287,8 @@ unsafe extern "C" fn memory_fill(
     byte: u32,
     len: u64,
 ) -> u32 {
-    // SAFETY: called by generated code with its own VMContext.
+    // SAFETY: called by generated code with its own VMContext; the only reference
+    // to this memory while the builtin runs (`memory`).
     let memory = unsafe { memory(instance(vmctx), index) };
     let Some(d) = range(dst, len, memory.data().len()) else {
         return 0;
@@ -306,7 +308,7 @@ unsafe extern "C" fn memory_init(
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
     let bytes = instance.data_segment(segment);
-    // SAFETY: as above.
+    // SAFETY: the only reference to this memory while the builtin runs (`memory`).
     let memory = unsafe { memory(instance, index) };
     let (Some(d), Some(s)) = (
         range(dst, len.into(), memory.data().len()),
