@@ -12,7 +12,8 @@
 //! `error: wasm trap: <message>` followed by the Wasm backtrace.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -372,7 +373,7 @@ fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
 /// otherwise. Text is parsed here, not by `Module::new`, so that a syntax error is
 /// one line with its position.
 fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = read_input(path)?;
     let is_binary = bytes.starts_with(b"\0asm")
         || path
             .extension()
@@ -384,6 +385,44 @@ fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
     };
     Module::from_binary(engine, &binary)
         .with_context(|| format!("failed to compile `{}`", path.display()))
+}
+
+/// The largest FILE `lazuli` reads.
+const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Reads an input file, which must be a regular file of at most [`MAX_INPUT_BYTES`]:
+/// a device such as `/dev/zero` never ends and a FIFO would block.
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let cannot_read = || format!("cannot read `{}`", path.display());
+    // Non-blocking, so that opening a FIFO with no writer returns at once; the
+    // type is then checked on the opened file itself, which cannot change under us.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(cannot_read)?;
+    let metadata = file.metadata().with_context(cannot_read)?;
+    if !metadata.is_file() {
+        bail!("cannot read `{}`: not a regular file", path.display());
+    }
+    if metadata.len() > MAX_INPUT_BYTES {
+        bail!(
+            "cannot read `{}`: it is larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        );
+    }
+    let mut bytes = Vec::new();
+    // The bound holds even if the file grows while it is read.
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(cannot_read)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        bail!(
+            "cannot read `{}`: it is larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        );
+    }
+    Ok(bytes)
 }
 
 /// Parses the text format into a binary module.
@@ -472,8 +511,8 @@ fn wast(files: &[String]) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     for file in files {
-        let source =
-            std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?;
+        let source = String::from_utf8(read_input(Path::new(file))?)
+            .map_err(|e| anyhow!("cannot read `{file}`: {e}"))?;
         // A fresh runner per script: scripts do not share instances or registrations.
         let mut runner = lazuli_wast::WastRunner::new(&config)?;
         let report = runner.run_script(file, &source);

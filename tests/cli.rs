@@ -432,3 +432,55 @@ fn compile_rejects_unknown_targets_and_bad_input() {
     let garbage = temp_file("garbage.wasm", b"\0asm\x01\0\0\0\xff\xff");
     assert_error(&lazuli(&["compile", path_str(&garbage)]));
 }
+
+/// Runs the binary with `args`, killing it and failing the test if it has not
+/// ended within ten seconds.
+fn lazuli_within_10s(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lazuli"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start the lazuli binary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("lazuli {args:?} did not end within 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_device_is_refused_without_reading_it() {
+    for command in ["run", "compile", "wast"] {
+        let err = assert_error(&lazuli_within_10s(&[command, "/dev/zero"]));
+        assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+    }
+}
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let file = temp_file("placeholder", "");
+    let fifo = file.dir.join("module.wat");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    for command in ["run", "compile", "wast"] {
+        let err = assert_error(&lazuli_within_10s(&[command, fifo]));
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let file = temp_file("placeholder", "");
+    let dir = file.dir.to_str().unwrap();
+    for command in ["run", "compile", "wast"] {
+        let err = assert_error(&lazuli(&[command, dir]));
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+}
