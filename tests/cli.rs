@@ -484,3 +484,42 @@ fn a_directory_is_refused() {
         assert!(err.contains("not a regular file"), "{err}");
     }
 }
+
+/// Native stack smaller than `max_wasm_stack` (512 KiB): the deep recursion must
+/// end in a trap, not in the process dying of a stack overflow.
+#[test]
+fn deep_recursion_on_a_small_main_stack_traps() {
+    let file = temp_file(
+        "deep.wat",
+        r#"(module (func $r (export "r") (param i32) (result i32)
+             (i32.add (i32.const 1) (call $r (local.get 0)))))"#,
+    );
+    let script = format!(
+        "ulimit -s 400 && exec '{}' run --invoke r '{}' 0",
+        env!("CARGO_BIN_EXE_lazuli"),
+        path_str(&file)
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        err.starts_with("error: wasm trap: call stack exhausted\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_over_1_gib_is_refused_without_reading_it() {
+    let file = temp_file("huge.wasm", "");
+    // Sparse: no disk space is used.
+    std::fs::File::options()
+        .write(true)
+        .open(&file.path)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    for command in ["run", "compile", "wast"] {
+        let err = assert_error(&lazuli_within_10s(&[command, path_str(&file)]));
+        assert!(err.contains("larger than 1073741824 bytes"), "{err}");
+    }
+}

@@ -13,6 +13,7 @@ mod instance;
 mod memory;
 mod signals;
 mod table;
+mod thread_stack;
 mod traphandlers;
 mod vmcontext;
 

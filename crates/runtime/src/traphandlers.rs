@@ -8,10 +8,12 @@
 use crate::backtrace::{Backtrace, MAX_FRAMES};
 use crate::entry::{lazuli_try_call, lazuli_unwind};
 use crate::signals;
+use crate::thread_stack;
 use crate::vmcontext::{VMContext, VMStoreContext, ValRaw};
 use lazuli_environ::TrapKind;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::ops::Range;
 
 /// Why a host function called from Wasm failed.
 pub enum HostFailure {
@@ -51,8 +53,29 @@ thread_local! {
     static TRAP_FRAMES: Cell<([usize; MAX_FRAMES], usize)> = const { Cell::new(([0; MAX_FRAMES], 0)) };
 }
 
+/// Native stack kept below the Wasm stack limit for what runs there without a
+/// stack check: the trampolines, the builtins (lazy compilation runs the code
+/// generator there) and host functions called from Wasm at its deepest.
+const HOST_STACK_RESERVE: usize = 128 * 1024;
+
+/// The Wasm stack limit of an outermost entry whose stack pointer is `sp`:
+/// `max_wasm_stack` below it, but never less than [`HOST_STACK_RESERVE`] above the
+/// end of the thread's real stack (`stack`, when `sp` lies in it; for a stack the C
+/// library does not know, such as a coroutine's, the budget alone decides). At
+/// least 1: 0 means "no Wasm running" to the store.
+fn outermost_stack_limit(sp: usize, max_wasm_stack: usize, stack: Option<Range<usize>>) -> usize {
+    let budget = sp.saturating_sub(max_wasm_stack);
+    let floor = stack
+        .filter(|s| s.contains(&sp))
+        .map_or(0, |s| s.start.saturating_add(HOST_STACK_RESERVE));
+    budget.max(floor).max(1)
+}
+
 /// Calls `trampoline(callee_vmctx, caller_vmctx, code, values)` — an array-call
-/// trampoline from `lazuli_cranelift` — and turns any trap into `Err`.
+/// trampoline from `lazuli_cranelift` — and turns any trap into `Err`. An entry
+/// whose stack pointer is already at or below the thread's Wasm stack limit (too
+/// little native stack is left) runs nothing and fails with
+/// [`TrapKind::StackOverflow`] and an empty backtrace.
 ///
 /// # Safety
 /// `trampoline` must be the host→Wasm trampoline for `code`'s signature, the
@@ -73,12 +96,18 @@ pub unsafe fn invoke(
     let previous = CURRENT.get();
     let here = &previous as *const _ as usize;
     let stack_limit = if previous.is_null() {
-        // At least 1: 0 means "no Wasm running" to the store.
-        here.saturating_sub(max_wasm_stack).max(1)
+        outermost_stack_limit(here, max_wasm_stack, thread_stack::bounds())
     } else {
         // SAFETY: a non-null CURRENT is a live activation further up this stack.
         unsafe { (*previous).stack_limit }
     };
+    if here <= stack_limit {
+        return Err(Box::new(TrapInfo {
+            kind: TrapKind::StackOverflow,
+            backtrace: Backtrace::default(),
+            host_failure: None,
+        }));
+    }
     let activation = Activation {
         saved_sp: 0,
         previous,
@@ -116,10 +145,11 @@ pub unsafe fn invoke(
     if unwound == 0 {
         return Ok(());
     }
-    let kind = activation
-        .trap
-        .get()
-        .unwrap_or(TrapKind::UnreachableCodeReached);
+    let Some(kind) = activation.trap.get() else {
+        // Not a guest condition to report as some trap: `lazuli_unwind` is only
+        // reached from `handle_signal`, which records the kind first.
+        unreachable!("unwound from Wasm without a recorded trap kind")
+    };
     let (frames, num_frames) = TRAP_FRAMES.get();
     Err(Box::new(TrapInfo {
         kind,
@@ -175,4 +205,41 @@ unsafe extern "C" fn handle_signal(
     }
     // SAFETY: forwarding with the handler's own arguments.
     unsafe { signals::forward(signal, info, context) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HOST_STACK_RESERVE, outermost_stack_limit};
+
+    const KIB: usize = 1024;
+
+    #[test]
+    fn the_budget_decides_on_a_large_stack() {
+        let stack = Some(0x1000_0000..0x1080_0000);
+        let sp = 0x107f_0000;
+        assert_eq!(outermost_stack_limit(sp, 512 * KIB, stack), sp - 512 * KIB);
+    }
+
+    #[test]
+    fn the_reserve_above_the_stack_end_decides_on_a_small_stack() {
+        let low = 0x1000_0000;
+        let stack = Some(low..low + 256 * KIB);
+        let sp = low + 250 * KIB;
+        let limit = outermost_stack_limit(sp, 512 * KIB, stack);
+        assert_eq!(limit, low + HOST_STACK_RESERVE);
+    }
+
+    #[test]
+    fn a_stack_pointer_outside_the_known_stack_leaves_the_budget_alone() {
+        let low = 0x1000_0000;
+        let stack = Some(low..low + 256 * KIB);
+        let sp = 0x2000_0000;
+        assert_eq!(outermost_stack_limit(sp, 512 * KIB, stack), sp - 512 * KIB);
+        assert_eq!(outermost_stack_limit(sp, 512 * KIB, None), sp - 512 * KIB);
+    }
+
+    #[test]
+    fn the_limit_is_never_zero() {
+        assert_eq!(outermost_stack_limit(4 * KIB, 512 * KIB, None), 1);
+    }
 }
