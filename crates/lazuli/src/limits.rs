@@ -6,7 +6,8 @@ use lazuli_runtime::GrowthLimiter;
 /// Decides whether the memories and tables of a store may grow.
 ///
 /// It is asked only for growths the memory's or table's declared maximum allows,
-/// so a growth it approves fails only when the system refuses the memory.
+/// so a growth it approves fails only when the system refuses the memory. Growing
+/// a memory by 0 pages always succeeds and does not ask.
 pub trait ResourceLimiter {
     /// A memory wants to grow from `current` to `desired` bytes (its declared
     /// maximum, if any, is `maximum`). Returning false makes the growth fail

@@ -197,3 +197,35 @@ fn store_limits_cap_each_memory_not_their_sum() {
     let err = Memory::new(&mut store, MemoryType::new(3, None)).unwrap_err();
     assert!(err.to_string().contains("limits"), "{err}");
 }
+
+/// Refuses everything.
+struct Miser;
+
+impl ResourceLimiter for Miser {
+    fn memory_growing(&mut self, _current: usize, _desired: usize, _max: Option<usize>) -> bool {
+        false
+    }
+}
+
+#[test]
+fn growing_memory_by_zero_pages_succeeds_without_asking() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, GROWER).unwrap();
+    let mut store = recorder_store(&engine, PAGE);
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let grow = instance
+        .get_typed_func::<i32, i32>(&mut store, "grow")
+        .unwrap();
+    assert_eq!(grow.call(&mut store, 0).unwrap(), 1);
+    let mem = instance.get_memory(&mut store, "mem").unwrap();
+    assert_eq!(mem.grow(&mut store, 0).unwrap(), 1);
+    assert_eq!(store.data().memory_asks, [(0, PAGE)]);
+    // Even a limiter that refuses every growth lets a memory grow by nothing.
+    let mut store = Store::new(&engine, Miser);
+    let memory = Memory::new(&mut store, MemoryType::new(0, None)).unwrap();
+    store.limiter(|m| m);
+    assert_eq!(memory.grow(&mut store, 0).unwrap(), 0);
+    assert!(memory.grow(&mut store, 1).is_err());
+}

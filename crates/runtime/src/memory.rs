@@ -151,13 +151,17 @@ impl LinearMemory {
 
     /// Grows by `delta` pages; returns the old size in pages. `limiter` is asked
     /// only for a growth the memory's maximum allows, so it never approves (and
-    /// counts) one that then fails for that reason.
+    /// counts) one that then fails for that reason; growing by 0 always succeeds
+    /// without asking.
     pub fn grow(
         &mut self,
         delta: u64,
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<u64, MemoryError> {
         let old = self.pages();
+        if delta == 0 {
+            return Ok(old);
+        }
         let new = old
             .checked_add(delta)
             .filter(|new| *new <= self.maximum_pages)
