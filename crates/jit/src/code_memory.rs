@@ -6,11 +6,28 @@ use std::sync::{Mutex, PoisonError};
 
 /// Why code could not be made executable.
 #[derive(Debug)]
-pub struct JitError(pub String);
+pub enum JitError {
+    /// The kernel refused to map or protect pages (typically `ENOMEM`: the process
+    /// ran out of address space or of mappings). The same request may succeed once
+    /// the pressure is gone.
+    System(String),
+    /// The code cannot be placed as asked (a relocation without a target or out of
+    /// range): the same request always fails.
+    Placement(String),
+}
+
+impl JitError {
+    /// Whether retrying the same publish may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, JitError::System(_))
+    }
+}
 
 impl std::fmt::Display for JitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            JitError::System(message) | JitError::Placement(message) => f.write_str(message),
+        }
     }
 }
 
@@ -90,7 +107,7 @@ impl CodeMemory {
         // SAFETY: `reserve` handed out `len` bytes of inaccessible pages that no one
         // else refers to; they become writable here and executable below.
         unsafe { region::protect(base as *const u8, len, region::Protection::READ_WRITE) }
-            .map_err(|e| JitError(format!("cannot make code memory writable: {e}")))?;
+            .map_err(|e| JitError::System(format!("cannot make code memory writable: {e}")))?;
         {
             // SAFETY: the pages were just made writable and only this batch uses them.
             let bytes = unsafe { std::slice::from_raw_parts_mut(base as *mut u8, size) };
@@ -101,7 +118,7 @@ impl CodeMemory {
                         Some(RelocTarget::Batch(i)) => base + offsets[i].start,
                         Some(RelocTarget::Address(a)) => a,
                         None => {
-                            return Err(JitError(format!(
+                            return Err(JitError::Placement(format!(
                                 "no address for relocation to function {}",
                                 reloc.func
                             )));
@@ -113,7 +130,7 @@ impl CodeMemory {
         }
         // SAFETY: the same pages; after this call they are never written again.
         unsafe { region::protect(base as *const u8, len, region::Protection::READ_EXECUTE) }
-            .map_err(|e| JitError(format!("cannot make code executable: {e}")))?;
+            .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
         flush_icache(base, size);
         Ok(Batch {
             range: base..base + size,
@@ -130,7 +147,7 @@ impl CodeMemory {
 fn reserve(chunks: &mut Vec<Chunk>, len: usize) -> Result<usize, JitError> {
     if chunks.last().is_none_or(|c| c.alloc.len() - c.used < len) {
         let alloc = region::alloc(len.max(CHUNK_SIZE), region::Protection::NONE)
-            .map_err(|e| JitError(format!("cannot map code memory: {e}")))?;
+            .map_err(|e| JitError::System(format!("cannot map code memory: {e}")))?;
         chunks.push(Chunk { alloc, used: 0 });
     }
     let Some(chunk) = chunks.last_mut() else {
@@ -155,14 +172,15 @@ fn apply(
     match reloc.kind {
         RelocKind::X86CallPcRel4 => {
             let delta = value.wrapping_sub(site as i64);
-            let delta = i32::try_from(delta)
-                .map_err(|_| JitError(format!("call displacement {delta:#x} out of range")))?;
+            let delta = i32::try_from(delta).map_err(|_| {
+                JitError::Placement(format!("call displacement {delta:#x} out of range"))
+            })?;
             bytes[at..at + 4].copy_from_slice(&delta.to_le_bytes());
         }
         RelocKind::Arm64Call => {
             let delta = value.wrapping_sub(site as i64);
             if delta % 4 != 0 || !(-(1 << 27)..(1 << 27)).contains(&delta) {
-                return Err(JitError(format!(
+                return Err(JitError::Placement(format!(
                     "branch displacement {delta:#x} out of range"
                 )));
             }
@@ -189,3 +207,25 @@ fn flush_icache(start: usize, len: usize) {
 /// x86-64 keeps instruction fetch coherent with stores.
 #[cfg(not(target_arch = "aarch64"))]
 fn flush_icache(_start: usize, _len: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relocation_without_a_target_is_a_deterministic_error() {
+        let func = CompiledFunction {
+            code: vec![0xe8, 0, 0, 0, 0, 0xc3],
+            relocs: vec![Relocation {
+                offset: 1,
+                kind: RelocKind::X86CallPcRel4,
+                func: 7,
+                addend: -4,
+            }],
+            ..CompiledFunction::default()
+        };
+        let err = CodeMemory::new().publish(&[&func], |_| None).unwrap_err();
+        assert!(matches!(err, JitError::Placement(_)), "{err:?}");
+        assert!(!err.is_transient());
+    }
+}

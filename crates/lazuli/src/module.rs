@@ -34,13 +34,32 @@ pub(crate) struct ModuleInner {
     pub(crate) signatures: Vec<SignatureId>,
     /// Trampolines of each of the module's types (empty for foreign targets).
     pub(crate) trampolines: Vec<Arc<Trampolines>>,
-    /// Entry address of each defined function, once compiled (or why it failed).
-    compiled: Box<[OnceLock<Result<usize, String>>]>,
+    /// Each defined function's code, or why it cannot be compiled.
+    compiled: Box<[CompiledSlot]>,
     /// The module's machine code.
     code: CodeMemory,
     /// Where each published batch of code starts (to unregister it).
     batches: Mutex<Vec<usize>>,
     stats: Counters,
+}
+
+/// Where a defined function's code is, once that answer cannot change.
+#[derive(Default)]
+struct CompiledSlot {
+    /// The entry address, or a deterministic error (invalid body, code generator
+    /// failure). A failure for want of a resource is never stored here.
+    done: OnceLock<Result<usize, String>>,
+    /// Held while compiling lazily, so that a function is published at most once
+    /// even when a failed attempt leaves `done` empty for the next caller.
+    compiling: Mutex<()>,
+}
+
+/// Why compiling a function lazily failed.
+enum LazyCompileError {
+    /// Compiling again gives the same error.
+    Deterministic(String),
+    /// The system lacked a resource (e.g. code memory); a later attempt may work.
+    Transient(String),
 }
 
 #[derive(Default)]
@@ -118,7 +137,7 @@ impl Module {
         let inner = Arc::new(ModuleInner {
             engine: engine.clone(),
             compiled: (0..info.num_defined_funcs())
-                .map(|_| OnceLock::new())
+                .map(|_| CompiledSlot::default())
                 .collect(),
             info: Arc::new(info),
             bytes: bytes.into(),
@@ -170,7 +189,12 @@ impl Module {
 
     /// The entry address of defined function `defined` if it is compiled already.
     pub(crate) fn compiled_address(&self, defined: usize) -> Option<usize> {
-        self.inner.compiled[defined].get()?.as_ref().ok().copied()
+        self.inner.compiled[defined]
+            .done
+            .get()?
+            .as_ref()
+            .ok()
+            .copied()
     }
 
     /// The module's imports, in order.
@@ -301,7 +325,7 @@ impl ModuleInner {
         })?;
         for (slot, range) in self.compiled.iter().zip(&batch.functions) {
             // A fresh module: no slot was filled before.
-            let _ = slot.set(Ok(range.start));
+            let _ = slot.done.set(Ok(range.start));
         }
         self.register(&batch, &compiled, 0);
         Ok(())
@@ -328,14 +352,46 @@ impl ModuleInner {
     }
 
     /// Compiles and publishes one function (lazy mode).
-    fn compile_lazily(&self, defined: u32) -> Result<usize, String> {
-        let func = self.compile_one(defined).map_err(|e| format!("{e:#}"))?;
-        let batch = self
-            .code
-            .publish(&[&func], |_| None)
-            .map_err(|e| e.to_string())?;
+    fn compile_lazily(&self, defined: u32) -> Result<usize, LazyCompileError> {
+        let func = self
+            .compile_one(defined)
+            .map_err(|e| LazyCompileError::Deterministic(format!("{e:#}")))?;
+        let batch = self.code.publish(&[&func], |_| None).map_err(|e| {
+            let message = format!(
+                "publishing function {}: {e}",
+                self.info.num_imported_funcs + defined
+            );
+            if e.is_transient() {
+                LazyCompileError::Transient(message)
+            } else {
+                LazyCompileError::Deterministic(message)
+            }
+        })?;
         self.register(&batch, std::slice::from_ref(&func), defined);
         Ok(batch.functions[0].start)
+    }
+
+    /// The entry address of defined function `defined`, compiling it unless an
+    /// earlier call did; an earlier transient failure is retried.
+    fn compiled_or_compile(&self, defined: u32) -> Result<usize, String> {
+        let slot = &self.compiled[defined as usize];
+        if let Some(done) = slot.done.get() {
+            return done.clone();
+        }
+        let _turn = slot
+            .compiling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have compiled it while this one waited.
+        if let Some(done) = slot.done.get() {
+            return done.clone();
+        }
+        let result = match self.compile_lazily(defined) {
+            Err(LazyCompileError::Transient(message)) => return Err(message),
+            Err(LazyCompileError::Deterministic(message)) => Err(message),
+            Ok(address) => Ok(address),
+        };
+        slot.done.get_or_init(|| result).clone()
     }
 }
 
@@ -349,9 +405,7 @@ impl ModuleCode for ModuleInner {
                     "function {func_index} is not defined by this module"
                 )) as Box<dyn Any + Send>
             })?;
-        self.compiled[defined as usize]
-            .get_or_init(|| self.compile_lazily(defined))
-            .clone()
+        self.compiled_or_compile(defined)
             .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
     }
 

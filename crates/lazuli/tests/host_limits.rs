@@ -156,3 +156,70 @@ fn entering_wasm_with_too_little_native_stack_left_is_refused() {
         assert_eq!(r.call(&mut store, 1).unwrap(), 1);
     });
 }
+
+/// The process's address-space size and the soft and hard `RLIMIT_AS`.
+fn address_space() -> (u64, libc::rlimit) {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: `sysconf` has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes the record it is given.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+    (pages * page, limit)
+}
+
+fn set_address_space_limit(limit: &libc::rlimit) {
+    // SAFETY: `setrlimit` reads the record it is given.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, limit) }, 0);
+}
+
+/// A real `ENOMEM` from the kernel, not a simulated one: with the soft
+/// address-space limit just above what the process uses, the 1 MiB code memory
+/// reservation a new module needs is refused. Once the limit is back up, the same
+/// function compiles.
+#[test]
+fn a_compile_that_ran_out_of_address_space_is_retried() {
+    const NAME: &str = "a_compile_that_ran_out_of_address_space_is_retried";
+    if !is_child(NAME) {
+        return run_in_child(NAME);
+    }
+    let engine = Engine::default();
+    let instantiate = |module: &Module| {
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, module, &[]).unwrap();
+        let f = instance.get_typed_func::<(), i32>(&mut store, "f").unwrap();
+        (store, f)
+    };
+    let module_with = |value: i32| {
+        let wat = format!(r#"(module (func (export "f") (result i32) i32.const {value}))"#);
+        Module::new(&engine, wat).unwrap()
+    };
+    // A first module warms up this thread (its allocator arena, its signal stack)
+    // so that the second one's compile needs no new mapping but its code memory.
+    let (mut warm_store, warm) = instantiate(&module_with(1));
+    assert_eq!(warm.call(&mut warm_store, ()).unwrap(), 1);
+    let module = module_with(2);
+    let (mut store, f) = instantiate(&module);
+
+    let (used, normal) = address_space();
+    let tight = libc::rlimit {
+        rlim_cur: used + 256 * 1024,
+        rlim_max: normal.rlim_max,
+    };
+    set_address_space_limit(&tight);
+    let err = f.call(&mut store, ());
+    set_address_space_limit(&normal);
+    let err = err.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("cannot map code memory"),
+        "{err:#}"
+    );
+
+    assert_eq!(f.call(&mut store, ()).unwrap(), 2);
+    let (mut store, f) = instantiate(&module);
+    assert_eq!(f.call(&mut store, ()).unwrap(), 2, "a new instance");
+}
