@@ -25,7 +25,7 @@ pub struct Func(pub(crate) Stored);
 /// What a store knows about one of its functions.
 pub(crate) struct FuncData {
     pub(crate) ty: FuncType,
-    /// Stable address: inside an instance's VMContext, or inside `host` below.
+    /// Stable address: inside an instance's VMContext, or inside `_host` below.
     pub(crate) func_ref: *const VMFuncRef,
     pub(crate) trampolines: Arc<Trampolines>,
     /// Keeps a host function's context alive (owned through a raw pointer:
