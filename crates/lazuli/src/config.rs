@@ -104,9 +104,11 @@ impl Config {
     }
 
     /// The most stack, in bytes, that Wasm code may use before it traps with
-    /// [`crate::Trap::StackOverflow`]. The host thread's stack must be larger
-    /// (the budget is counted from where the host first enters Wasm on a thread,
-    /// shared by nested entries into any store).
+    /// [`crate::Trap::StackOverflow`] (the budget is counted from where the host
+    /// first enters Wasm on a thread, shared by nested entries into any store).
+    /// On a thread whose native stack is smaller, Wasm gets what the thread has
+    /// less 128 KiB kept for host functions and the runtime; a call made with
+    /// less than that left fails with the same trap without running Wasm.
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
         self
