@@ -223,3 +223,63 @@ fn a_compile_that_ran_out_of_address_space_is_retried() {
     let (mut store, f) = instantiate(&module);
     assert_eq!(f.call(&mut store, ()).unwrap(), 2, "a new instance");
 }
+
+/// `$r(d)` recurses `d` times, then calls `$leaf`, which nothing called before and
+/// which calls the host.
+const RECURSE_THEN_LEAF: &str = r#"(module
+  (import "" "host" (func $host (param i32) (result i32)))
+  (func $r (export "r") (param i32) (result i32)
+    (if (result i32) (local.get 0)
+      (then (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1)))))
+      (else (call $leaf (i32.const 5)))))
+  (func $leaf (param i32) (result i32)
+    (local i64 i64 i64)
+    (local.set 1 (i64.extend_i32_u (local.get 0)))
+    (local.set 2 (i64.mul (local.get 1) (local.get 1)))
+    (local.set 3 (i64.add (local.get 2) (i64.const 7)))
+    (call $host (i32.wrap_i64 (i64.rem_u (local.get 3) (i64.const 1000))))))"#;
+
+/// Lazy compilation and host functions run below the Wasm stack limit: on a small
+/// thread they must still have room there. Deeper and deeper recursions, each
+/// ending in a first call (a compile) and a host call, until the limit is hit: the
+/// deepest one that succeeded compiled and called the host right at the limit.
+#[test]
+fn compiling_and_calling_the_host_at_the_deepest_point_has_room() {
+    const NAME: &str = "compiling_and_calling_the_host_at_the_deepest_point_has_room";
+    if !is_child(NAME) {
+        return run_in_child(NAME);
+    }
+    on_thread_with_stack(256 * 1024, || {
+        let engine = Engine::default();
+        let mut deepest = None;
+        for depth in (0..).step_by(40) {
+            // A new module each time, so that `$leaf` is compiled at this depth.
+            let module = Module::new(&engine, RECURSE_THEN_LEAF).unwrap();
+            let mut store = Store::new(&engine, ());
+            let host = lazuli::Func::wrap(&mut store, |x: i32| -> lazuli::Result<i32> {
+                let text = format!("{x:>40}");
+                Ok(text.trim().parse::<i32>()? + 1)
+            })
+            .unwrap();
+            let instance = Instance::new(&mut store, &module, &[host.into()]).unwrap();
+            let r = instance
+                .get_typed_func::<i32, i32>(&mut store, "r")
+                .unwrap();
+            match r.call(&mut store, depth) {
+                Ok(value) => {
+                    assert_eq!(value, depth + 33);
+                    deepest = Some(depth);
+                }
+                Err(err) => {
+                    assert_eq!(
+                        err.downcast_ref::<Trap>(),
+                        Some(&Trap::StackOverflow),
+                        "{err:#}"
+                    );
+                    break;
+                }
+            }
+        }
+        assert!(deepest.is_some_and(|d| d > 100), "{deepest:?}");
+    });
+}
