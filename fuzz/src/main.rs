@@ -1,0 +1,111 @@
+//! The seeded driver: `lazuli-fuzz TARGET --seed X (--cases N | --seconds S)`.
+//!
+//! Case `i` is the input generated from seed `X + i`; before running it the
+//! driver prints `case SEED`, so that a parent seeing the process die knows which
+//! seed killed it (`cargo xtask fuzz` restarts after it). Each divergence or
+//! panic is printed as `divergence SEED: MESSAGE`; the last two lines are
+//! `executions: E` (module × configuration runs) and `cases: N, divergences: M`.
+
+#![forbid(unsafe_code)]
+
+use lazuli_fuzz::{Outcome, TARGETS, panic_message, rng};
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// How long a run lasts.
+enum Budget {
+    Cases(u64),
+    Time(Duration),
+}
+
+struct Args {
+    target: lazuli_fuzz::Target,
+    seed: u64,
+    budget: Budget,
+}
+
+const USAGE: &str = "usage: lazuli-fuzz TARGET [--seed X] [--cases N | --seconds S]";
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let (name, rest) = args.split_first().ok_or(USAGE)?;
+    let target = lazuli_fuzz::target(name).ok_or_else(|| {
+        let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
+        format!("unknown target `{name}` (targets: {})", names.join(", "))
+    })?;
+    let mut parsed = Args {
+        target,
+        seed: 0,
+        budget: Budget::Cases(1000),
+    };
+    let mut rest = rest.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(USAGE)?;
+        let number =
+            || parse_number(value).ok_or(format!("`{flag}` needs a number, not `{value}`"));
+        match flag.as_str() {
+            "--seed" => parsed.seed = number()?,
+            "--cases" => parsed.budget = Budget::Cases(number()?),
+            "--seconds" => parsed.budget = Budget::Time(Duration::from_secs(number()?)),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&args) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    // Panics are reported as divergences, with their message; the default hook
+    // would also print them for the panics Lazuli catches itself.
+    std::panic::set_hook(Box::new(|_| {}));
+    let start = Instant::now();
+    let (mut cases, mut divergences, mut executions) = (0u64, 0u64, 0u64);
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let done = match args.budget {
+            Budget::Cases(n) => cases >= n,
+            Budget::Time(t) => start.elapsed() >= t,
+        };
+        if done {
+            break;
+        }
+        let seed = args.seed.wrapping_add(cases);
+        // Flushed before the case runs: if it kills the process, the seed is out.
+        let _ = writeln!(stdout, "case {seed:#x}");
+        let _ = stdout.flush();
+        let input = rng::case_input(seed);
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| (args.target)(&input))).unwrap_or_else(|panic| {
+                Outcome::diverged(0, format!("panic: {}", panic_message(&*panic)))
+            });
+        cases += 1;
+        executions += outcome.executions;
+        if let Some(message) = outcome.divergence {
+            divergences += 1;
+            let _ = writeln!(stdout, "divergence {seed:#x}: {message}");
+        }
+    }
+    let _ = writeln!(stdout, "executions: {executions}");
+    let _ = writeln!(stdout, "cases: {cases}, divergences: {divergences}");
+    if divergences > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,300 @@
+//! `fuzz TARGET [--seconds S | --cases N] [--seed X]`: runs a target of the
+//! `lazuli-fuzz` crate through its seeded driver in a child process, built in
+//! the profile xtask itself was built in. The driver prints `case SEED` before
+//! each case; if the child dies (a signal, an abort) or a case runs longer than
+//! [`CASE_TIMEOUT`], the seed it was on is reported as a divergence and a new
+//! child goes on after it. The last line is `cases: N, divergences: M`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+
+/// A case that takes longer than this is a hang.
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+const USAGE: &str = "usage: cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X]";
+
+/// How long the whole run lasts.
+#[derive(Clone, Copy)]
+enum Budget {
+    Cases(u64),
+    Seconds(u64),
+}
+
+struct Options {
+    target: String,
+    seed: u64,
+    budget: Budget,
+}
+
+/// The totals over every child.
+#[derive(Default)]
+struct Totals {
+    cases: u64,
+    divergences: u64,
+    executions: u64,
+}
+
+/// How one child ended.
+enum End {
+    /// It ran its whole budget and printed its summary.
+    Finished,
+    /// It died or hung on the case with this seed.
+    Died { seed: u64, why: String },
+}
+
+pub fn run(args: &[&str]) -> ExitCode {
+    match parse(args).and_then(|options| fuzz(&options)) {
+        Ok(totals) => {
+            println!("executions: {}", totals.executions);
+            println!(
+                "cases: {}, divergences: {}",
+                totals.cases, totals.divergences
+            );
+            if totals.divergences > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse(args: &[&str]) -> Result<Options> {
+    let Some((target, mut rest)) = args.split_first() else {
+        bail!(USAGE)
+    };
+    let mut options = Options {
+        target: target.to_string(),
+        seed: clock_seed(),
+        budget: Budget::Seconds(60),
+    };
+    while let [flag, value, tail @ ..] = rest {
+        let number = parse_number(value).with_context(|| format!("`{flag}` needs a number"))?;
+        match *flag {
+            "--seed" => options.seed = number,
+            "--cases" => options.budget = Budget::Cases(number),
+            "--seconds" => options.budget = Budget::Seconds(number),
+            _ => bail!(USAGE),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        bail!(USAGE);
+    }
+    Ok(options)
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// A fresh seed when none is given (printed, so the run can be repeated).
+fn clock_seed() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() << 20)
+}
+
+/// Builds the driver, then runs children until the budget is spent.
+fn fuzz(options: &Options) -> Result<Totals> {
+    let driver = build_driver()?;
+    println!("fuzz {}: seed {:#x}", options.target, options.seed);
+    let start = Instant::now();
+    let mut totals = Totals::default();
+    let mut seed = options.seed;
+    loop {
+        let budget = match options.budget {
+            Budget::Cases(n) if totals.cases >= n => break,
+            Budget::Cases(n) => Budget::Cases(n - totals.cases),
+            Budget::Seconds(s) => {
+                let spent = start.elapsed().as_secs();
+                if spent >= s {
+                    break;
+                }
+                Budget::Seconds(s - spent)
+            }
+        };
+        match run_child(&driver, &options.target, seed, budget, &mut totals)? {
+            End::Finished => break,
+            End::Died { seed: died, why } => {
+                println!("divergence {died:#x}: the driver {why}");
+                totals.divergences += 1;
+                seed = died.wrapping_add(1);
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// Builds `lazuli-fuzz` in xtask's own profile; the path of its binary.
+fn build_driver() -> Result<PathBuf> {
+    let release = !cfg!(debug_assertions);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut build = Command::new(cargo);
+    build.args([
+        "build",
+        "--quiet",
+        "--package",
+        "lazuli-fuzz",
+        "--bin",
+        "lazuli-fuzz",
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("building the fuzz driver failed: {status}");
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("xtask has no directory")?;
+    Ok(dir.join(format!("lazuli-fuzz{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Runs one child from `seed`; adds what it reports to `totals`.
+fn run_child(
+    driver: &PathBuf,
+    target: &str,
+    seed: u64,
+    budget: Budget,
+    totals: &mut Totals,
+) -> Result<End> {
+    let (flag, amount) = match budget {
+        Budget::Cases(n) => ("--cases", n),
+        Budget::Seconds(s) => ("--seconds", s),
+    };
+    let mut child = Command::new(driver)
+        .args([
+            target,
+            "--seed",
+            &format!("{seed:#x}"),
+            flag,
+            &amount.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", driver.display()))?;
+    let lines = read_lines(&mut child)?;
+    let mut current = None;
+    let mut finished = false;
+    let why = loop {
+        match lines.recv_timeout(CASE_TIMEOUT) {
+            Ok(line) => {
+                if let Some(s) = line.strip_prefix("case ") {
+                    current = parse_number(s);
+                    totals.cases += 1;
+                } else if let Some(e) = line.strip_prefix("executions: ") {
+                    totals.executions += e.parse::<u64>().unwrap_or(0);
+                } else if let Some(summary) = line.strip_prefix("cases: ") {
+                    totals.divergences += summary_divergences(summary);
+                    finished = true;
+                } else {
+                    println!("{line}");
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break None,
+            Err(RecvTimeoutError::Timeout) => {
+                // The child may already be gone; only its status matters then.
+                let _ = child.kill();
+                break Some(format!("hung (no case finished in {CASE_TIMEOUT:?})"));
+            }
+        }
+    };
+    let status = child.wait()?;
+    match (why, current) {
+        (Some(why), Some(seed)) => Ok(End::Died { seed, why }),
+        (None, _) if finished => Ok(End::Finished),
+        (None, Some(seed)) => Ok(End::Died {
+            seed,
+            why: format!("died: {status}"),
+        }),
+        (_, None) => bail!("the fuzz driver ran no case: {status}"),
+    }
+}
+
+/// The child's stdout, line by line, from a thread (so that a hang can be timed).
+fn read_lines(child: &mut Child) -> Result<Receiver<String>> {
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(receive)
+}
+
+/// `M` in the driver's `N, divergences: M`.
+fn summary_divergences(summary: &str) -> u64 {
+    summary
+        .split_once("divergences: ")
+        .and_then(|(_, m)| m.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for the driver: a shell script with `body`.
+    fn fake_driver(name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("xtask-fuzz-{}-{name}", std::process::id()));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_child_that_dies_is_blamed_on_the_seed_it_was_on() {
+        let driver = fake_driver("dies", "echo 'case 0x5'\necho 'case 0x6'\nkill -SEGV $$");
+        let mut totals = Totals::default();
+        let end = run_child(&driver, "t", 5, Budget::Cases(10), &mut totals).unwrap();
+        let End::Died { seed, why } = end else {
+            panic!("the child's death went unnoticed")
+        };
+        assert_eq!(seed, 6);
+        assert!(why.contains("SIGSEGV"), "{why}");
+        assert_eq!(totals.cases, 2);
+    }
+
+    #[test]
+    fn a_finished_child_adds_its_counts() {
+        let driver = fake_driver(
+            "finishes",
+            "echo 'case 0x1'\necho 'divergence 0x1: x'\necho 'executions: 8'\necho 'cases: 1, divergences: 1'\nexit 1",
+        );
+        let mut totals = Totals::default();
+        let end = run_child(&driver, "t", 1, Budget::Cases(1), &mut totals).unwrap();
+        assert!(matches!(end, End::Finished));
+        assert_eq!(
+            (totals.cases, totals.divergences, totals.executions),
+            (1, 1, 8)
+        );
+    }
+
+    #[test]
+    fn seeds_and_budgets_are_parsed() {
+        let options = parse(&["differential", "--seed", "0x2a", "--cases", "7"]).unwrap();
+        assert_eq!(options.seed, 42);
+        assert!(matches!(options.budget, Budget::Cases(7)));
+        assert!(parse(&["differential", "--seconds"]).is_err());
+        assert!(parse(&["differential", "--bogus", "1"]).is_err());
+    }
+}
