@@ -76,7 +76,11 @@ fn report_error(err: &anyhow::Error) {
     // Errors writing to stderr have nowhere to go; ignore them.
     if let Some(trap) = err.downcast_ref::<Trap>() {
         let _ = writeln!(stderr, "error: wasm trap: {trap}");
-        if let Some(backtrace) = err.downcast_ref::<WasmBacktrace>() {
+        // A call refused before any Wasm ran (too little native stack) has none.
+        let backtrace = err
+            .downcast_ref::<WasmBacktrace>()
+            .filter(|b| !b.frames().is_empty());
+        if let Some(backtrace) = backtrace {
             let _ = write!(stderr, "{backtrace}");
         }
     } else {

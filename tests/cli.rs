@@ -458,7 +458,10 @@ fn lazuli_within_10s(args: &[&str]) -> Output {
 fn a_device_is_refused_without_reading_it() {
     for command in ["run", "compile", "wast"] {
         let err = assert_error(&lazuli_within_10s(&[command, "/dev/zero"]));
-        assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains("not a regular file"),
+            "{err}"
+        );
     }
 }
 
@@ -506,6 +509,19 @@ fn deep_recursion_on_a_small_main_stack_traps() {
         err.starts_with("error: wasm trap: call stack exhausted\n"),
         "{err}"
     );
+}
+
+/// With less native stack than the runtime keeps for the host, no Wasm runs: the
+/// call fails with one line, without an empty backtrace.
+#[test]
+fn a_main_stack_too_small_for_wasm_is_one_error_line() {
+    let script = format!(
+        "ulimit -s 100 && exec '{}' run --invoke fib '{FIB}' 3",
+        env!("CARGO_BIN_EXE_lazuli")
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert_eq!(stderr(&out), "error: wasm trap: call stack exhausted\n");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
