@@ -398,8 +398,9 @@ const MAX_INPUT_BYTES: u64 = 1 << 30;
 /// a device such as `/dev/zero` never ends and a FIFO would block.
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     let cannot_read = || format!("cannot read `{}`", path.display());
-    // Non-blocking, so that opening a FIFO with no writer returns at once; the
-    // type is then checked on the opened file itself, which cannot change under us.
+    // Non-blocking, so that opening a FIFO with no writer returns at once (reading
+    // a regular file ignores the flag); the type is then checked on the opened
+    // file itself, which cannot be swapped for another between check and read.
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
