@@ -79,6 +79,12 @@ pub fn differential(data: &[u8]) -> Outcome {
     replay::check_everywhere(&bytes)
 }
 
+/// The module the `differential` target generates from `data`, if any: what a
+/// divergence is minimised from (`lazuli-fuzz emit SEED FILE`).
+pub fn differential_module(data: &[u8]) -> Option<Vec<u8>> {
+    generate::differential_module(&mut Unstructured::new(data))
+}
+
 /// The differential check of one module (binary Wasm without imports): the
 /// `differential` target without the generator, for regression tests.
 pub fn check_module(bytes: &[u8]) -> Outcome {

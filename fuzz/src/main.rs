@@ -26,7 +26,7 @@ struct Args {
     budget: Budget,
 }
 
-const USAGE: &str = "usage: lazuli-fuzz TARGET [--seed X] [--cases N | --seconds S]";
+const USAGE: &str = "usage: lazuli-fuzz TARGET [--seed X] [--cases N | --seconds S]\n       lazuli-fuzz emit SEED FILE   (writes the differential module of SEED)\n       lazuli-fuzz check FILE       (the differential check of a .wasm or .wat file)";
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (name, rest) = args.split_first().ok_or(USAGE)?;
@@ -64,6 +64,11 @@ fn parse_number(s: &str) -> Option<u64> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match &args[..] {
+        [emit, seed, file] if emit == "emit" => return emit_module(seed, file),
+        [check, file] if check == "check" => return check_file(file),
+        _ => {}
+    }
     let args = match parse_args(&args) {
         Ok(args) => args,
         Err(message) => {
@@ -107,5 +112,44 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `emit SEED FILE`: writes the module the `differential` target runs for `SEED`.
+fn emit_module(seed: &str, file: &str) -> ExitCode {
+    let Some(seed) = parse_number(seed) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let Some(bytes) = lazuli_fuzz::differential_module(&rng::case_input(seed)) else {
+        eprintln!("seed {seed:#x} generates no module");
+        return ExitCode::FAILURE;
+    };
+    match std::fs::write(file, bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write {file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `check FILE`: the differential check of one module, binary or text.
+fn check_file(file: &str) -> ExitCode {
+    let bytes = match wat::parse_file(file) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("cannot read {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = lazuli_fuzz::check_module(&bytes);
+    println!("executions: {}", outcome.executions);
+    match outcome.divergence {
+        Some(message) => {
+            println!("divergence: {message}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }
