@@ -21,7 +21,7 @@ mod value;
 
 pub mod rng;
 
-pub use engines::{CONFIG_COUNT, Setup};
+pub use engines::{CONFIG_COUNT, Setup, all as configurations};
 pub use interleave::interleave;
 pub use validate::validate;
 
