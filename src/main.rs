@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
-//! lazuli run [--invoke NAME] [--compile lazy|eager] FILE [ARGS...]
-//! lazuli compile [--target TRIPLE] FILE
+//! lazuli run [--invoke NAME] [--compile lazy|eager] [--tier fast|optimized] FILE [ARGS...]
+//! lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE
 //! lazuli wast FILE...
 //! ```
 //!
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    Compilation, Config, Engine, ExternType, Linker, Module, Store, Trap, Val, ValType,
+    Compilation, Config, Engine, ExternType, Linker, Module, Store, Tiering, Trap, Val, ValType,
     WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
@@ -43,10 +43,14 @@ Usage:
       --inherit-env        Pass lazuli's whole environment to the program.
       --compile lazy|eager Compile each function on its first call (lazy, the
                            default) or all of them before running (eager).
-  lazuli compile [--target TRIPLE] FILE
+      --tier fast|optimized
+                           Compile quickly into slower code (fast) or into the
+                           fastest code Cranelift makes (optimized, the default).
+  lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE
       Compile every function of FILE and print the number of functions, bytes of
       Wasm code, bytes of machine code and the compile time. --target compiles for
-      another machine (e.g. aarch64-unknown-linux-gnu) without running anything.
+      another machine (e.g. aarch64-unknown-linux-gnu) without running anything;
+      --tier is as for `run`.
   lazuli wast FILE...
       Run WebAssembly spec scripts (.wast), print each failing directive and, last,
       `N passed, M failed`.
@@ -131,6 +135,7 @@ fn print_usage() -> Result<ExitCode> {
 struct RunArgs<'a> {
     invoke: Option<&'a str>,
     compilation: Compilation,
+    tiering: Tiering,
     /// `--dir`: (host path, guest name).
     dirs: Vec<(&'a str, &'a str)>,
     /// `--env`: (key, value).
@@ -143,6 +148,7 @@ struct RunArgs<'a> {
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let mut invoke = None;
     let mut compilation = Compilation::Lazy;
+    let mut tiering = Tiering::Optimized;
     let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
     let mut i = 0;
     while i < args.len() {
@@ -178,6 +184,14 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
                 compilation = parse_compilation(&arg["--compile=".len()..])?;
                 i += 1;
             }
+            "--tier" => {
+                tiering = parse_tier(args.get(i + 1))?;
+                i += 2;
+            }
+            _ if arg.starts_with("--tier=") => {
+                tiering = parse_tier(Some(&arg["--tier=".len()..]))?;
+                i += 1;
+            }
             _ if arg.starts_with("--dir=") || arg.starts_with("--env=") => {
                 let (name, value) = arg.split_at(5);
                 wasi_option(name, &value[1..], &mut dirs, &mut env)?;
@@ -203,6 +217,7 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     Ok(Some(RunArgs {
         invoke,
         compilation,
+        tiering,
         dirs,
         env,
         inherit_env,
@@ -217,6 +232,16 @@ fn parse_compilation(mode: &str) -> Result<Compilation> {
         "lazy" => Ok(Compilation::Lazy),
         "eager" => Ok(Compilation::Eager),
         other => bail!("`--compile {other}`: expected `lazy` or `eager`"),
+    }
+}
+
+/// Parses the value of `--tier`, which is missing if `--tier` was the last argument.
+fn parse_tier(tier: Option<&(impl AsRef<str> + ?Sized)>) -> Result<Tiering> {
+    match tier.map(AsRef::as_ref) {
+        Some("fast") => Ok(Tiering::Fast),
+        Some("optimized") => Ok(Tiering::Optimized),
+        Some(other) => bail!("`--tier {other}`: expected `fast` or `optimized`"),
+        None => bail!("`--tier` needs `fast` or `optimized`"),
     }
 }
 
@@ -267,7 +292,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         return print_usage();
     };
     let mut config = Config::new();
-    config.compilation(args.compilation);
+    config.compilation(args.compilation).tiering(args.tiering);
     let engine = Engine::new(&config)?;
     let module = compile_file(&engine, Path::new(args.file))?;
     let mut store = Store::new(&engine, wasi_ctx(&args)?);
@@ -323,7 +348,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lazuli compile [--target TRIPLE] FILE`: compiles every function eagerly and
+/// `lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE`: compiles every function eagerly and
 /// prints what it cost.
 fn compile(args: &[String]) -> Result<ExitCode> {
     let mut config = Config::new();
@@ -338,6 +363,14 @@ fn compile(args: &[String]) -> Result<ExitCode> {
             }
             [flag, tail @ ..] if flag.starts_with("--target=") => {
                 config.target(&flag["--target=".len()..]);
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--tier" => {
+                config.tiering(parse_tier(tail.first())?);
+                rest = tail.get(1..).unwrap_or_default();
+            }
+            [flag, tail @ ..] if flag.starts_with("--tier=") => {
+                config.tiering(parse_tier(Some(&flag["--tier=".len()..]))?);
                 rest = tail;
             }
             [flag, ..] if flag.starts_with('-') => {

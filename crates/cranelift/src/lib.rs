@@ -16,7 +16,7 @@ mod trap;
 
 pub use compiler::{CompileError, Compiler, CompilerOptions};
 pub use func_environ::{FuncEnvironment, ModuleEnvironment};
-pub use isa::{IsaError, host_isa, target_isa};
+pub use isa::{IsaError, Tier, host_isa, target_isa};
 pub use lazuli_environ::{CompiledFunction, RelocKind, Relocation, TrapSite};
 pub use translate::FuncTranslator;
 pub use trap::{trap_code, trap_kind};

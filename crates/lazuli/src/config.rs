@@ -26,10 +26,24 @@ pub enum Compilation {
     Eager,
 }
 
+/// How hard the compiler works on each function: the choice between starting
+/// sooner and running faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tiering {
+    /// Every function is compiled quickly, into slower and larger code (Cranelift
+    /// without its optimiser and with single-pass register allocation): for code
+    /// that runs briefly, where compiling dominates.
+    Fast,
+    /// Every function is compiled by Cranelift's optimising pipeline (default).
+    #[default]
+    Optimized,
+}
+
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) compilation: Compilation,
+    pub(crate) tiering: Tiering,
     pub(crate) validation: Validation,
     pub(crate) features: WasmFeatures,
     pub(crate) memory_style: MemoryStyle,
@@ -42,6 +56,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             compilation: Compilation::Lazy,
+            tiering: Tiering::Optimized,
             validation: Validation::Eager,
             features: WasmFeatures::WASM2,
             memory_style: MemoryStyle::Guarded,
@@ -86,6 +101,13 @@ impl Config {
     /// When functions are compiled: lazily on first call (default) or eagerly.
     pub fn compilation(&mut self, compilation: Compilation) -> &mut Self {
         self.compilation = compilation;
+        self
+    }
+
+    /// How functions are compiled: quickly ([`Tiering::Fast`]) or into the fastest
+    /// code ([`Tiering::Optimized`], the default).
+    pub fn tiering(&mut self, tiering: Tiering) -> &mut Self {
+        self.tiering = tiering;
         self
     }
 

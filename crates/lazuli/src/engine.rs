@@ -1,9 +1,9 @@
 //! [`Engine`]: the compiler, the engine-wide signature registry and the shared
 //! trampolines.
 
-use crate::{Compilation, Config};
+use crate::{Compilation, Config, Tiering};
 use anyhow::{Context, Result};
-use lazuli_cranelift::{Compiler, CompilerOptions, host_isa, target_isa};
+use lazuli_cranelift::{Compiler, CompilerOptions, Tier, host_isa, target_isa};
 use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
 use lazuli_runtime::MemoryStyle;
@@ -61,9 +61,13 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine for `config`; fails if its target is unknown.
     pub fn new(config: &Config) -> Result<Engine> {
+        let tier = match config.tiering {
+            Tiering::Fast => Tier::Fast,
+            Tiering::Optimized => Tier::Optimized,
+        };
         let isa = match &config.target {
-            Some(triple) => target_isa(triple, config.verify)?,
-            None => host_isa(config.verify)?,
+            Some(triple) => target_isa(triple, tier, config.verify)?,
+            None => host_isa(tier, config.verify)?,
         };
         let compiler = Compiler::new(
             isa,

@@ -42,7 +42,7 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result};
-pub use config::{Compilation, Config, MemoryStyle, Validation};
+pub use config::{Compilation, Config, MemoryStyle, Tiering, Validation};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};

@@ -7,7 +7,7 @@
 //! a "victim" function there, checking its results.
 
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Validation};
-use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, host_isa};
+use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa};
 use lazuli_environ::wasmparser::WasmFeatures;
 use lazuli_environ::{ModuleInfo, SignatureRegistry, translate_module};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -102,7 +102,7 @@ fn host_compiler() -> Compiler {
         guarded_memories: true,
         lazy: true,
     };
-    Compiler::new(host_isa(true).unwrap(), options)
+    Compiler::new(host_isa(Tier::Optimized, true).unwrap(), options)
 }
 
 /// Parses `wat` with `features`, keeping every body's validator (lazy validation).

@@ -253,7 +253,7 @@ mod tests {
         signatures: &[SignatureId],
         defined: u32,
     ) -> Result<String, WasmError> {
-        let isa = crate::host_isa(true).expect("host ISA");
+        let isa = crate::host_isa(crate::Tier::Optimized, true).expect("host ISA");
         let options = CompilerOptions::default();
         let mut env = ModuleEnvironment::new(info, signatures, &*isa, options);
         let ty = info.func_type(defined);
