@@ -1,6 +1,7 @@
 //! The seeded driver: `lazuli-fuzz TARGET --seed X (--cases N | --seconds S)`.
 //!
-//! Case `i` is the input generated from seed `X + i`; before running it the
+//! Case `i` is the input generated from seed `X + i` (`X + i * K` with
+//! `--stride K`); before running it the
 //! driver prints `case SEED`, so that a parent seeing the process die knows which
 //! seed killed it (`cargo xtask fuzz` restarts after it). Each divergence or
 //! panic is printed as `divergence SEED: MESSAGE`; the last two lines are
@@ -23,10 +24,13 @@ enum Budget {
 struct Args {
     target: lazuli_fuzz::Target,
     seed: u64,
+    /// Case `i` has the seed `seed + i * stride` (so that parallel drivers can
+    /// share a seed space).
+    stride: u64,
     budget: Budget,
 }
 
-const USAGE: &str = "usage: lazuli-fuzz TARGET [--seed X] [--cases N | --seconds S]\n       lazuli-fuzz emit SEED FILE   (writes the differential module of SEED)\n       lazuli-fuzz check FILE       (the differential check of a .wasm or .wat file)";
+const USAGE: &str = "usage: lazuli-fuzz TARGET [--seed X] [--stride K] [--cases N | --seconds S]\n       lazuli-fuzz emit SEED FILE   (writes the differential module of SEED)\n       lazuli-fuzz check FILE       (the differential check of a .wasm or .wat file)";
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let (name, rest) = args.split_first().ok_or(USAGE)?;
@@ -37,6 +41,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
         target,
         seed: 0,
+        stride: 1,
         budget: Budget::Cases(1000),
     };
     let mut rest = rest.iter();
@@ -46,6 +51,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             || parse_number(value).ok_or(format!("`{flag}` needs a number, not `{value}`"));
         match flag.as_str() {
             "--seed" => parsed.seed = number()?,
+            "--stride" => parsed.stride = number()?,
             "--cases" => parsed.budget = Budget::Cases(number()?),
             "--seconds" => parsed.budget = Budget::Time(Duration::from_secs(number()?)),
             _ => return Err(USAGE.to_string()),
@@ -90,7 +96,7 @@ fn main() -> ExitCode {
         if done {
             break;
         }
-        let seed = args.seed.wrapping_add(cases);
+        let seed = args.seed.wrapping_add(cases.wrapping_mul(args.stride));
         // Flushed before the case runs: if it kills the process, the seed is out.
         let _ = writeln!(stdout, "case {seed:#x}");
         let _ = stdout.flush();

@@ -24,6 +24,16 @@ fn the_seed_of_each_case_comes_before_it_and_the_summary_last() {
 }
 
 #[test]
+fn a_stride_spaces_the_seeds_for_parallel_drivers() {
+    let (ok, out) = driver(&[
+        "validate", "--seed", "0x10", "--stride", "3", "--cases", "3",
+    ]);
+    assert!(ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["case 0x10", "case 0x13", "case 0x16"]);
+}
+
+#[test]
 fn an_unknown_target_is_a_usage_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_lazuli-fuzz"))
         .args(["nonsense", "--cases", "1"])

@@ -1,13 +1,14 @@
-//! `fuzz TARGET [--seconds S | --cases N] [--seed X]`: runs a target of the
-//! `lazuli-fuzz` crate through its seeded driver in a child process, built in
-//! the profile xtask itself was built in. The driver prints `case SEED` before
+//! `fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]`: runs a target
+//! of the `lazuli-fuzz` crate through its seeded driver in child processes
+//! (`J` at a time, default 1; child `k` takes the seeds `X + k`, `X + k + J`, …),
+//! built in the profile xtask itself was built in. The driver prints `case SEED` before
 //! each case; if the child dies (a signal, an abort) or a case runs longer than
 //! [`CASE_TIMEOUT`], the seed it was on is reported as a divergence and a new
 //! child goes on after it. The last line is `cases: N, divergences: M`.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,7 +17,8 @@ use anyhow::{Context, Result, bail};
 /// A case that takes longer than this is a hang.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
-const USAGE: &str = "usage: cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X]";
+const USAGE: &str =
+    "usage: cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]";
 
 /// How long the whole run lasts.
 #[derive(Clone, Copy)]
@@ -29,6 +31,7 @@ struct Options {
     target: String,
     seed: u64,
     budget: Budget,
+    jobs: u64,
 }
 
 /// The totals over every child.
@@ -76,6 +79,7 @@ fn parse(args: &[&str]) -> Result<Options> {
         target: target.to_string(),
         seed: clock_seed(),
         budget: Budget::Seconds(60),
+        jobs: 1,
     };
     while let [flag, value, tail @ ..] = rest {
         let number = parse_number(value).with_context(|| format!("`{flag}` needs a number"))?;
@@ -83,6 +87,7 @@ fn parse(args: &[&str]) -> Result<Options> {
             "--seed" => options.seed = number,
             "--cases" => options.budget = Budget::Cases(number),
             "--seconds" => options.budget = Budget::Seconds(number),
+            "--jobs" if number > 0 => options.jobs = number,
             _ => bail!(USAGE),
         }
         rest = tail;
@@ -108,15 +113,46 @@ fn clock_seed() -> u64 {
         .map_or(0, |d| d.as_secs() << 20)
 }
 
-/// Builds the driver, then runs children until the budget is spent.
+/// Builds the driver, then runs `jobs` streams of children until the budget is spent.
 fn fuzz(options: &Options) -> Result<Totals> {
     let driver = build_driver()?;
     println!("fuzz {}: seed {:#x}", options.target, options.seed);
+    let jobs = options.jobs;
+    let streams: Vec<Result<Totals>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|k| {
+                let budget = match options.budget {
+                    Budget::Cases(n) => Budget::Cases(n / jobs + u64::from(k < n % jobs)),
+                    seconds => seconds,
+                };
+                let seed = options.seed.wrapping_add(k);
+                let driver = &driver;
+                s.spawn(move || stream(driver, &options.target, seed, jobs, budget))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| bail!("a fuzz stream panicked")))
+            .collect()
+    });
+    let mut totals = Totals::default();
+    for t in streams {
+        let t = t?;
+        totals.cases += t.cases;
+        totals.divergences += t.divergences;
+        totals.executions += t.executions;
+    }
+    Ok(totals)
+}
+
+/// Runs children over the seeds `seed`, `seed + stride`, … until `budget` is
+/// spent, starting a new child after each one that dies.
+fn stream(driver: &Path, target: &str, seed: u64, stride: u64, budget: Budget) -> Result<Totals> {
     let start = Instant::now();
     let mut totals = Totals::default();
-    let mut seed = options.seed;
+    let mut seed = seed;
     loop {
-        let budget = match options.budget {
+        let left = match budget {
             Budget::Cases(n) if totals.cases >= n => break,
             Budget::Cases(n) => Budget::Cases(n - totals.cases),
             Budget::Seconds(s) => {
@@ -127,12 +163,19 @@ fn fuzz(options: &Options) -> Result<Totals> {
                 Budget::Seconds(s - spent)
             }
         };
-        match run_child(&driver, &options.target, seed, budget, &mut totals)? {
+        let child = Child {
+            driver,
+            target,
+            seed,
+            stride,
+            budget: left,
+        };
+        match run_child(&child, &mut totals)? {
             End::Finished => break,
             End::Died { seed: died, why } => {
                 println!("divergence {died:#x}: the driver {why}");
                 totals.divergences += 1;
-                seed = died.wrapping_add(1);
+                seed = died.wrapping_add(stride);
             }
         }
     }
@@ -164,29 +207,27 @@ fn build_driver() -> Result<PathBuf> {
     Ok(dir.join(format!("lazuli-fuzz{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// Runs one child from `seed`; adds what it reports to `totals`.
-fn run_child(
-    driver: &PathBuf,
-    target: &str,
+/// One run of the driver.
+struct Child<'a> {
+    driver: &'a Path,
+    target: &'a str,
     seed: u64,
+    stride: u64,
     budget: Budget,
-    totals: &mut Totals,
-) -> Result<End> {
-    let (flag, amount) = match budget {
+}
+
+/// Runs one child; adds what it reports to `totals`.
+fn run_child(c: &Child<'_>, totals: &mut Totals) -> Result<End> {
+    let (flag, amount) = match c.budget {
         Budget::Cases(n) => ("--cases", n),
         Budget::Seconds(s) => ("--seconds", s),
     };
-    let mut child = Command::new(driver)
-        .args([
-            target,
-            "--seed",
-            &format!("{seed:#x}"),
-            flag,
-            &amount.to_string(),
-        ])
+    let mut child = Command::new(c.driver)
+        .args([c.target, "--seed", &format!("{:#x}", c.seed), "--stride"])
+        .args([c.stride.to_string(), flag.to_string(), amount.to_string()])
         .stdout(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run {}", driver.display()))?;
+        .with_context(|| format!("cannot run {}", c.driver.display()))?;
     let lines = read_lines(&mut child)?;
     let mut current = None;
     let mut finished = false;
@@ -226,7 +267,7 @@ fn run_child(
 }
 
 /// The child's stdout, line by line, from a thread (so that a hang can be timed).
-fn read_lines(child: &mut Child) -> Result<Receiver<String>> {
+fn read_lines(child: &mut std::process::Child) -> Result<Receiver<String>> {
     let stdout = child.stdout.take().context("no stdout")?;
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
@@ -261,11 +302,21 @@ mod tests {
         path
     }
 
+    fn child(driver: &Path, seed: u64, budget: Budget) -> Child<'_> {
+        Child {
+            driver,
+            target: "t",
+            seed,
+            stride: 1,
+            budget,
+        }
+    }
+
     #[test]
     fn a_child_that_dies_is_blamed_on_the_seed_it_was_on() {
         let driver = fake_driver("dies", "echo 'case 0x5'\necho 'case 0x6'\nkill -SEGV $$");
         let mut totals = Totals::default();
-        let end = run_child(&driver, "t", 5, Budget::Cases(10), &mut totals).unwrap();
+        let end = run_child(&child(&driver, 5, Budget::Cases(10)), &mut totals).unwrap();
         let End::Died { seed, why } = end else {
             panic!("the child's death went unnoticed")
         };
@@ -281,7 +332,7 @@ mod tests {
             "echo 'case 0x1'\necho 'divergence 0x1: x'\necho 'executions: 8'\necho 'cases: 1, divergences: 1'\nexit 1",
         );
         let mut totals = Totals::default();
-        let end = run_child(&driver, "t", 1, Budget::Cases(1), &mut totals).unwrap();
+        let end = run_child(&child(&driver, 1, Budget::Cases(1)), &mut totals).unwrap();
         assert!(matches!(end, End::Finished));
         assert_eq!(
             (totals.cases, totals.divergences, totals.executions),
@@ -296,5 +347,7 @@ mod tests {
         assert!(matches!(options.budget, Budget::Cases(7)));
         assert!(parse(&["differential", "--seconds"]).is_err());
         assert!(parse(&["differential", "--bogus", "1"]).is_err());
+        assert!(parse(&["differential", "--jobs", "0"]).is_err());
+        assert_eq!(parse(&["differential", "--jobs", "2"]).unwrap().jobs, 2);
     }
 }
