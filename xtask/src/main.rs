@@ -5,7 +5,7 @@
 //!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
 //!   in the runtime costs one file, not the report.
 //! - `build-wasi-programs [--check]`: see [`build_wasi_programs`].
-//! - `fuzz TARGET [--seconds S | --cases N] [--seed X]`: see [`fuzz`].
+//! - `fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]`: see [`fuzz`].
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
             eprintln!("       cargo xtask compare [--quick]");
-            eprintln!("       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X]");
+            eprintln!("       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]");
             return ExitCode::from(2);
         }
     };
