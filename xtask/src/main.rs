@@ -51,7 +51,9 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
             eprintln!("       cargo xtask compare [--quick]");
-            eprintln!("       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]");
+            eprintln!(
+                "       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]"
+            );
             return ExitCode::from(2);
         }
     };
