@@ -173,6 +173,12 @@ impl Compiler {
         self.compile_trampoline(|ctx| trampoline::wasm_to_host(&mut ctx.func, ty, &*self.isa))
     }
 
+    /// The lazy-compile stub template for `ty` (see `trampoline::lazy_stub`): its one
+    /// relocation is to the index of the function each copy stands for.
+    pub fn compile_lazy_stub(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+        self.compile_trampoline(|ctx| trampoline::lazy_stub(&mut ctx.func, ty, &*self.isa))
+    }
+
     fn compile_trampoline(
         &self,
         build: impl FnOnce(&mut Context),

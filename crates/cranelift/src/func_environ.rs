@@ -5,7 +5,7 @@
 use crate::compiler::CompilerOptions;
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
-    self, AbiParam, ArgumentPurpose, BlockArg, ExtFuncData, ExternalName, Function, GlobalValue,
+    self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
     GlobalValueData, InstBuilder, MemFlagsData, Signature, UserExternalName, Value,
     condcodes::IntCC, types,
 };
@@ -150,8 +150,8 @@ pub struct ModuleEnvironment<'a> {
     isa: &'a dyn TargetIsa,
     /// Whether memories are guarded by a reservation (no explicit bounds checks).
     guarded_memories: bool,
-    /// Whether calls to defined functions go through funcrefs (lazy compilation)
-    /// rather than direct relocated calls.
+    /// Whether calls to defined functions go through the module's dispatch slots
+    /// (lazy compilation) rather than direct relocated calls.
     lazy: bool,
 }
 
@@ -172,8 +172,9 @@ impl<'a> ModuleEnvironment<'a> {
         }
     }
 
-    /// Calls the function behind funcref `func_ref` (passing its vmctx as callee),
-    /// compiling it first through the `LazyCompile` builtin if its code is null.
+    /// Calls the function behind funcref `func_ref`: the code its dispatch slot
+    /// holds now, with its vmctx as callee. One indirect call, whether the function
+    /// is compiled or its slot still holds the lazy-compile stub.
     fn call_func_ref(
         &self,
         b: &mut FunctionBuilder<'_>,
@@ -182,22 +183,47 @@ impl<'a> ModuleEnvironment<'a> {
         sig: ir::SigRef,
         args: &[Value],
     ) -> Vec<Value> {
-        let code = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_WASM_CALL);
-        let compile = b.create_block();
-        let call = b.create_block();
-        b.append_block_param(call, types::I64);
-        b.ins()
-            .brif(code, call, &[BlockArg::Value(code)], compile, &[]);
-        b.set_cold_block(compile);
-        b.switch_to_block(compile);
-        b.seal_block(compile);
-        let compiled = self.call_builtin(b, vmctx, Builtin::LazyCompile, &[func_ref]);
-        b.ins().trapz(compiled, trap_code(TrapKind::HostError));
-        b.ins().jump(call, &[BlockArg::Value(compiled)]);
-        b.switch_to_block(call);
-        b.seal_block(call);
-        let code = b.block_params(call)[0];
-        let callee_vmctx = self.load(b, types::I64, func_ref, VMOffsets::FUNC_REF_VMCTX);
+        // A funcref record never changes once its instance exists, but may be null
+        // in a table until `call_indirect` checks it: readonly, not movable.
+        let fixed = MemFlagsData::trusted().with_readonly();
+        let slot = b
+            .ins()
+            .load(types::I64, fixed, func_ref, VMOffsets::FUNC_REF_SLOT as i32);
+        let code = self.load(b, types::I64, slot, 0);
+        let callee_vmctx = b.ins().load(
+            types::I64,
+            fixed,
+            func_ref,
+            VMOffsets::FUNC_REF_VMCTX as i32,
+        );
+        self.call_code(b, code, callee_vmctx, vmctx, sig, args)
+    }
+
+    /// Calls defined function `defined` through this module's dispatch slot.
+    fn call_defined_through_slot(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        defined: u32,
+        sig: ir::SigRef,
+        args: &[Value],
+    ) -> Vec<Value> {
+        // The slot array never moves; what a slot holds may change at any time.
+        let slots = self.load_readonly(b, vmctx, VMOffsets::FUNC_SLOTS);
+        let code = self.load(b, types::I64, slots, VMOffsets::func_slot(defined));
+        self.call_code(b, code, vmctx, vmctx, sig, args)
+    }
+
+    /// `call_indirect` of `code` with the Wasm signature `sig`.
+    fn call_code(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        code: Value,
+        callee_vmctx: Value,
+        vmctx: Value,
+        sig: ir::SigRef,
+        args: &[Value],
+    ) -> Vec<Value> {
         let call_args: Vec<Value> = [callee_vmctx, vmctx]
             .into_iter()
             .chain(args.iter().copied())
@@ -243,24 +269,40 @@ impl<'a> ModuleEnvironment<'a> {
         builtin: Builtin,
         args: &[Value],
     ) -> Value {
-        let ty = |t: BuiltinType| match t {
-            BuiltinType::I32 => types::I32,
-            BuiltinType::I64 | BuiltinType::Ptr => types::I64,
-        };
-        let (params, result) = builtin.signature();
-        let mut sig = Signature::new(self.isa.default_call_conv());
-        sig.params.push(AbiParam::new(types::I64));
-        sig.params
-            .extend(params.iter().map(|t| AbiParam::new(ty(*t))));
-        sig.returns.push(AbiParam::new(ty(result)));
-        let sig = b.import_signature(sig);
-        let table = self.load_readonly(b, vmctx, self.offsets.builtins());
-        let callee = self.load_readonly(b, table, builtin.table_offset());
-        let mut call_args = vec![vmctx];
-        call_args.extend_from_slice(args);
-        let call = b.ins().call_indirect(sig, callee, &call_args);
-        b.inst_results(call)[0]
+        call_builtin(b, self.isa, vmctx, builtin, args)
     }
+}
+
+/// Calls `builtin` with `vmctx` prepended to `args`, through the builtins table of
+/// the VMContext `vmctx`.
+pub(crate) fn call_builtin(
+    b: &mut FunctionBuilder<'_>,
+    isa: &dyn TargetIsa,
+    vmctx: Value,
+    builtin: Builtin,
+    args: &[Value],
+) -> Value {
+    let ty = |t: BuiltinType| match t {
+        BuiltinType::I32 => types::I32,
+        BuiltinType::I64 | BuiltinType::Ptr => types::I64,
+    };
+    let (params, result) = builtin.signature();
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params
+        .extend(params.iter().map(|t| AbiParam::new(ty(*t))));
+    sig.returns.push(AbiParam::new(ty(result)));
+    let sig = b.import_signature(sig);
+    let table = b
+        .ins()
+        .load(types::I64, readonly(), vmctx, VMOffsets::BUILTINS as i32);
+    let callee = b
+        .ins()
+        .load(types::I64, readonly(), table, builtin.table_offset() as i32);
+    let mut call_args = vec![vmctx];
+    call_args.extend_from_slice(args);
+    let call = b.ins().call_indirect(sig, callee, &call_args);
+    b.inst_results(call)[0]
 }
 
 impl FuncEnvironment for ModuleEnvironment<'_> {
@@ -297,11 +339,15 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         args: &[Value],
     ) -> Vec<Value> {
         let sig = b.import_signature(wasm_signature(self.module.func_type(callee)));
-        if self.lazy || self.module.is_imported_func(callee) {
+        if self.module.is_imported_func(callee) {
             let func_ref = b
                 .ins()
                 .iadd_imm_u(vmctx, i64::from(self.offsets.func_ref(callee)));
             return self.call_func_ref(b, vmctx, func_ref, sig, args);
+        }
+        if self.lazy {
+            let defined = callee - self.module.num_imported_funcs;
+            return self.call_defined_through_slot(b, vmctx, defined, sig, args);
         }
         let name = b.func.declare_imported_user_function(UserExternalName {
             namespace: FUNC_NAMESPACE,

@@ -26,9 +26,10 @@ macro_rules! for_each_builtin {
         $m! {
             /// `(memory, delta pages) -> old size in pages, or -1`.
             MemoryGrow = memory_grow(I32, I64) -> I64;
-            /// `(funcref) -> code address`: compiles a function that was not compiled yet
-            /// and publishes it in the funcref; 0 (after recording the error) on failure.
-            LazyCompile = lazy_compile(Ptr) -> Ptr;
+            /// `(function index) -> code address`, called by a lazy-compile stub with the
+            /// callee's VMContext: compiles the function unless that is done already and
+            /// publishes it in its dispatch slot; 0 (after recording the error) on failure.
+            LazyCompile = lazy_compile(I32) -> Ptr;
             /// `(table, delta, init) -> old size, or -1`.
             TableGrow = table_grow(I32, I32, Ptr) -> I32;
             /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.

@@ -8,16 +8,20 @@
 //!   store_ctx            *mut VMStoreContext      per-store state (stack limit, …)
 //!   builtins             *const VMBuiltins        libcall addresses
 //!   instance             *mut Instance            the runtime's owner of this VMContext
+//!   func_slots           *const [VMFuncSlot]      the module's dispatch slots (one per defined function)
 //!   tables               [*mut VMTableDefinition; n_t]   imported and defined
 //!   memories             [*mut VMMemoryDefinition; n_m]  imported and defined
 //!   imported_globals     [*mut VMGlobalDefinition; ni_g]
 //!   defined_globals      [VMGlobalDefinition; nd_g] 16 bytes each, 16-aligned
-//!   func_refs            [VMFuncRef; n_funcs]      { wasm_call, vmctx, type_id, func_index }
+//!   func_refs            [VMFuncRef; n_funcs]      { slot, vmctx, type_id, func_index }
 //! ```
 //!
-//! Every call to another function (imported, or any call when compiling lazily)
-//! goes through the caller's own `func_refs` entry for the callee: imports are
-//! copied there at instantiation, and a null `wasm_call` means "not compiled yet".
+//! Each defined function has one dispatch slot per module, a word holding its
+//! current entry point (a lazy-compile stub until it is compiled), shared by every
+//! instance of the module. A call to an imported function, or through a table, loads
+//! the code from the slot the funcref points to; a call to a defined function when
+//! compiling lazily loads it from `func_slots`. Imports are copied into the caller's
+//! own `func_refs` at instantiation and still point at the exporter's slot.
 //! Tables and memories live in their own objects (owned by the store) so that
 //! importing one shares it by pointer and growing one never moves the VMContext.
 
@@ -54,6 +58,7 @@ pub mod host_ctx {
 pub(crate) const PTR: u32 = 8;
 const GLOBAL_DEF: u32 = 16;
 const FUNC_REF: u32 = 3 * PTR;
+const FUNC_SLOT: u32 = PTR;
 
 /// Field offsets of one module's VMContext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,15 +131,21 @@ impl VMOffsets {
     }
 
     pub fn builtins(&self) -> u32 {
-        2 * PTR
+        VMOffsets::BUILTINS
     }
+
+    /// The builtins table pointer (the same for every module).
+    pub const BUILTINS: u32 = 2 * PTR;
 
     /// The runtime's `Instance` that owns this VMContext (the same for every module).
     pub const INSTANCE: u32 = 3 * PTR;
 
-    /// Bytes before the first table pointer: magic, store context, builtins and
-    /// instance.
-    pub const HEADER_SIZE: u32 = 4 * PTR;
+    /// Pointer to the module's dispatch slots, `[VMFuncSlot; defined functions]`.
+    pub const FUNC_SLOTS: u32 = 4 * PTR;
+
+    /// Bytes before the first table pointer: magic, store context, builtins,
+    /// instance and dispatch slots.
+    pub const HEADER_SIZE: u32 = 5 * PTR;
 
     /// Pointer to the `VMTableDefinition` of table `i` (imported or defined).
     pub fn table(&self, i: u32) -> u32 {
@@ -178,8 +189,17 @@ impl VMOffsets {
     /// arguments and results between the host and the trampolines.
     pub const VAL_RAW_SIZE: u32 = 16;
 
-    /// Field offsets inside a `VMFuncRef`.
-    pub const FUNC_REF_WASM_CALL: u32 = 0;
+    /// Bytes per dispatch slot: one code address, read with a plain aligned load.
+    pub const FUNC_SLOT_SIZE: u32 = FUNC_SLOT;
+
+    /// The dispatch slot of defined function `defined`, from `FUNC_SLOTS`.
+    pub fn func_slot(defined: u32) -> u32 {
+        defined * FUNC_SLOT
+    }
+
+    /// Field offsets inside a `VMFuncRef`: the function's dispatch slot (a pointer
+    /// to the word holding its code), the callee vmctx, the signature id, the index.
+    pub const FUNC_REF_SLOT: u32 = 0;
     pub const FUNC_REF_VMCTX: u32 = PTR;
     pub const FUNC_REF_TYPE: u32 = 2 * PTR;
     pub const FUNC_REF_INDEX: u32 = 2 * PTR + 4;
@@ -193,7 +213,7 @@ mod tests {
     #[test]
     fn regions_follow_each_other_without_overlap() {
         let o = VMOffsets::from_counts(1, 1, 3, 2, 5);
-        assert_eq!(o.table(0), 32);
+        assert_eq!(o.table(0), 40);
         assert_eq!(o.memory(0), o.table(0) + 8);
         assert_eq!(o.imported_global(2), o.memory(0) + 8 + 16);
         assert_eq!(o.defined_global(0) % 16, 0);

@@ -94,6 +94,17 @@ impl CodeMemory {
         functions: &[&CompiledFunction],
         resolve: impl Fn(u32) -> Option<RelocTarget>,
     ) -> Result<Batch, JitError> {
+        self.publish_each(functions, |_, func| resolve(func))
+    }
+
+    /// As [`publish`](Self::publish), with relocations resolved per function:
+    /// `resolve(i, func)` gives the target of a relocation to `func` inside the `i`th
+    /// function of the batch (so that copies of one template can each get their own).
+    pub fn publish_each(
+        &self,
+        functions: &[&CompiledFunction],
+        resolve: impl Fn(usize, u32) -> Option<RelocTarget>,
+    ) -> Result<Batch, JitError> {
         let mut offsets = Vec::with_capacity(functions.len());
         let mut size = 0usize;
         for f in functions {
@@ -111,10 +122,10 @@ impl CodeMemory {
         {
             // SAFETY: the pages were just made writable and only this batch uses them.
             let bytes = unsafe { std::slice::from_raw_parts_mut(base as *mut u8, size) };
-            for (f, range) in functions.iter().zip(&offsets) {
+            for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
                 bytes[range.clone()].copy_from_slice(&f.code);
                 for reloc in &f.relocs {
-                    let target = match resolve(reloc.func) {
+                    let target = match resolve(i, reloc.func) {
                         Some(RelocTarget::Batch(i)) => base + offsets[i].start,
                         Some(RelocTarget::Address(a)) => a,
                         None => {
@@ -227,5 +238,30 @@ mod tests {
         let err = CodeMemory::new().publish(&[&func], |_| None).unwrap_err();
         assert!(matches!(err, JitError::Placement(_)), "{err:?}");
         assert!(!err.is_transient());
+    }
+
+    /// Copies of one template get the relocation target of their own position.
+    #[test]
+    fn publish_each_resolves_relocations_per_function() {
+        let template = CompiledFunction {
+            code: vec![0; 8],
+            relocs: vec![Relocation {
+                offset: 0,
+                kind: RelocKind::Abs8,
+                func: 0,
+                addend: 1,
+            }],
+            ..CompiledFunction::default()
+        };
+        let code = CodeMemory::new();
+        let batch = code
+            .publish_each(&[&template; 3], |i, _| Some(RelocTarget::Address(100 * i)))
+            .unwrap();
+        for (i, range) in batch.functions.iter().enumerate() {
+            // SAFETY: the batch's pages stay mapped readable while `code` lives,
+            // and `range` is one function's 8 bytes in them.
+            let word = unsafe { (range.start as *const u64).read_unaligned() };
+            assert_eq!(word, 100 * i as u64 + 1);
+        }
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Trampolines {
     pub(crate) wasm_to_host: usize,
     /// Where their registered code starts.
     code_start: usize,
+    /// The lazy-compile stub template of the signature (lazy engines only), copied
+    /// once per function of that type by the modules that use it.
+    pub(crate) lazy_stub: Option<CompiledFunction>,
 }
 
 impl Default for Engine {
@@ -127,11 +130,14 @@ impl Engine {
         let compiler = self.compiler();
         let to_wasm = compiler.compile_array_to_wasm(ty)?;
         let to_host = compiler.compile_wasm_to_host(ty)?;
-        let trampolines = Arc::new(publish_trampolines(
-            &self.inner.trampoline_code,
-            &to_wasm,
-            &to_host,
-        )?);
+        let lazy_stub = self
+            .is_lazy()
+            .then(|| compiler.compile_lazy_stub(ty))
+            .transpose()?;
+        let trampolines = Arc::new(Trampolines {
+            lazy_stub,
+            ..publish_trampolines(&self.inner.trampoline_code, &to_wasm, &to_host)?
+        });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
     }
@@ -159,5 +165,6 @@ fn publish_trampolines(
         array_to_wasm: batch.functions[0].start,
         wasm_to_host: batch.functions[1].start,
         code_start: batch.range.start,
+        lazy_stub: None,
     })
 }

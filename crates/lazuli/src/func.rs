@@ -4,13 +4,13 @@ use crate::engine::Trampolines;
 use crate::store::{
     AsContext, AsContextMut, OwnedPtr, StoreContextMut, StoreInner, StoreOpaque, Stored,
 };
-use crate::trap::{host_error, trap_to_error};
+use crate::trap::trap_to_error;
 use crate::types::FuncType;
 use crate::values::Val;
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
-    GrowthLimiter, HostFailure, VMContext, VMFuncRef, VMHostContext, VMStoreContext, ValRaw,
-    ensure_compiled, invoke, record_host_failure,
+    GrowthLimiter, HostFailure, VMContext, VMFuncRef, VMFuncSlot, VMHostContext, VMStoreContext,
+    ValRaw, invoke, record_host_failure,
 };
 use std::any::Any;
 use std::cell::Cell;
@@ -42,6 +42,8 @@ pub(crate) type HostCallback<T> = dyn Fn(Caller<'_, T>, &mut [ValRaw]) -> Result
 /// takes the store from the entry into Wasm that is running.
 struct HostFuncState<T> {
     vmctx: VMHostContext,
+    /// The dispatch slot `func_ref` points to: always the Wasm→host trampoline.
+    slot: VMFuncSlot,
     func_ref: VMFuncRef,
     store_id: u64,
     callback: Arc<HostCallback<T>>,
@@ -199,8 +201,9 @@ impl Func {
                 shim: host_shim::<T>,
                 data: std::ptr::null_mut(),
             },
+            slot: VMFuncSlot::new(trampolines.wasm_to_host),
             func_ref: VMFuncRef {
-                wasm_call: trampolines.wasm_to_host as *const u8,
+                slot: std::ptr::null(),
                 vmctx: std::ptr::null_mut(),
                 type_id: engine.signature(&ty.0).0,
                 func_index: 0,
@@ -214,6 +217,7 @@ impl Func {
         // it share its provenance and stay valid as long as `state`.
         let func_ref = unsafe {
             (*raw).vmctx.data = raw.cast();
+            (*raw).func_ref.slot = &raw const (*raw).slot;
             (*raw).func_ref.vmctx = (&raw mut (*raw).vmctx).cast();
             &raw const (*raw).func_ref
         };
@@ -300,24 +304,24 @@ struct EntryPoint {
 }
 
 impl StoreOpaque {
-    /// Where calling `func` enters Wasm, compiling it first if needed.
-    fn entry_point(&self, func: Func) -> Result<EntryPoint> {
+    /// Where calling `func` enters Wasm: the code its dispatch slot holds now (a
+    /// lazy-compile stub compiles the function inside the entry).
+    fn entry_point(&self, func: Func) -> EntryPoint {
         let data = &self.funcs[self.check(func.0)];
-        // SAFETY: a store's funcrefs stay valid as long as the store, and only this
-        // thread (which holds the store exclusively) touches them.
-        let func_ref = unsafe {
-            if (*data.func_ref).wasm_call.is_null() {
-                ensure_compiled(data.func_ref.cast_mut()).map_err(host_error)?;
-            }
-            *data.func_ref
+        // SAFETY: a store's funcrefs stay valid as long as the store and never
+        // change once made; their slots live as long as the module or host
+        // function they belong to, which the store keeps alive.
+        let (callee_vmctx, code) = unsafe {
+            let func_ref = *data.func_ref;
+            (func_ref.vmctx, (*func_ref.slot).code())
         };
-        Ok(EntryPoint {
+        EntryPoint {
             vm: self.vm(),
             max_stack: self.engine.config().max_wasm_stack,
             trampoline: data.trampolines.array_to_wasm,
-            callee_vmctx: func_ref.vmctx,
-            code: func_ref.wasm_call as usize,
-        })
+            callee_vmctx,
+            code,
+        }
     }
 }
 
@@ -436,7 +440,7 @@ pub(crate) unsafe fn enter<T>(
     func: Func,
     values: *mut ValRaw,
 ) -> Result<()> {
-    let entry = store.opaque.entry_point(func)?;
+    let entry = store.opaque.entry_point(func);
     let store_id = store.opaque.id;
     let store: *mut StoreInner<T> = store;
     let mut limiter = EntryLimiter::new(store);

@@ -319,11 +319,10 @@ fn instantiate(
     for d in 0..module.defined_functions() {
         let f = info.num_imported_funcs + d as u32;
         let type_id = module.inner.signatures[info.functions[f as usize] as usize].0;
-        let wasm_call = module.compiled_address(d).unwrap_or(0) as *const u8;
         // SAFETY: `func_ref(f)` points into the instance's VMContext.
         unsafe {
             *handle.func_ref(f) = VMFuncRef {
-                wasm_call,
+                slot: module.func_slot(d),
                 vmctx,
                 type_id,
                 func_index: f,

@@ -1,7 +1,9 @@
 //! [`Module`]: a validated Wasm module and its machine code, shared by all its
-//! instances. In lazy mode (the default) each function is compiled on its first
-//! call, exactly once however many threads call it; in eager mode all are compiled
-//! in parallel when the module loads.
+//! instances. Every defined function has one dispatch slot, holding the code all
+//! calls to it reach. In lazy mode (the default) the slot starts out at the
+//! function's lazy-compile stub, and the function is compiled on its first call,
+//! exactly once however many threads call it; in eager mode all are compiled in
+//! parallel when the module loads.
 
 use crate::engine::Trampolines;
 use crate::types::{ExportType, ExternType, ImportType};
@@ -10,13 +12,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use lazuli_cranelift::CompileError;
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
-use lazuli_runtime::ModuleCode;
+use lazuli_runtime::{ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A compiled module; cheap to clone.
@@ -34,24 +36,34 @@ pub(crate) struct ModuleInner {
     pub(crate) signatures: Vec<SignatureId>,
     /// Trampolines of each of the module's types (empty for foreign targets).
     pub(crate) trampolines: Vec<Arc<Trampolines>>,
-    /// Each defined function's code, or why it cannot be compiled.
-    compiled: Box<[CompiledSlot]>,
+    /// Each defined function's dispatch slot: the code every call reaches.
+    slots: Box<[VMFuncSlot]>,
+    /// Whether each defined function is compiled, or why it cannot be.
+    states: Box<[Mutex<FuncState>]>,
     /// The module's machine code.
     code: CodeMemory,
+    /// The lazy-compile stubs, published once at load in a reservation of their
+    /// own, so that the pages of compiled code are mapped by the first compile (a
+    /// module that never runs maps no room for code).
+    stubs: CodeMemory,
     /// Where each published batch of code starts (to unregister it).
     batches: Mutex<Vec<usize>>,
     stats: Counters,
 }
 
-/// Where a defined function's code is, once that answer cannot change.
+/// How far compiling one defined function has got. Locked while compiling lazily,
+/// so that a function is published at most once even when a failed attempt leaves
+/// it `Pending` for the next caller.
 #[derive(Default)]
-struct CompiledSlot {
-    /// The entry address, or a deterministic error (invalid body, code generator
-    /// failure). A failure for want of a resource is never stored here.
-    done: OnceLock<Result<usize, String>>,
-    /// Held while compiling lazily, so that a function is published at most once
-    /// even when a failed attempt leaves `done` empty for the next caller.
-    compiling: Mutex<()>,
+enum FuncState {
+    /// Its slot holds its lazy-compile stub.
+    #[default]
+    Pending,
+    /// Its slot holds its code.
+    Compiled,
+    /// A deterministic error (invalid body, code generator failure); a failure for
+    /// want of a resource is never stored here.
+    Failed(String),
 }
 
 /// Why compiling a function lazily failed.
@@ -67,6 +79,7 @@ struct Counters {
     functions: AtomicUsize,
     wasm_bytes: AtomicUsize,
     code_bytes: AtomicUsize,
+    stub_bytes: AtomicUsize,
     nanos: AtomicU64,
 }
 
@@ -79,6 +92,9 @@ pub struct CompileStats {
     pub wasm_bytes: usize,
     /// Bytes of machine code produced.
     pub code_bytes: usize,
+    /// Bytes of lazy-compile stubs published at load (one per defined function, in
+    /// lazy mode), alignment included; not counted in `code_bytes`.
+    pub stub_bytes: usize,
     /// Time spent compiling, summed over threads.
     pub compile_time: Duration,
 }
@@ -134,21 +150,24 @@ impl Module {
         } else {
             Vec::new()
         };
+        let defined = info.num_defined_funcs() as usize;
         let inner = Arc::new(ModuleInner {
             engine: engine.clone(),
-            compiled: (0..info.num_defined_funcs())
-                .map(|_| CompiledSlot::default())
-                .collect(),
+            slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
+            states: (0..defined).map(|_| Mutex::default()).collect(),
             info: Arc::new(info),
             bytes: bytes.into(),
             signatures,
             trampolines,
             code: CodeMemory::new(),
+            stubs: CodeMemory::new(),
             batches: Mutex::new(Vec::new()),
             stats: Counters::default(),
         });
         if !engine.is_lazy() {
             inner.compile_all()?;
+        } else {
+            inner.publish_stubs()?;
         }
         Ok(Module { inner })
     }
@@ -174,27 +193,23 @@ impl Module {
             functions_compiled: c.functions.load(Ordering::Relaxed),
             wasm_bytes: c.wasm_bytes.load(Ordering::Relaxed),
             code_bytes: c.code_bytes.load(Ordering::Relaxed),
+            stub_bytes: c.stub_bytes.load(Ordering::Relaxed),
             compile_time: Duration::from_nanos(c.nanos.load(Ordering::Relaxed)),
         }
     }
 
     /// The number of functions the module defines.
     pub fn defined_functions(&self) -> usize {
-        self.inner.compiled.len()
+        self.inner.slots.len()
     }
 
     pub(crate) fn info(&self) -> &ModuleInfo {
         &self.inner.info
     }
 
-    /// The entry address of defined function `defined` if it is compiled already.
-    pub(crate) fn compiled_address(&self, defined: usize) -> Option<usize> {
-        self.inner.compiled[defined]
-            .done
-            .get()?
-            .as_ref()
-            .ok()
-            .copied()
+    /// The dispatch slot of defined function `defined`.
+    pub(crate) fn func_slot(&self, defined: usize) -> *const VMFuncSlot {
+        &self.inner.slots[defined]
     }
 
     /// The module's imports, in order.
@@ -323,11 +338,57 @@ impl ModuleInner {
             func.checked_sub(imported)
                 .map(|d| RelocTarget::Batch(d as usize))
         })?;
-        for (slot, range) in self.compiled.iter().zip(&batch.functions) {
-            // A fresh module: no slot was filled before.
-            let _ = slot.done.set(Ok(range.start));
+        for ((slot, state), range) in self.slots.iter().zip(&self.states).zip(&batch.functions) {
+            slot.set(range.start);
+            *state.lock().unwrap_or_else(PoisonError::into_inner) = FuncState::Compiled;
         }
         self.register(&batch, &compiled, 0);
+        Ok(())
+    }
+
+    /// Publishes a lazy-compile stub for every defined function, copied from its
+    /// signature's template with the function's index patched in, as one batch, and
+    /// points each function's slot at its stub.
+    fn publish_stubs(&self) -> Result<()> {
+        if !self.engine.is_native() {
+            return Ok(());
+        }
+        let imported = self.info.num_imported_funcs;
+        let templates = (imported..self.info.functions.len() as u32)
+            .map(|f| {
+                let type_index = self.info.functions[f as usize] as usize;
+                self.trampolines[type_index]
+                    .lazy_stub
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("no lazy-compile stub for function {f}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if templates.is_empty() {
+            return Ok(());
+        }
+        let batch = self
+            .stubs
+            .publish_each(&templates, |i, _| {
+                Some(RelocTarget::Address((imported as usize) + i))
+            })
+            .context("publishing lazy-compile stubs")?;
+        for (slot, range) in self.slots.iter().zip(&batch.functions) {
+            slot.set(range.start);
+        }
+        self.stats
+            .stub_bytes
+            .store(batch.range.len(), Ordering::Relaxed);
+        let infos = templates
+            .iter()
+            .zip(&batch.functions)
+            .map(|(stub, range)| FunctionInfo {
+                range: range.clone(),
+                // Not a Wasm frame: backtraces skip it, as they skip trampolines.
+                func_index: None,
+                tables: stub.tables.clone(),
+            })
+            .collect();
+        self.register_batch(&batch, infos);
         Ok(())
     }
 
@@ -344,6 +405,11 @@ impl ModuleInner {
                 tables: f.tables.clone(),
             })
             .collect();
+        self.register_batch(batch, infos);
+    }
+
+    /// Registers `batch`, holding `infos`, until the module is dropped.
+    fn register_batch(&self, batch: &Batch, infos: Vec<FunctionInfo>) {
         registry::register(batch.range.clone(), infos, Some(self.info.clone()));
         self.batches
             .lock()
@@ -371,27 +437,31 @@ impl ModuleInner {
         Ok(batch.functions[0].start)
     }
 
-    /// The entry address of defined function `defined`, compiling it unless an
-    /// earlier call did; an earlier transient failure is retried.
+    /// The entry address of defined function `defined`, compiling it and pointing
+    /// its slot at it unless an earlier call did; an earlier transient failure is
+    /// retried.
     fn compiled_or_compile(&self, defined: u32) -> Result<usize, String> {
-        let slot = &self.compiled[defined as usize];
-        if let Some(done) = slot.done.get() {
-            return done.clone();
-        }
-        let _turn = slot
-            .compiling
+        let mut state = self.states[defined as usize]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Another thread may have compiled it while this one waited.
-        if let Some(done) = slot.done.get() {
-            return done.clone();
+        let slot = &self.slots[defined as usize];
+        match &*state {
+            FuncState::Compiled => return Ok(slot.code()),
+            FuncState::Failed(message) => return Err(message.clone()),
+            FuncState::Pending => {}
         }
-        let result = match self.compile_lazily(defined) {
-            Err(LazyCompileError::Transient(message)) => return Err(message),
-            Err(LazyCompileError::Deterministic(message)) => Err(message),
-            Ok(address) => Ok(address),
-        };
-        slot.done.get_or_init(|| result).clone()
+        match self.compile_lazily(defined) {
+            Ok(address) => {
+                slot.set(address);
+                *state = FuncState::Compiled;
+                Ok(address)
+            }
+            Err(LazyCompileError::Transient(message)) => Err(message),
+            Err(LazyCompileError::Deterministic(message)) => {
+                *state = FuncState::Failed(message.clone());
+                Err(message)
+            }
+        }
     }
 }
 
@@ -399,7 +469,7 @@ impl ModuleCode for ModuleInner {
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
         let defined = func_index
             .checked_sub(self.info.num_imported_funcs)
-            .filter(|d| (*d as usize) < self.compiled.len())
+            .filter(|d| (*d as usize) < self.slots.len())
             .ok_or_else(|| {
                 Box::new(anyhow!(
                     "function {func_index} is not defined by this module"
@@ -407,6 +477,10 @@ impl ModuleCode for ModuleInner {
             })?;
         self.compiled_or_compile(defined)
             .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
+    }
+
+    fn func_slots(&self) -> *const VMFuncSlot {
+        self.slots.as_ptr()
     }
 
     fn data_segment(&self, index: u32) -> &[u8] {

@@ -264,3 +264,175 @@ fn compiling_thousands_of_functions_one_by_one_needs_few_mappings() {
     // default) on big modules; code shares reservations instead.
     assert!(grown < n / 10, "{grown} new mappings for {n} functions");
 }
+
+/// The parameters of `$mix` in [`MIX`]: every value type and more than fit in
+/// registers, so a stub must pass some on the stack.
+const MIX_PARAMS: &str = "i32 i64 f32 f64 v128 i32 i64 f32 f64 v128 i32 i64 f32 f64 v128 i32 i64";
+
+/// `$mix` folds its arguments in order (`acc * 31 + x`, floats truncated, vectors
+/// by their low lane); `direct`, `indirect` call it with the arguments `1..=17`.
+fn mix_module() -> String {
+    let mut body = String::from("(i64.const 0)");
+    for (i, ty) in MIX_PARAMS.split(' ').enumerate() {
+        let x = match ty {
+            "i32" => format!("(i64.extend_i32_s (local.get {i}))"),
+            "i64" => format!("(local.get {i})"),
+            "f32" => format!("(i64.trunc_f32_s (local.get {i}))"),
+            "f64" => format!("(i64.trunc_f64_s (local.get {i}))"),
+            _ => format!("(i64x2.extract_lane 0 (local.get {i}))"),
+        };
+        body = format!("(i64.add (i64.mul {body} (i64.const 31)) {x})");
+    }
+    let args: String = MIX_PARAMS
+        .split(' ')
+        .enumerate()
+        .map(|(i, ty)| match ty {
+            "v128" => format!(" (v128.const i64x2 {} 0)", i + 1),
+            _ => format!(" ({ty}.const {})", i + 1),
+        })
+        .collect();
+    format!(
+        r#"(module
+          (type $t (func (param {MIX_PARAMS}) (result i64)))
+          (table 1 funcref)
+          (elem (i32.const 0) $mix)
+          (func $mix (export "mix") (type $t) {body})
+          (func (export "direct") (result i64) (call $mix{args}))
+          (func (export "indirect") (result i64)
+            (call_indirect (type $t){args} (i32.const 0))))"#
+    )
+}
+
+/// What `$mix` returns for the arguments `1..=17`.
+fn mix_of_one_to_seventeen() -> i64 {
+    (1..=17).fold(0i64, |acc, x| acc.wrapping_mul(31).wrapping_add(x))
+}
+
+/// The first call of a function runs its lazy-compile stub, which compiles it and
+/// tail-calls it with the arguments it was given: every argument arrives, in
+/// order, however the function is first reached (from the host, a direct call,
+/// `call_indirect`, an importer).
+#[test]
+fn the_first_call_through_a_stub_passes_every_argument_on() {
+    let engine = engine(Compilation::Lazy);
+    let expected = mix_of_one_to_seventeen();
+    for export in ["direct", "indirect"] {
+        let module = Module::new(&engine, mix_module()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let f = instance
+            .get_typed_func::<(), i64>(&mut store, export)
+            .unwrap();
+        assert_eq!(f.call(&mut store, ()).unwrap(), expected, "{export}");
+        assert_eq!(module.compile_stats().functions_compiled, 2, "{export}");
+    }
+
+    let module = Module::new(&engine, mix_module()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let mix = instance.get_func(&mut store, "mix").unwrap();
+    let params: Vec<lazuli::Val> = MIX_PARAMS
+        .split(' ')
+        .zip(1..)
+        .map(|(ty, x)| match ty {
+            "i32" => lazuli::Val::I32(x),
+            "i64" => lazuli::Val::I64(x.into()),
+            "f32" => lazuli::Val::F32((x as f32).to_bits()),
+            "f64" => lazuli::Val::F64((x as f64).to_bits()),
+            _ => lazuli::Val::V128(x as u128),
+        })
+        .collect();
+    let mut result = [lazuli::Val::I64(0)];
+    mix.call(&mut store, &params, &mut result).unwrap();
+    assert_eq!(result[0].i64(), Some(expected), "from the host");
+
+    let exporter = Module::new(&engine, mix_module()).unwrap();
+    let importer = Module::new(
+        &engine,
+        format!(
+            r#"(module (import "a" "mix" (func $mix (param {MIX_PARAMS}) (result i64)))
+               (func (export "call") (result i64)
+                 (call $mix (i32.const 1) (i64.const 2) (f32.const 3) (f64.const 4)
+                   (v128.const i64x2 5 0) (i32.const 6) (i64.const 7) (f32.const 8)
+                   (f64.const 9) (v128.const i64x2 10 0) (i32.const 11) (i64.const 12)
+                   (f32.const 13) (f64.const 14) (v128.const i64x2 15 0) (i32.const 16)
+                   (i64.const 17))))"#
+        ),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let a = linker.instantiate(&mut store, &exporter).unwrap();
+    linker.instance(&mut store, "a", a).unwrap();
+    let b = linker.instantiate(&mut store, &importer).unwrap();
+    let call = b.get_typed_func::<(), i64>(&mut store, "call").unwrap();
+    assert_eq!(
+        call.call(&mut store, ()).unwrap(),
+        expected,
+        "from an importer"
+    );
+    assert_eq!(exporter.compile_stats().functions_compiled, 1);
+}
+
+/// A function is compiled once per module, and every instance of the module and
+/// every importer reaches that code through the module's slot: after one instance
+/// compiled it, calls through another instance, a table of another instance and an
+/// importer in another store compile nothing.
+#[test]
+fn a_compiled_function_is_reached_by_every_instance_and_importer() {
+    let engine = engine(Compilation::Lazy);
+    let module = Module::new(&engine, mix_module()).unwrap();
+    let expected = mix_of_one_to_seventeen();
+    let mut first = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut first, &module)
+        .unwrap();
+    let direct = instance
+        .get_typed_func::<(), i64>(&mut first, "direct")
+        .unwrap();
+    assert_eq!(direct.call(&mut first, ()).unwrap(), expected);
+    assert_eq!(module.compile_stats().functions_compiled, 2);
+
+    let mut second = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let other = linker.instantiate(&mut second, &module).unwrap();
+    let indirect = other
+        .get_typed_func::<(), i64>(&mut second, "indirect")
+        .unwrap();
+    assert_eq!(indirect.call(&mut second, ()).unwrap(), expected);
+    assert_eq!(
+        module.compile_stats().functions_compiled,
+        3,
+        "only `indirect`"
+    );
+    linker.instance(&mut second, "a", other).unwrap();
+    let importer = Module::new(
+        &engine,
+        r#"(module (import "a" "direct" (func $d (result i64)))
+           (func (export "call") (result i64) (call $d)))"#,
+    )
+    .unwrap();
+    let b = linker.instantiate(&mut second, &importer).unwrap();
+    let call = b.get_typed_func::<(), i64>(&mut second, "call").unwrap();
+    assert_eq!(call.call(&mut second, ()).unwrap(), expected);
+    assert_eq!(module.compile_stats().functions_compiled, 3);
+}
+
+/// In lazy mode each defined function has a stub from load on; eager mode has none.
+#[test]
+fn lazy_modules_publish_one_small_stub_per_function_at_load() {
+    let lazy = Module::new(&engine(Compilation::Lazy), many_functions(1_000)).unwrap();
+    let stats = lazy.compile_stats();
+    assert_eq!(stats.functions_compiled, 0);
+    assert!(
+        (1_000 * 16..=1_000 * 128).contains(&stats.stub_bytes),
+        "{} bytes of stubs",
+        stats.stub_bytes
+    );
+    let eager = Module::new(&engine(Compilation::Eager), many_functions(1_000)).unwrap();
+    assert_eq!(eager.compile_stats().stub_bytes, 0);
+}

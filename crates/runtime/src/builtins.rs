@@ -2,7 +2,7 @@
 //! Each takes the caller's VMContext first; those that can fail return 1 on
 //! success and 0 when generated code must trap.
 
-use crate::instance::{Instance, ensure_compiled};
+use crate::instance::Instance;
 use crate::memory::{LinearMemory, range};
 use crate::table::Table;
 use crate::traphandlers::{HostFailure, record_host_failure};
@@ -170,11 +170,12 @@ unsafe fn store_limiter<'a>(instance: &Instance) -> Option<&'a mut dyn GrowthLim
     unsafe { VMStoreContext::limiter(instance.store_context()).map(|mut l| l.as_mut()) }
 }
 
-/// Compiles the function behind `func_ref` on its first call; 0 after recording
-/// the compile error, which the caller turns into a trap.
-unsafe extern "C" fn lazy_compile(_vmctx: *mut VMContext, func_ref: *mut VMFuncRef) -> *const u8 {
-    // SAFETY: generated code passes a funcref of a live instance of this store.
-    match unsafe { ensure_compiled(func_ref) } {
+/// Compiles function `func_index` of the module of `vmctx` on its first call (the
+/// lazy-compile stub in its dispatch slot calls this with the callee's VMContext);
+/// 0 after recording the compile error, which the stub turns into a trap.
+unsafe extern "C" fn lazy_compile(vmctx: *mut VMContext, func_index: u32) -> *const u8 {
+    // SAFETY: the stub passes the callee VMContext it received, a live instance's.
+    match unsafe { instance(vmctx) }.compile_function(func_index) {
         Ok(address) => address as *const u8,
         Err(error) => {
             record_host_failure(HostFailure::Error(error));

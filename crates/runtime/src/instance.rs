@@ -2,7 +2,8 @@
 
 use crate::builtins::BUILTINS;
 use crate::vmcontext::{
-    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
+    VMContext, VMFuncRef, VMFuncSlot, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
+    VMTableDefinition,
 };
 use lazuli_environ::{VMCONTEXT_MAGIC, VMOffsets};
 use std::alloc::Layout;
@@ -26,9 +27,13 @@ pub struct Instance {
 
 /// What an instance needs from its module at run time.
 pub trait ModuleCode: Send + Sync {
-    /// The entry address of function `func_index`, compiling it if needed; the same
-    /// address for every call. Errors are the embedder's error values.
+    /// The entry address of function `func_index`, compiling it and publishing it in
+    /// its dispatch slot first if that is not done yet. Errors are the embedder's
+    /// error values.
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>>;
+    /// The module's dispatch slots, one per defined function; they live as long as
+    /// the module, so at least as long as its instances.
+    fn func_slots(&self) -> *const VMFuncSlot;
     /// The bytes of data segment `index`.
     fn data_segment(&self, index: u32) -> &[u8];
 }
@@ -63,6 +68,7 @@ impl Instance {
         instance.write(offsets.store_ctx(), store);
         instance.write(offsets.builtins(), BUILTINS.as_ptr());
         instance.write(VMOffsets::INSTANCE, &*instance as *const Instance);
+        instance.write(VMOffsets::FUNC_SLOTS, instance.code.func_slots());
         instance
     }
 
@@ -180,30 +186,15 @@ impl Instance {
         dropped[index as usize] = true;
     }
 
+    /// Compiles function `func_index` of this instance's module unless that is done
+    /// already; returns the entry address its dispatch slot now holds.
+    pub fn compile_function(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
+        self.code.compile(func_index)
+    }
+
     /// The funcref record of function `i`.
     pub fn func_ref(&self, i: u32) -> *mut VMFuncRef {
         self.field(self.offsets.func_ref(i))
-    }
-}
-
-/// The code address of the function behind `func_ref`, compiling it first if it is
-/// not compiled yet (and recording the address in the funcref).
-///
-/// # Safety
-/// `func_ref` must point at a live funcref whose `vmctx` is an instance's
-/// VMContext (host functions are always compiled) and that nothing else accesses
-/// concurrently.
-pub unsafe fn ensure_compiled(func_ref: *mut VMFuncRef) -> Result<usize, Box<dyn Any + Send>> {
-    // SAFETY: per the contract.
-    unsafe {
-        let current = (*func_ref).wasm_call;
-        if !current.is_null() {
-            return Ok(current as usize);
-        }
-        let instance = Instance::from_vmctx((*func_ref).vmctx);
-        let address = instance.code.compile((*func_ref).func_index)?;
-        (*func_ref).wasm_call = address as *const u8;
-        Ok(address)
     }
 }
 

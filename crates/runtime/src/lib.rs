@@ -19,11 +19,11 @@ mod vmcontext;
 
 pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
-pub use instance::{Instance, ModuleCode, ensure_compiled};
+pub use instance::{Instance, ModuleCode};
 pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
 pub use vmcontext::{
-    GrowthLimiter, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext,
-    VMTableDefinition, ValRaw,
+    GrowthLimiter, VMContext, VMFuncRef, VMFuncSlot, VMGlobalDefinition, VMMemoryDefinition,
+    VMStoreContext, VMTableDefinition, ValRaw,
 };

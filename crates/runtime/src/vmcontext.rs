@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Opaque type of a VMContext pointer; see `VMOffsets` for its layout.
 #[repr(C)]
@@ -97,13 +98,40 @@ pub struct VMTableDefinition {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct VMGlobalDefinition(pub ValRaw);
 
-/// What a funcref points at: code with the Wasm calling convention, the vmctx to
+/// A function's dispatch slot: the address of the code every call to it reaches,
+/// with the Wasm calling convention. One per defined function and module (shared by
+/// all its instances and whoever imports them), or per host function. It holds a
+/// lazy-compile stub until the function is compiled and may be replaced later
+/// (tier-up); generated code reads it with a plain aligned load, which is atomic on
+/// the 64-bit targets Lazuli supports.
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct VMFuncSlot(AtomicUsize);
+
+impl VMFuncSlot {
+    pub fn new(code: usize) -> VMFuncSlot {
+        VMFuncSlot(AtomicUsize::new(code))
+    }
+
+    /// The code calls reach now.
+    pub fn code(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Makes later calls reach `code`, which must be published executable code with
+    /// the function's signature; calls already running finish where they are.
+    pub fn set(&self, code: usize) {
+        self.0.store(code, Ordering::Release);
+    }
+}
+
+/// What a funcref points at: the slot holding the function's code, the vmctx to
 /// pass as callee, and the engine-wide signature id `call_indirect` checks.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct VMFuncRef {
-    /// Null while the function is not compiled yet.
-    pub wasm_call: *const u8,
+    /// The function's dispatch slot; never null.
+    pub slot: *const VMFuncSlot,
     pub vmctx: *mut VMContext,
     pub type_id: u32,
     /// The function's index in the module of `vmctx`.
@@ -172,10 +200,7 @@ mod tests {
 
     #[test]
     fn func_ref_matches_every_func_ref_offset() {
-        assert_eq!(
-            offset_of!(VMFuncRef, wasm_call),
-            at(VMOffsets::FUNC_REF_WASM_CALL)
-        );
+        assert_eq!(offset_of!(VMFuncRef, slot), at(VMOffsets::FUNC_REF_SLOT));
         assert_eq!(offset_of!(VMFuncRef, vmctx), at(VMOffsets::FUNC_REF_VMCTX));
         assert_eq!(offset_of!(VMFuncRef, type_id), at(VMOffsets::FUNC_REF_TYPE));
         assert_eq!(
@@ -183,6 +208,17 @@ mod tests {
             at(VMOffsets::FUNC_REF_INDEX)
         );
         assert_eq!(size_of::<VMFuncRef>(), at(VMOffsets::FUNC_REF_SIZE));
+    }
+
+    #[test]
+    fn dispatch_slots_are_one_aligned_word() {
+        assert_eq!(size_of::<VMFuncSlot>(), at(VMOffsets::FUNC_SLOT_SIZE));
+        assert_eq!(align_of::<VMFuncSlot>(), size_of::<usize>());
+        assert_eq!(
+            at(VMOffsets::func_slot(3)),
+            3 * size_of::<VMFuncSlot>(),
+            "slots are an array"
+        );
     }
 
     #[test]
@@ -224,11 +260,14 @@ mod tests {
         assert!(at(o.size()) >= at(o.func_ref(1)) + size_of::<VMFuncRef>());
     }
 
-    struct NoCode;
+    struct NoCode([VMFuncSlot; 1]);
 
     impl ModuleCode for NoCode {
         fn compile(&self, _: u32) -> Result<usize, Box<dyn std::any::Any + Send>> {
             Err(Box::new("no code"))
+        }
+        fn func_slots(&self) -> *const VMFuncSlot {
+            self.0.as_ptr()
         }
         fn data_segment(&self, _: u32) -> &[u8] {
             &[]
@@ -259,7 +298,9 @@ mod tests {
         let offsets = VMOffsets::from_counts(1, 0, 0, 0, 0);
         let mut store = VMStoreContext::default();
         let store_ptr: *mut VMStoreContext = &mut store;
-        let instance = Instance::new(offsets, store_ptr, std::sync::Arc::new(NoCode));
+        let code = std::sync::Arc::new(NoCode([VMFuncSlot::new(0)]));
+        let slots = code.func_slots();
+        let instance = Instance::new(offsets, store_ptr, code);
         assert_eq!(
             header_field::<u32>(&instance, offsets.magic()),
             VMCONTEXT_MAGIC
@@ -277,7 +318,11 @@ mod tests {
             &*instance as *const Instance
         );
         assert_eq!(
-            at(VMOffsets::INSTANCE) + size_of::<*const Instance>(),
+            header_field::<*const VMFuncSlot>(&instance, VMOffsets::FUNC_SLOTS),
+            slots
+        );
+        assert_eq!(
+            at(VMOffsets::FUNC_SLOTS) + size_of::<*const VMFuncSlot>(),
             at(VMOffsets::HEADER_SIZE)
         );
         assert_eq!(offsets.table(0), VMOffsets::HEADER_SIZE);
