@@ -3,18 +3,20 @@
 //! In lazy mode every call between a module's functions goes through the
 //! caller's funcref for the callee (a load and a null check before an indirect
 //! call); in eager mode calls are direct. Two kernels, each run on a lazy and an
-//! eager engine after a first call has compiled everything:
+//! eager engine after a first call has compiled everything, and on a lazy engine at
+//! the fast tier (`Tiering::Fast`), for what unoptimised code costs:
 //!
 //! - `fib30`: recursive `fib(30)`, 1.6 million calls;
 //! - `sieve`: a sieve of Eratosthenes over 1 MB of linear memory, no calls.
 //!
-//! `cargo bench --bench steady_state` runs both and prints lazy/eager ratios.
+//! `cargo bench --bench steady_state` runs both and prints lazy/eager and
+//! fast/lazy ratios.
 
 mod common;
 
 use common::{mean, record};
 use criterion::Criterion;
-use lazuli::{Compilation, Config, Engine, Linker, Module, Store, TypedFunc};
+use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Tiering, TypedFunc};
 use std::time::{Duration, Instant};
 
 /// `fib` and `sieve`, shared with `cargo xtask compare`.
@@ -27,11 +29,16 @@ const SIEVE_RESULT: i32 = 78_498;
 
 const SAMPLE_SIZE: usize = 20;
 
-/// An instance of the kernels on an engine compiling as `compilation`, with
-/// `name` compiled by a first call.
-fn kernel(compilation: Compilation, name: &str, arg: i32) -> (Store<()>, TypedFunc<i32, i32>) {
+/// An instance of the kernels on an engine compiling as `compilation` at `tiering`,
+/// with `name` compiled by a first call.
+fn kernel(
+    compilation: Compilation,
+    tiering: Tiering,
+    name: &str,
+    arg: i32,
+) -> (Store<()>, TypedFunc<i32, i32>) {
     let mut config = Config::new();
-    config.compilation(compilation);
+    config.compilation(compilation).tiering(tiering);
     let engine = Engine::new(&config).expect("host engine");
     let module = Module::new(&engine, WAT).expect("valid module");
     let mut store = Store::new(&engine, ());
@@ -57,8 +64,13 @@ fn main() {
             .sample_size(SAMPLE_SIZE)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
-        for (name, compilation) in [("lazy", Compilation::Lazy), ("eager", Compilation::Eager)] {
-            let (mut store, func) = kernel(compilation, export, arg);
+        let engines = [
+            ("lazy", Compilation::Lazy, Tiering::Optimized),
+            ("eager", Compilation::Eager, Tiering::Optimized),
+            ("fast", Compilation::Lazy, Tiering::Fast),
+        ];
+        for (name, compilation, tiering) in engines {
+            let (mut store, func) = kernel(compilation, tiering, export, arg);
             let label = format!("{group_name}/{name}");
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
@@ -89,6 +101,13 @@ fn main() {
                 lazy * 1e3,
                 eager * 1e3,
                 lazy / eager
+            );
+        }
+        if let (Some(fast), Some(lazy)) = (time("fast"), time("lazy")) {
+            println!(
+                "{group_name}: fast tier {:.3} ms: fast/lazy = {:.3}",
+                fast * 1e3,
+                fast / lazy
             );
         }
     }

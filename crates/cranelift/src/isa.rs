@@ -23,7 +23,8 @@ impl std::error::Error for IsaError {}
 pub enum Tier {
     /// Compiles quickly into slower, larger code: no e-graph optimisation
     /// (`opt_level=none`) and regalloc2's single-pass allocator. On python3.11.wasm
-    /// it compiles 2.3 times as fast into twice the code (BENCHMARKS.md, "Fast tier").
+    /// it compiles in 0.55 of the CPU time into 2.2 times the machine code, which
+    /// runs about half as fast (BENCHMARKS.md, "Fast tier").
     Fast,
     /// The optimising pipeline: `opt_level=speed` and the backtracking allocator.
     Optimized,
