@@ -67,7 +67,7 @@ fn main() -> Result<()> {
     eprintln!(
         "{compilation:?}: {} of {} functions compiled, {} Wasm bytes -> {} bytes of machine code \
          ({:.2} bytes per Wasm byte) in {:.1} ms ({:.0} ns per Wasm byte); \
-         lazy-compile stubs {} bytes; whole run {:.1} ms",
+         lazy-compile stubs {} bytes; {} bytes of code pages; whole run {:.1} ms",
         stats.functions_compiled,
         module.defined_functions(),
         stats.wasm_bytes,
@@ -76,6 +76,7 @@ fn main() -> Result<()> {
         stats.compile_time.as_secs_f64() * 1e3,
         stats.compile_time.as_nanos() as f64 / wasm,
         stats.stub_bytes,
+        stats.code_memory_bytes,
         elapsed.as_secs_f64() * 1e3,
     );
     Ok(())

@@ -45,16 +45,33 @@ pub enum RelocTarget {
 /// Functions alignment inside code memory.
 const FUNCTION_ALIGN: usize = 16;
 
-/// Address space reserved at a time; batches are carved out of it page by page.
+/// Address space reserved at a time; batches are carved out of it.
 const CHUNK_SIZE: usize = 1 << 20;
 
+/// At most this many bytes of code form one *run*: the pages a batch that shares a
+/// page with published code re-publishes as a whole (see [`CodeMemory`]).
+const RUN_LIMIT: usize = 64 * 1024;
+
 /// Executable memory for one owner (a module, or an engine's trampolines). Code is
-/// added in batches: each batch gets fresh pages, which are written while no one can
-/// execute them and then made read+execute for good — pages are never writable and
-/// executable at once, and code already running is never touched. Carving batches
-/// out of large reservations keeps the number of kernel mappings small however many
-/// functions are compiled one at a time. Everything is unmapped on drop; whoever
-/// registered the code must unregister it first.
+/// added in batches, packed one after the other (16-byte aligned) into large
+/// reservations, so that a small function compiled alone does not take a page of
+/// its own. Pages are never writable and executable at once, and no writable view
+/// of executable memory ever exists:
+///
+/// - A batch that starts on a fresh page is written in place while its pages are
+///   inaccessible to everyone else, then made read+execute.
+/// - A batch that starts inside a page already holding published code (which may
+///   be running on other threads) is written, together with a copy of the current
+///   *run* — the published pages since the run started, at most [`RUN_LIMIT`]
+///   bytes — into a fresh private read+write mapping, which is then made
+///   read+execute and moved over the run with `mremap` in one step. Code already
+///   published keeps its addresses and bytes: a thread executing it sees either the
+///   old pages or their identical copies (a fault in between waits for the move).
+///   Each run is one kernel mapping, so the number of mappings grows with the code
+///   size divided by [`RUN_LIMIT`], not with the number of batches.
+///
+/// Everything is unmapped on drop; whoever registered the code must unregister it
+/// first.
 #[derive(Default)]
 pub struct CodeMemory {
     chunks: Mutex<Vec<Chunk>>,
@@ -63,12 +80,21 @@ pub struct CodeMemory {
 /// One reservation and how much of it is used.
 struct Chunk {
     alloc: region::Allocation,
+    /// Bytes from the start holding published code (then padding up to 16 bytes).
     used: usize,
+    /// Where the current run starts: a page boundary at or below `used`.
+    run_start: usize,
+}
+
+impl Chunk {
+    fn base(&self) -> usize {
+        self.alloc.as_ptr::<u8>() as usize
+    }
 }
 
 // SAFETY: the chunks' pages are only written under the mutex, before they become
-// executable; after that they are immutable and sharing their addresses between
-// threads is what they are for.
+// executable; after that their bytes never change and sharing their addresses
+// between threads is what they are for.
 unsafe impl Send for CodeMemory {}
 // SAFETY: as above.
 unsafe impl Sync for CodeMemory {}
@@ -82,13 +108,22 @@ pub struct Batch {
     pub functions: Vec<Range<usize>>,
 }
 
+/// Where a batch goes in its chunk.
+struct Placement {
+    /// Offset of the batch in the chunk.
+    start: usize,
+    /// Offset of the first page written: `start` itself if that is a fresh page,
+    /// else the start of the run the batch joins.
+    written: usize,
+}
+
 impl CodeMemory {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Copies `functions` into fresh pages, applies their relocations (callees found
-    /// through `resolve`) and makes the pages executable.
+    /// Copies `functions` into code memory, applies their relocations (callees
+    /// found through `resolve`) and makes them executable.
     pub fn publish(
         &self,
         functions: &[&CompiledFunction],
@@ -112,21 +147,21 @@ impl CodeMemory {
             offsets.push(size..size + f.code.len());
             size += f.code.len();
         }
-        let len = size.max(1).next_multiple_of(region::page::size());
+        // Every batch takes room, so that no two batches start at the same address.
+        let size = size.max(1);
         let mut chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
-        let base = reserve(&mut chunks, len)?;
-        // SAFETY: `reserve` handed out `len` bytes of inaccessible pages that no one
-        // else refers to; they become writable here and executable below.
-        unsafe { region::protect(base as *const u8, len, region::Protection::READ_WRITE) }
-            .map_err(|e| JitError::System(format!("cannot make code memory writable: {e}")))?;
-        {
-            // SAFETY: the pages were just made writable and only this batch uses them.
-            let bytes = unsafe { std::slice::from_raw_parts_mut(base as *mut u8, size) };
+        let place = place(&mut chunks, size)?;
+        let Some(chunk) = chunks.last_mut() else {
+            unreachable!("`place` leaves the chunk it chose last")
+        };
+        let start = chunk.base() + place.start;
+        let write = |bytes: &mut [u8], bytes_at: usize| {
             for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
-                bytes[range.clone()].copy_from_slice(&f.code);
+                let at = start + range.start - bytes_at;
+                bytes[at..at + f.code.len()].copy_from_slice(&f.code);
                 for reloc in &f.relocs {
                     let target = match resolve(i, reloc.func) {
-                        Some(RelocTarget::Batch(i)) => base + offsets[i].start,
+                        Some(RelocTarget::Batch(j)) => start + offsets[j].start,
                         Some(RelocTarget::Address(a)) => a,
                         None => {
                             return Err(JitError::Placement(format!(
@@ -135,38 +170,199 @@ impl CodeMemory {
                             )));
                         }
                     };
-                    apply(bytes, range.start, reloc, base, target)?;
+                    apply(bytes, at, reloc, bytes_at, target)?;
                 }
             }
+            Ok(())
+        };
+        let end = (place.start + size).next_multiple_of(region::page::size());
+        let pages = chunk.base() + place.written..chunk.base() + end;
+        if place.written == place.start {
+            write_fresh_pages(pages, write)?;
+            chunk.run_start = place.start;
+        } else {
+            // SAFETY: `pages` is the current run of this chunk plus fresh pages
+            // after it, all inside the reservation, and the mutex is held.
+            unsafe { rewrite_run(pages, start, write)? };
         }
-        // SAFETY: the same pages; after this call they are never written again.
-        unsafe { region::protect(base as *const u8, len, region::Protection::READ_EXECUTE) }
-            .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
-        flush_icache(base, size);
+        chunk.used = (place.start + size).next_multiple_of(FUNCTION_ALIGN);
         Ok(Batch {
-            range: base..base + size,
+            range: start..start + size,
             functions: offsets
                 .into_iter()
-                .map(|r| base + r.start..base + r.end)
+                .map(|r| start + r.start..start + r.end)
                 .collect(),
         })
     }
+
+    /// Bytes of pages holding published code (what the code costs in memory).
+    pub fn committed_bytes(&self) -> usize {
+        let chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
+        chunks
+            .iter()
+            .map(|c| c.used.next_multiple_of(region::page::size()))
+            .sum()
+    }
 }
 
-/// The address of `len` fresh bytes (a multiple of the page size), taken from the
-/// last chunk or from a new one.
-fn reserve(chunks: &mut Vec<Chunk>, len: usize) -> Result<usize, JitError> {
-    if chunks.last().is_none_or(|c| c.alloc.len() - c.used < len) {
-        let alloc = region::alloc(len.max(CHUNK_SIZE), region::Protection::NONE)
-            .map_err(|e| JitError::System(format!("cannot map code memory: {e}")))?;
-        chunks.push(Chunk { alloc, used: 0 });
+/// Chooses where `size` bytes go: after the code of the last chunk, joining its run
+/// if the batch starts inside a page in use and the run stays within
+/// [`RUN_LIMIT`], else from the next page boundary, else in a new chunk (made the
+/// last one).
+fn place(chunks: &mut Vec<Chunk>, size: usize) -> Result<Placement, JitError> {
+    let page = region::page::size();
+    if let Some(c) = chunks.last() {
+        let fits = |start: usize| start + size <= c.alloc.len();
+        let shares_page = !c.used.is_multiple_of(page);
+        if shares_page && c.used + size - c.run_start <= RUN_LIMIT && fits(c.used) {
+            return Ok(Placement {
+                start: c.used,
+                written: c.run_start,
+            });
+        }
+        let fresh = c.used.next_multiple_of(page);
+        if fits(fresh) {
+            return Ok(Placement {
+                start: fresh,
+                written: fresh,
+            });
+        }
     }
-    let Some(chunk) = chunks.last_mut() else {
-        unreachable!("a chunk was pushed above if there was none")
+    let len = size.next_multiple_of(page).max(CHUNK_SIZE);
+    let alloc = region::alloc(len, region::Protection::NONE)
+        .map_err(|e| JitError::System(format!("cannot map code memory: {e}")))?;
+    chunks.push(Chunk {
+        alloc,
+        used: 0,
+        run_start: 0,
+    });
+    Ok(Placement {
+        start: 0,
+        written: 0,
+    })
+}
+
+/// Writes a batch into `pages`, inaccessible pages of a reservation that no one
+/// else refers to, through `write(bytes, address of bytes[0])`, then makes them
+/// read+execute for good.
+fn write_fresh_pages(
+    pages: Range<usize>,
+    write: impl FnOnce(&mut [u8], usize) -> Result<(), JitError>,
+) -> Result<(), JitError> {
+    let len = pages.len();
+    // SAFETY: per the contract, the pages are ours alone; they become writable here
+    // and executable below.
+    unsafe {
+        region::protect(
+            pages.start as *const u8,
+            len,
+            region::Protection::READ_WRITE,
+        )
+    }
+    .map_err(|e| JitError::System(format!("cannot make code memory writable: {e}")))?;
+    // SAFETY: the pages were just made writable and only this batch uses them.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(pages.start as *mut u8, len) };
+    write(bytes, pages.start)?;
+    // SAFETY: the same pages; after this call they are never written again.
+    unsafe {
+        region::protect(
+            pages.start as *const u8,
+            len,
+            region::Protection::READ_EXECUTE,
+        )
+    }
+    .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
+    flush_icache(pages.start, len);
+    Ok(())
+}
+
+/// Re-publishes `pages` (a run of published code from its first page up to
+/// `batch_start`, then fresh pages) with a batch written from `batch_start` on:
+/// a fresh private mapping gets a copy of the published bytes and the batch, is made
+/// read+execute, and replaces the run in one `mremap`.
+///
+/// # Safety
+/// `pages` must be page-aligned and lie in a reservation of this code memory,
+/// readable up to `batch_start` and inaccessible after it, with no other thread
+/// publishing into it.
+unsafe fn rewrite_run(
+    pages: Range<usize>,
+    batch_start: usize,
+    write: impl FnOnce(&mut [u8], usize) -> Result<(), JitError>,
+) -> Result<(), JitError> {
+    let len = pages.len();
+    let scratch = Scratch::map(len)?;
+    // SAFETY: `scratch` is a fresh read+write mapping of `len` bytes, ours alone.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(scratch.ptr.cast::<u8>(), len) };
+    let published = batch_start - pages.start;
+    // SAFETY: per the contract, the run's published bytes are readable; they never
+    // change while they are executable, so reading them races with nothing.
+    bytes[..published].copy_from_slice(unsafe {
+        std::slice::from_raw_parts(pages.start as *const u8, published)
+    });
+    write(bytes, pages.start)?;
+    // SAFETY: the scratch mapping is ours; after this call it is never written.
+    unsafe { region::protect(scratch.ptr, len, region::Protection::READ_EXECUTE) }
+        .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
+    flush_icache(scratch.ptr as usize, len);
+    // SAFETY: both ranges are page-aligned and `len` long; the target lies in our
+    // reservation (per the contract), whose pages the move replaces at once with
+    // identical bytes for the code already published there.
+    let moved = unsafe {
+        libc::mremap(
+            scratch.ptr,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            pages.start as *mut libc::c_void,
+        )
     };
-    let start = chunk.alloc.as_ptr::<u8>() as usize + chunk.used;
-    chunk.used += len;
-    Ok(start)
+    if moved == libc::MAP_FAILED {
+        return Err(JitError::System(format!(
+            "cannot move code into place: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // The mapping now lives at `pages`, owned by the reservation.
+    std::mem::forget(scratch);
+    Ok(())
+}
+
+/// A private anonymous read+write mapping, unmapped on drop unless forgotten.
+struct Scratch {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Scratch {
+    fn map(len: usize) -> Result<Scratch, JitError> {
+        // SAFETY: a new anonymous mapping at an address the kernel picks.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(JitError::System(format!(
+                "cannot map code memory: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(Scratch { ptr, len })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours, was never moved (a moved one is forgotten)
+        // and nothing refers to it any more.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
 }
 
 /// Patches one relocation of the function at `func_start` within `bytes`.
@@ -263,5 +459,62 @@ mod tests {
             let word = unsafe { (range.start as *const u64).read_unaligned() };
             assert_eq!(word, 100 * i as u64 + 1);
         }
+    }
+
+    fn bytes_of(range: &Range<usize>) -> Vec<u8> {
+        // SAFETY: published code stays mapped readable while its code memory lives,
+        // and the callers pass ranges of live batches.
+        unsafe { std::slice::from_raw_parts(range.start as *const u8, range.len()) }.to_vec()
+    }
+
+    fn function(byte: u8, len: usize) -> CompiledFunction {
+        CompiledFunction {
+            code: vec![byte; len],
+            ..CompiledFunction::default()
+        }
+    }
+
+    /// Batches published one at a time are packed into the same page, and code
+    /// published before keeps its bytes when a later batch joins its page.
+    #[test]
+    fn small_batches_share_pages_and_keep_their_bytes() {
+        let code = CodeMemory::new();
+        let batches: Vec<Batch> = (1..=20u8)
+            .map(|i| code.publish(&[&function(i, 40)], |_| None).unwrap())
+            .collect();
+        for pair in batches.windows(2) {
+            assert_eq!(pair[1].range.start, pair[0].range.start + 48, "packed");
+        }
+        for (i, batch) in (1..=20u8).zip(&batches) {
+            assert_eq!(bytes_of(&batch.range), vec![i; 40]);
+        }
+        assert_eq!(code.committed_bytes(), region::page::size());
+    }
+
+    /// The kernel mappings inside the reservation starting at `base`.
+    fn mappings_in(base: usize) -> usize {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .filter_map(|line| line.split('-').next())
+            .filter_map(|start| usize::from_str_radix(start, 16).ok())
+            .filter(|start| (base..base + CHUNK_SIZE).contains(start))
+            .count()
+    }
+
+    /// However many batches are published one by one, each run of up to
+    /// `RUN_LIMIT` bytes is one mapping.
+    #[test]
+    fn batches_published_one_by_one_need_a_mapping_per_run() {
+        let code = CodeMemory::new();
+        let first = code.publish(&[&function(1, 400)], |_| None).unwrap();
+        let batches = 300;
+        for _ in 1..batches {
+            code.publish(&[&function(2, 400)], |_| None).unwrap();
+        }
+        let runs = (batches * 400usize).div_ceil(RUN_LIMIT);
+        let mappings = mappings_in(first.range.start);
+        // The runs, and the rest of the reservation.
+        assert!(mappings <= runs + 1, "{mappings} mappings for {runs} runs");
+        assert_eq!(bytes_of(&first.range), vec![1; 400]);
     }
 }

@@ -95,6 +95,8 @@ pub struct CompileStats {
     /// Bytes of lazy-compile stubs published at load (one per defined function, in
     /// lazy mode), alignment included; not counted in `code_bytes`.
     pub stub_bytes: usize,
+    /// Bytes of executable pages the module's code and stubs occupy.
+    pub code_memory_bytes: usize,
     /// Time spent compiling, summed over threads.
     pub compile_time: Duration,
 }
@@ -194,6 +196,8 @@ impl Module {
             wasm_bytes: c.wasm_bytes.load(Ordering::Relaxed),
             code_bytes: c.code_bytes.load(Ordering::Relaxed),
             stub_bytes: c.stub_bytes.load(Ordering::Relaxed),
+            code_memory_bytes: self.inner.code.committed_bytes()
+                + self.inner.stubs.committed_bytes(),
             compile_time: Duration::from_nanos(c.nanos.load(Ordering::Relaxed)),
         }
     }

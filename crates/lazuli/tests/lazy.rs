@@ -436,3 +436,62 @@ fn lazy_modules_publish_one_small_stub_per_function_at_load() {
     let eager = Module::new(&engine(Compilation::Eager), many_functions(1_000)).unwrap();
     assert_eq!(eager.compile_stats().stub_bytes, 0);
 }
+
+/// Small functions compiled one by one share pages: appending to a page that holds
+/// running code re-publishes it without disturbing that code. One thread keeps
+/// calling `f0` (and its callees) while another compiles a thousand more
+/// functions of the same module into the pages around them; afterwards every
+/// function still returns its value, and the code takes far less than a page per
+/// function.
+#[test]
+fn code_keeps_running_while_functions_are_packed_around_it() {
+    let n = 1_000;
+    let engine = engine(Compilation::Lazy);
+    let module = Module::new(&engine, many_functions(n)).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let caller = {
+        let (engine, module, stop) = (engine.clone(), module.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine)
+                .instantiate(&mut store, &module)
+                .unwrap();
+            let f0 = instance
+                .get_typed_func::<(), i32>(&mut store, "f0")
+                .unwrap();
+            let mut calls = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || calls == 0 {
+                assert_eq!(f0.call(&mut store, ()).unwrap(), 3);
+                calls += 1;
+            }
+            calls
+        })
+    };
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let call = |store: &mut Store<()>, i: usize| {
+        instance
+            .get_typed_func::<(), i32>(&mut *store, &format!("f{i}"))
+            .unwrap()
+            .call(&mut *store, ())
+            .unwrap()
+    };
+    for i in 3..n {
+        assert_eq!(call(&mut store, i), i as i32);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(caller.join().unwrap() > 0);
+    for i in 1..n {
+        assert_eq!(call(&mut store, i), i as i32, "f{i} after all were packed");
+    }
+    let stats = module.compile_stats();
+    assert_eq!(stats.functions_compiled, n);
+    let page = 4096;
+    assert!(
+        stats.code_memory_bytes < n * page / 8,
+        "{} bytes of code memory for {n} functions",
+        stats.code_memory_bytes
+    );
+}
