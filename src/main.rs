@@ -348,8 +348,8 @@ fn run(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE`: compiles every function eagerly and
-/// prints what it cost.
+/// `lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE`: compiles every
+/// function eagerly and prints what it cost.
 fn compile(args: &[String]) -> Result<ExitCode> {
     let mut config = Config::new();
     config.compilation(Compilation::Eager);
