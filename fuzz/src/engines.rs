@@ -1,11 +1,13 @@
 //! The Lazuli configurations every module runs in, one engine each, created once
 //! per process and shared by all cases (as a host embedding Lazuli shares them).
 
-use lazuli::{Compilation, Config, Engine, MemoryStyle, Validation};
+use lazuli::{Compilation, Config, Engine, MemoryStyle, Tiering, Validation};
 use std::sync::OnceLock;
 
-/// lazy/eager compilation × guarded/bounds-checked memory × eager/lazy validation.
-pub const CONFIG_COUNT: usize = 8;
+/// At the optimising tier: lazy/eager compilation × guarded/bounds-checked memory ×
+/// eager/lazy validation (8); at the fast tier the same without the validation
+/// dimension, which the tier does not touch (4).
+pub const CONFIG_COUNT: usize = 12;
 
 /// One configuration and its engine.
 pub struct Setup {
@@ -19,20 +21,33 @@ pub fn all() -> &'static [Setup] {
     static SETUPS: OnceLock<Vec<Setup>> = OnceLock::new();
     SETUPS.get_or_init(|| {
         let mut setups = Vec::with_capacity(CONFIG_COUNT);
-        for compilation in [Compilation::Lazy, Compilation::Eager] {
-            for style in [MemoryStyle::Guarded, MemoryStyle::BoundsChecked] {
-                for validation in [Validation::Eager, Validation::Lazy] {
-                    setups.push(setup(compilation, style, validation));
+        for tiering in [Tiering::Optimized, Tiering::Fast] {
+            let validations = match tiering {
+                Tiering::Optimized => &[Validation::Eager, Validation::Lazy][..],
+                Tiering::Fast => &[Validation::Eager][..],
+            };
+            for compilation in [Compilation::Lazy, Compilation::Eager] {
+                for style in [MemoryStyle::Guarded, MemoryStyle::BoundsChecked] {
+                    for &validation in validations {
+                        setups.push(setup(tiering, compilation, style, validation));
+                    }
                 }
             }
         }
+        debug_assert_eq!(setups.len(), CONFIG_COUNT);
         setups
     })
 }
 
-fn setup(compilation: Compilation, style: MemoryStyle, validation: Validation) -> Setup {
+fn setup(
+    tiering: Tiering,
+    compilation: Compilation,
+    style: MemoryStyle,
+    validation: Validation,
+) -> Setup {
     let mut config = Config::new();
     config
+        .tiering(tiering)
         .compilation(compilation)
         .memory_style(style)
         .validation(validation)
@@ -44,7 +59,10 @@ fn setup(compilation: Compilation, style: MemoryStyle, validation: Validation) -
         Err(e) => panic!("cannot create a Lazuli engine: {e:#}"),
     };
     Setup {
-        name: format!("{compilation:?} compilation, {style:?} memory, {validation:?} validation"),
+        name: format!(
+            "{tiering:?} tier, {compilation:?} compilation, {style:?} memory, \
+             {validation:?} validation"
+        ),
         validation,
         engine,
     }

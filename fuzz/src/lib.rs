@@ -14,6 +14,7 @@
 mod engines;
 mod generate;
 mod interleave;
+mod referee;
 mod reference;
 mod replay;
 mod validate;
@@ -34,6 +35,9 @@ pub struct Outcome {
     pub executions: u64,
     /// Why Lazuli disagreed with the reference, if it did.
     pub divergence: Option<String>,
+    /// Why Lazuli disagreed with wasmi, when Wasmtime agrees with Lazuli
+    /// everywhere (`referee.rs`): not a divergence, but reported.
+    pub disputed: Option<String>,
 }
 
 impl Outcome {
@@ -42,6 +46,16 @@ impl Outcome {
         Outcome {
             executions,
             divergence: None,
+            disputed: None,
+        }
+    }
+
+    /// A disagreement with wasmi alone, described by `message`.
+    pub fn disputed(executions: u64, message: String) -> Outcome {
+        Outcome {
+            executions,
+            divergence: None,
+            disputed: Some(message),
         }
     }
 
@@ -50,6 +64,7 @@ impl Outcome {
         Outcome {
             executions,
             divergence: Some(message),
+            disputed: None,
         }
     }
 }

@@ -86,7 +86,7 @@ fn main() -> ExitCode {
     // would also print them for the panics Lazuli catches itself.
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
-    let (mut cases, mut divergences, mut executions) = (0u64, 0u64, 0u64);
+    let (mut cases, mut divergences, mut disputed, mut executions) = (0u64, 0u64, 0u64, 0u64);
     let mut stdout = std::io::stdout().lock();
     loop {
         let done = match args.budget {
@@ -111,7 +111,15 @@ fn main() -> ExitCode {
             divergences += 1;
             let _ = writeln!(stdout, "divergence {seed:#x}: {message}");
         }
+        if let Some(message) = outcome.disputed {
+            disputed += 1;
+            let _ = writeln!(
+                stdout,
+                "disputed {seed:#x}: {message} (Wasmtime agrees with Lazuli)"
+            );
+        }
     }
+    let _ = writeln!(stdout, "disputed: {disputed}");
     let _ = writeln!(stdout, "executions: {executions}");
     let _ = writeln!(stdout, "cases: {cases}, divergences: {divergences}");
     if divergences > 0 {

@@ -36,3 +36,17 @@ fn seed_0x100275b_f64_if_parameters_agree_with_wasmtime() {
         }
     }
 }
+
+/// wasmi 2.0.0's wrong answers are disputed, not divergences: Wasmtime, the
+/// referee, agrees with every Lazuli configuration. `0x20009849`: an i64 global
+/// after `"4"(-1)`; Lazuli, Wasmtime 50 and V8 (node 20) all give
+/// -4221113656304600835, wasmi -747489949926099942.
+#[test]
+fn wasmi_alone_disagreeing_is_disputed_not_a_divergence() {
+    for seed in [0x100275b, 0x20009849] {
+        let outcome = lazuli_fuzz::differential(&lazuli_fuzz::rng::case_input(seed));
+        assert_eq!(outcome.divergence, None, "seed {seed:#x}");
+        let disputed = outcome.disputed.unwrap_or_default();
+        assert!(disputed.contains("wasmi"), "seed {seed:#x}: {disputed:?}");
+    }
+}

@@ -39,6 +39,7 @@ struct Options {
 struct Totals {
     cases: u64,
     divergences: u64,
+    disputed: u64,
     executions: u64,
 }
 
@@ -53,6 +54,7 @@ enum End {
 pub fn run(args: &[&str]) -> ExitCode {
     match parse(args).and_then(|options| fuzz(&options)) {
         Ok(totals) => {
+            println!("disputed: {}", totals.disputed);
             println!("executions: {}", totals.executions);
             println!(
                 "cases: {}, divergences: {}",
@@ -140,6 +142,7 @@ fn fuzz(options: &Options) -> Result<Totals> {
         let t = t?;
         totals.cases += t.cases;
         totals.divergences += t.divergences;
+        totals.disputed += t.disputed;
         totals.executions += t.executions;
     }
     Ok(totals)
@@ -237,6 +240,8 @@ fn run_child(c: &Child<'_>, totals: &mut Totals) -> Result<End> {
                 if let Some(s) = line.strip_prefix("case ") {
                     current = parse_number(s);
                     totals.cases += 1;
+                } else if let Some(d) = line.strip_prefix("disputed: ") {
+                    totals.disputed += d.parse::<u64>().unwrap_or(0);
                 } else if let Some(e) = line.strip_prefix("executions: ") {
                     totals.executions += e.parse::<u64>().unwrap_or(0);
                 } else if let Some(summary) = line.strip_prefix("cases: ") {
@@ -329,14 +334,19 @@ mod tests {
     fn a_finished_child_adds_its_counts() {
         let driver = fake_driver(
             "finishes",
-            "echo 'case 0x1'\necho 'divergence 0x1: x'\necho 'executions: 8'\necho 'cases: 1, divergences: 1'\nexit 1",
+            "echo 'case 0x1'\necho 'divergence 0x1: x'\necho 'disputed: 2'\necho 'executions: 8'\necho 'cases: 1, divergences: 1'\nexit 1",
         );
         let mut totals = Totals::default();
         let end = run_child(&child(&driver, 1, Budget::Cases(1)), &mut totals).unwrap();
         assert!(matches!(end, End::Finished));
         assert_eq!(
-            (totals.cases, totals.divergences, totals.executions),
-            (1, 1, 8)
+            (
+                totals.cases,
+                totals.divergences,
+                totals.disputed,
+                totals.executions
+            ),
+            (1, 1, 2, 8)
         );
     }
 
