@@ -1,7 +1,7 @@
 //! Steady state: what lazy compilation costs once everything is compiled.
 //!
 //! In lazy mode every call between a module's functions goes through the
-//! caller's funcref for the callee (a load and a null check before an indirect
+//! module's dispatch slot for the callee (a load of its code word and an indirect
 //! call); in eager mode calls are direct. Two kernels, each run on a lazy and an
 //! eager engine after a first call has compiled everything, and on a lazy engine at
 //! the fast tier (`Tiering::Fast`), for what unoptimised code costs:
