@@ -17,8 +17,7 @@ use anyhow::{Context, Result, bail};
 /// A case that takes longer than this is a hang.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
-const USAGE: &str =
-    "usage: cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]";
+const USAGE: &str = "usage: cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J] [--driver PATH]";
 
 /// How long the whole run lasts.
 #[derive(Clone, Copy)]
@@ -32,6 +31,9 @@ struct Options {
     seed: u64,
     budget: Budget,
     jobs: u64,
+    /// A driver binary already built (CI passes the one `cargo test` built, whose
+    /// dependencies' features are the whole workspace's), instead of building one.
+    driver: Option<PathBuf>,
 }
 
 /// The totals over every child.
@@ -82,8 +84,14 @@ fn parse(args: &[&str]) -> Result<Options> {
         seed: clock_seed(),
         budget: Budget::Seconds(60),
         jobs: 1,
+        driver: None,
     };
     while let [flag, value, tail @ ..] = rest {
+        rest = tail;
+        if *flag == "--driver" {
+            options.driver = Some(PathBuf::from(value));
+            continue;
+        }
         let number = parse_number(value).with_context(|| format!("`{flag}` needs a number"))?;
         match *flag {
             "--seed" => options.seed = number,
@@ -92,7 +100,6 @@ fn parse(args: &[&str]) -> Result<Options> {
             "--jobs" if number > 0 => options.jobs = number,
             _ => bail!(USAGE),
         }
-        rest = tail;
     }
     if !rest.is_empty() {
         bail!(USAGE);
@@ -117,7 +124,10 @@ fn clock_seed() -> u64 {
 
 /// Builds the driver, then runs `jobs` streams of children until the budget is spent.
 fn fuzz(options: &Options) -> Result<Totals> {
-    let driver = build_driver()?;
+    let driver = match &options.driver {
+        Some(path) => path.clone(),
+        None => build_driver()?,
+    };
     println!("fuzz {}: seed {:#x}", options.target, options.seed);
     let jobs = options.jobs;
     let streams: Vec<Result<Totals>> = std::thread::scope(|s| {
@@ -359,5 +369,9 @@ mod tests {
         assert!(parse(&["differential", "--bogus", "1"]).is_err());
         assert!(parse(&["differential", "--jobs", "0"]).is_err());
         assert_eq!(parse(&["differential", "--jobs", "2"]).unwrap().jobs, 2);
+        let given = parse(&["validate", "--driver", "target/x", "--seed", "1"]).unwrap();
+        assert_eq!(given.driver, Some(PathBuf::from("target/x")));
+        assert_eq!(given.seed, 1);
+        assert_eq!(parse(&["validate"]).unwrap().driver, None);
     }
 }

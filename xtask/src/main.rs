@@ -5,7 +5,7 @@
 //!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
 //!   in the runtime costs one file, not the report.
 //! - `build-wasi-programs [--check]`: see [`build_wasi_programs`].
-//! - `fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]`: see [`fuzz`].
+//! - `fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J] [--driver PATH]`: see [`fuzz`].
 
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
             eprintln!("usage: cargo xtask spec [--proposals]");
             eprintln!("       cargo xtask compare [--quick]");
             eprintln!(
-                "       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J]"
+                "       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J] [--driver PATH]"
             );
             return ExitCode::from(2);
         }
