@@ -44,7 +44,9 @@ fn main() -> Result<()> {
                 wasi.arg(file).args(tail);
                 break file;
             }
-            [] => bail!("usage: compile_stats [--compile lazy|eager] [--dir H::G] [--env K=V] FILE [ARGS...]"),
+            [] => bail!(
+                "usage: compile_stats [--compile lazy|eager] [--dir H::G] [--env K=V] FILE [ARGS...]"
+            ),
         }
     };
     let mut config = Config::new();
