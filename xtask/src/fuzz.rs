@@ -309,12 +309,18 @@ mod tests {
     use super::*;
 
     /// A stand-in for the driver: a shell script with `body`.
-    fn fake_driver(name: &str, body: &str) -> PathBuf {
+    /// Held while a test writes and runs its fake driver. Without it, one test's
+    /// spawn can fork while another test still has its script open for writing,
+    /// and the exec of that script then fails with ETXTBSY ("Text file busy").
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn fake_driver(name: &str, body: &str) -> (PathBuf, std::sync::MutexGuard<'static, ()>) {
         use std::os::unix::fs::PermissionsExt;
+        let guard = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
         let path = std::env::temp_dir().join(format!("xtask-fuzz-{}-{name}", std::process::id()));
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
+        (path, guard)
     }
 
     fn child(driver: &Path, seed: u64, budget: Budget) -> Child<'_> {
@@ -329,7 +335,8 @@ mod tests {
 
     #[test]
     fn a_child_that_dies_is_blamed_on_the_seed_it_was_on() {
-        let driver = fake_driver("dies", "echo 'case 0x5'\necho 'case 0x6'\nkill -SEGV $$");
+        let (driver, _serial) =
+            fake_driver("dies", "echo 'case 0x5'\necho 'case 0x6'\nkill -SEGV $$");
         let mut totals = Totals::default();
         let end = run_child(&child(&driver, 5, Budget::Cases(10)), &mut totals).unwrap();
         let End::Died { seed, why } = end else {
@@ -342,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_finished_child_adds_its_counts() {
-        let driver = fake_driver(
+        let (driver, _serial) = fake_driver(
             "finishes",
             "echo 'case 0x1'\necho 'divergence 0x1: x'\necho 'disputed: 2'\necho 'executions: 8'\necho 'cases: 1, divergences: 1'\nexit 1",
         );
