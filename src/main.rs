@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
-//! lazuli run [--invoke NAME] [--compile lazy|eager] [--tier fast|optimized] FILE [ARGS...]
-//! lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE
-//! lazuli wast FILE...
+//! lazuli run [--invoke NAME] [--compile lazy|eager] [--tier auto|fast|optimized]
+//!            [--tier-up-budget N] FILE [ARGS...]
+//! lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE
+//! lazuli wast [--tier auto|fast|optimized] [--tier-up-budget N] FILE...
 //! ```
 //!
 //! Exit status: 0 on success; 1 on any error, including a Wasm trap and a `.wast` script
@@ -19,8 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    Compilation, Config, Engine, ExternType, Linker, Module, Store, Tiering, Trap, Val, ValType,
-    WasmBacktrace,
+    Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Linker, Module, Store,
+    Tiering, Trap, Val, ValType, WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
 
@@ -43,17 +44,22 @@ Usage:
       --inherit-env        Pass lazuli's whole environment to the program.
       --compile lazy|eager Compile each function on its first call (lazy, the
                            default) or all of them before running (eager).
-      --tier fast|optimized
-                           Compile quickly into slower code (fast) or into the
-                           fastest code Cranelift makes (optimized, the default).
-  lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE
+      --tier auto|fast|optimized
+                           Compile each function quickly first and recompile the
+                           ones that run long into the fastest code (auto, the
+                           default); always compile quickly into slower code
+                           (fast); or always into the fastest code Cranelift
+                           makes (optimized).
+      --tier-up-budget N   Under --tier auto, recompile a function once it has
+                           made N calls and loop iterations (N >= 1; default %BUDGET%).
+  lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE
       Compile every function of FILE and print the number of functions, bytes of
       Wasm code, bytes of machine code and the compile time. --target compiles for
       another machine (e.g. aarch64-unknown-linux-gnu) without running anything;
       --tier is as for `run`.
-  lazuli wast FILE...
+  lazuli wast [--tier auto|fast|optimized] [--tier-up-budget N] FILE...
       Run WebAssembly spec scripts (.wast), print each failing directive and, last,
-      `N passed, M failed`.
+      `N passed, M failed`. The options are as for `run`.
   lazuli help | --help | -h
       Print this message.
   lazuli --version | -V
@@ -127,15 +133,16 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
 }
 
 fn print_usage() -> Result<ExitCode> {
-    std::io::stdout().lock().write_all(USAGE.as_bytes())?;
+    let usage = USAGE.replace("%BUDGET%", &DEFAULT_TIER_UP_BUDGET.to_string());
+    std::io::stdout().lock().write_all(usage.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The arguments of `lazuli run`.
 struct RunArgs<'a> {
     invoke: Option<&'a str>,
-    compilation: Compilation,
-    tiering: Tiering,
+    /// `--compile`, `--tier` and `--tier-up-budget`.
+    config: Config,
     /// `--dir`: (host path, guest name).
     dirs: Vec<(&'a str, &'a str)>,
     /// `--env`: (key, value).
@@ -147,11 +154,15 @@ struct RunArgs<'a> {
 
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let mut invoke = None;
-    let mut compilation = Compilation::Lazy;
-    let mut tiering = Tiering::Optimized;
+    let mut config = Config::new();
     let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
     let mut i = 0;
     while i < args.len() {
+        let taken = tier_option(args, i, &mut config, true)?;
+        if taken > 0 {
+            i += taken;
+            continue;
+        }
         let arg = args[i].as_str();
         match arg {
             "--help" | "-h" => return Ok(None),
@@ -177,19 +188,11 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
                 let mode = args
                     .get(i + 1)
                     .ok_or_else(|| anyhow!("`--compile` needs `lazy` or `eager`"))?;
-                compilation = parse_compilation(mode)?;
+                config.compilation(parse_compilation(mode)?);
                 i += 2;
             }
             _ if arg.starts_with("--compile=") => {
-                compilation = parse_compilation(&arg["--compile=".len()..])?;
-                i += 1;
-            }
-            "--tier" => {
-                tiering = parse_tier(args.get(i + 1))?;
-                i += 2;
-            }
-            _ if arg.starts_with("--tier=") => {
-                tiering = parse_tier(Some(&arg["--tier=".len()..]))?;
+                config.compilation(parse_compilation(&arg["--compile=".len()..])?);
                 i += 1;
             }
             _ if arg.starts_with("--dir=") || arg.starts_with("--env=") => {
@@ -216,8 +219,7 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     };
     Ok(Some(RunArgs {
         invoke,
-        compilation,
-        tiering,
+        config,
         dirs,
         env,
         inherit_env,
@@ -235,13 +237,53 @@ fn parse_compilation(mode: &str) -> Result<Compilation> {
     }
 }
 
+/// If `args[i]` is `--tier` or (with `budget`) `--tier-up-budget`, as `NAME VALUE`
+/// or `NAME=VALUE`, applies it to `config` and returns how many arguments it took;
+/// 0 if `args[i]` is something else.
+fn tier_option(args: &[String], i: usize, config: &mut Config, budget: bool) -> Result<usize> {
+    if let Some((value, taken)) = option_value(args, i, "--tier") {
+        config.tiering(parse_tier(value)?);
+        return Ok(taken);
+    }
+    if let Some((value, taken)) = option_value(args, i, "--tier-up-budget").filter(|_| budget) {
+        config.tier_up_budget(parse_budget(value)?);
+        return Ok(taken);
+    }
+    Ok(0)
+}
+
+/// If `args[i]` is the option `name`: its value, from `NAME=VALUE` or from the next
+/// argument (`None` if there is none), and how many arguments the option takes.
+fn option_value<'a>(args: &'a [String], i: usize, name: &str) -> Option<(Option<&'a str>, usize)> {
+    let arg = args.get(i)?;
+    if arg == name {
+        return Some((args.get(i + 1).map(String::as_str), 2));
+    }
+    let value = arg.strip_prefix(name)?.strip_prefix('=')?;
+    Some((Some(value), 1))
+}
+
 /// Parses the value of `--tier`, which is missing if `--tier` was the last argument.
-fn parse_tier(tier: Option<&(impl AsRef<str> + ?Sized)>) -> Result<Tiering> {
-    match tier.map(AsRef::as_ref) {
+fn parse_tier(tier: Option<&str>) -> Result<Tiering> {
+    const EXPECTED: &str = "`auto`, `fast` or `optimized`";
+    match tier {
+        Some("auto") => Ok(Tiering::Auto),
         Some("fast") => Ok(Tiering::Fast),
         Some("optimized") => Ok(Tiering::Optimized),
-        Some(other) => bail!("`--tier {other}`: expected `fast` or `optimized`"),
-        None => bail!("`--tier` needs `fast` or `optimized`"),
+        Some(other) => bail!("`--tier {other}`: expected {EXPECTED}"),
+        None => bail!("`--tier` needs {EXPECTED}"),
+    }
+}
+
+/// Parses the value of `--tier-up-budget`, missing if it was the last argument.
+fn parse_budget(budget: Option<&str>) -> Result<u32> {
+    const EXPECTED: &str = "a whole number from 1 to 4294967295";
+    let Some(text) = budget else {
+        bail!("`--tier-up-budget` needs {EXPECTED}");
+    };
+    match text.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("`--tier-up-budget {text}`: expected {EXPECTED}"),
     }
 }
 
@@ -291,9 +333,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let Some(args) = parse_run_args(args)? else {
         return print_usage();
     };
-    let mut config = Config::new();
-    config.compilation(args.compilation).tiering(args.tiering);
-    let engine = Engine::new(&config)?;
+    let engine = Engine::new(&args.config)?;
     let module = compile_file(&engine, Path::new(args.file))?;
     let mut store = Store::new(&engine, wasi_ctx(&args)?);
     // WASI preview 1 is the only host module: any other import is reported as
@@ -348,13 +388,18 @@ fn run(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lazuli compile [--target TRIPLE] [--tier fast|optimized] FILE`: compiles every
+/// `lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE`: compiles every
 /// function eagerly and prints what it cost.
 fn compile(args: &[String]) -> Result<ExitCode> {
     let mut config = Config::new();
     config.compilation(Compilation::Eager);
     let mut rest = args;
     let file = loop {
+        let taken = tier_option(rest, 0, &mut config, false)?;
+        if taken > 0 {
+            rest = rest.get(taken..).unwrap_or_default();
+            continue;
+        }
         match rest {
             [flag, ..] if flag == "--help" || flag == "-h" => return print_usage(),
             [flag, triple, tail @ ..] if flag == "--target" => {
@@ -363,14 +408,6 @@ fn compile(args: &[String]) -> Result<ExitCode> {
             }
             [flag, tail @ ..] if flag.starts_with("--target=") => {
                 config.target(&flag["--target=".len()..]);
-                rest = tail;
-            }
-            [flag, tail @ ..] if flag == "--tier" => {
-                config.tiering(parse_tier(tail.first())?);
-                rest = tail.get(1..).unwrap_or_default();
-            }
-            [flag, tail @ ..] if flag.starts_with("--tier=") => {
-                config.tiering(parse_tier(Some(&flag["--tier=".len()..]))?);
                 rest = tail;
             }
             [flag, ..] if flag.starts_with('-') => {
@@ -538,14 +575,14 @@ fn format_val(val: &Val) -> String {
     }
 }
 
-fn wast(files: &[String]) -> Result<ExitCode> {
-    if files.iter().any(|f| f == "--help" || f == "-h") {
+fn wast(args: &[String]) -> Result<ExitCode> {
+    if args.iter().any(|f| f == "--help" || f == "-h") {
         return print_usage();
     }
+    let (config, files) = parse_wast_args(args)?;
     if files.is_empty() {
         bail!("`lazuli wast` needs at least one FILE; run `lazuli --help` for usage");
     }
-    let config = Config::new();
     let mut stdout = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     for file in files {
@@ -572,4 +609,29 @@ fn wast(files: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The options of `lazuli wast` (`--tier`, `--tier-up-budget`) as a configuration,
+/// and the files after them.
+fn parse_wast_args(args: &[String]) -> Result<(Config, &[String])> {
+    let mut config = Config::new();
+    let mut i = 0;
+    while i < args.len() {
+        let taken = tier_option(args, i, &mut config, true)?;
+        if taken > 0 {
+            i += taken;
+            continue;
+        }
+        match args[i].as_str() {
+            "--" => {
+                i += 1;
+                break;
+            }
+            arg if arg.starts_with('-') && arg.len() > 1 => {
+                bail!("unknown option `{arg}` for `lazuli wast`; run `lazuli --help` for usage")
+            }
+            _ => break,
+        }
+    }
+    Ok((config, &args[i..]))
 }

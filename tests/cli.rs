@@ -540,17 +540,33 @@ fn a_file_over_1_gib_is_refused_without_reading_it() {
     }
 }
 
+/// Every `--tier` value, and `--tier auto` with a budget of 1 (tier-up as soon as
+/// a function's first call begins, so calls switch tiers during the run).
+const TIER_FLAGS: [&[&str]; 4] = [
+    &["--tier", "auto"],
+    &["--tier", "auto", "--tier-up-budget", "1"],
+    &["--tier", "fast"],
+    &["--tier", "optimized"],
+];
+
+/// `lazuli run` with `tier` before `rest`.
+fn run_at(tier: &[&str], rest: &[&str]) -> Output {
+    let args: Vec<&str> = ["run"].iter().chain(tier).chain(rest).copied().collect();
+    lazuli(&args)
+}
+
 #[test]
-fn both_tiers_give_the_same_results_and_traps() {
-    for tier in ["fast", "optimized"] {
-        let out = lazuli(&["run", "--tier", tier, "--invoke", "fib", FIB, "20"]);
-        assert_prints(&out, "6765\n");
-        let flag = format!("--tier={tier}");
+fn every_tier_gives_the_same_results_and_traps() {
+    for tier in TIER_FLAGS {
+        assert_prints(&run_at(tier, &["--invoke", "fib", FIB, "20"]), "6765\n");
+        let eager = ["--compile", "eager", "--invoke", "fib", FIB, "20"];
+        assert_prints(&run_at(tier, &eager), "6765\n");
+    }
+    for flag in ["--tier=auto", "--tier=fast", "--tier=optimized"] {
         let out = lazuli(&[
             "run",
-            &flag,
-            "--compile",
-            "eager",
+            flag,
+            "--tier-up-budget=3",
             "--invoke",
             "fib",
             FIB,
@@ -564,26 +580,90 @@ fn both_tiers_give_the_same_results_and_traps() {
           (func $explode unreachable)
           (func (export "boom") (call $explode)))"#,
     );
-    let backtraces = ["fast", "optimized"].map(|tier| {
-        let out = lazuli(&["run", "--tier", tier, "--invoke", "boom", path_str(&file)]);
+    let backtraces = TIER_FLAGS.map(|tier| {
+        let out = run_at(tier, &["--invoke", "boom", path_str(&file)]);
         assert_eq!(out.status.code(), Some(1));
         stderr(&out)
     });
     assert!(backtraces[0].contains("traps!explode"), "{}", backtraces[0]);
-    assert_eq!(backtraces[0], backtraces[1]);
+    for backtrace in &backtraces[1..] {
+        assert_eq!(backtrace, &backtraces[0]);
+    }
 }
 
 #[test]
-fn unknown_tier_is_an_error() {
-    let out = lazuli(&["run", "--tier", "auto", "--invoke", "fib", FIB, "1"]);
+fn unknown_tier_is_an_error_naming_the_tiers() {
+    let out = lazuli(&["run", "--tier", "slow", "--invoke", "fib", FIB, "1"]);
     let err = assert_error(&out);
+    let expected = "`--tier slow`: expected `auto`, `fast` or `optimized`";
+    assert!(err.contains(expected), "{err}");
+    let err = assert_error(&lazuli(&["compile", "--tier=Auto", FIB]));
+    assert!(err.contains("`--tier Auto`: expected `auto`"), "{err}");
+    let wast = temp_file("pass.wast", PASSING_WAST);
+    let err = assert_error(&lazuli(&["wast", "--tier", "eager", path_str(&wast)]));
+    assert!(err.contains("`--tier eager`: expected `auto`"), "{err}");
+    for command in ["run", "compile", "wast"] {
+        let err = assert_error(&lazuli(&[command, "--tier"]));
+        assert!(
+            err.contains("`--tier` needs `auto`, `fast` or `optimized`"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bad_tier_up_budget_is_an_error() {
+    for budget in ["0", "-1", "1.5", "many", "4294967296", ""] {
+        let flag = format!("--tier-up-budget={budget}");
+        let err = assert_error(&lazuli(&["run", &flag, "--invoke", "fib", FIB, "1"]));
+        let expected = format!("`--tier-up-budget {budget}`: expected a whole number from 1");
+        assert!(err.contains(&expected), "{err}");
+    }
+    let err = assert_error(&lazuli(&["wast", "--tier-up-budget"]));
     assert!(
-        err.contains("`--tier auto`") && err.contains("optimized"),
+        err.contains("`--tier-up-budget` needs a whole number"),
         "{err}"
     );
-    assert!(assert_error(&lazuli(&["run", "--tier"])).contains("`--tier` needs"));
-    assert!(assert_error(&lazuli(&["compile", "--tier=slow", FIB])).contains("slow"));
-    assert!(assert_error(&lazuli(&["compile", "--tier"])).contains("`--tier` needs"));
+    // Nothing runs in `compile`, so there is no budget to spend.
+    let err = assert_error(&lazuli(&["compile", "--tier-up-budget", "1", FIB]));
+    assert!(err.contains("unknown option `--tier-up-budget`"), "{err}");
+}
+
+#[test]
+fn wast_runs_at_every_tier() {
+    let pass = temp_file("pass.wast", PASSING_WAST);
+    let fail = temp_file(
+        "fail.wast",
+        r#"(module (func (export "one") (result i32) i32.const 1))
+(assert_return (invoke "one") (i32.const 1))
+(assert_return (invoke "one") (i32.const 2))"#,
+    );
+    for tier in TIER_FLAGS {
+        let args: Vec<&str> = ["wast"].iter().chain(tier).copied().collect();
+        let out = lazuli(&[&args[..], &[path_str(&pass)]].concat());
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{tier:?}: {text}");
+        assert_eq!(text.lines().last(), Some("5 passed, 0 failed"), "{text}");
+        let out = lazuli(&[&args[..], &["--", path_str(&fail)]].concat());
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{tier:?}: {text}");
+        assert_eq!(text.lines().last(), Some("2 passed, 1 failed"), "{text}");
+    }
+    let out = lazuli(&["wast", "--tier=fast", path_str(&pass)]);
+    assert_eq!(stdout(&out).lines().last(), Some("5 passed, 0 failed"));
+    let err = assert_error(&lazuli(&["wast", "--compile", "eager", path_str(&pass)]));
+    assert!(
+        err.contains("unknown option `--compile` for `lazuli wast`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_names_the_tiers_and_the_default_budget() {
+    let text = stdout(&lazuli(&["--help"]));
+    assert!(text.contains("--tier auto|fast|optimized"), "{text}");
+    let budget = format!("default {})", lazuli::DEFAULT_TIER_UP_BUDGET);
+    assert!(text.contains(&budget), "{text}");
 }
 
 #[test]
@@ -606,6 +686,8 @@ fn compile_at_the_fast_tier_makes_unoptimised_code() {
         fast > optimized + 40 * 2 * 3,
         "fast {fast} B, optimized {optimized} B"
     );
+    // `auto` is the default.
     let default = compile_report(&lazuli(&["compile", path_str(&file)]));
-    assert_eq!(default[2].1, optimized.to_string());
+    let auto = compile_report(&lazuli(&["compile", "--tier", "auto", path_str(&file)]));
+    assert_eq!(default[..3], auto[..3]);
 }
