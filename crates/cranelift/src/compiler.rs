@@ -53,9 +53,12 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 pub struct CompilerOptions {
     /// Memories are guarded by a large reservation, so accesses need no bounds check.
     pub guarded_memories: bool,
-    /// Functions are compiled one at a time on first call, so calls between them go
-    /// through funcrefs instead of relocations.
-    pub lazy: bool,
+    /// Calls between the module's own functions go through their dispatch slots
+    /// (lazy compilation, tier-up) instead of direct relocated calls.
+    pub slot_calls: bool,
+    /// Functions count their calls and loop iterations down from the budget in
+    /// their dispatch slot and call the `TierUp` builtin when it is used up.
+    pub tier_up_counters: bool,
 }
 
 /// Compiles functions and trampolines for one target at one tier, which is in its
@@ -142,14 +145,17 @@ impl Compiler {
             range.start as u64,
         ));
         let mut validator = module.func_validator(defined_index);
-        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options);
+        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options)
+            .for_function(defined_index);
         with_scratch(|Scratch { translator, ctx }| {
             ctx.func = Function::with_name_signature(
                 UserFuncName::user(FUNC_NAMESPACE, func_index),
                 wasm_signature(ty),
             );
             translator.translate(&mut env, ty, &body, &mut ctx.func, validator.as_mut())?;
-            self.finish(ctx)
+            let mut compiled = self.finish(ctx)?;
+            compiled.callees = env.into_callees();
+            Ok(compiled)
         })
     }
 
@@ -236,6 +242,7 @@ impl Compiler {
                 traps,
                 wasm_offsets,
             },
+            callees: Vec::new(),
         })
     }
 }

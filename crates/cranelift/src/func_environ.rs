@@ -28,6 +28,16 @@ pub trait FuncEnvironment {
     /// Prepares a new function: its VMContext global value and stack-limit check.
     fn begin_function(&mut self, func: &mut Function);
 
+    /// Emits what runs once per call, after the locals are initialised and before
+    /// the body: a hook for counting calls (tier-up), and later for fuel and epoch
+    /// checks. Must leave `b` in a block that falls through to the body.
+    fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
+
+    /// Emits what runs at the top of every iteration of a loop, in the loop's header
+    /// block before its body (every `br` to the loop runs it): the same hook as
+    /// [`FuncEnvironment::function_entry`], for loops.
+    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
+
     /// Reads global `index`.
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value;
 
@@ -151,8 +161,14 @@ pub struct ModuleEnvironment<'a> {
     /// Whether memories are guarded by a reservation (no explicit bounds checks).
     guarded_memories: bool,
     /// Whether calls to defined functions go through the module's dispatch slots
-    /// (lazy compilation) rather than direct relocated calls.
-    lazy: bool,
+    /// (lazy compilation, tier-up) rather than direct relocated calls.
+    slot_calls: bool,
+    /// Whether the function counts its calls and loop iterations for tier-up.
+    tier_up_counters: bool,
+    /// The defined function being translated, if known (the counters need it).
+    defined: Option<u32>,
+    /// The defined functions called directly so far, each once.
+    callees: Vec<u32>,
 }
 
 impl<'a> ModuleEnvironment<'a> {
@@ -168,8 +184,52 @@ impl<'a> ModuleEnvironment<'a> {
             signatures,
             isa,
             guarded_memories: options.guarded_memories,
-            lazy: options.lazy,
+            slot_calls: options.slot_calls,
+            tier_up_counters: options.tier_up_counters,
+            defined: None,
+            callees: Vec::new(),
         }
+    }
+
+    /// The defined functions the translated function calls directly, in the order
+    /// of their first call.
+    pub fn into_callees(self) -> Vec<u32> {
+        self.callees
+    }
+
+    /// This environment for translating defined function `defined`.
+    pub fn for_function(mut self, defined: u32) -> Self {
+        self.defined = Some(defined);
+        self
+    }
+
+    /// Counts one call or loop iteration against the function's tier-up budget
+    /// (in its dispatch slot) and calls `TierUp` when the budget is used up. The
+    /// decrement is a plain load and store: threads running the function at once
+    /// may lose a count, which only delays tier-up.
+    fn count_for_tier_up(&self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        let Some(defined) = self.defined.filter(|_| self.tier_up_counters) else {
+            return;
+        };
+        let slots = b
+            .ins()
+            .load(types::I64, readonly(), vmctx, VMOffsets::FUNC_SLOTS as i32);
+        let offset = (VMOffsets::func_slot(defined) + VMOffsets::FUNC_SLOT_BUDGET) as i32;
+        let budget = b.ins().load(types::I32, trusted(), slots, offset);
+        let left = b.ins().iadd_imm_s(budget, -1);
+        b.ins().store(trusted(), left, slots, offset);
+        let used_up = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, left, 0);
+        let (tier_up, body) = (b.create_block(), b.create_block());
+        b.ins().brif(used_up, tier_up, &[], body, &[]);
+        b.set_cold_block(tier_up);
+        b.switch_to_block(tier_up);
+        b.seal_block(tier_up);
+        let index = self.module.num_imported_funcs + defined;
+        let index = b.ins().iconst(types::I32, i64::from(index));
+        self.call_builtin(b, vmctx, Builtin::TierUp, &[index]);
+        b.ins().jump(body, &[]);
+        b.switch_to_block(body);
+        b.seal_block(body);
     }
 
     /// Calls the function behind funcref `func_ref`: the code its dispatch slot
@@ -322,6 +382,14 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         func.stack_limit = Some(load_gv(func, store, store_ctx::STACK_LIMIT, false));
     }
 
+    fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.count_for_tier_up(b, vmctx);
+    }
+
+    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.count_for_tier_up(b, vmctx);
+    }
+
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {
         let ty = ir_type(self.module.globals[index as usize].ty);
         let addr = self.global_addr(b, vmctx, index);
@@ -347,8 +415,11 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
                 .iadd_imm_u(vmctx, i64::from(self.offsets.func_ref(callee)));
             return self.call_func_ref(b, vmctx, func_ref, sig, args);
         }
-        if self.lazy {
-            let defined = callee - self.module.num_imported_funcs;
+        let defined = callee - self.module.num_imported_funcs;
+        if !self.callees.contains(&defined) {
+            self.callees.push(defined);
+        }
+        if self.slot_calls {
             return self.call_defined_through_slot(b, vmctx, defined, sig, args);
         }
         let name = b.func.declare_imported_user_function(UserExternalName {

@@ -15,6 +15,7 @@ mod translate;
 mod trap;
 
 pub use compiler::{CompileError, Compiler, CompilerOptions};
+pub use cranelift_codegen::isa::OwnedTargetIsa;
 pub use func_environ::{FuncEnvironment, ModuleEnvironment};
 pub use isa::{IsaError, Tier, host_isa, target_isa};
 pub use lazuli_environ::{CompiledFunction, RelocKind, Relocation, TrapSite};

@@ -30,6 +30,10 @@ macro_rules! for_each_builtin {
             /// callee's VMContext: compiles the function unless that is done already and
             /// publishes it in its dispatch slot; 0 (after recording the error) on failure.
             LazyCompile = lazy_compile(I32) -> Ptr;
+            /// `(function index) -> 1`, called by fast-tier code (with its own VMContext)
+            /// when the function has used up its tier-up budget: asks for the function
+            /// to be recompiled optimised and stores a budget that is not used up again.
+            TierUp = tier_up(I32) -> I32;
             /// `(table, delta, init) -> old size, or -1`.
             TableGrow = table_grow(I32, I32, Ptr) -> I32;
             /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.

@@ -65,4 +65,8 @@ pub struct CompiledFunction {
     pub code: Vec<u8>,
     pub relocs: Vec<Relocation>,
     pub tables: SideTables,
+    /// The defined functions (by index among the defined ones) this function calls
+    /// directly, each once, in the order of their first call: what it is likely to
+    /// need next, for compiling ahead.
+    pub callees: Vec<u32>,
 }

@@ -58,7 +58,7 @@ pub mod host_ctx {
 pub(crate) const PTR: u32 = 8;
 const GLOBAL_DEF: u32 = 16;
 const FUNC_REF: u32 = 3 * PTR;
-const FUNC_SLOT: u32 = PTR;
+const FUNC_SLOT: u32 = 2 * PTR;
 
 /// Field offsets of one module's VMContext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,8 +189,15 @@ impl VMOffsets {
     /// arguments and results between the host and the trampolines.
     pub const VAL_RAW_SIZE: u32 = 16;
 
-    /// Bytes per dispatch slot: one code address, read with a plain aligned load.
+    /// Bytes per dispatch slot (`VMFuncSlot`): the code address every call reaches,
+    /// read with a plain aligned load, and the function's tier-up budget.
     pub const FUNC_SLOT_SIZE: u32 = FUNC_SLOT;
+
+    /// Field offsets inside a dispatch slot: the code address, and the `i32` of
+    /// calls and loop iterations the function may still run before it asks to be
+    /// optimised (counted down only by code compiled with tier-up counters).
+    pub const FUNC_SLOT_CODE: u32 = 0;
+    pub const FUNC_SLOT_BUDGET: u32 = PTR;
 
     /// The dispatch slot of defined function `defined`, from `FUNC_SLOTS`.
     pub fn func_slot(defined: u32) -> u32 {

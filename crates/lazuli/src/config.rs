@@ -30,20 +30,32 @@ pub enum Compilation {
 /// sooner and running faster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tiering {
+    /// Each function is first compiled at the fast tier, counting its calls and
+    /// loop iterations; one that uses up its budget ([`Config::tier_up_budget`]) is
+    /// recompiled by the optimising tier (in the background, see
+    /// [`Config::background_compilation`]) and every later call to it reaches the
+    /// optimised code (default).
+    #[default]
+    Auto,
     /// Every function is compiled quickly, into slower and larger code (Cranelift
     /// without its optimiser and with single-pass register allocation): for code
     /// that runs briefly, where compiling dominates.
     Fast,
-    /// Every function is compiled by Cranelift's optimising pipeline (default).
-    #[default]
+    /// Every function is compiled by Cranelift's optimising pipeline.
     Optimized,
 }
+
+/// What a function may do at the fast tier before [`Tiering::Auto`] recompiles it
+/// optimised: each call and each loop iteration uses one unit.
+pub const DEFAULT_TIER_UP_BUDGET: u32 = 10_000;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) compilation: Compilation,
     pub(crate) tiering: Tiering,
+    pub(crate) tier_up_budget: u32,
+    pub(crate) background_compilation: bool,
     pub(crate) validation: Validation,
     pub(crate) features: WasmFeatures,
     pub(crate) memory_style: MemoryStyle,
@@ -56,7 +68,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             compilation: Compilation::Lazy,
-            tiering: Tiering::Optimized,
+            tiering: Tiering::Auto,
+            tier_up_budget: DEFAULT_TIER_UP_BUDGET,
+            background_compilation: true,
             validation: Validation::Eager,
             features: WasmFeatures::WASM2,
             memory_style: MemoryStyle::Guarded,
@@ -104,10 +118,32 @@ impl Config {
         self
     }
 
-    /// How functions are compiled: quickly ([`Tiering::Fast`]) or into the fastest
-    /// code ([`Tiering::Optimized`], the default).
+    /// How functions are compiled: first quickly, then optimised where they run
+    /// long ([`Tiering::Auto`], the default), always quickly ([`Tiering::Fast`]) or
+    /// always into the fastest code ([`Tiering::Optimized`]).
     pub fn tiering(&mut self, tiering: Tiering) -> &mut Self {
         self.tiering = tiering;
+        self
+    }
+
+    /// Under [`Tiering::Auto`], how many calls and loop iterations (one unit each) a
+    /// function runs at the fast tier before it is recompiled optimised (default
+    /// [`DEFAULT_TIER_UP_BUDGET`]; at least 1). With a budget of 1 and
+    /// [`Config::background_compilation`] off, every function is optimised as soon as
+    /// its first call begins: the first call runs the fast code, every later one the
+    /// optimised code.
+    pub fn tier_up_budget(&mut self, budget: u32) -> &mut Self {
+        self.tier_up_budget = budget.max(1);
+        self
+    }
+
+    /// Whether compilation may happen off the thread that needs it (default: yes):
+    /// tier-up compiles on a background thread while the fast code keeps running,
+    /// and, on a machine with more than one core, idle cores compile the functions
+    /// likely to be called next. Off, every compilation happens on the thread whose
+    /// call needs it, in a deterministic order (for tests).
+    pub fn background_compilation(&mut self, enable: bool) -> &mut Self {
+        self.background_compilation = enable;
         self
     }
 

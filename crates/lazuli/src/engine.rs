@@ -1,6 +1,7 @@
-//! [`Engine`]: the compiler, the engine-wide signature registry and the shared
-//! trampolines.
+//! [`Engine`]: the compilers (one per tier it uses), the background compiler, the
+//! engine-wide signature registry and the shared trampolines.
 
+use crate::background::Background;
 use crate::{Compilation, Config, Tiering};
 use anyhow::{Context, Result};
 use lazuli_cranelift::{Compiler, CompilerOptions, Tier, host_isa, target_isa};
@@ -18,7 +19,12 @@ pub struct Engine {
 
 pub(crate) struct EngineInner {
     pub(crate) config: Config,
+    /// Compiles every function first (and the trampolines and stubs).
     pub(crate) compiler: Compiler,
+    /// Under `Tiering::Auto`, recompiles the functions that use up their budget.
+    optimizer: Option<Compiler>,
+    /// Runs tier-up and compile-ahead jobs, with `Config::background_compilation`.
+    background: Option<Background>,
     pub(crate) signatures: SignatureRegistry,
     trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
     trampoline_code: CodeMemory,
@@ -64,26 +70,37 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine for `config`; fails if its target is unknown.
     pub fn new(config: &Config) -> Result<Engine> {
-        let tier = match config.tiering {
+        // Code for other targets is only ever compiled eagerly, and cannot tier up.
+        let native = config.target.is_none();
+        let lazy = config.compilation == Compilation::Lazy && native;
+        let tiers_up = config.tiering == Tiering::Auto && native;
+        let first_tier = match config.tiering {
             Tiering::Fast => Tier::Fast,
-            Tiering::Optimized => Tier::Optimized,
+            Tiering::Auto if tiers_up => Tier::Fast,
+            Tiering::Auto | Tiering::Optimized => Tier::Optimized,
         };
-        let isa = match &config.target {
-            Some(triple) => target_isa(triple, tier, config.verify)?,
-            None => host_isa(tier, config.verify)?,
+        let options = CompilerOptions {
+            guarded_memories: config.memory_style == MemoryStyle::Guarded,
+            // A slot is where tier-up publishes, so every call must go through it.
+            slot_calls: lazy || tiers_up,
+            tier_up_counters: tiers_up,
         };
-        let compiler = Compiler::new(
-            isa,
-            CompilerOptions {
-                guarded_memories: config.memory_style == MemoryStyle::Guarded,
-                // Code for other targets is only ever compiled eagerly.
-                lazy: config.compilation == Compilation::Lazy && config.target.is_none(),
-            },
-        );
+        let compiler = Compiler::new(isa(config, first_tier)?, options);
+        let optimizer = tiers_up
+            .then(|| -> Result<Compiler> {
+                let options = CompilerOptions {
+                    tier_up_counters: false,
+                    ..options
+                };
+                Ok(Compiler::new(isa(config, Tier::Optimized)?, options))
+            })
+            .transpose()?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 compiler,
+                optimizer,
+                background: config.background_compilation.then(Background::new),
                 signatures: SignatureRegistry::default(),
                 trampolines: Mutex::new(HashMap::new()),
                 trampoline_code: CodeMemory::new(),
@@ -99,9 +116,19 @@ impl Engine {
         &self.inner.compiler
     }
 
+    /// The optimising compiler of a tiering engine (`Tiering::Auto`).
+    pub(crate) fn optimizer(&self) -> Option<&Compiler> {
+        self.inner.optimizer.as_ref()
+    }
+
+    /// The background compiler, unless compiling off the calling thread is off.
+    pub(crate) fn background(&self) -> Option<&Background> {
+        self.inner.background.as_ref()
+    }
+
     /// Whether modules compile each function on its first call.
     pub(crate) fn is_lazy(&self) -> bool {
-        self.compiler().options().lazy
+        self.inner.config.compilation == Compilation::Lazy && self.is_native()
     }
 
     /// Whether code from this engine can run on this machine.
@@ -141,6 +168,14 @@ impl Engine {
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
     }
+}
+
+/// The ISA of `config`'s target (or the host) at `tier`.
+fn isa(config: &Config, tier: Tier) -> Result<lazuli_cranelift::OwnedTargetIsa> {
+    Ok(match &config.target {
+        Some(triple) => target_isa(triple, tier, config.verify)?,
+        None => host_isa(tier, config.verify)?,
+    })
 }
 
 fn publish_trampolines(

@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+mod background;
 mod config;
 mod engine;
 mod externals;
@@ -42,7 +43,7 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result};
-pub use config::{Compilation, Config, MemoryStyle, Tiering, Validation};
+pub use config::{Compilation, Config, DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering, Validation};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};

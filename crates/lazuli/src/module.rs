@@ -3,13 +3,16 @@
 //! calls to it reach. In lazy mode (the default) the slot starts out at the
 //! function's lazy-compile stub, and the function is compiled on its first call,
 //! exactly once however many threads call it; in eager mode all are compiled in
-//! parallel when the module loads.
+//! parallel when the module loads. Under `Tiering::Auto` that first compile is at
+//! the fast tier, with counters; a function that uses up its budget is recompiled
+//! optimised (`ModuleInner::optimize`) and its slot swapped to the new code.
 
+use crate::background::JobKind;
 use crate::engine::Trampolines;
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
-use lazuli_cranelift::CompileError;
+use lazuli_cranelift::{CompileError, Compiler};
 use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
 use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::{ModuleCode, VMFuncSlot};
@@ -17,8 +20,8 @@ use rayon::prelude::*;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 /// A compiled module; cheap to clone.
@@ -28,6 +31,8 @@ pub struct Module {
 }
 
 pub(crate) struct ModuleInner {
+    /// This module, for the background jobs it queues.
+    this: Weak<ModuleInner>,
     pub(crate) engine: Engine,
     pub(crate) info: Arc<ModuleInfo>,
     /// The module's bytes: function bodies and data segments are ranges of them.
@@ -40,6 +45,8 @@ pub(crate) struct ModuleInner {
     slots: Box<[VMFuncSlot]>,
     /// Whether each defined function is compiled, or why it cannot be.
     states: Box<[Mutex<FuncState>]>,
+    /// Whether each defined function's tier-up was asked for (at most once).
+    tiered_up: Box<[AtomicBool]>,
     /// The module's machine code.
     code: CodeMemory,
     /// The lazy-compile stubs, published once at load in a reservation of their
@@ -81,6 +88,11 @@ struct Counters {
     code_bytes: AtomicUsize,
     stub_bytes: AtomicUsize,
     nanos: AtomicU64,
+    compiled_ahead: AtomicUsize,
+    optimized: AtomicUsize,
+    optimized_code_bytes: AtomicUsize,
+    optimize_nanos: AtomicU64,
+    optimize_failures: AtomicUsize,
 }
 
 /// What compiling a module has cost so far.
@@ -99,6 +111,19 @@ pub struct CompileStats {
     pub code_memory_bytes: usize,
     /// Time spent compiling, summed over threads.
     pub compile_time: Duration,
+    /// Of `functions_compiled`, those compiled ahead of their first call by a
+    /// background thread.
+    pub functions_compiled_ahead: usize,
+    /// Functions recompiled by the optimising tier after using up their tier-up
+    /// budget (`Tiering::Auto`); not counted in the fields above.
+    pub functions_optimized: usize,
+    /// Bytes of machine code tier-up produced.
+    pub optimized_code_bytes: usize,
+    /// Time spent recompiling for tier-up, summed over threads.
+    pub optimize_time: Duration,
+    /// Tier-ups that failed (a code generator error at the optimising tier after
+    /// the fast tier succeeded, a Lazuli bug); such functions keep their fast code.
+    pub optimize_failures: usize,
 }
 
 impl Drop for ModuleInner {
@@ -153,10 +178,12 @@ impl Module {
             Vec::new()
         };
         let defined = info.num_defined_funcs() as usize;
-        let inner = Arc::new(ModuleInner {
+        let inner = Arc::new_cyclic(|this| ModuleInner {
+            this: this.clone(),
             engine: engine.clone(),
             slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
             states: (0..defined).map(|_| Mutex::default()).collect(),
+            tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
             info: Arc::new(info),
             bytes: bytes.into(),
             signatures,
@@ -199,7 +226,23 @@ impl Module {
             code_memory_bytes: self.inner.code.committed_bytes()
                 + self.inner.stubs.committed_bytes(),
             compile_time: Duration::from_nanos(c.nanos.load(Ordering::Relaxed)),
+            functions_compiled_ahead: c.compiled_ahead.load(Ordering::Relaxed),
+            functions_optimized: c.optimized.load(Ordering::Relaxed),
+            optimized_code_bytes: c.optimized_code_bytes.load(Ordering::Relaxed),
+            optimize_time: Duration::from_nanos(c.optimize_nanos.load(Ordering::Relaxed)),
+            optimize_failures: c.optimize_failures.load(Ordering::Relaxed),
         }
+    }
+
+    /// The tier-up budget left to function `func_index` (calls and loop iterations
+    /// its fast-tier code may still run before asking to be optimised; `i32::MAX`
+    /// once tier-up was asked for, or when the function does not count), or `None`
+    /// if the module does not define it. For tests: whether later calls still run
+    /// the fast code shows in this number.
+    #[doc(hidden)]
+    pub fn tier_up_budget(&self, func_index: u32) -> Option<i32> {
+        let defined = func_index.checked_sub(self.inner.info.num_imported_funcs)?;
+        Some(self.inner.slots.get(defined as usize)?.budget())
     }
 
     /// The number of functions the module defines.
@@ -285,18 +328,30 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
 }
 
 impl ModuleInner {
+    /// Compiles defined function `defined` at the first tier, counting it in the
+    /// compile statistics.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
         let start = Instant::now();
+        let func = self.compile_with(self.engine.compiler(), defined)?;
+        let c = &self.stats;
+        c.functions.fetch_add(1, Ordering::Relaxed);
+        c.wasm_bytes.fetch_add(
+            self.info.bodies[defined as usize].range.len(),
+            Ordering::Relaxed,
+        );
+        c.code_bytes.fetch_add(func.code.len(), Ordering::Relaxed);
+        c.nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(func)
+    }
+
+    /// Compiles defined function `defined` with `compiler`.
+    fn compile_with(&self, compiler: &Compiler, defined: u32) -> Result<CompiledFunction> {
         // A panic in the code generator is a bug, but it must not take the host down
         // (lazily, this runs inside a builtin called from Wasm, where unwinding is
         // not allowed): it becomes this function's compile error.
         let compiled = catch_unwind(AssertUnwindSafe(|| {
-            self.engine.compiler().compile_function(
-                &self.info,
-                &self.bytes,
-                &self.signatures,
-                defined,
-            )
+            compiler.compile_function(&self.info, &self.bytes, &self.signatures, defined)
         }))
         .unwrap_or_else(|panic| {
             let message = panic
@@ -308,22 +363,23 @@ impl ModuleInner {
                 "the code generator panicked: {message}"
             )))
         });
-        let func = compiled.with_context(|| {
+        compiled.with_context(|| {
             format!(
                 "compiling function {}",
                 self.info.num_imported_funcs + defined
             )
-        })?;
-        let c = &self.stats;
-        c.functions.fetch_add(1, Ordering::Relaxed);
-        c.wasm_bytes.fetch_add(
-            self.info.bodies[defined as usize].range.len(),
-            Ordering::Relaxed,
-        );
-        c.code_bytes.fetch_add(func.code.len(), Ordering::Relaxed);
-        c.nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        Ok(func)
+        })
+    }
+
+    /// Points the slot of defined function `defined` at its first-tier `code`,
+    /// giving it its tier-up budget first if it will count.
+    fn publish_first_tier(&self, defined: u32, code: usize) {
+        let slot = &self.slots[defined as usize];
+        if self.engine.optimizer().is_some() {
+            let budget = self.engine.config().tier_up_budget;
+            slot.set_budget(i32::try_from(budget).unwrap_or(i32::MAX));
+        }
+        slot.set(code);
     }
 
     /// Compiles every function in parallel and publishes them as one block with
@@ -342,8 +398,8 @@ impl ModuleInner {
             func.checked_sub(imported)
                 .map(|d| RelocTarget::Batch(d as usize))
         })?;
-        for ((slot, state), range) in self.slots.iter().zip(&self.states).zip(&batch.functions) {
-            slot.set(range.start);
+        for (d, (state, range)) in self.states.iter().zip(&batch.functions).enumerate() {
+            self.publish_first_tier(d as u32, range.start);
             *state.lock().unwrap_or_else(PoisonError::into_inner) = FuncState::Compiled;
         }
         self.register(&batch, &compiled, 0);
@@ -421,12 +477,24 @@ impl ModuleInner {
             .push(batch.range.start);
     }
 
-    /// Compiles and publishes one function (lazy mode).
-    fn compile_lazily(&self, defined: u32) -> Result<usize, LazyCompileError> {
-        let func = self
+    /// Compiles and publishes one function (lazy mode); the function and the
+    /// functions it calls directly.
+    fn compile_lazily(&self, defined: u32) -> Result<(usize, Vec<u32>), LazyCompileError> {
+        let mut func = self
             .compile_one(defined)
             .map_err(|e| LazyCompileError::Deterministic(format!("{e:#}")))?;
-        let batch = self.code.publish(&[&func], |_| None).map_err(|e| {
+        let address = self.publish_one(&func, defined)?;
+        Ok((address, std::mem::take(&mut func.callees)))
+    }
+
+    /// Publishes `func`, the code of defined function `defined`, and registers it;
+    /// its entry address.
+    fn publish_one(
+        &self,
+        func: &CompiledFunction,
+        defined: u32,
+    ) -> Result<usize, LazyCompileError> {
+        let batch = self.code.publish(&[func], |_| None).map_err(|e| {
             let message = format!(
                 "publishing function {}: {e}",
                 self.info.num_imported_funcs + defined
@@ -437,28 +505,76 @@ impl ModuleInner {
                 LazyCompileError::Deterministic(message)
             }
         })?;
-        self.register(&batch, std::slice::from_ref(&func), defined);
+        self.register(&batch, std::slice::from_ref(func), defined);
         Ok(batch.functions[0].start)
     }
 
     /// The entry address of defined function `defined`, compiling it and pointing
-    /// its slot at it unless an earlier call did; an earlier transient failure is
-    /// retried.
+    /// its slot at it unless an earlier call did (or a background thread is doing
+    /// so: the lock makes this call wait for it); an earlier transient failure is
+    /// retried. The functions it calls are queued for compiling ahead.
     fn compiled_or_compile(&self, defined: u32) -> Result<usize, String> {
-        let mut state = self.states[defined as usize]
+        let state = self.states[defined as usize]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let (address, callees) = self.compile_locked(defined, state)?;
+        self.queue_ahead(&callees);
+        Ok(address)
+    }
+
+    /// Compiles defined function `defined` ahead of its first call (a background
+    /// job), unless it is compiled, failed, or being compiled by a call right now.
+    pub(crate) fn compile_ahead(&self, defined: u32) {
+        let state = match self.states[defined as usize].try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if matches!(*state, FuncState::Pending) && self.compile_locked(defined, state).is_ok() {
+            self.stats.compiled_ahead.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues the functions in `callees` that are not compiled yet for compiling
+    /// ahead, if the engine does that.
+    fn queue_ahead(&self, callees: &[u32]) {
+        let Some(background) = self.engine.background() else {
+            return;
+        };
+        if !background.compiles_ahead() {
+            return;
+        }
+        for &callee in callees {
+            let pending = match self.states[callee as usize].try_lock() {
+                Ok(state) => matches!(*state, FuncState::Pending),
+                // Being compiled (or poisoned, which compiling ahead would not mend).
+                Err(_) => false,
+            };
+            if pending {
+                background.push(self.this.clone(), callee, JobKind::CompileAhead);
+            }
+        }
+    }
+
+    /// Compiles defined function `defined`, whose state `state` is locked, unless
+    /// that is done; its entry address, and the functions it calls if this call
+    /// compiled it.
+    fn compile_locked(
+        &self,
+        defined: u32,
+        mut state: std::sync::MutexGuard<'_, FuncState>,
+    ) -> Result<(usize, Vec<u32>), String> {
         let slot = &self.slots[defined as usize];
         match &*state {
-            FuncState::Compiled => return Ok(slot.code()),
+            FuncState::Compiled => return Ok((slot.code(), Vec::new())),
             FuncState::Failed(message) => return Err(message.clone()),
             FuncState::Pending => {}
         }
         match self.compile_lazily(defined) {
-            Ok(address) => {
-                slot.set(address);
+            Ok((address, callees)) => {
+                self.publish_first_tier(defined, address);
                 *state = FuncState::Compiled;
-                Ok(address)
+                Ok((address, callees))
             }
             Err(LazyCompileError::Transient(message)) => Err(message),
             Err(LazyCompileError::Deterministic(message)) => {
@@ -466,6 +582,55 @@ impl ModuleInner {
                 Err(message)
             }
         }
+    }
+}
+
+impl ModuleInner {
+    /// Asks for defined function `defined` to be recompiled optimised: at once
+    /// without background compilation, else by a background job. Only the first
+    /// request counts; the budget is set so that the fast code stops asking.
+    fn request_tier_up(&self, defined: u32) {
+        self.slots[defined as usize].set_budget(i32::MAX);
+        if self.tiered_up[defined as usize].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match self.engine.background() {
+            Some(background) => background.push(self.this.clone(), defined, JobKind::Optimize),
+            None => self.optimize(defined),
+        }
+    }
+
+    /// Recompiles defined function `defined` at the optimising tier and points its
+    /// slot at the new code: every later call, however it reaches the function,
+    /// runs it; calls already running finish in the fast code, which stays
+    /// published until the module is dropped. A failure leaves the fast code.
+    pub(crate) fn optimize(&self, defined: u32) {
+        let Some(optimizer) = self.engine.optimizer() else {
+            return;
+        };
+        let start = Instant::now();
+        let published = self
+            .compile_with(optimizer, defined)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|func| {
+                let address = self.publish_one(&func, defined).map_err(|e| match e {
+                    LazyCompileError::Deterministic(m) | LazyCompileError::Transient(m) => m,
+                })?;
+                Ok((address, func.code.len()))
+            });
+        let c = &self.stats;
+        match published {
+            Ok((address, bytes)) => {
+                self.slots[defined as usize].set(address);
+                c.optimized.fetch_add(1, Ordering::Relaxed);
+                c.optimized_code_bytes.fetch_add(bytes, Ordering::Relaxed);
+            }
+            Err(_) => {
+                c.optimize_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        c.optimize_nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -481,6 +646,13 @@ impl ModuleCode for ModuleInner {
             })?;
         self.compiled_or_compile(defined)
             .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
+    }
+
+    fn tier_up(&self, func_index: u32) {
+        let defined = func_index.wrapping_sub(self.info.num_imported_funcs);
+        if (defined as usize) < self.slots.len() {
+            self.request_tier_up(defined);
+        }
     }
 
     fn func_slots(&self) -> *const VMFuncSlot {

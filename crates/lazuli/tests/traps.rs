@@ -8,8 +8,8 @@
 //! name and `--exact <name>`, so that nothing else runs beside them.
 
 use lazuli::{
-    Caller, Compilation, Config, Engine, Func, Linker, MemoryStyle, Module, Store, Trap, Val,
-    WasmBacktrace,
+    Caller, Compilation, Config, Engine, Func, Linker, MemoryStyle, Module, Store, Tiering, Trap,
+    Val, WasmBacktrace,
 };
 use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt;
@@ -675,6 +675,9 @@ const DOWN_WAT: &str = r#"(module
 /// A store running `down` on an engine with `max_wasm_stack` = `limit`.
 fn down_with_limit(limit: Option<usize>) -> impl FnMut(i32) -> Result<i32, Trap> {
     let mut config = Config::new();
+    // The depth searches below need one frame size: under tier-up the frames of
+    // the first calls (fast tier) and the later ones (optimised) differ.
+    config.tiering(Tiering::Optimized);
     if let Some(limit) = limit {
         config.max_wasm_stack(limit);
     }
@@ -1220,7 +1223,11 @@ fn dropped_stores_release_their_memories() {
     if !is_child(NAME) {
         return assert_child_succeeds(NAME);
     }
-    let engine = Engine::default();
+    // Tier-up after the first call, so that the background compiler's thread (and
+    // its allocator arena) exists before the measurement starts.
+    let mut config = Config::new();
+    config.tier_up_budget(1);
+    let engine = Engine::new(&config).unwrap();
     let module = Module::new(
         &engine,
         r#"(module (memory 1)
@@ -1246,6 +1253,13 @@ fn dropped_stores_release_their_memories() {
         }
     };
     cycle(100);
+    for _ in 0..60_000 {
+        if module.compile_stats().functions_optimized == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(module.compile_stats().functions_optimized, 1, "no tier-up");
     let before = usage();
     cycle(10_000);
     // Each store reserved 8 GiB: a leak of even one in a hundred would show.

@@ -184,6 +184,14 @@ unsafe extern "C" fn lazy_compile(vmctx: *mut VMContext, func_index: u32) -> *co
     }
 }
 
+/// Function `func_index` of the module of `vmctx` used up its tier-up budget (its
+/// fast-tier code calls this with its own VMContext).
+unsafe extern "C" fn tier_up(vmctx: *mut VMContext, func_index: u32) -> u32 {
+    // SAFETY: called by generated code with its own VMContext, a live instance's.
+    unsafe { instance(vmctx) }.tier_up(func_index);
+    1
+}
+
 unsafe extern "C" fn table_grow(
     vmctx: *mut VMContext,
     index: u32,

@@ -31,6 +31,10 @@ pub trait ModuleCode: Send + Sync {
     /// its dispatch slot first if that is not done yet. Errors are the embedder's
     /// error values.
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>>;
+    /// Function `func_index` used up its tier-up budget in fast-tier code: have it
+    /// recompiled optimised (now or in the background) and published in its slot.
+    /// Never fails; a function that cannot be optimised keeps its fast code.
+    fn tier_up(&self, func_index: u32);
     /// The module's dispatch slots, one per defined function; they live as long as
     /// the module, so at least as long as its instances.
     fn func_slots(&self) -> *const VMFuncSlot;
@@ -190,6 +194,11 @@ impl Instance {
     /// already; returns the entry address its dispatch slot now holds.
     pub fn compile_function(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
         self.code.compile(func_index)
+    }
+
+    /// See [`ModuleCode::tier_up`].
+    pub fn tier_up(&self, func_index: u32) {
+        self.code.tier_up(func_index)
     }
 
     /// The funcref record of function `i`.

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// Opaque type of a VMContext pointer; see `VMOffsets` for its layout.
 #[repr(C)]
@@ -104,24 +104,48 @@ pub struct VMGlobalDefinition(pub ValRaw);
 /// lazy-compile stub until the function is compiled and may be replaced later
 /// (tier-up); generated code reads it with a plain aligned load, which is atomic on
 /// the 64-bit targets Lazuli supports.
-#[repr(transparent)]
+///
+/// Beside it is the function's tier-up budget, which fast-tier code compiled with
+/// counters decrements (plain loads and stores: concurrent callers may lose a
+/// decrement, which only delays tier-up) and which the runtime resets with atomic
+/// stores.
+#[repr(C)]
 #[derive(Debug)]
-pub struct VMFuncSlot(AtomicUsize);
+pub struct VMFuncSlot {
+    code: AtomicUsize,
+    budget: AtomicI32,
+    _pad: u32,
+}
 
 impl VMFuncSlot {
     pub fn new(code: usize) -> VMFuncSlot {
-        VMFuncSlot(AtomicUsize::new(code))
+        VMFuncSlot {
+            code: AtomicUsize::new(code),
+            budget: AtomicI32::new(i32::MAX),
+            _pad: 0,
+        }
     }
 
     /// The code calls reach now.
     pub fn code(&self) -> usize {
-        self.0.load(Ordering::Acquire)
+        self.code.load(Ordering::Acquire)
     }
 
     /// Makes later calls reach `code`, which must be published executable code with
     /// the function's signature; calls already running finish where they are.
     pub fn set(&self, code: usize) {
-        self.0.store(code, Ordering::Release);
+        self.code.store(code, Ordering::Release);
+    }
+
+    /// How many calls and loop iterations the function's counting code may still
+    /// run before it calls the `TierUp` builtin (at 0 or below).
+    pub fn budget(&self) -> i32 {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    /// Sets the budget counted down by the function's counting code.
+    pub fn set_budget(&self, budget: i32) {
+        self.budget.store(budget, Ordering::Relaxed);
     }
 }
 
@@ -211,8 +235,13 @@ mod tests {
     }
 
     #[test]
-    fn dispatch_slots_are_one_aligned_word() {
+    fn dispatch_slots_hold_code_then_budget() {
         assert_eq!(size_of::<VMFuncSlot>(), at(VMOffsets::FUNC_SLOT_SIZE));
+        assert_eq!(offset_of!(VMFuncSlot, code), at(VMOffsets::FUNC_SLOT_CODE));
+        assert_eq!(
+            offset_of!(VMFuncSlot, budget),
+            at(VMOffsets::FUNC_SLOT_BUDGET)
+        );
         assert_eq!(align_of::<VMFuncSlot>(), size_of::<usize>());
         assert_eq!(
             at(VMOffsets::func_slot(3)),
@@ -266,6 +295,7 @@ mod tests {
         fn compile(&self, _: u32) -> Result<usize, Box<dyn std::any::Any + Send>> {
             Err(Box::new("no code"))
         }
+        fn tier_up(&self, _: u32) {}
         fn func_slots(&self) -> *const VMFuncSlot {
             self.0.as_ptr()
         }

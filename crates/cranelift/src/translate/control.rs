@@ -87,6 +87,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             state.popn(params.len());
             b.switch_to_block(header);
             state.stack.extend_from_slice(b.block_params(header));
+            cx.env.loop_header(b, cx.vmctx);
             state.control.push(ControlFrame {
                 kind: FrameKind::Loop { header },
                 next,

@@ -129,6 +129,7 @@ fn translate_body<E: FuncEnvironment>(
         next_branched_to: false,
     });
 
+    env.function_entry(b, params[0]);
     let mut cx = Ctx {
         env,
         vmctx: params[0],

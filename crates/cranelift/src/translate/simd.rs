@@ -631,7 +631,7 @@ mod tests {
         };
         let options = CompilerOptions {
             guarded_memories: guarded,
-            lazy: false,
+            ..CompilerOptions::default()
         };
         let mut env = ModuleEnvironment::new(&module, &[], &**isa, options);
         let mut sig = Signature::new(CallConv::SystemV);

@@ -1,0 +1,300 @@
+//! Tier-up under `Tiering::Auto`: functions start at the fast tier, count their
+//! calls and loop iterations, and once over budget are recompiled optimised; every
+//! later call, however it reaches the function, runs the optimised code.
+//!
+//! Which code a call runs is observable through the function's budget
+//! (`Module::tier_up_budget`): fast code decrements it at every call, optimised
+//! code does not count, and tier-up sets it to `i32::MAX`. A budget still at
+//! `i32::MAX` after a call means the call ran the optimised code.
+
+use lazuli::{
+    Compilation, Config, Engine, Instance, Linker, Module, Store, Tiering, Trap, TypedFunc,
+    WasmBacktrace,
+};
+use std::time::{Duration, Instant};
+
+const MODULE: &str = r#"(module $m
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $double)
+  (func $double (export "double") (type $t) (i32.mul (local.get 0) (i32.const 2)))
+  (func (export "direct") (param i32) (result i32) (call $double (local.get 0)))
+  (func (export "indirect") (param i32) (result i32)
+    (call_indirect (type $t) (local.get 0) (i32.const 0)))
+  ;; Sums 1..=n in a loop.
+  (func (export "spin") (param $n i32) (result i32) (local $sum i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $sum (i32.add (local.get $sum) (local.get $n)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l)))
+    (local.get $sum))
+  (func $divide (export "divide") (param i32) (result i32)
+    (i32.div_u (i32.const 100) (local.get 0)))
+)"#;
+
+/// Imports `double` and calls it.
+const IMPORTER: &str = r#"(module
+  (import "m" "double" (func $double (param i32) (result i32)))
+  (func (export "call_import") (param i32) (result i32) (call $double (local.get 0))))"#;
+
+const DOUBLE: u32 = 0;
+const SPIN: u32 = 3;
+
+fn engine(compilation: Compilation, budget: u32, background: bool) -> Engine {
+    let mut config = Config::new();
+    config
+        .tiering(Tiering::Auto)
+        .compilation(compilation)
+        .tier_up_budget(budget)
+        .background_compilation(background);
+    Engine::new(&config).unwrap()
+}
+
+struct Setup {
+    module: Module,
+    store: Store<()>,
+    instance: Instance,
+}
+
+fn setup(engine: &Engine) -> Setup {
+    let module = Module::new(engine, MODULE).unwrap();
+    let mut store = Store::new(engine, ());
+    let instance = Linker::new(engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    Setup {
+        module,
+        store,
+        instance,
+    }
+}
+
+impl Setup {
+    fn func(&mut self, name: &str) -> TypedFunc<i32, i32> {
+        self.instance.get_typed_func(&mut self.store, name).unwrap()
+    }
+
+    fn call(&mut self, name: &str, arg: i32) -> i32 {
+        let f = self.func(name);
+        f.call(&mut self.store, arg).unwrap()
+    }
+}
+
+#[test]
+fn auto_is_the_default_tiering() {
+    let engine = Engine::default();
+    let mut s = setup(&engine);
+    assert_eq!(s.call("double", 4), 8);
+    let budget = s.module.tier_up_budget(DOUBLE).unwrap();
+    assert_eq!(budget, lazuli::DEFAULT_TIER_UP_BUDGET as i32 - 1);
+}
+
+#[test]
+fn a_function_is_optimised_when_its_calls_use_up_the_budget() {
+    for compilation in [Compilation::Lazy, Compilation::Eager] {
+        let mut s = setup(&engine(compilation, 3, false));
+        assert_eq!(s.call("double", 1), 2);
+        assert_eq!(s.call("double", 2), 4);
+        assert_eq!(s.module.tier_up_budget(DOUBLE), Some(1));
+        assert_eq!(s.module.compile_stats().functions_optimized, 0);
+        assert_eq!(s.call("double", 3), 6);
+        let stats = s.module.compile_stats();
+        assert_eq!(stats.functions_optimized, 1, "{compilation:?}");
+        assert!(stats.optimized_code_bytes > 0);
+        assert_eq!(s.module.tier_up_budget(DOUBLE), Some(i32::MAX));
+    }
+}
+
+#[test]
+fn loop_iterations_count_against_the_budget() {
+    let mut s = setup(&engine(Compilation::Lazy, 100, false));
+    // One call and 11 loop headers: within the budget.
+    assert_eq!(s.call("spin", 10), 55);
+    assert_eq!(s.module.tier_up_budget(SPIN), Some(100 - 12));
+    assert_eq!(s.module.compile_stats().functions_optimized, 0);
+    // One call running 1,001 iterations uses it up.
+    assert_eq!(s.call("spin", 1000), 500_500);
+    assert_eq!(s.module.compile_stats().functions_optimized, 1);
+    assert_eq!(s.call("spin", 1000), 500_500);
+}
+
+/// With a budget of 1 and no background compilation, the first call runs the
+/// fast code and tiers up; checks that every later call runs the optimised code.
+fn assert_every_path_reaches_the_optimised_code(compilation: Compilation) {
+    let engine = engine(compilation, 1, false);
+    let mut s = setup(&engine);
+    assert_eq!(s.call("double", 4), 8);
+    assert_eq!(s.module.tier_up_budget(DOUBLE), Some(i32::MAX));
+    let still_optimised = |s: &Setup, path: &str| {
+        assert_eq!(
+            s.module.tier_up_budget(DOUBLE),
+            Some(i32::MAX),
+            "{path} ran the fast code ({compilation:?})"
+        );
+    };
+    assert_eq!(s.call("double", 5), 10);
+    still_optimised(&s, "the host's call");
+    assert_eq!(s.call("direct", 6), 12);
+    still_optimised(&s, "a direct call");
+    assert_eq!(s.call("indirect", 7), 14);
+    still_optimised(&s, "a call through the table");
+
+    let importer = Module::new(&engine, IMPORTER).unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.instance(&mut s.store, "m", s.instance).unwrap();
+    let imported = linker.instantiate(&mut s.store, &importer).unwrap();
+    let call_import: TypedFunc<i32, i32> = imported
+        .get_typed_func(&mut s.store, "call_import")
+        .unwrap();
+    assert_eq!(call_import.call(&mut s.store, 8).unwrap(), 16);
+    still_optimised(&s, "an importer's call");
+
+    let other = Linker::new(&engine)
+        .instantiate(&mut s.store, &s.module)
+        .unwrap();
+    let double: TypedFunc<i32, i32> = other.get_typed_func(&mut s.store, "double").unwrap();
+    assert_eq!(double.call(&mut s.store, 9).unwrap(), 18);
+    still_optimised(&s, "another instance's call");
+    assert_eq!(s.module.compile_stats().optimize_failures, 0);
+}
+
+#[test]
+fn every_later_call_reaches_the_optimised_code_lazy() {
+    assert_every_path_reaches_the_optimised_code(Compilation::Lazy);
+}
+
+#[test]
+fn every_later_call_reaches_the_optimised_code_eager() {
+    assert_every_path_reaches_the_optimised_code(Compilation::Eager);
+}
+
+#[test]
+fn optimised_code_traps_with_the_same_kind_and_backtrace() {
+    let mut s = setup(&engine(Compilation::Lazy, 1, false));
+    let mut traps = Vec::new();
+    for _ in 0..2 {
+        let f = s.func("divide");
+        let err = f.call(&mut s.store, 0).unwrap_err();
+        let kind = *err.downcast_ref::<Trap>().expect("a trap");
+        let frames: Vec<_> = err
+            .downcast_ref::<WasmBacktrace>()
+            .expect("a backtrace")
+            .frames()
+            .iter()
+            .map(|f| (f.func_name.clone(), f.module_offset))
+            .collect();
+        traps.push((kind, frames));
+    }
+    assert_eq!(s.module.compile_stats().functions_optimized, 1);
+    assert_eq!(traps[0].0, Trap::IntegerDivisionByZero);
+    assert_eq!(traps[0].1[0].0.as_deref(), Some("divide"));
+    assert_eq!(traps[0], traps[1], "fast, then optimised");
+}
+
+/// Waits until `module` has optimised `n` functions, for at most a minute.
+fn wait_for_optimized(module: &Module, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while module.compile_stats().functions_optimized < n {
+        assert!(Instant::now() < deadline, "no tier-up within a minute");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn tier_up_happens_in_the_background() {
+    let mut s = setup(&engine(Compilation::Lazy, 10, true));
+    for i in 0..20 {
+        assert_eq!(s.call("double", i), 2 * i);
+    }
+    wait_for_optimized(&s.module, 1);
+    let before = s.module.tier_up_budget(DOUBLE);
+    assert_eq!(s.call("direct", 21), 42);
+    assert_eq!(s.module.tier_up_budget(DOUBLE), before, "ran the fast code");
+}
+
+#[test]
+fn a_module_dropped_before_its_tier_up_runs_is_skipped() {
+    let engine = engine(Compilation::Lazy, 1, true);
+    for _ in 0..20 {
+        let mut s = setup(&engine);
+        assert_eq!(s.call("spin", 100), 5050);
+        // The module and its instance go while the job may still be queued.
+    }
+    let mut s = setup(&engine);
+    assert_eq!(s.call("double", 2), 4);
+    wait_for_optimized(&s.module, 1);
+}
+
+#[test]
+fn only_auto_counts() {
+    for tiering in [Tiering::Fast, Tiering::Optimized] {
+        let mut config = Config::new();
+        config.tiering(tiering).tier_up_budget(1);
+        let engine = Engine::new(&config).unwrap();
+        let mut s = setup(&engine);
+        for i in 0..5 {
+            assert_eq!(s.call("double", i), 2 * i);
+        }
+        assert_eq!(s.module.tier_up_budget(DOUBLE), Some(i32::MAX));
+        assert_eq!(s.module.compile_stats().functions_optimized, 0);
+    }
+}
+
+/// `main` calls `$a` and `$b` only when asked to.
+const AHEAD: &str = r#"(module
+  (func $a (result i32) (i32.const 1))
+  (func $b (result i32) (i32.const 2))
+  (func (export "main") (param i32) (result i32)
+    (if (result i32) (local.get 0)
+      (then (i32.add (call $a) (call $b)))
+      (else (i32.const 0)))))"#;
+
+#[test]
+fn idle_cores_compile_the_callees_of_what_runs() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let engine = engine(Compilation::Lazy, 1000, true);
+    let module = Module::new(&engine, AHEAD).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let main: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "main").unwrap();
+    assert_eq!(main.call(&mut store, 0).unwrap(), 0);
+    if cores == 1 {
+        // Nothing is compiled off the critical path on one core.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(module.compile_stats().functions_compiled, 1);
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while module.compile_stats().functions_compiled_ahead < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing compiled ahead in a minute"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(main.call(&mut store, 1).unwrap(), 3);
+    let stats = module.compile_stats();
+    assert_eq!(
+        stats.functions_compiled, 3,
+        "the callees were compiled once"
+    );
+    assert_eq!(stats.functions_compiled_ahead, 2);
+}
+
+#[test]
+fn without_background_compilation_nothing_is_compiled_ahead() {
+    let engine = engine(Compilation::Lazy, 1000, false);
+    let module = Module::new(&engine, AHEAD).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let main: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "main").unwrap();
+    assert_eq!(main.call(&mut store, 0).unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(module.compile_stats().functions_compiled, 1);
+}
