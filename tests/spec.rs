@@ -2,7 +2,12 @@
 //! 2.0: one test per `.wast` file and configuration. Every file runs with lazy and
 //! eager compilation, each with guard-page and with explicitly bounds-checked
 //! memories (`lazy-guarded/wasm-v2/i32.wast`, …), and each of those at the
-//! optimising tier and at the fast tier (`fast-lazy-guarded/…`).
+//! optimising tier, at the fast tier (`fast-lazy-guarded/…`) and tiered
+//! (`auto-lazy-guarded/…`): [`Tiering::Auto`] with a tier-up budget of 1 and no
+//! background compilation, so that every function's first call runs its fast code
+//! and every later call the optimised code, compiled synchronously when the first
+//! call begins. Every file runs both tiers and the switch between them, the same
+//! way in every run.
 //!
 //! Files listed in `tests/spec/expected-failures.txt` may fail; a listed file that passes
 //! completely fails its test so that the list only ever shrinks.
@@ -35,7 +40,26 @@ const CONFIGURATIONS: [(&str, Compilation, MemoryStyle); 4] = [
 ];
 
 /// The tiers, with the prefix of their test names.
-const TIERS: [(&str, Tiering); 2] = [("", Tiering::Optimized), ("fast-", Tiering::Fast)];
+const TIERS: [(&str, Tiering); 3] = [
+    ("", Tiering::Optimized),
+    ("fast-", Tiering::Fast),
+    ("auto-", Tiering::Auto),
+];
+
+/// The configuration of `compilation` and `memory` at `tiering`. Tiered, every
+/// function tiers up, deterministically, as soon as its first call begins; the
+/// other tiers keep the default background compilation.
+fn config(compilation: Compilation, memory: MemoryStyle, tiering: Tiering) -> Config {
+    let mut config = Config::new();
+    config
+        .compilation(compilation)
+        .memory_style(memory)
+        .tiering(tiering);
+    if tiering == Tiering::Auto {
+        config.tier_up_budget(1).background_compilation(false);
+    }
+    config
+}
 
 /// How many failures a failing test prints.
 const SHOWN_FAILURES: usize = 10;
@@ -67,11 +91,7 @@ fn main() {
                 let file_name = format!("{}/{}", file.parent(), file.name());
                 let reason = expected.get(&file_name).cloned();
                 let source = file.raw();
-                let mut config = Config::new();
-                config
-                    .compilation(compilation)
-                    .memory_style(memory)
-                    .tiering(tiering);
+                let config = config(compilation, memory, tiering);
                 trials.push(Trial::test(
                     format!("{tier}{mode}/{file_name}"),
                     move || run_file(&config, &file_name, source, reason),
