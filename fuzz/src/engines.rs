@@ -6,8 +6,11 @@ use std::sync::OnceLock;
 
 /// At the optimising tier: lazy/eager compilation × guarded/bounds-checked memory ×
 /// eager/lazy validation (8); at the fast tier the same without the validation
-/// dimension, which the tier does not touch (4).
-pub const CONFIG_COUNT: usize = 12;
+/// dimension, which the tier does not touch (4); and tiered, likewise (4), with a
+/// tier-up budget of 1 and no background compilation: a function's first call runs
+/// its fast code and every later call, deterministically, its optimised code, so
+/// that the calls of a case compare the two tiers and the switch between them.
+pub const CONFIG_COUNT: usize = 16;
 
 /// One configuration and its engine.
 pub struct Setup {
@@ -21,10 +24,10 @@ pub fn all() -> &'static [Setup] {
     static SETUPS: OnceLock<Vec<Setup>> = OnceLock::new();
     SETUPS.get_or_init(|| {
         let mut setups = Vec::with_capacity(CONFIG_COUNT);
-        for tiering in [Tiering::Optimized, Tiering::Fast] {
+        for tiering in [Tiering::Optimized, Tiering::Fast, Tiering::Auto] {
             let validations = match tiering {
                 Tiering::Optimized => &[Validation::Eager, Validation::Lazy][..],
-                Tiering::Fast => &[Validation::Eager][..],
+                Tiering::Fast | Tiering::Auto => &[Validation::Eager][..],
             };
             for compilation in [Compilation::Lazy, Compilation::Eager] {
                 for style in [MemoryStyle::Guarded, MemoryStyle::BoundsChecked] {
@@ -53,6 +56,13 @@ fn setup(
         .validation(validation)
         // Fuzzing is where the IR verifier pays for itself, in release builds too.
         .cranelift_verifier(true);
+    let tier = match tiering {
+        Tiering::Auto => {
+            config.tier_up_budget(1).background_compilation(false);
+            "Auto tier (budget 1, no background compilation)".to_string()
+        }
+        other => format!("{other:?} tier"),
+    };
     let engine = match Engine::new(&config) {
         Ok(engine) => engine,
         // No engine means no fuzzing at all: nothing to recover.
@@ -60,8 +70,7 @@ fn setup(
     };
     Setup {
         name: format!(
-            "{tiering:?} tier, {compilation:?} compilation, {style:?} memory, \
-             {validation:?} validation"
+            "{tier}, {compilation:?} compilation, {style:?} memory, {validation:?} validation"
         ),
         validation,
         engine,
