@@ -3,14 +3,17 @@
 //! In lazy mode every call between a module's functions goes through the
 //! module's dispatch slot for the callee (a load of its code word and an indirect
 //! call); in eager mode calls are direct. Two kernels, each run on a lazy and an
-//! eager engine after a first call has compiled everything, and on a lazy engine at
-//! the fast tier (`Tiering::Fast`), for what unoptimised code costs:
+//! eager engine at the optimising tier (`Tiering::Optimized`) after a first call
+//! has compiled everything, on a lazy engine at the fast tier (`Tiering::Fast`),
+//! for what unoptimised code costs, and on a lazy tiered engine (`auto`:
+//! `Tiering::Auto` with the default tier-up budget and background compilation),
+//! for what tiering costs once the hot code has tiered up:
 //!
 //! - `fib30`: recursive `fib(30)`, 1.6 million calls;
 //! - `sieve`: a sieve of Eratosthenes over 1 MB of linear memory, no calls.
 //!
-//! `cargo bench --bench steady_state` runs both and prints lazy/eager and
-//! fast/lazy ratios.
+//! `cargo bench --bench steady_state` runs both and prints lazy/eager, fast/lazy
+//! and auto/lazy ratios.
 
 mod common;
 
@@ -68,6 +71,7 @@ fn main() {
             ("lazy", Compilation::Lazy, Tiering::Optimized),
             ("eager", Compilation::Eager, Tiering::Optimized),
             ("fast", Compilation::Lazy, Tiering::Fast),
+            ("auto", Compilation::Lazy, Tiering::Auto),
         ];
         for (name, compilation, tiering) in engines {
             let (mut store, func) = kernel(compilation, tiering, export, arg);
@@ -108,6 +112,13 @@ fn main() {
                 "{group_name}: fast tier {:.3} ms: fast/lazy = {:.3}",
                 fast * 1e3,
                 fast / lazy
+            );
+        }
+        if let (Some(auto), Some(lazy)) = (time("auto"), time("lazy")) {
+            println!(
+                "{group_name}: auto tier {:.3} ms: auto/lazy = {:.3} (target <= 1.05)",
+                auto * 1e3,
+                auto / lazy
             );
         }
     }
