@@ -69,7 +69,8 @@ fn main() -> Result<()> {
     eprintln!(
         "{compilation:?}: {} of {} functions compiled, {} Wasm bytes -> {} bytes of machine code \
          ({:.2} bytes per Wasm byte) in {:.1} ms ({:.0} ns per Wasm byte); \
-         lazy-compile stubs {} bytes; {} bytes of code pages; whole run {:.1} ms",
+         lazy-compile stubs {} bytes; {} bytes of code pages; whole run {:.1} ms; \
+         {} compiled ahead; {} optimised ({} bytes of code, {:.1} ms)",
         stats.functions_compiled,
         module.defined_functions(),
         stats.wasm_bytes,
@@ -80,6 +81,10 @@ fn main() -> Result<()> {
         stats.stub_bytes,
         stats.code_memory_bytes,
         elapsed.as_secs_f64() * 1e3,
+        stats.functions_compiled_ahead,
+        stats.functions_optimized,
+        stats.optimized_code_bytes,
+        stats.optimize_time.as_secs_f64() * 1e3,
     );
     Ok(())
 }

@@ -26,9 +26,10 @@ struct Job {
 /// The queue shared by an engine and its workers.
 #[derive(Default)]
 struct Queue {
-    /// Tier-up requests come first: each is a function known to be hot.
-    optimize: VecDeque<Job>,
+    /// Compile-ahead jobs come first: each may save the thread running Wasm a
+    /// compile it would wait for, and they run out when the call graph does.
     ahead: VecDeque<Job>,
+    optimize: VecDeque<Job>,
     /// Workers started so far.
     workers: usize,
     /// Set when the engine is dropped: workers finish their job and exit.
@@ -120,7 +121,7 @@ impl Drop for Background {
     }
 }
 
-/// A worker's loop: runs jobs, tier-up first, until the engine is dropped.
+/// A worker's loop: runs jobs, compile-ahead first, until the engine is dropped.
 fn work(shared: &Shared) {
     loop {
         let job = {
@@ -130,9 +131,9 @@ fn work(shared: &Shared) {
                     return;
                 }
                 if let Some(job) = queue
-                    .optimize
+                    .ahead
                     .pop_front()
-                    .or_else(|| queue.ahead.pop_front())
+                    .or_else(|| queue.optimize.pop_front())
                 {
                     break job;
                 }

@@ -154,7 +154,9 @@ impl Engine {
         if let Some(t) = cache.get(&id) {
             return Ok(t.clone());
         }
-        let compiler = self.compiler();
+        // Trampolines and stubs run at every host call and first call: the best
+        // code the engine has.
+        let compiler = self.optimizer().unwrap_or(self.compiler());
         let to_wasm = compiler.compile_array_to_wasm(ty)?;
         let to_host = compiler.compile_wasm_to_host(ty)?;
         let lazy_stub = self
