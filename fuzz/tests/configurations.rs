@@ -1,0 +1,43 @@
+//! The configurations the fuzz targets run in are the ones `CONFIG_COUNT` documents:
+//! in particular, the tiered ones really switch tiers between a case's calls.
+
+use lazuli::{Instance, Module, Store};
+use lazuli_fuzz::{CONFIG_COUNT, configurations};
+
+const MODULE: &str = r#"(module
+  (func $seven (result i32) i32.const 7)
+  (func (export "f") (result i32) (call $seven)))"#;
+
+#[test]
+fn there_are_config_count_configurations_with_distinct_names() {
+    let mut names: Vec<&str> = configurations().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), CONFIG_COUNT);
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), CONFIG_COUNT, "{names:?}");
+}
+
+/// With a budget of 1 and no background compilation, both functions tier up
+/// during the first call (synchronously), so the second runs optimised code; the
+/// other configurations never tier up.
+#[test]
+fn only_the_tiered_configurations_tier_up_and_they_do_after_the_first_call() {
+    let mut tiered = 0;
+    for setup in configurations() {
+        let is_tiered = setup.name.starts_with("Auto tier");
+        tiered += usize::from(is_tiered);
+        let module = Module::new(&setup.engine, MODULE).unwrap();
+        let mut store = Store::new(&setup.engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_typed_func::<(), i32>(&mut store, "f").unwrap();
+        assert_eq!(f.call(&mut store, ()).unwrap(), 7, "{}", setup.name);
+        let stats = module.compile_stats();
+        let optimized = if is_tiered { 2 } else { 0 };
+        assert_eq!(stats.functions_optimized, optimized, "{}", setup.name);
+        assert_eq!(f.call(&mut store, ()).unwrap(), 7, "{}", setup.name);
+        let stats = module.compile_stats();
+        assert_eq!(stats.functions_optimized, optimized, "{}", setup.name);
+        assert_eq!(stats.optimize_failures, 0, "{}", setup.name);
+    }
+    assert_eq!(tiered, 4);
+}
