@@ -69,6 +69,15 @@ pub struct Compiler {
     options: CompilerOptions,
 }
 
+/// The function body a compilation is of.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    module: &'a ModuleInfo,
+    module_bytes: &'a [u8],
+    signatures: &'a [SignatureId],
+    defined_index: u32,
+}
+
 /// What one compilation works in: reused on a thread from one successful compilation
 /// to the next to keep its allocations.
 struct Scratch {
@@ -137,6 +146,46 @@ impl Compiler {
         signatures: &[SignatureId],
         defined_index: u32,
     ) -> Result<CompiledFunction, CompileError> {
+        let source = Source {
+            module,
+            module_bytes,
+            signatures,
+            defined_index,
+        };
+        self.compile_body(source, None)
+    }
+
+    /// Compiles the OSR entry of defined function `defined_index` at its loop
+    /// `loop_index` (see `tier_up.rs`), for fast-tier code to continue in at that
+    /// loop; fails if the loop cannot be entered that way.
+    pub fn compile_osr_entry(
+        &self,
+        module: &ModuleInfo,
+        module_bytes: &[u8],
+        signatures: &[SignatureId],
+        defined_index: u32,
+        loop_index: u32,
+    ) -> Result<CompiledFunction, CompileError> {
+        let source = Source {
+            module,
+            module_bytes,
+            signatures,
+            defined_index,
+        };
+        self.compile_body(source, Some(loop_index))
+    }
+
+    fn compile_body(
+        &self,
+        source: Source<'_>,
+        osr_loop: Option<u32>,
+    ) -> Result<CompiledFunction, CompileError> {
+        let Source {
+            module,
+            module_bytes,
+            signatures,
+            defined_index,
+        } = source;
         let func_index = module.num_imported_funcs + defined_index;
         let ty = module.func_type(func_index);
         let range = module.bodies[defined_index as usize].range.clone();
@@ -152,7 +201,8 @@ impl Compiler {
                 UserFuncName::user(FUNC_NAMESPACE, func_index),
                 wasm_signature(ty),
             );
-            translator.translate(&mut env, ty, &body, &mut ctx.func, validator.as_mut())?;
+            let validator = validator.as_mut();
+            translator.translate(&mut env, ty, &body, &mut ctx.func, validator, osr_loop)?;
             let mut compiled = self.finish(ctx)?;
             compiled.callees = env.into_callees();
             Ok(compiled)

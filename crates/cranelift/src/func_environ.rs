@@ -3,6 +3,7 @@
 //! guarded is asked of a [`FuncEnvironment`].
 
 use crate::compiler::CompilerOptions;
+use crate::tier_up;
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
@@ -10,7 +11,7 @@ use cranelift_codegen::ir::{
     condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use lazuli_environ::{
     Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType, WasmValType,
     store_ctx,
@@ -35,8 +36,9 @@ pub trait FuncEnvironment {
 
     /// Emits what runs at the top of every iteration of a loop, in the loop's header
     /// block before its body (every `br` to the loop runs it): the same hook as
-    /// [`FuncEnvironment::function_entry`], for loops.
-    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
+    /// [`FuncEnvironment::function_entry`], for loops. `header` says which loop,
+    /// and whether it can be entered from other code (on-stack replacement).
+    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>);
 
     /// Reads global `index`.
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value;
@@ -112,6 +114,19 @@ pub trait FuncEnvironment {
     ) -> Value;
 }
 
+/// A loop header, as the translator describes it to
+/// [`FuncEnvironment::loop_header`].
+#[derive(Clone, Copy)]
+pub struct LoopHeader<'a> {
+    /// The loop's index among the function's reachable loops, in body order.
+    pub index: u32,
+    /// When the operand stack is empty where the loop starts and the loop has no
+    /// parameters, the function's whole state at its header is its locals: their
+    /// variables and types, in local order. Code compiled to start at this header
+    /// can then take over from the code running it.
+    pub locals: Option<(&'a [Variable], &'a [ir::Type])>,
+}
+
 /// The Cranelift type of a Wasm value.
 pub fn ir_type(ty: WasmValType) -> ir::Type {
     match ty {
@@ -139,12 +154,12 @@ pub fn wasm_signature(ty: &WasmFuncType) -> Signature {
 
 /// Flags for loads and stores of VMContext fields and runtime records, which are
 /// always aligned and never trap.
-fn trusted() -> MemFlagsData {
+pub(crate) fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
 /// Flags for VMContext fields that never change once the instance exists.
-fn readonly() -> MemFlagsData {
+pub(crate) fn readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
 }
 
@@ -203,33 +218,24 @@ impl<'a> ModuleEnvironment<'a> {
         self
     }
 
-    /// Counts one call or loop iteration against the function's tier-up budget
-    /// (in its dispatch slot) and calls `TierUp` when the budget is used up. The
-    /// decrement is a plain load and store: threads running the function at once
-    /// may lose a count, which only delays tier-up.
-    fn count_for_tier_up(&self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
-        let Some(defined) = self.defined.filter(|_| self.tier_up_counters) else {
+    /// The function's index and the defined index, if it counts for tier-up.
+    fn counting(&self) -> Option<(u32, u32)> {
+        let defined = self.defined.filter(|_| self.tier_up_counters)?;
+        Some((self.module.num_imported_funcs + defined, defined))
+    }
+
+    /// Counts one call or loop iteration, calling `TierUp` when the budget is used up.
+    fn count_then_tier_up(&self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        let Some((index, defined)) = self.counting() else {
             return;
         };
-        let slots = b
-            .ins()
-            .load(types::I64, readonly(), vmctx, VMOffsets::FUNC_SLOTS as i32);
-        let offset = (VMOffsets::func_slot(defined) + VMOffsets::FUNC_SLOT_BUDGET) as i32;
-        let budget = b.ins().load(types::I32, trusted(), slots, offset);
-        let left = b.ins().iadd_imm_s(budget, -1);
-        b.ins().store(trusted(), left, slots, offset);
-        let used_up = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, left, 0);
-        let (tier_up, body) = (b.create_block(), b.create_block());
-        b.ins().brif(used_up, tier_up, &[], body, &[]);
-        b.set_cold_block(tier_up);
-        b.switch_to_block(tier_up);
-        b.seal_block(tier_up);
-        let index = self.module.num_imported_funcs + defined;
+        let (used_up, go_on) = tier_up::count_down(b, vmctx, defined);
+        b.switch_to_block(used_up);
         let index = b.ins().iconst(types::I32, i64::from(index));
         self.call_builtin(b, vmctx, Builtin::TierUp, &[index]);
-        b.ins().jump(body, &[]);
-        b.switch_to_block(body);
-        b.seal_block(body);
+        b.ins().jump(go_on, &[]);
+        b.switch_to_block(go_on);
+        b.seal_block(go_on);
     }
 
     /// Calls the function behind funcref `func_ref`: the code its dispatch slot
@@ -383,11 +389,26 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
     }
 
     fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
-        self.count_for_tier_up(b, vmctx);
+        self.count_then_tier_up(b, vmctx);
     }
 
-    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
-        self.count_for_tier_up(b, vmctx);
+    fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>) {
+        let Some((index, defined)) = self.counting() else {
+            return;
+        };
+        match header.locals {
+            Some((vars, types)) if vars.len() <= tier_up::MAX_OSR_LOCALS => {
+                let ty = self.module.func_type(index);
+                let site = tier_up::OsrSite {
+                    func_index: index,
+                    loop_index: header.index,
+                    locals: vars,
+                    signature: tier_up::osr_signature(ty, types.iter().copied()),
+                };
+                tier_up::count_then_enter(b, self.isa, vmctx, defined, &site);
+            }
+            _ => self.count_then_tier_up(b, vmctx),
+        }
     }
 
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {

@@ -10,6 +10,7 @@
 mod compiler;
 mod func_environ;
 mod isa;
+mod tier_up;
 mod trampoline;
 mod translate;
 mod trap;

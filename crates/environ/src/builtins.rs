@@ -34,6 +34,12 @@ macro_rules! for_each_builtin {
             /// when the function has used up its tier-up budget: asks for the function
             /// to be recompiled optimised and stores a budget that is not used up again.
             TierUp = tier_up(I32) -> I32;
+            /// `(function index, loop index) -> code address or 0`, called by fast-tier
+            /// code (with its own VMContext) when the budget is used up at a loop it can
+            /// leave: the function's OSR entry at that loop if it is compiled, else 0
+            /// (after asking for it and for the function's tier-up, and storing a
+            /// budget after which the loop asks again).
+            OsrEntry = osr_entry(I32, I32) -> Ptr;
             /// `(table, delta, init) -> old size, or -1`.
             TableGrow = table_grow(I32, I32, Ptr) -> I32;
             /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.

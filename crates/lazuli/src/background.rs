@@ -13,6 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 pub(crate) enum JobKind {
     /// Recompile it optimised and publish that in its slot.
     Optimize,
+    /// Compile its OSR entry at this loop, for a running activation to enter.
+    Osr(u32),
     /// Compile it at the first tier unless a call did already (or is doing so).
     CompileAhead,
 }
@@ -85,6 +87,8 @@ impl Background {
         };
         match kind {
             JobKind::Optimize => queue.optimize.push_back(job),
+            // An activation is waiting at its loop: before other tier-ups.
+            JobKind::Osr(_) => queue.optimize.push_front(job),
             JobKind::CompileAhead if queue.ahead.len() < MAX_AHEAD => queue.ahead.push_back(job),
             JobKind::CompileAhead => return,
         }
@@ -146,6 +150,7 @@ fn work(shared: &Shared) {
         if let Some(module) = job.module.upgrade() {
             match job.kind {
                 JobKind::Optimize => module.optimize(job.defined),
+                JobKind::Osr(loop_index) => drop(module.compile_osr(job.defined, loop_index)),
                 JobKind::CompileAhead => module.compile_ahead(job.defined),
             }
         }

@@ -18,6 +18,7 @@ use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::{ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
 use std::any::Any;
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -47,6 +48,8 @@ pub(crate) struct ModuleInner {
     states: Box<[Mutex<FuncState>]>,
     /// Whether each defined function's tier-up was asked for (at most once).
     tiered_up: Box<[AtomicBool]>,
+    /// The OSR entries asked for, by defined function and loop.
+    osr_entries: Mutex<HashMap<(u32, u32), OsrEntry>>,
     /// The module's machine code.
     code: CodeMemory,
     /// The lazy-compile stubs, published once at load in a reservation of their
@@ -73,6 +76,18 @@ enum FuncState {
     Failed(String),
 }
 
+/// How far compiling one OSR entry has got.
+enum OsrEntry {
+    Compiling,
+    Ready(usize),
+    /// Never asked for again: the fast code goes on in the loop.
+    Failed,
+}
+
+/// The budget a loop waiting for its OSR entry gets: how many more iterations
+/// (and calls) it runs before asking again.
+const OSR_POLL_BUDGET: i32 = 1000;
+
 /// Why compiling a function lazily failed.
 enum LazyCompileError {
     /// Compiling again gives the same error.
@@ -93,6 +108,7 @@ struct Counters {
     optimized_code_bytes: AtomicUsize,
     optimize_nanos: AtomicU64,
     optimize_failures: AtomicUsize,
+    osr_entries: AtomicUsize,
 }
 
 /// What compiling a module has cost so far.
@@ -124,6 +140,10 @@ pub struct CompileStats {
     /// Tier-ups that failed (a code generator error at the optimising tier after
     /// the fast tier succeeded, a Lazuli bug); such functions keep their fast code.
     pub optimize_failures: usize,
+    /// OSR entries compiled: optimised code that a running fast-tier activation
+    /// continues in at a loop (counted in `functions_optimized` too, and in the
+    /// optimised bytes and time).
+    pub osr_entries: usize,
 }
 
 impl Drop for ModuleInner {
@@ -184,6 +204,7 @@ impl Module {
             slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
             states: (0..defined).map(|_| Mutex::default()).collect(),
             tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
+            osr_entries: Mutex::new(HashMap::new()),
             info: Arc::new(info),
             bytes: bytes.into(),
             signatures,
@@ -231,6 +252,7 @@ impl Module {
             optimized_code_bytes: c.optimized_code_bytes.load(Ordering::Relaxed),
             optimize_time: Duration::from_nanos(c.optimize_nanos.load(Ordering::Relaxed)),
             optimize_failures: c.optimize_failures.load(Ordering::Relaxed),
+            osr_entries: c.osr_entries.load(Ordering::Relaxed),
         }
     }
 
@@ -347,13 +369,22 @@ impl ModuleInner {
 
     /// Compiles defined function `defined` with `compiler`.
     fn compile_with(&self, compiler: &Compiler, defined: u32) -> Result<CompiledFunction> {
+        self.compile_guarded(defined, || {
+            compiler.compile_function(&self.info, &self.bytes, &self.signatures, defined)
+        })
+    }
+
+    /// Runs `compile`, which compiles defined function `defined` (or its OSR
+    /// entry), turning a panic into an error.
+    fn compile_guarded(
+        &self,
+        defined: u32,
+        compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
+    ) -> Result<CompiledFunction> {
         // A panic in the code generator is a bug, but it must not take the host down
         // (lazily, this runs inside a builtin called from Wasm, where unwinding is
         // not allowed): it becomes this function's compile error.
-        let compiled = catch_unwind(AssertUnwindSafe(|| {
-            compiler.compile_function(&self.info, &self.bytes, &self.signatures, defined)
-        }))
-        .unwrap_or_else(|panic| {
+        let compiled = catch_unwind(AssertUnwindSafe(compile)).unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
@@ -608,9 +639,80 @@ impl ModuleInner {
         let Some(optimizer) = self.engine.optimizer() else {
             return;
         };
+        let compiled = self.compile_optimised(defined, || {
+            optimizer.compile_function(&self.info, &self.bytes, &self.signatures, defined)
+        });
+        if let Some(address) = compiled {
+            self.slots[defined as usize].set(address);
+        }
+    }
+
+    /// The entry of defined function `defined`'s optimised code at loop
+    /// `loop_index` if it is compiled, else 0 after asking for it (compiling it
+    /// now without background compilation); asks for the function's tier-up too.
+    fn osr_entry_for(&self, defined: u32, loop_index: u32) -> usize {
+        self.request_tier_up(defined);
+        let mut entries = self
+            .osr_entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let poll = || self.slots[defined as usize].set_budget(OSR_POLL_BUDGET);
+        match entries.get(&(defined, loop_index)) {
+            Some(OsrEntry::Ready(address)) => return *address,
+            Some(OsrEntry::Failed) => return 0,
+            Some(OsrEntry::Compiling) => {
+                poll();
+                return 0;
+            }
+            None => {}
+        }
+        entries.insert((defined, loop_index), OsrEntry::Compiling);
+        drop(entries);
+        match self.engine.background() {
+            Some(background) => {
+                background.push(self.this.clone(), defined, JobKind::Osr(loop_index));
+                poll();
+                0
+            }
+            None => self.compile_osr(defined, loop_index),
+        }
+    }
+
+    /// Compiles and publishes the OSR entry of defined function `defined` at loop
+    /// `loop_index`; its address, or 0 if it cannot be compiled.
+    pub(crate) fn compile_osr(&self, defined: u32, loop_index: u32) -> usize {
+        let Some(optimizer) = self.engine.optimizer() else {
+            return 0;
+        };
+        let compiled = self.compile_optimised(defined, || {
+            let (info, bytes, sigs) = (&self.info, &self.bytes, &self.signatures);
+            optimizer.compile_osr_entry(info, bytes, sigs, defined, loop_index)
+        });
+        let entry = match compiled {
+            Some(address) => {
+                self.stats.osr_entries.fetch_add(1, Ordering::Relaxed);
+                OsrEntry::Ready(address)
+            }
+            None => OsrEntry::Failed,
+        };
+        let mut entries = self
+            .osr_entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        entries.insert((defined, loop_index), entry);
+        compiled.unwrap_or(0)
+    }
+
+    /// Compiles optimised code of defined function `defined` with `compile`,
+    /// publishes it and counts it; its address, or `None` (counted as a failure).
+    fn compile_optimised(
+        &self,
+        defined: u32,
+        compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
+    ) -> Option<usize> {
         let start = Instant::now();
         let published = self
-            .compile_with(optimizer, defined)
+            .compile_guarded(defined, compile)
             .map_err(|e| format!("{e:#}"))
             .and_then(|func| {
                 let address = self.publish_one(&func, defined).map_err(|e| match e {
@@ -619,18 +721,28 @@ impl ModuleInner {
                 Ok((address, func.code.len()))
             });
         let c = &self.stats;
+        c.optimize_nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         match published {
             Ok((address, bytes)) => {
-                self.slots[defined as usize].set(address);
                 c.optimized.fetch_add(1, Ordering::Relaxed);
                 c.optimized_code_bytes.fetch_add(bytes, Ordering::Relaxed);
+                Some(address)
             }
             Err(_) => {
                 c.optimize_failures.fetch_add(1, Ordering::Relaxed);
+                None
             }
         }
-        c.optimize_nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+impl ModuleInner {
+    /// The defined index of function `func_index`, if this module defines it.
+    fn defined(&self, func_index: u32) -> Option<u32> {
+        func_index
+            .checked_sub(self.info.num_imported_funcs)
+            .filter(|d| (*d as usize) < self.slots.len())
     }
 }
 
@@ -649,10 +761,14 @@ impl ModuleCode for ModuleInner {
     }
 
     fn tier_up(&self, func_index: u32) {
-        let defined = func_index.wrapping_sub(self.info.num_imported_funcs);
-        if (defined as usize) < self.slots.len() {
+        if let Some(defined) = self.defined(func_index) {
             self.request_tier_up(defined);
         }
+    }
+
+    fn osr_entry(&self, func_index: u32, loop_index: u32) -> usize {
+        self.defined(func_index)
+            .map_or(0, |defined| self.osr_entry_for(defined, loop_index))
     }
 
     fn func_slots(&self) -> *const VMFuncSlot {

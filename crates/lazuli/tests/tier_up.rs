@@ -114,9 +114,11 @@ fn loop_iterations_count_against_the_budget() {
     assert_eq!(s.call("spin", 10), 55);
     assert_eq!(s.module.tier_up_budget(SPIN), Some(100 - 12));
     assert_eq!(s.module.compile_stats().functions_optimized, 0);
-    // One call running 1,001 iterations uses it up.
+    // One call running 1,001 iterations uses it up: the function tiers up, and
+    // the running call continues in an OSR entry.
     assert_eq!(s.call("spin", 1000), 500_500);
-    assert_eq!(s.module.compile_stats().functions_optimized, 1);
+    let stats = s.module.compile_stats();
+    assert_eq!((stats.functions_optimized, stats.osr_entries), (2, 1));
     assert_eq!(s.call("spin", 1000), 500_500);
 }
 
@@ -297,4 +299,180 @@ fn without_background_compilation_nothing_is_compiled_ahead() {
     assert_eq!(main.call(&mut store, 0).unwrap(), 0);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(module.compile_stats().functions_compiled, 1);
+}
+
+// ---------------------------------------------------------------------------
+// On-stack replacement: a running activation leaves the fast code at a loop.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_long_loop_continues_in_optimised_code() {
+    let mut s = setup(&engine(Compilation::Lazy, 50, false));
+    assert_eq!(s.call("spin", 1000), 500_500);
+    let stats = s.module.compile_stats();
+    assert_eq!(stats.osr_entries, 1);
+    // The function's tier-up was asked for too, and compiled.
+    assert_eq!(stats.functions_optimized, 2);
+    // Had the activation stayed in the fast code, its remaining 950 iterations
+    // would have counted down from `i32::MAX`.
+    assert_eq!(s.module.tier_up_budget(SPIN), Some(i32::MAX));
+    // The next call runs the optimised function from its start.
+    assert_eq!(s.call("spin", 1000), 500_500);
+    assert_eq!(s.module.tier_up_budget(SPIN), Some(i32::MAX));
+}
+
+/// Loops over every kind of local, nested in blocks, `if`s and other loops, with
+/// branches out of the loop to enclosing frames and several results: each entered
+/// at every iteration count by varying the budget.
+const OSR_PROGRAMS: &str = r#"(module
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $id)
+  (func $id (param i32) (result i32) (local.get 0))
+  ;; Every value type as a live local across the loop.
+  (func (export "kinds") (param $n i32) (param $f f64) (result i64)
+    (local $i i64) (local $g f32) (local $v v128) (local $r funcref) (local $e externref)
+    (local.set $r (ref.func $id))
+    (local.set $v (v128.const i32x4 1 2 3 4))
+    (loop $l
+      (local.set $i (i64.add (local.get $i) (i64.extend_i32_u (local.get $n))))
+      (local.set $f (f64.add (local.get $f) (f64.const 0.5)))
+      (local.set $g (f32.add (local.get $g) (f32.const 1.25)))
+      (local.set $v (i32x4.add (local.get $v) (v128.const i32x4 1 1 1 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i64.add
+      (i64.add (local.get $i) (i64.trunc_f64_s (local.get $f)))
+      (i64.add (i64.trunc_f32_s (local.get $g))
+        (i64.add (i64.extend_i32_s (i32x4.extract_lane 3 (local.get $v)))
+          (i64.extend_i32_u (ref.is_null (local.get $e)))))))
+  ;; An outer and an inner loop, a branch out of both to an enclosing block, and
+  ;; two results.
+  (func (export "nested") (param $n i32) (result i32 i32)
+    (local $i i32) (local $j i32) (local $acc i32)
+    (block $out
+      (if (i32.gt_s (local.get $n) (i32.const 0))
+        (then
+          (loop $outer
+            (local.set $j (i32.const 0))
+            (loop $inner
+              (local.set $acc (i32.add (local.get $acc)
+                (i32.mul (local.get $i) (local.get $j))))
+              (br_if $out (i32.gt_u (local.get $acc) (i32.const 1000000)))
+              (br_if $inner (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 1)))
+                                      (local.get $n))))
+            (br_if $outer (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                                    (local.get $n)))))))
+    (local.get $acc) (local.get $i))
+  ;; Memory and calls inside the loop.
+  (func (export "memory") (param $n i32) (result i32) (local $i i32) (local $sum i32)
+    (loop $fill
+      (i32.store (i32.shl (local.get $i) (i32.const 2)) (local.get $i))
+      (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                             (local.get $n))))
+    (local.set $i (i32.const 0))
+    (loop $sum
+      (local.set $sum (i32.add (local.get $sum)
+        (call_indirect (param i32) (result i32)
+          (i32.load (i32.shl (local.get $i) (i32.const 2))) (i32.const 0))))
+      (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                            (local.get $n))))
+    (local.get $sum))
+  ;; A loop entered with a value on the stack: not enterable, still tiers up.
+  (func (export "busy_stack") (param $n i32) (result i32)
+    (i32.add (i32.const 7)
+      (block (result i32)
+        (loop $l (result i32)
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $l (local.get $n))
+          (local.get $n)))))
+)"#;
+
+fn osr_calls() -> Vec<(&'static str, Vec<lazuli::Val>)> {
+    use lazuli::Val;
+    vec![
+        ("kinds", vec![Val::I32(40), Val::F64(1.5f64.to_bits())]),
+        ("nested", vec![Val::I32(12)]),
+        ("nested", vec![Val::I32(200)]),
+        ("memory", vec![Val::I32(50)]),
+        ("busy_stack", vec![Val::I32(60)]),
+    ]
+}
+
+/// Runs `name`; its results and the number of OSR entries compiled.
+fn run_osr_program(
+    engine: &Engine,
+    name: &str,
+    params: &[lazuli::Val],
+) -> (Vec<lazuli::Val>, usize) {
+    let module = Module::new(engine, OSR_PROGRAMS).unwrap();
+    let mut store = Store::new(engine, ());
+    let instance = Linker::new(engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let func = instance.get_func(&mut store, name).unwrap();
+    let ty = func.ty(&store);
+    let mut results: Vec<_> = ty.results().map(lazuli::Val::default_for).collect();
+    func.call(&mut store, params, &mut results).unwrap();
+    (results, module.compile_stats().osr_entries)
+}
+
+#[test]
+fn osr_at_every_iteration_computes_what_optimised_code_computes() {
+    let mut config = Config::new();
+    config.tiering(Tiering::Optimized);
+    let optimized = Engine::new(&config).unwrap();
+    for (name, params) in osr_calls() {
+        let (expected, _) = run_osr_program(&optimized, name, &params);
+        let mut entered = 0;
+        for budget in 1..=45 {
+            for compilation in [Compilation::Lazy, Compilation::Eager] {
+                let engine = engine(compilation, budget, false);
+                let (got, osr_entries) = run_osr_program(&engine, name, &params);
+                assert_eq!(
+                    got, expected,
+                    "{name}{params:?}, budget {budget}, {compilation:?}"
+                );
+                entered += osr_entries;
+            }
+        }
+        // Budget 1 tiers up at the call, before any loop: no OSR there.
+        if name == "busy_stack" {
+            assert_eq!(entered, 0, "{name}");
+        } else {
+            assert!(entered >= 80, "{name}: {entered} OSR entries in 90 runs");
+        }
+    }
+}
+
+#[test]
+fn a_loop_entered_with_values_on_the_stack_is_not_replaced() {
+    let engine = engine(Compilation::Lazy, 10, false);
+    let module = Module::new(&engine, OSR_PROGRAMS).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let f: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "busy_stack").unwrap();
+    assert_eq!(f.call(&mut store, 100).unwrap(), 7);
+    let stats = module.compile_stats();
+    assert_eq!(stats.osr_entries, 0);
+    assert_eq!(stats.functions_optimized, 1, "the function still tiers up");
+}
+
+#[test]
+fn osr_happens_in_the_background_too() {
+    let mut s = setup(&engine(Compilation::Lazy, 100, true));
+    // Each call runs long enough for a background compile to finish during it,
+    // on a loaded machine too; a few calls make that all but certain.
+    for _ in 0..20 {
+        // The sum of 1..=n, wrapped to 32 bits as `i32.add` wraps it.
+        let n: i64 = 2_000_000;
+        assert_eq!(s.call("spin", n as i32), (n * (n + 1) / 2) as i32);
+        if s.module.compile_stats().osr_entries == 1 {
+            break;
+        }
+    }
+    let stats = s.module.compile_stats();
+    assert_eq!(stats.osr_entries, 1);
+    assert_eq!(stats.optimize_failures, 0);
 }

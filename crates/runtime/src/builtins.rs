@@ -192,6 +192,17 @@ unsafe extern "C" fn tier_up(vmctx: *mut VMContext, func_index: u32) -> u32 {
     1
 }
 
+/// Function `func_index` of the module of `vmctx` used up its budget at loop
+/// `loop_index`: the entry of its optimised code at that loop, or null.
+unsafe extern "C" fn osr_entry(
+    vmctx: *mut VMContext,
+    func_index: u32,
+    loop_index: u32,
+) -> *const u8 {
+    // SAFETY: called by generated code with its own VMContext, a live instance's.
+    unsafe { instance(vmctx) }.osr_entry(func_index, loop_index) as *const u8
+}
+
 unsafe extern "C" fn table_grow(
     vmctx: *mut VMContext,
     index: u32,

@@ -35,6 +35,10 @@ pub trait ModuleCode: Send + Sync {
     /// recompiled optimised (now or in the background) and published in its slot.
     /// Never fails; a function that cannot be optimised keeps its fast code.
     fn tier_up(&self, func_index: u32);
+    /// The entry of function `func_index`'s optimised code at its loop
+    /// `loop_index`, for its fast code to continue in (OSR), or 0 if there is none
+    /// (yet: asks for it, and for the function's tier-up). Never fails.
+    fn osr_entry(&self, func_index: u32, loop_index: u32) -> usize;
     /// The module's dispatch slots, one per defined function; they live as long as
     /// the module, so at least as long as its instances.
     fn func_slots(&self) -> *const VMFuncSlot;
@@ -199,6 +203,11 @@ impl Instance {
     /// See [`ModuleCode::tier_up`].
     pub fn tier_up(&self, func_index: u32) {
         self.code.tier_up(func_index)
+    }
+
+    /// See [`ModuleCode::osr_entry`].
+    pub fn osr_entry(&self, func_index: u32, loop_index: u32) -> usize {
+        self.code.osr_entry(func_index, loop_index)
     }
 
     /// The funcref record of function `i`.

@@ -296,6 +296,9 @@ mod tests {
             Err(Box::new("no code"))
         }
         fn tier_up(&self, _: u32) {}
+        fn osr_entry(&self, _: u32, _: u32) -> usize {
+            0
+        }
         fn func_slots(&self) -> *const VMFuncSlot {
             self.0.as_ptr()
         }

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::state::{ControlFrame, FrameKind, FuncState};
-use crate::func_environ::{FuncEnvironment, ir_type};
+use crate::func_environ::{FuncEnvironment, LoopHeader, ir_type};
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{Block, BlockArg, BlockCall, InstBuilder, JumpTableData, Value};
 use cranelift_frontend::FunctionBuilder;
@@ -80,14 +80,29 @@ pub(super) fn translate<E: FuncEnvironment>(
         }
         Operator::Loop { blockty } => {
             let (params, results) = block_signature(cx.env, *blockty);
-            let header = block_with_params(b, &params);
+            let index = cx.loops;
+            cx.loops += 1;
+            // Only the locals are live at a loop without parameters entered with
+            // an empty operand stack: one that other code can start at.
+            let enterable = params.is_empty() && state.stack.is_empty();
+            let header = match cx.osr {
+                Some((osr_loop, header)) if osr_loop == index => {
+                    if !enterable {
+                        return Err(format!("an OSR entry cannot start at loop {index}"));
+                    }
+                    header
+                }
+                _ => block_with_params(b, &params),
+            };
             let next = block_with_params(b, &results);
             let args = block_args(state.peekn(params.len()));
             b.ins().jump(header, &args);
             state.popn(params.len());
             b.switch_to_block(header);
             state.stack.extend_from_slice(b.block_params(header));
-            cx.env.loop_header(b, cx.vmctx);
+            let locals = enterable.then_some((&cx.locals[..], &cx.local_types[..]));
+            cx.env
+                .loop_header(b, cx.vmctx, LoopHeader { index, locals });
             state.control.push(ControlFrame {
                 kind: FrameKind::Loop { header },
                 next,

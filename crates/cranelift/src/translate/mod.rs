@@ -14,7 +14,8 @@ mod tables;
 mod variables;
 
 use crate::func_environ::{FuncEnvironment, ir_type};
-use cranelift_codegen::ir::{Function, InstBuilder, SourceLoc, Value};
+use crate::tier_up::osr_signature;
+use cranelift_codegen::ir::{self, Block, Function, InstBuilder, SourceLoc, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use lazuli_environ::{WasmError, WasmFuncType, WasmValType, wasm_val_type};
 use state::{ControlFrame, FrameKind, FuncState};
@@ -53,12 +54,20 @@ pub(crate) struct Ctx<'e, E: FuncEnvironment> {
     /// The callee VMContext: the function's first parameter.
     pub vmctx: Value,
     pub locals: Vec<Variable>,
+    /// The Cranelift type of each local.
+    pub local_types: Vec<ir::Type>,
+    /// Reachable `loop`s translated so far.
+    pub loops: u32,
+    /// When translating an OSR entry: the loop it starts at, and that loop's
+    /// header block, which the entry block already jumps to.
+    pub osr: Option<(u32, Block)>,
 }
 
 impl FuncTranslator {
     /// Translates `body` (of type `ty`) into `func`, which must have the Wasm
     /// signature of `ty`. With a `validator`, each operator is validated just before
-    /// it is translated.
+    /// it is translated. With `osr_loop`, `func` becomes the OSR entry at that loop
+    /// instead (`tier_up.rs`), and its signature is set here.
     pub fn translate<E: FuncEnvironment>(
         &mut self,
         env: &mut E,
@@ -66,39 +75,35 @@ impl FuncTranslator {
         body: &FunctionBody<'_>,
         func: &mut Function,
         validator: Option<&mut FuncValidator<ValidatorResources>>,
+        osr_loop: Option<u32>,
     ) -> Result<(), WasmError> {
         let mut scratch = std::mem::take(&mut self.scratch);
         env.begin_function(func);
         let mut b = FunctionBuilder::new(func, &mut scratch.builder);
-        translate_body(&mut b, &mut scratch.state, env, ty, body, validator)?;
+        let start = Start { ty, osr_loop };
+        translate_body(&mut b, &mut scratch.state, env, start, body, validator)?;
         b.finalize(env.isa().frontend_config());
         self.scratch = scratch.into_reset();
         Ok(())
     }
 }
 
-/// Builds the IR of `body` with `b`, from an empty `state`, up to (not including)
-/// `finalize`.
-fn translate_body<E: FuncEnvironment>(
-    b: &mut FunctionBuilder<'_>,
-    state: &mut FuncState,
-    env: &mut E,
+/// How a translation starts: the function's type, and the loop an OSR entry
+/// starts at.
+#[derive(Clone, Copy)]
+struct Start<'a> {
+    ty: &'a WasmFuncType,
+    osr_loop: Option<u32>,
+}
+
+/// Reads the types of the body's locals (parameters first), validating their
+/// declarations.
+fn local_types(
     ty: &WasmFuncType,
     body: &FunctionBody<'_>,
     mut validator: Option<&mut FuncValidator<ValidatorResources>>,
-) -> Result<(), WasmError> {
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
-
-    let mut locals = Vec::new();
-    for (i, wasm_ty) in ty.params.iter().enumerate() {
-        let var = b.declare_var(ir_type(*wasm_ty));
-        b.def_var(var, params[i + 2]);
-        locals.push(var);
-    }
+) -> Result<Vec<WasmValType>, WasmError> {
+    let mut types = ty.params.to_vec();
     let mut reader = body.get_locals_reader()?;
     for _ in 0..reader.get_count() {
         let offset = reader.original_position();
@@ -107,12 +112,44 @@ fn translate_body<E: FuncEnvironment>(
             v.define_locals(offset, count, val_ty)?;
         }
         let wasm_ty = wasm_val_type(val_ty);
-        for _ in 0..count {
-            let var = b.declare_var(ir_type(wasm_ty));
-            let zero = zero_value(b, wasm_ty);
-            b.def_var(var, zero);
-            locals.push(var);
-        }
+        types.extend(std::iter::repeat_n(wasm_ty, count as usize));
+    }
+    Ok(types)
+}
+
+/// Builds the IR of `body` with `b`, from an empty `state`, up to (not including)
+/// `finalize`.
+fn translate_body<E: FuncEnvironment>(
+    b: &mut FunctionBuilder<'_>,
+    state: &mut FuncState,
+    env: &mut E,
+    start: Start<'_>,
+    body: &FunctionBody<'_>,
+    mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+) -> Result<(), WasmError> {
+    let ty = start.ty;
+    let types = local_types(ty, body, validator.as_deref_mut())?;
+    let ir_types: Vec<ir::Type> = types.iter().map(|t| ir_type(*t)).collect();
+    if start.osr_loop.is_some() {
+        b.func.signature = osr_signature(ty, ir_types.iter().copied());
+    }
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let locals: Vec<Variable> = ir_types.iter().map(|t| b.declare_var(*t)).collect();
+    let osr = start
+        .osr_loop
+        .map(|loop_index| (loop_index, enter_at_loop(b, &locals, &params)));
+    // The function's own start (unreachable in an OSR entry, whose entry block
+    // jumped to the loop): parameters, then zeroed locals.
+    for (i, (var, wasm_ty)) in locals.iter().zip(&types).enumerate() {
+        let value = match osr {
+            None if i < ty.params.len() => params[i + 2],
+            _ => zero_value(b, *wasm_ty),
+        };
+        b.def_var(*var, value);
     }
 
     state.reachable = true;
@@ -134,6 +171,9 @@ fn translate_body<E: FuncEnvironment>(
         env,
         vmctx: params[0],
         locals,
+        local_types: ir_types,
+        loops: 0,
+        osr,
     };
     let mut ops = body.get_operators_reader()?;
     while !ops.eof() {
@@ -146,12 +186,34 @@ fn translate_body<E: FuncEnvironment>(
             .map_err(|message| WasmError::new(message, offset))?;
     }
     ops.finish()?;
+    if let Some((loop_index, _)) = cx.osr.filter(|&(index, _)| index >= cx.loops) {
+        return Err(WasmError::new(
+            format!("no loop {loop_index} to start an OSR entry at"),
+            body.range().end,
+        ));
+    }
     // The final `end` closed the function frame and switched to `exit`.
     if state.reachable {
         let results = state.peekn(ty.results.len()).to_vec();
         b.ins().return_(&results);
     }
     Ok(())
+}
+
+/// The entry block of an OSR entry: defines every local from the parameters after
+/// the two VMContexts and jumps to the header of the loop it starts at, which it
+/// creates and returns. Leaves the builder in a new block without predecessors,
+/// where the function's own start is translated (and later removed).
+fn enter_at_loop(b: &mut FunctionBuilder<'_>, locals: &[Variable], params: &[Value]) -> Block {
+    for (var, value) in locals.iter().zip(&params[2..]) {
+        b.def_var(*var, *value);
+    }
+    let header = b.create_block();
+    b.ins().jump(header, &[]);
+    let unreachable_start = b.create_block();
+    b.switch_to_block(unreachable_start);
+    b.seal_block(unreachable_start);
+    header
 }
 
 /// Translates one operator; the error names an operator Lazuli cannot compile.
@@ -263,7 +325,7 @@ mod tests {
         let name = UserFuncName::user(0, defined);
         let mut func = Function::with_name_signature(name, wasm_signature(ty));
         let mut validator = info.func_validator(defined);
-        translator.translate(&mut env, ty, &body, &mut func, validator.as_mut())?;
+        translator.translate(&mut env, ty, &body, &mut func, validator.as_mut(), None)?;
         Ok(func.display().to_string())
     }
 

@@ -653,6 +653,9 @@ mod tests {
             env: &mut env,
             vmctx: args[0],
             locals: Vec::new(),
+            local_types: Vec::new(),
+            loops: 0,
+            osr: None,
         };
         let s = &mut state;
         let others = super::super::variables::translate(op, b, s, &mut cx)

@@ -1,0 +1,100 @@
+//! What fast-tier code does for tier-up: count calls and loop iterations down
+//! from the budget in the function's dispatch slot, and, at a loop that can be
+//! entered from elsewhere, leave for optimised code compiled to start at that
+//! loop (on-stack replacement, OSR).
+//!
+//! An *OSR entry* of function `f` at loop `n` is `f` compiled by the optimising
+//! tier with the signature [`osr_signature`]: `(callee_vmctx, caller_vmctx,
+//! locals…) -> results of f`. Its entry block defines every local from its
+//! parameters and jumps to loop `n`'s header; the code from `f`'s own start is
+//! unreachable and removed. The fast code, whose state at that header is its
+//! locals alone, tail-calls it with them: the optimised code finishes the
+//! activation and returns to `f`'s caller.
+
+use crate::func_environ::{call_builtin, readonly, trusted};
+use cranelift_codegen::ir::{
+    self, AbiParam, ArgumentPurpose, Block, InstBuilder, Signature, Value, condcodes::IntCC, types,
+};
+use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_frontend::{FunctionBuilder, Variable};
+use lazuli_environ::{Builtin, VMOffsets, WasmFuncType};
+
+use crate::func_environ::ir_type;
+
+/// Loops of functions with more locals than this are not entered from the fast
+/// code (the locals travel as arguments); such functions still tier up for
+/// their next call.
+pub const MAX_OSR_LOCALS: usize = 256;
+
+/// Decrements the budget of defined function `defined` in its dispatch slot and
+/// branches: returns the (cold, sealed) block entered when it is used up and the
+/// block where the function goes on, which the caller seals once the cold path
+/// has branched to it; the builder is left at neither.
+/// The decrement is a plain load and store: threads running the function at once
+/// may lose a count, which only delays tier-up.
+pub fn count_down(b: &mut FunctionBuilder<'_>, vmctx: Value, defined: u32) -> (Block, Block) {
+    let slots = b
+        .ins()
+        .load(types::I64, readonly(), vmctx, VMOffsets::FUNC_SLOTS as i32);
+    let offset = (VMOffsets::func_slot(defined) + VMOffsets::FUNC_SLOT_BUDGET) as i32;
+    let budget = b.ins().load(types::I32, trusted(), slots, offset);
+    let left = b.ins().iadd_imm_s(budget, -1);
+    b.ins().store(trusted(), left, slots, offset);
+    let used_up = b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, left, 0);
+    let (cold, go_on) = (b.create_block(), b.create_block());
+    b.ins().brif(used_up, cold, &[], go_on, &[]);
+    b.set_cold_block(cold);
+    b.seal_block(cold);
+    (cold, go_on)
+}
+
+/// A loop the fast code may leave for an OSR entry.
+pub struct OsrSite<'a> {
+    pub func_index: u32,
+    pub loop_index: u32,
+    pub locals: &'a [Variable],
+    /// [`osr_signature`] of the function and these locals.
+    pub signature: Signature,
+}
+
+/// Counts one iteration of the loop at `site`; when the budget is used up, asks
+/// the `OsrEntry` builtin for the function's OSR entry at this loop and, if it
+/// has one, tail-calls it with the locals. Without one (not compiled yet) the
+/// loop goes on, and the builtin has set a budget after which it asks again.
+pub fn count_then_enter(
+    b: &mut FunctionBuilder<'_>,
+    isa: &dyn TargetIsa,
+    vmctx: Value,
+    defined: u32,
+    site: &OsrSite<'_>,
+) {
+    let (used_up, go_on) = count_down(b, vmctx, defined);
+    b.switch_to_block(used_up);
+    let func = b.ins().iconst(types::I32, i64::from(site.func_index));
+    let loop_index = b.ins().iconst(types::I32, i64::from(site.loop_index));
+    let code = call_builtin(b, isa, vmctx, Builtin::OsrEntry, &[func, loop_index]);
+    let enter = b.create_block();
+    b.set_cold_block(enter);
+    b.ins().brif(code, enter, &[], go_on, &[]);
+    b.seal_block(enter);
+    b.switch_to_block(enter);
+    let mut args = vec![vmctx, vmctx];
+    args.extend(site.locals.iter().map(|var| b.use_var(*var)));
+    let sig = b.import_signature(site.signature.clone());
+    b.ins().return_call_indirect(sig, code, &args);
+    b.switch_to_block(go_on);
+    b.seal_block(go_on);
+}
+
+/// The signature of an OSR entry of a function of type `ty` whose locals
+/// (parameters first) have the types `locals`.
+pub fn osr_signature(ty: &WasmFuncType, locals: impl Iterator<Item = ir::Type>) -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    sig.params
+        .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.extend(locals.map(AbiParam::new));
+    sig.returns
+        .extend(ty.results.iter().map(|t| AbiParam::new(ir_type(*t))));
+    sig
+}
