@@ -9,8 +9,15 @@ use std::sync::OnceLock;
 /// dimension, which the tier does not touch (4); and tiered, likewise (4), with a
 /// tier-up budget of 1 and no background compilation: a function's first call runs
 /// its fast code and every later call, deterministically, its optimised code, so
-/// that the calls of a case compare the two tiers and the switch between them.
-pub const CONFIG_COUNT: usize = 16;
+/// that the calls of a case compare the two tiers and the switch between them;
+/// and tiered with a budget of 7 (lazy compilation with guarded memory, eager with
+/// bounds-checked memory), so that loops use it up inside a call and the running
+/// call continues in an OSR entry (2).
+pub const CONFIG_COUNT: usize = 18;
+
+/// The tier-up budget of the OSR configurations: small enough that a few loop
+/// iterations use it up, larger than one call so that loops, not calls, do.
+const OSR_BUDGET: u32 = 7;
 
 /// One configuration and its engine.
 pub struct Setup {
@@ -37,17 +44,39 @@ pub fn all() -> &'static [Setup] {
                 }
             }
         }
+        for (compilation, style) in [
+            (Compilation::Lazy, MemoryStyle::Guarded),
+            (Compilation::Eager, MemoryStyle::BoundsChecked),
+        ] {
+            setups.push(osr_setup(compilation, style));
+        }
         debug_assert_eq!(setups.len(), CONFIG_COUNT);
         setups
     })
 }
 
-fn setup(
+/// A configuration whose loops enter OSR entries (`OSR_BUDGET`).
+fn osr_setup(compilation: Compilation, style: MemoryStyle) -> Setup {
+    let mut config = base_config(Tiering::Auto, compilation, style, Validation::Eager);
+    config
+        .tier_up_budget(OSR_BUDGET)
+        .background_compilation(false);
+    Setup {
+        name: format!(
+            "Auto tier with OSR (budget {OSR_BUDGET}, no background compilation), \
+             {compilation:?} compilation, {style:?} memory"
+        ),
+        validation: Validation::Eager,
+        engine: engine(&config),
+    }
+}
+
+fn base_config(
     tiering: Tiering,
     compilation: Compilation,
     style: MemoryStyle,
     validation: Validation,
-) -> Setup {
+) -> Config {
     let mut config = Config::new();
     config
         .tiering(tiering)
@@ -56,6 +85,24 @@ fn setup(
         .validation(validation)
         // Fuzzing is where the IR verifier pays for itself, in release builds too.
         .cranelift_verifier(true);
+    config
+}
+
+fn engine(config: &Config) -> Engine {
+    match Engine::new(config) {
+        Ok(engine) => engine,
+        // No engine means no fuzzing at all: nothing to recover.
+        Err(e) => panic!("cannot create a Lazuli engine: {e:#}"),
+    }
+}
+
+fn setup(
+    tiering: Tiering,
+    compilation: Compilation,
+    style: MemoryStyle,
+    validation: Validation,
+) -> Setup {
+    let mut config = base_config(tiering, compilation, style, validation);
     let tier = match tiering {
         Tiering::Auto => {
             config.tier_up_budget(1).background_compilation(false);
@@ -63,11 +110,7 @@ fn setup(
         }
         other => format!("{other:?} tier"),
     };
-    let engine = match Engine::new(&config) {
-        Ok(engine) => engine,
-        // No engine means no fuzzing at all: nothing to recover.
-        Err(e) => panic!("cannot create a Lazuli engine: {e:#}"),
-    };
+    let engine = engine(&config);
     Setup {
         name: format!(
             "{tier}, {compilation:?} compilation, {style:?} memory, {validation:?} validation"

@@ -24,7 +24,7 @@ fn there_are_config_count_configurations_with_distinct_names() {
 fn only_the_tiered_configurations_tier_up_and_they_do_after_the_first_call() {
     let mut tiered = 0;
     for setup in configurations() {
-        let is_tiered = setup.name.starts_with("Auto tier");
+        let is_tiered = setup.name.starts_with("Auto tier (budget 1");
         tiered += usize::from(is_tiered);
         let module = Module::new(&setup.engine, MODULE).unwrap();
         let mut store = Store::new(&setup.engine, ());
@@ -40,4 +40,32 @@ fn only_the_tiered_configurations_tier_up_and_they_do_after_the_first_call() {
         assert_eq!(stats.optimize_failures, 0, "{}", setup.name);
     }
     assert_eq!(tiered, 4);
+}
+
+/// `(loop)` over 100 iterations: the OSR configurations leave its fast code
+/// during the first call; no other configuration compiles an OSR entry.
+const LOOP: &str = r#"(module
+  (func (export "count") (result i32) (local $i i32)
+    (loop $l
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                          (i32.const 100))))
+    (local.get $i)))"#;
+
+#[test]
+fn only_the_osr_configurations_enter_osr_entries() {
+    let mut with_osr = 0;
+    for setup in configurations() {
+        let is_osr = setup.name.starts_with("Auto tier with OSR");
+        with_osr += usize::from(is_osr);
+        let module = Module::new(&setup.engine, LOOP).unwrap();
+        let mut store = Store::new(&setup.engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let count = instance
+            .get_typed_func::<(), i32>(&mut store, "count")
+            .unwrap();
+        assert_eq!(count.call(&mut store, ()).unwrap(), 100, "{}", setup.name);
+        let stats = module.compile_stats();
+        assert_eq!(stats.osr_entries, usize::from(is_osr), "{}", setup.name);
+    }
+    assert_eq!(with_osr, 2);
 }
