@@ -70,7 +70,7 @@ fn main() -> Result<()> {
         "{compilation:?}: {} of {} functions compiled, {} Wasm bytes -> {} bytes of machine code \
          ({:.2} bytes per Wasm byte) in {:.1} ms ({:.0} ns per Wasm byte); \
          lazy-compile stubs {} bytes; {} bytes of code pages; whole run {:.1} ms; \
-         {} compiled ahead; {} optimised ({} bytes of code, {:.1} ms)",
+         {} compiled ahead; {} optimised ({} bytes of code, {:.1} ms), {} of them OSR entries",
         stats.functions_compiled,
         module.defined_functions(),
         stats.wasm_bytes,
@@ -85,6 +85,7 @@ fn main() -> Result<()> {
         stats.functions_optimized,
         stats.optimized_code_bytes,
         stats.optimize_time.as_secs_f64() * 1e3,
+        stats.osr_entries,
     );
     Ok(())
 }

@@ -120,6 +120,8 @@ pub trait FuncEnvironment {
 pub struct LoopHeader<'a> {
     /// The loop's index among the function's reachable loops, in body order.
     pub index: u32,
+    /// Whether the loop is inside another loop.
+    pub nested: bool,
     /// When the operand stack is empty where the loop starts and the loop has no
     /// parameters, the function's whole state at its header is its locals: their
     /// variables and types, in local order. Code compiled to start at this header
@@ -229,7 +231,7 @@ impl<'a> ModuleEnvironment<'a> {
         let Some((index, defined)) = self.counting() else {
             return;
         };
-        let (used_up, go_on) = tier_up::count_down(b, vmctx, defined);
+        let (used_up, go_on) = tier_up::count_down(b, vmctx, defined, 0);
         b.switch_to_block(used_up);
         let index = b.ins().iconst(types::I32, i64::from(index));
         self.call_builtin(b, vmctx, Builtin::TierUp, &[index]);
@@ -402,6 +404,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
                 let site = tier_up::OsrSite {
                     func_index: index,
                     loop_index: header.index,
+                    nested: header.nested,
                     locals: vars,
                     signature: tier_up::osr_signature(ty, types.iter().copied()),
                 };

@@ -101,8 +101,16 @@ pub(super) fn translate<E: FuncEnvironment>(
             b.switch_to_block(header);
             state.stack.extend_from_slice(b.block_params(header));
             let locals = enterable.then_some((&cx.locals[..], &cx.local_types[..]));
-            cx.env
-                .loop_header(b, cx.vmctx, LoopHeader { index, locals });
+            let nested = state
+                .control
+                .iter()
+                .any(|frame| matches!(frame.kind, FrameKind::Loop { .. }));
+            let at = LoopHeader {
+                index,
+                nested,
+                locals,
+            };
+            cx.env.loop_header(b, cx.vmctx, at);
             state.control.push(ControlFrame {
                 kind: FrameKind::Loop { header },
                 next,
