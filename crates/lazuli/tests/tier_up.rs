@@ -476,3 +476,44 @@ fn osr_happens_in_the_background_too() {
     assert_eq!(stats.osr_entries, 1);
     assert_eq!(stats.optimize_failures, 0);
 }
+
+/// Counts `$n` down and divides by it: traps once it reaches zero.
+const TRAP_IN_LOOP: &str = r#"(module $t
+  (func $inner (param i32) (result i32) (i32.div_u (i32.const 1000) (local.get 0)))
+  (func $outer (export "outer") (param $n i32) (result i32) (local $sum i32)
+    (loop $l
+      (local.set $sum (i32.add (local.get $sum) (call $inner (local.get $n))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (i32.ge_s (local.get $n) (i32.const 0))))
+    (local.get $sum)))"#;
+
+#[test]
+fn a_trap_in_an_osr_entry_has_the_kind_and_backtrace_of_the_function() {
+    let trap = |engine: &Engine| {
+        let module = Module::new(engine, TRAP_IN_LOOP).unwrap();
+        let mut store = Store::new(engine, ());
+        let instance = Linker::new(engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let outer: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "outer").unwrap();
+        let err = outer.call(&mut store, 200).unwrap_err();
+        let kind = *err.downcast_ref::<Trap>().expect("a trap");
+        let frames: Vec<_> = err
+            .downcast_ref::<WasmBacktrace>()
+            .expect("a backtrace")
+            .frames()
+            .iter()
+            .map(|f| (f.func_name.clone(), f.module_offset))
+            .collect();
+        ((kind, frames), module.compile_stats().osr_entries)
+    };
+    let mut config = Config::new();
+    config.tiering(Tiering::Optimized);
+    let (expected, _) = trap(&Engine::new(&config).unwrap());
+    assert_eq!(expected.0, Trap::IntegerDivisionByZero);
+    let names: Vec<_> = expected.1.iter().map(|(n, _)| n.as_deref()).collect();
+    assert_eq!(names, [Some("inner"), Some("outer")]);
+    let (got, osr_entries) = trap(&engine(Compilation::Lazy, 20, false));
+    assert_eq!(osr_entries, 1);
+    assert_eq!(got, expected);
+}
