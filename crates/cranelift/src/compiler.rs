@@ -69,15 +69,6 @@ pub struct Compiler {
     options: CompilerOptions,
 }
 
-/// The function body a compilation is of.
-#[derive(Clone, Copy)]
-struct Source<'a> {
-    module: &'a ModuleInfo,
-    module_bytes: &'a [u8],
-    signatures: &'a [SignatureId],
-    defined_index: u32,
-}
-
 /// What one compilation works in: reused on a thread from one successful compilation
 /// to the next to keep its allocations.
 struct Scratch {
@@ -146,13 +137,7 @@ impl Compiler {
         signatures: &[SignatureId],
         defined_index: u32,
     ) -> Result<CompiledFunction, CompileError> {
-        let source = Source {
-            module,
-            module_bytes,
-            signatures,
-            defined_index,
-        };
-        self.compile_body(source, None)
+        self.compile_body(module, module_bytes, signatures, defined_index, None)
     }
 
     /// Compiles the OSR entry of defined function `defined_index` at its loop
@@ -166,26 +151,20 @@ impl Compiler {
         defined_index: u32,
         loop_index: u32,
     ) -> Result<CompiledFunction, CompileError> {
-        let source = Source {
-            module,
-            module_bytes,
-            signatures,
-            defined_index,
-        };
-        self.compile_body(source, Some(loop_index))
+        let osr_loop = Some(loop_index);
+        self.compile_body(module, module_bytes, signatures, defined_index, osr_loop)
     }
 
+    /// Compiles the body of defined function `defined_index`, or its OSR entry at
+    /// `osr_loop`.
     fn compile_body(
         &self,
-        source: Source<'_>,
+        module: &ModuleInfo,
+        module_bytes: &[u8],
+        signatures: &[SignatureId],
+        defined_index: u32,
         osr_loop: Option<u32>,
     ) -> Result<CompiledFunction, CompileError> {
-        let Source {
-            module,
-            module_bytes,
-            signatures,
-            defined_index,
-        } = source;
         let func_index = module.num_imported_funcs + defined_index;
         let ty = module.func_type(func_index);
         let range = module.bodies[defined_index as usize].range.clone();

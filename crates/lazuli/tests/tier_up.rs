@@ -59,7 +59,12 @@ struct Setup {
 }
 
 fn setup(engine: &Engine) -> Setup {
-    let module = Module::new(engine, MODULE).unwrap();
+    setup_of(engine, MODULE)
+}
+
+/// `wat` compiled and instantiated in a new store of `engine`.
+fn setup_of(engine: &Engine, wat: &str) -> Setup {
+    let module = Module::new(engine, wat).unwrap();
     let mut store = Store::new(engine, ());
     let instance = Linker::new(engine)
         .instantiate(&mut store, &module)
@@ -257,11 +262,11 @@ const AHEAD: &str = r#"(module
 fn idle_cores_compile_the_callees_of_what_runs() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = engine(Compilation::Lazy, 1000, true);
-    let module = Module::new(&engine, AHEAD).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let Setup {
+        module,
+        mut store,
+        instance,
+    } = setup_of(&engine, AHEAD);
     let main: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "main").unwrap();
     assert_eq!(main.call(&mut store, 0).unwrap(), 0);
     if cores == 1 {
@@ -290,11 +295,11 @@ fn idle_cores_compile_the_callees_of_what_runs() {
 #[test]
 fn without_background_compilation_nothing_is_compiled_ahead() {
     let engine = engine(Compilation::Lazy, 1000, false);
-    let module = Module::new(&engine, AHEAD).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let Setup {
+        module,
+        mut store,
+        instance,
+    } = setup_of(&engine, AHEAD);
     let main: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "main").unwrap();
     assert_eq!(main.call(&mut store, 0).unwrap(), 0);
     std::thread::sleep(Duration::from_millis(100));
@@ -404,11 +409,11 @@ fn run_osr_program(
     name: &str,
     params: &[lazuli::Val],
 ) -> (Vec<lazuli::Val>, usize) {
-    let module = Module::new(engine, OSR_PROGRAMS).unwrap();
-    let mut store = Store::new(engine, ());
-    let instance = Linker::new(engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let Setup {
+        module,
+        mut store,
+        instance,
+    } = setup_of(engine, OSR_PROGRAMS);
     let func = instance.get_func(&mut store, name).unwrap();
     let ty = func.ty(&store);
     let mut results: Vec<_> = ty.results().map(lazuli::Val::default_for).collect();
@@ -447,11 +452,11 @@ fn osr_at_every_iteration_computes_what_optimised_code_computes() {
 #[test]
 fn a_loop_entered_with_values_on_the_stack_is_not_replaced() {
     let engine = engine(Compilation::Lazy, 10, false);
-    let module = Module::new(&engine, OSR_PROGRAMS).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let Setup {
+        module,
+        mut store,
+        instance,
+    } = setup_of(&engine, OSR_PROGRAMS);
     let f: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "busy_stack").unwrap();
     assert_eq!(f.call(&mut store, 100).unwrap(), 7);
     let stats = module.compile_stats();
@@ -490,11 +495,11 @@ const TRAP_IN_LOOP: &str = r#"(module $t
 #[test]
 fn a_trap_in_an_osr_entry_has_the_kind_and_backtrace_of_the_function() {
     let trap = |engine: &Engine| {
-        let module = Module::new(engine, TRAP_IN_LOOP).unwrap();
-        let mut store = Store::new(engine, ());
-        let instance = Linker::new(engine)
-            .instantiate(&mut store, &module)
-            .unwrap();
+        let Setup {
+            module,
+            mut store,
+            instance,
+        } = setup_of(engine, TRAP_IN_LOOP);
         let outer: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "outer").unwrap();
         let err = outer.call(&mut store, 200).unwrap_err();
         let kind = *err.downcast_ref::<Trap>().expect("a trap");
