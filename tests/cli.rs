@@ -488,7 +488,7 @@ fn a_directory_is_refused() {
     }
 }
 
-/// Native stack smaller than `max_wasm_stack` (512 KiB): the deep recursion must
+/// Native stack smaller than `max_wasm_stack` (1 MiB): the deep recursion must
 /// end in a trap, not in the process dying of a stack overflow.
 #[test]
 fn deep_recursion_on_a_small_main_stack_traps() {

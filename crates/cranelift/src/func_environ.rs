@@ -40,6 +40,10 @@ pub trait FuncEnvironment {
     /// and whether it can be entered from other code (on-stack replacement).
     fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>);
 
+    /// The address of the buffer (in the store context of `vmctx`) through which
+    /// fast-tier code hands its locals to an OSR entry, 16 bytes per local.
+    fn osr_locals(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) -> Value;
+
     /// Reads global `index`.
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value;
 
@@ -399,19 +403,24 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             return;
         };
         match header.locals {
-            Some((vars, types)) if vars.len() <= tier_up::MAX_OSR_LOCALS => {
+            Some((vars, _)) if vars.len() <= tier_up::MAX_OSR_LOCALS => {
                 let ty = self.module.func_type(index);
                 let site = tier_up::OsrSite {
                     func_index: index,
                     loop_index: header.index,
                     nested: header.nested,
                     locals: vars,
-                    signature: tier_up::osr_signature(ty, types.iter().copied()),
+                    signature: tier_up::osr_signature(ty),
+                    store_ctx: self.offsets.store_ctx(),
                 };
                 tier_up::count_then_enter(b, self.isa, vmctx, defined, &site);
             }
             _ => self.count_then_tier_up(b, vmctx),
         }
+    }
+
+    fn osr_locals(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) -> Value {
+        tier_up::osr_locals(b, vmctx, self.offsets.store_ctx())
     }
 
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {

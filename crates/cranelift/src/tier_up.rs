@@ -4,12 +4,15 @@
 //! loop (on-stack replacement, OSR).
 //!
 //! An *OSR entry* of function `f` at loop `n` is `f` compiled by the optimising
-//! tier with the signature [`osr_signature`]: `(callee_vmctx, caller_vmctx,
-//! locals…) -> results of f`. Its entry block defines every local from its
-//! parameters and jumps to loop `n`'s header; the code from `f`'s own start is
-//! unreachable and removed. The fast code, whose state at that header is its
-//! locals alone, tail-calls it with them: the optimised code finishes the
-//! activation and returns to `f`'s caller.
+//! tier with the signature [`osr_signature`]: `(callee_vmctx, caller_vmctx) ->
+//! results of f`. Its entry block loads every local from the store context's
+//! `OSR_LOCALS` buffer and jumps to loop `n`'s header; the code from `f`'s own
+//! start is unreachable and removed. The fast code, whose state at that header
+//! is its locals alone, stores them there and tail-calls it: the optimised code
+//! finishes the activation and returns to `f`'s caller. (Passing the locals as
+//! arguments instead made every frame of such a function larger by their size,
+//! since a tail call's stack arguments live in its caller's frame: python3.11's
+//! interpreter loop recursed 12% less deep before the stack limit.)
 
 use crate::func_environ::{call_builtin, readonly, trusted};
 use cranelift_codegen::ir::{
@@ -17,14 +20,14 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use lazuli_environ::{Builtin, VMOffsets, WasmFuncType};
+use lazuli_environ::{Builtin, VMOffsets, WasmFuncType, store_ctx};
 
 use crate::func_environ::ir_type;
 
-/// Loops of functions with more locals than this are not entered from the fast
-/// code (the locals travel as arguments); such functions still tier up for
-/// their next call.
-pub const MAX_OSR_LOCALS: usize = 256;
+/// Loops of functions with more locals than the store context's buffer holds are
+/// not entered from the fast code; such functions still tier up for their next
+/// call.
+pub const MAX_OSR_LOCALS: usize = store_ctx::OSR_MAX_LOCALS as usize;
 
 /// How far past its budget a function runs in a loop nested in another loop
 /// before that inner loop asks for an OSR entry. Entering optimised code at an
@@ -74,8 +77,10 @@ pub struct OsrSite<'a> {
     /// Whether the loop is inside another loop (see [`NESTED_OSR_LAG`]).
     pub nested: bool,
     pub locals: &'a [Variable],
-    /// [`osr_signature`] of the function and these locals.
+    /// [`osr_signature`] of the function.
     pub signature: Signature,
+    /// Where the VMContext holds its store context pointer.
+    pub store_ctx: u32,
 }
 
 /// Counts one iteration of the loop at `site`; when the budget is used up, asks
@@ -100,22 +105,44 @@ pub fn count_then_enter(
     b.ins().brif(code, enter, &[], go_on, &[]);
     b.seal_block(enter);
     b.switch_to_block(enter);
-    let mut args = vec![vmctx, vmctx];
-    args.extend(site.locals.iter().map(|var| b.use_var(*var)));
+    let buffer = osr_locals(b, vmctx, site.store_ctx);
+    for (slot, var) in (0..).zip(site.locals) {
+        let value = b.use_var(*var);
+        let offset = (slot * store_ctx::OSR_LOCAL_SIZE) as i32;
+        b.ins().store(trusted(), value, buffer, offset);
+    }
     let sig = b.import_signature(site.signature.clone());
-    b.ins().return_call_indirect(sig, code, &args);
+    b.ins().return_call_indirect(sig, code, &[vmctx, vmctx]);
     b.switch_to_block(go_on);
     b.seal_block(go_on);
 }
 
-/// The signature of an OSR entry of a function of type `ty` whose locals
-/// (parameters first) have the types `locals`.
-pub fn osr_signature(ty: &WasmFuncType, locals: impl Iterator<Item = ir::Type>) -> Signature {
+/// The address of the `OSR_LOCALS` buffer of the store of `vmctx`, whose store
+/// context pointer is at `store_ctx` in it.
+pub fn osr_locals(b: &mut FunctionBuilder<'_>, vmctx: Value, store_ctx: u32) -> Value {
+    let store = b
+        .ins()
+        .load(types::I64, readonly(), vmctx, store_ctx as i32);
+    b.ins().iadd_imm_s(store, i64::from(store_ctx::OSR_LOCALS))
+}
+
+/// Loads local `slot` (of type `ty`) from the `OSR_LOCALS` buffer at `buffer`.
+pub fn load_osr_local(
+    b: &mut FunctionBuilder<'_>,
+    buffer: Value,
+    slot: u32,
+    ty: ir::Type,
+) -> Value {
+    let offset = (slot * store_ctx::OSR_LOCAL_SIZE) as i32;
+    b.ins().load(ty, trusted(), buffer, offset)
+}
+
+/// The signature of an OSR entry of a function of type `ty`.
+pub fn osr_signature(ty: &WasmFuncType) -> Signature {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params
         .push(AbiParam::special(types::I64, ArgumentPurpose::VMContext));
     sig.params.push(AbiParam::new(types::I64));
-    sig.params.extend(locals.map(AbiParam::new));
     sig.returns
         .extend(ty.results.iter().map(|t| AbiParam::new(ir_type(*t))));
     sig

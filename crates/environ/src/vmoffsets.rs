@@ -39,8 +39,16 @@ pub mod store_ctx {
     /// The store's growth limiter, a two-word `Option<NonNull<dyn …>>` that only the
     /// runtime reads.
     pub const LIMITER: u32 = PTR;
+    /// Where fast-tier code leaving for an OSR entry puts its locals, 16 bytes
+    /// each (`OSR_LOCAL_SIZE`), and where the OSR entry takes them from at once.
+    pub const OSR_LOCALS: u32 = 4 * PTR;
+    /// Bytes per local in `OSR_LOCALS`: every value type fits.
+    pub const OSR_LOCAL_SIZE: u32 = 16;
+    /// How many locals `OSR_LOCALS` holds: functions with more are not entered
+    /// from their loops.
+    pub const OSR_MAX_LOCALS: u32 = 256;
     /// Size of the structure.
-    pub const SIZE: u32 = 3 * PTR;
+    pub const SIZE: u32 = OSR_LOCALS + OSR_MAX_LOCALS * OSR_LOCAL_SIZE;
 }
 
 /// Offsets inside `VMHostContext`, the callee "vmctx" of a host function.

@@ -43,7 +43,10 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result};
-pub use config::{Compilation, Config, DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering, Validation};
+pub use config::{
+    Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering,
+    Validation,
+};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};

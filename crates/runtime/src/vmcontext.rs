@@ -23,6 +23,20 @@ pub struct VMStoreContext {
     /// entry's exclusive borrow of the store, restored when the entry returns;
     /// `None` while no Wasm of this store runs.
     pub limiter: Option<NonNull<dyn GrowthLimiter>>,
+    /// Written and read only by generated code: the locals fast-tier code hands
+    /// to an OSR entry, which loads them before it does anything else (so a
+    /// nested activation of the same store cannot overwrite them first).
+    osr_locals: OsrLocals,
+}
+
+/// `store_ctx::OSR_MAX_LOCALS` slots of `store_ctx::OSR_LOCAL_SIZE` bytes.
+#[repr(C, align(16))]
+struct OsrLocals([u8; 4096]);
+
+impl Default for OsrLocals {
+    fn default() -> Self {
+        OsrLocals([0; 4096])
+    }
 }
 
 /// Decides whether a memory or table may grow (sizes in bytes for memories and in
@@ -182,6 +196,14 @@ mod tests {
             at(store_ctx::STACK_LIMIT)
         );
         assert_eq!(offset_of!(VMStoreContext, limiter), at(store_ctx::LIMITER));
+        assert_eq!(
+            offset_of!(VMStoreContext, osr_locals),
+            at(store_ctx::OSR_LOCALS)
+        );
+        assert_eq!(
+            size_of::<OsrLocals>(),
+            at(store_ctx::OSR_MAX_LOCALS * store_ctx::OSR_LOCAL_SIZE)
+        );
         assert_eq!(size_of::<VMStoreContext>(), at(store_ctx::SIZE));
     }
 

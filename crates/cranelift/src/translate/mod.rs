@@ -14,7 +14,7 @@ mod tables;
 mod variables;
 
 use crate::func_environ::{FuncEnvironment, ir_type};
-use crate::tier_up::osr_signature;
+use crate::tier_up::{load_osr_local, osr_signature};
 use cranelift_codegen::ir::{self, Block, Function, InstBuilder, SourceLoc, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use lazuli_environ::{WasmError, WasmFuncType, WasmValType, wasm_val_type};
@@ -131,7 +131,7 @@ fn translate_body<E: FuncEnvironment>(
     let types = local_types(ty, body, validator.as_deref_mut())?;
     let ir_types: Vec<ir::Type> = types.iter().map(|t| ir_type(*t)).collect();
     if start.osr_loop.is_some() {
-        b.func.signature = osr_signature(ty, ir_types.iter().copied());
+        b.func.signature = osr_signature(ty);
     }
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -139,9 +139,14 @@ fn translate_body<E: FuncEnvironment>(
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let locals: Vec<Variable> = ir_types.iter().map(|t| b.declare_var(*t)).collect();
-    let osr = start
-        .osr_loop
-        .map(|loop_index| (loop_index, enter_at_loop(b, &locals, &params)));
+    let osr = match start.osr_loop {
+        Some(loop_index) => {
+            let buffer = env.osr_locals(b, params[0]);
+            let locals = locals.iter().zip(&ir_types);
+            Some((loop_index, enter_at_loop(b, locals, buffer)))
+        }
+        None => None,
+    };
     // The function's own start (unreachable in an OSR entry, whose entry block
     // jumped to the loop): parameters, then zeroed locals.
     for (i, (var, wasm_ty)) in locals.iter().zip(&types).enumerate() {
@@ -200,13 +205,18 @@ fn translate_body<E: FuncEnvironment>(
     Ok(())
 }
 
-/// The entry block of an OSR entry: defines every local from the parameters after
-/// the two VMContexts and jumps to the header of the loop it starts at, which it
-/// creates and returns. Leaves the builder in a new block without predecessors,
-/// where the function's own start is translated (and later removed).
-fn enter_at_loop(b: &mut FunctionBuilder<'_>, locals: &[Variable], params: &[Value]) -> Block {
-    for (var, value) in locals.iter().zip(&params[2..]) {
-        b.def_var(*var, *value);
+/// The entry block of an OSR entry: defines every local (with its type) from the
+/// OSR buffer at `buffer` and jumps to the header of the loop it starts at, which
+/// it creates and returns. Leaves the builder in a new block without
+/// predecessors, where the function's own start is translated (and later removed).
+fn enter_at_loop<'a>(
+    b: &mut FunctionBuilder<'_>,
+    locals: impl Iterator<Item = (&'a Variable, &'a ir::Type)>,
+    buffer: Value,
+) -> Block {
+    for (slot, (var, ty)) in (0..).zip(locals) {
+        let value = load_osr_local(b, buffer, slot, *ty);
+        b.def_var(*var, value);
     }
     let header = b.create_block();
     b.ins().jump(header, &[]);
