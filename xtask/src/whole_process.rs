@@ -13,6 +13,10 @@
 //! runtimes taking turns run by run so that a change in the machine's load hits all of
 //! them alike. A figure is the median wall time; CPU time (user + system) is the median
 //! of the children's `cutime + cstime` deltas read from `/proc/self/stat`.
+//!
+//! `--quick` is a smoke run: one timed run (unless `--runs` says otherwise) and a
+//! generated module of 2,000 functions. `--lazuli PATH` runs that binary instead of
+//! building `target/release/lazuli`. `--whole-process` must come first after `compare`.
 
 mod report;
 mod runtimes;
