@@ -56,7 +56,10 @@ fn config(compilation: Compilation, memory: MemoryStyle, tiering: Tiering) -> Co
         .memory_style(memory)
         .tiering(tiering);
     if tiering == Tiering::Auto {
-        config.tier_up_budget(1).background_compilation(false);
+        config
+            .tier_up_budget(1)
+            .tier_up_small_functions(0)
+            .background_compilation(false);
     }
     config
 }

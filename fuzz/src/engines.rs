@@ -60,6 +60,7 @@ fn osr_setup(compilation: Compilation, style: MemoryStyle) -> Setup {
     let mut config = base_config(Tiering::Auto, compilation, style, Validation::Eager);
     config
         .tier_up_budget(OSR_BUDGET)
+        .tier_up_small_functions(0)
         .background_compilation(false);
     Setup {
         name: format!(
@@ -105,7 +106,10 @@ fn setup(
     let mut config = base_config(tiering, compilation, style, validation);
     let tier = match tiering {
         Tiering::Auto => {
-            config.tier_up_budget(1).background_compilation(false);
+            config
+                .tier_up_budget(1)
+                .tier_up_small_functions(0)
+                .background_compilation(false);
             "Auto tier (budget 1, no background compilation)".to_string()
         }
         other => format!("{other:?} tier"),

@@ -44,8 +44,8 @@ mod values;
 
 pub use anyhow::{Error, Result};
 pub use config::{
-    Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering,
-    Validation,
+    Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_SMALL_FUNCTION_BYTES,
+    DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering, Validation,
 };
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};

@@ -354,7 +354,7 @@ impl ModuleInner {
     /// compile statistics.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
         let start = Instant::now();
-        let func = self.compile_with(self.engine.compiler(), defined)?;
+        let func = self.compile_with(self.first_tier(defined), defined)?;
         let c = &self.stats;
         c.functions.fetch_add(1, Ordering::Relaxed);
         c.wasm_bytes.fetch_add(
@@ -402,11 +402,26 @@ impl ModuleInner {
         })
     }
 
+    /// The compiler of defined function `defined`'s first compile: the engine's
+    /// first tier, or under tier-up the optimising one for a small function
+    /// (`Config::tier_up_small_functions`), which then never tiers up.
+    fn first_tier(&self, defined: u32) -> &Compiler {
+        let small = self.engine.config().small_function_bytes as usize;
+        match self.engine.optimizer() {
+            Some(optimizer) if self.info.bodies[defined as usize].range.len() < small => {
+                self.tiered_up[defined as usize].store(true, Ordering::Relaxed);
+                optimizer
+            }
+            _ => self.engine.compiler(),
+        }
+    }
+
     /// Points the slot of defined function `defined` at its first-tier `code`,
-    /// giving it its tier-up budget first if it will count.
+    /// giving it its tier-up budget first if that code counts.
     fn publish_first_tier(&self, defined: u32, code: usize) {
         let slot = &self.slots[defined as usize];
-        if self.engine.optimizer().is_some() {
+        let counts = !self.tiered_up[defined as usize].load(Ordering::Relaxed);
+        if self.engine.optimizer().is_some() && counts {
             let budget = self.engine.config().tier_up_budget;
             slot.set_budget(i32::try_from(budget).unwrap_or(i32::MAX));
         }

@@ -48,6 +48,8 @@ fn engine(compilation: Compilation, budget: u32, background: bool) -> Engine {
         .tiering(Tiering::Auto)
         .compilation(compilation)
         .tier_up_budget(budget)
+        // The functions here are small: start them at the fast tier all the same.
+        .tier_up_small_functions(0)
         .background_compilation(background);
     Engine::new(&config).unwrap()
 }
@@ -87,13 +89,56 @@ impl Setup {
     }
 }
 
+/// A function of `steps` arithmetic steps on its parameter (4 to 8 bytes each).
+fn long_function(steps: usize) -> String {
+    let mut body = String::from("(local.get 0)");
+    for i in 0..steps {
+        body = format!(
+            "(i32.xor (i32.mul {body} (i32.const {})) (i32.const {i}))",
+            2 * i + 3
+        );
+    }
+    format!(r#"(module (func (export "long") (param i32) (result i32) {body}))"#)
+}
+
 #[test]
 fn auto_is_the_default_tiering() {
     let engine = Engine::default();
-    let mut s = setup(&engine);
-    assert_eq!(s.call("double", 4), 8);
-    let budget = s.module.tier_up_budget(DOUBLE).unwrap();
-    assert_eq!(budget, lazuli::DEFAULT_TIER_UP_BUDGET as i32 - 1);
+    let mut s = setup_of(&engine, &long_function(200));
+    assert_eq!(s.call("long", 4), s.call("long", 4));
+    let budget = s.module.tier_up_budget(0).unwrap();
+    assert_eq!(budget, lazuli::DEFAULT_TIER_UP_BUDGET as i32 - 2);
+}
+
+#[test]
+fn small_functions_skip_the_fast_tier() {
+    let code_bytes = |config: &Config, wat: &str| {
+        let mut s = setup_of(&Engine::new(config).unwrap(), wat);
+        s.call(if wat == MODULE { "double" } else { "long" }, 3);
+        (
+            s.module.compile_stats(),
+            s.module.tier_up_budget(0).unwrap(),
+        )
+    };
+    let mut optimized = Config::new();
+    optimized.tiering(Tiering::Optimized);
+    // `double` is a few bytes: optimised at once, and it does not count.
+    let (small, budget) = code_bytes(&Config::new(), MODULE);
+    assert_eq!(
+        small.code_bytes,
+        code_bytes(&optimized, MODULE).0.code_bytes
+    );
+    assert_eq!((small.functions_optimized, budget), (0, i32::MAX));
+    // A body of more than 500 bytes starts at the fast tier, as everything does
+    // with the threshold at 0.
+    let long = long_function(100);
+    let (stats, budget) = code_bytes(&Config::new(), &long);
+    assert_ne!(stats.code_bytes, code_bytes(&optimized, &long).0.code_bytes);
+    assert!(budget < i32::MAX);
+    let mut all_fast = Config::new();
+    all_fast.tier_up_small_functions(0);
+    let (_, budget) = code_bytes(&all_fast, MODULE);
+    assert!(budget < i32::MAX);
 }
 
 #[test]

@@ -1227,7 +1227,7 @@ fn dropped_stores_release_their_memories() {
     // Tier-up after the first call, so that the background compiler's thread (and
     // its allocator arena) exists before the measurement starts.
     let mut config = Config::new();
-    config.tier_up_budget(1);
+    config.tier_up_budget(1).tier_up_small_functions(0);
     let engine = Engine::new(&config).unwrap();
     let module = Module::new(
         &engine,
