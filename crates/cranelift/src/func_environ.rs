@@ -40,6 +40,10 @@ pub trait FuncEnvironment {
     /// and whether it can be entered from other code (on-stack replacement).
     fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>);
 
+    /// Whether [`LoopHeader::innermost`] must be known (it costs a pass over the
+    /// body before translation).
+    fn needs_loop_nesting(&self) -> bool;
+
     /// The address of the buffer (in the store context of `vmctx`) through which
     /// fast-tier code hands its locals to an OSR entry, 16 bytes per local.
     fn osr_locals(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) -> Value;
@@ -126,6 +130,9 @@ pub struct LoopHeader<'a> {
     pub index: u32,
     /// Whether the loop is inside another loop.
     pub nested: bool,
+    /// Whether no loop is inside it (known only when
+    /// [`FuncEnvironment::needs_loop_nesting`]; true otherwise).
+    pub innermost: bool,
     /// When the operand stack is empty where the loop starts and the loop has no
     /// parameters, the function's whole state at its header is its locals: their
     /// variables and types, in local order. Code compiled to start at this header
@@ -408,7 +415,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
                 let site = tier_up::OsrSite {
                     func_index: index,
                     loop_index: header.index,
-                    nested: header.nested,
+                    nested: header.nested && header.innermost,
                     locals: vars,
                     signature: tier_up::osr_signature(ty),
                     store_ctx: self.offsets.store_ctx(),
@@ -421,6 +428,10 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
 
     fn osr_locals(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) -> Value {
         tier_up::osr_locals(b, vmctx, self.offsets.store_ctx())
+    }
+
+    fn needs_loop_nesting(&self) -> bool {
+        self.counting().is_some()
     }
 
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {

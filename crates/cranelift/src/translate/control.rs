@@ -105,9 +105,11 @@ pub(super) fn translate<E: FuncEnvironment>(
                 .control
                 .iter()
                 .any(|frame| matches!(frame.kind, FrameKind::Loop { .. }));
+            let innermost = !cx.outer_loops.get(index as usize).copied().unwrap_or(false);
             let at = LoopHeader {
                 index,
                 nested,
+                innermost,
                 locals,
             };
             cx.env.loop_header(b, cx.vmctx, at);
@@ -288,6 +290,10 @@ pub(super) fn translate_unreachable<E: FuncEnvironment>(
     state: &mut FuncState,
     cx: &mut Ctx<'_, E>,
 ) {
+    if matches!(op, Operator::Loop { .. }) {
+        // Loops are numbered in body order, reachable or not.
+        cx.loops += 1;
+    }
     match op {
         Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
             // A frame nobody can enter: it only has to pair with its `end`.

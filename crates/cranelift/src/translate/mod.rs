@@ -56,8 +56,11 @@ pub(crate) struct Ctx<'e, E: FuncEnvironment> {
     pub locals: Vec<Variable>,
     /// The Cranelift type of each local.
     pub local_types: Vec<ir::Type>,
-    /// Reachable `loop`s translated so far.
+    /// `loop`s translated so far (reachable or not).
     pub loops: u32,
+    /// For each loop of the body in order, whether another loop is inside it
+    /// (empty unless the environment needs loop nesting).
+    pub outer_loops: Vec<bool>,
     /// When translating an OSR entry: the loop it starts at, and that loop's
     /// header block, which the entry block already jumps to.
     pub osr: Option<(u32, Block)>,
@@ -172,12 +175,17 @@ fn translate_body<E: FuncEnvironment>(
     });
 
     env.function_entry(b, params[0]);
+    let outer_loops = match env.needs_loop_nesting() {
+        true => loops_with_inner_loops(body)?,
+        false => Vec::new(),
+    };
     let mut cx = Ctx {
         env,
         vmctx: params[0],
         locals,
         local_types: ir_types,
         loops: 0,
+        outer_loops,
         osr,
     };
     let mut ops = body.get_operators_reader()?;
@@ -203,6 +211,31 @@ fn translate_body<E: FuncEnvironment>(
         b.ins().return_(&results);
     }
     Ok(())
+}
+
+/// For each `loop` of `body` in order, whether another loop is inside it.
+fn loops_with_inner_loops(body: &FunctionBody<'_>) -> Result<Vec<bool>, WasmError> {
+    let mut outer = Vec::new();
+    // The open frames: the index of each open loop, `None` for other frames.
+    let mut open: Vec<Option<usize>> = Vec::new();
+    let mut ops = body.get_operators_reader()?;
+    while !ops.eof() {
+        match ops.read()? {
+            Operator::Loop { .. } => {
+                if let Some(enclosing) = open.iter().rev().find_map(|frame| *frame) {
+                    outer[enclosing] = true;
+                }
+                open.push(Some(outer.len()));
+                outer.push(false);
+            }
+            Operator::Block { .. } | Operator::If { .. } => open.push(None),
+            Operator::End => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    Ok(outer)
 }
 
 /// The entry block of an OSR entry: defines every local (with its type) from the

@@ -655,6 +655,7 @@ mod tests {
             locals: Vec::new(),
             local_types: Vec::new(),
             loops: 0,
+            outer_loops: Vec::new(),
             osr: None,
         };
         let s = &mut state;
