@@ -145,7 +145,9 @@ pub fn generate(n: u32) -> Generated {
     let mut code_bytes = 0;
     for i in 0..n {
         functions.function(0);
-        let mut rng = Rng(u64::from(i).wrapping_mul(0x1234_5678_9abc_def1).wrapping_add(1));
+        let mut rng = Rng(u64::from(i)
+            .wrapping_mul(0x1234_5678_9abc_def1)
+            .wrapping_add(1));
         let mut f = Function::new([(VALUES + 1, ValType::I32), (1, ValType::I64)]);
         {
             let mut s = f.instructions();
