@@ -18,7 +18,7 @@ use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::{ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -49,7 +49,7 @@ pub(crate) struct ModuleInner {
     /// Whether each defined function's tier-up was asked for (at most once).
     tiered_up: Box<[AtomicBool]>,
     /// The OSR entries asked for, by defined function and loop.
-    osr_entries: Mutex<HashMap<(u32, u32), OsrEntry>>,
+    osr_entries: Mutex<OsrTable>,
     /// The module's machine code.
     code: CodeMemory,
     /// The lazy-compile stubs, published once at load in a reservation of their
@@ -74,6 +74,17 @@ enum FuncState {
     /// A deterministic error (invalid body, code generator failure); a failure for
     /// want of a resource is never stored here.
     Failed(String),
+}
+
+/// The OSR entries of a module's functions.
+#[derive(Default)]
+struct OsrTable {
+    entries: HashMap<(u32, u32), OsrEntry>,
+    /// The functions one of whose OSR entries is being compiled. Other loops of
+    /// such a function wait for it rather than ask for entries of their own: a
+    /// function with many loops (bzip2's) otherwise had one compile per loop
+    /// queued before the first came back.
+    compiling: HashSet<u32>,
 }
 
 /// How far compiling one OSR entry has got.
@@ -204,7 +215,7 @@ impl Module {
             slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
             states: (0..defined).map(|_| Mutex::default()).collect(),
             tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
-            osr_entries: Mutex::new(HashMap::new()),
+            osr_entries: Mutex::default(),
             info: Arc::new(info),
             bytes: bytes.into(),
             signatures,
@@ -674,22 +685,29 @@ impl ModuleInner {
     /// now without background compilation); asks for the function's tier-up too.
     fn osr_entry_for(&self, defined: u32, loop_index: u32) -> usize {
         self.request_tier_up(defined);
-        let mut entries = self
+        let mut table = self
             .osr_entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let poll = || self.slots[defined as usize].set_budget(OSR_POLL_BUDGET);
-        match entries.get(&(defined, loop_index)) {
+        match table.entries.get(&(defined, loop_index)) {
             Some(OsrEntry::Ready(address)) => return *address,
             Some(OsrEntry::Failed) => return 0,
             Some(OsrEntry::Compiling) => {
                 poll();
                 return 0;
             }
+            None if table.compiling.contains(&defined) => {
+                poll();
+                return 0;
+            }
             None => {}
         }
-        entries.insert((defined, loop_index), OsrEntry::Compiling);
-        drop(entries);
+        table
+            .entries
+            .insert((defined, loop_index), OsrEntry::Compiling);
+        table.compiling.insert(defined);
+        drop(table);
         match self.engine.background() {
             Some(background) => {
                 background.push(self.this.clone(), defined, JobKind::Osr(loop_index));
@@ -717,11 +735,12 @@ impl ModuleInner {
             }
             None => OsrEntry::Failed,
         };
-        let mut entries = self
+        let mut table = self
             .osr_entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        entries.insert((defined, loop_index), entry);
+        table.entries.insert((defined, loop_index), entry);
+        table.compiling.remove(&defined);
         compiled.unwrap_or(0)
     }
 

@@ -621,3 +621,33 @@ fn counting_code_frames_do_not_carry_the_locals() {
         "fast tier {fast} frames, counting code {auto}"
     );
 }
+
+/// 20 loops one after the other, 2,000 iterations each, in one function.
+fn many_loops() -> String {
+    let one = "(local.set 1 (i32.const 0))
+      (loop $l
+        (local.set 0 (i32.add (local.get 0) (local.get 1)))
+        (br_if $l (i32.lt_u (local.tee 1 (i32.add (local.get 1) (i32.const 1)))
+                            (i32.const 2000))))";
+    let loops = vec![one; 20].join("\n");
+    format!(
+        r#"(module (func (export "many") (param i32) (result i32) (local i32)
+      {loops}
+      (local.get 0)))"#
+    )
+}
+
+/// While one OSR entry of a function is being compiled in the background, its
+/// other loops wait for it instead of asking for entries of their own.
+#[test]
+fn a_function_compiles_one_osr_entry_at_a_time() {
+    let engine = engine(Compilation::Lazy, 100, true);
+    let mut s = setup_of(&engine, &many_loops());
+    let expected = (0..2000).sum::<i32>().wrapping_mul(20);
+    assert_eq!(s.call("many", 0), expected);
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = s.module.compile_stats();
+    // One loop after another asking for its own entry would have made up to 20.
+    assert!(stats.osr_entries <= 3, "{} OSR entries", stats.osr_entries);
+    assert_eq!(stats.optimize_failures, 0);
+}
