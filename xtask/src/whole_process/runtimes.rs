@@ -13,6 +13,9 @@ pub(crate) enum Launch {
         args: Vec<String>,
         /// Python's home: a host directory preopened as `/`, and `PYTHONHOME=/`.
         home: Option<PathBuf>,
+        /// A host directory preopened under its own path (so every runtime, wasmi
+        /// too, names it alike): where the Lua row's script is.
+        dir: Option<PathBuf>,
     },
     /// The exported function `name`, called with `args`; its results are printed.
     Invoke { name: String, args: Vec<String> },
@@ -24,6 +27,7 @@ impl Launch {
         Launch::Command {
             args: Vec::new(),
             home: None,
+            dir: None,
         }
     }
 }
@@ -87,7 +91,10 @@ impl Runtime {
 /// `PYTHONHOME` names that instead.
 fn add_launch(cmd: &mut Command, p: &Program, rename: &str) {
     match &p.launch {
-        Launch::Command { args, home } => {
+        Launch::Command { args, home, dir } => {
+            if let Some(dir) = dir {
+                cmd.arg("--dir").arg(dir);
+            }
             if let Some(home) = home {
                 let host = home.display();
                 if rename.is_empty() {
