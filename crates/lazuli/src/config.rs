@@ -53,11 +53,12 @@ pub enum Tiering {
 /// before its code is optimised.
 pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
 
-/// The default of [`Config::tier_up_small_functions`]: bodies under 500 bytes
-/// skip the fast tier. Measured (BENCHMARKS.md, "Tier-up"): on small C programs
-/// that run for 0.1–0.5 s this cut CPU time by up to 19%, on python3.11.wasm
-/// `print(6*7)` it cost under 3% of wall time; 2,000 bytes cost python 15%.
-pub const DEFAULT_SMALL_FUNCTION_BYTES: u32 = 500;
+/// The default of [`Config::tier_up_small_functions`]: 0, every function starts at
+/// the fast tier. Measured (BENCHMARKS.md, "Tier-up"): compiling bodies under 500
+/// bytes optimised at once cut CPU time on small C programs by up to 12%, but made
+/// python3.11.wasm `print(6*7)` take 1.51 s instead of 1.01 s (200 bytes: 1.23 s),
+/// and start-up of large programs is what the default tiering is for.
+pub const DEFAULT_SMALL_FUNCTION_BYTES: u32 = 0;
 
 /// What a function may do at the fast tier before [`Tiering::Auto`] recompiles it
 /// optimised: each call and each loop iteration uses one unit.
@@ -154,10 +155,11 @@ impl Config {
     }
 
     /// Under [`Tiering::Auto`], functions whose bodies are smaller than `bytes`
-    /// are compiled by the optimising tier at once (default
-    /// [`DEFAULT_SMALL_FUNCTION_BYTES`]): their optimising compile costs little,
-    /// and small functions are the ones hot loops call. 0 starts every function
-    /// at the fast tier.
+    /// are compiled by the optimising tier at once: their optimising compile
+    /// costs little, and small functions are the ones hot loops call, which helps
+    /// small programs that run briefly. The default,
+    /// [`DEFAULT_SMALL_FUNCTION_BYTES`], is 0: every function starts at the fast
+    /// tier, which starts large programs sooner.
     pub fn tier_up_small_functions(&mut self, bytes: u32) -> &mut Self {
         self.small_function_bytes = bytes;
         self

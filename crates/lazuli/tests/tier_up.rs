@@ -111,8 +111,8 @@ fn auto_is_the_default_tiering() {
 }
 
 #[test]
-fn small_functions_skip_the_fast_tier() {
-    let code_bytes = |config: &Config, wat: &str| {
+fn small_functions_skip_the_fast_tier_when_asked() {
+    let run = |config: &Config, wat: &str| {
         let mut s = setup_of(&Engine::new(config).unwrap(), wat);
         s.call(if wat == MODULE { "double" } else { "long" }, 3);
         (
@@ -122,22 +122,20 @@ fn small_functions_skip_the_fast_tier() {
     };
     let mut optimized = Config::new();
     optimized.tiering(Tiering::Optimized);
+    let mut small_optimised = Config::new();
+    small_optimised.tier_up_small_functions(500);
     // `double` is a few bytes: optimised at once, and it does not count.
-    let (small, budget) = code_bytes(&Config::new(), MODULE);
-    assert_eq!(
-        small.code_bytes,
-        code_bytes(&optimized, MODULE).0.code_bytes
-    );
+    let (small, budget) = run(&small_optimised, MODULE);
+    assert_eq!(small.code_bytes, run(&optimized, MODULE).0.code_bytes);
     assert_eq!((small.functions_optimized, budget), (0, i32::MAX));
-    // A body of more than 500 bytes starts at the fast tier, as everything does
-    // with the threshold at 0.
+    // A body of more than 500 bytes starts at the fast tier.
     let long = long_function(100);
-    let (stats, budget) = code_bytes(&Config::new(), &long);
-    assert_ne!(stats.code_bytes, code_bytes(&optimized, &long).0.code_bytes);
+    let (stats, budget) = run(&small_optimised, &long);
+    assert_ne!(stats.code_bytes, run(&optimized, &long).0.code_bytes);
     assert!(budget < i32::MAX);
-    let mut all_fast = Config::new();
-    all_fast.tier_up_small_functions(0);
-    let (_, budget) = code_bytes(&all_fast, MODULE);
+    // By default every function starts at the fast tier.
+    assert_eq!(lazuli::DEFAULT_SMALL_FUNCTION_BYTES, 0);
+    let (_, budget) = run(&Config::new(), MODULE);
     assert!(budget < i32::MAX);
 }
 

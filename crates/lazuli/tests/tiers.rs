@@ -257,8 +257,8 @@ fn the_fast_tier_is_used_and_does_not_optimise() {
 /// for tier-up, so its code is larger still).
 #[test]
 fn the_default_tier_compiles_fast_first() {
-    // Large enough (over 500 bytes) not to count as a small function, which the
-    // default compiles optimised at once.
+    // Large enough (over 500 bytes) to start at the fast tier even with
+    // `Config::tier_up_small_functions(500)`.
     let wat = constant_chain(100);
     let code_bytes = |engine: &Engine| {
         Module::new(engine, &wat)
