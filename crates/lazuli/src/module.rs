@@ -18,7 +18,7 @@ use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::{ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -48,8 +48,12 @@ pub(crate) struct ModuleInner {
     states: Box<[Mutex<FuncState>]>,
     /// Whether each defined function's tier-up was asked for (at most once).
     tiered_up: Box<[AtomicBool]>,
-    /// The OSR entries asked for, by defined function and loop.
-    osr_entries: Mutex<OsrTable>,
+    /// The OSR entries asked for: by defined function, its loops' entries.
+    /// While one of a function's entries is `Compiling`, its other loops wait
+    /// for it rather than ask for entries of their own: a function with many
+    /// loops (bzip2's) otherwise had one compile per loop queued before the first
+    /// came back.
+    osr_entries: Mutex<HashMap<u32, Vec<(u32, OsrEntry)>>>,
     /// The module's machine code.
     code: CodeMemory,
     /// The lazy-compile stubs, published once at load in a reservation of their
@@ -74,17 +78,6 @@ enum FuncState {
     /// A deterministic error (invalid body, code generator failure); a failure for
     /// want of a resource is never stored here.
     Failed(String),
-}
-
-/// The OSR entries of a module's functions.
-#[derive(Default)]
-struct OsrTable {
-    entries: HashMap<(u32, u32), OsrEntry>,
-    /// The functions one of whose OSR entries is being compiled. Other loops of
-    /// such a function wait for it rather than ask for entries of their own: a
-    /// function with many loops (bzip2's) otherwise had one compile per loop
-    /// queued before the first came back.
-    compiling: HashSet<u32>,
 }
 
 /// How far compiling one OSR entry has got.
@@ -274,8 +267,8 @@ impl Module {
     /// the fast code shows in this number.
     #[doc(hidden)]
     pub fn tier_up_budget(&self, func_index: u32) -> Option<i32> {
-        let defined = func_index.checked_sub(self.inner.info.num_imported_funcs)?;
-        Some(self.inner.slots.get(defined as usize)?.budget())
+        let defined = self.inner.defined(func_index)?;
+        Some(self.inner.slots[defined as usize].budget())
     }
 
     /// The number of functions the module defines.
@@ -690,23 +683,23 @@ impl ModuleInner {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let poll = || self.slots[defined as usize].set_budget(OSR_POLL_BUDGET);
-        match table.entries.get(&(defined, loop_index)) {
-            Some(OsrEntry::Ready(address)) => return *address,
-            Some(OsrEntry::Failed) => return 0,
-            Some(OsrEntry::Compiling) => {
+        let entries = table.entry(defined).or_default();
+        match entries.iter().find(|(l, _)| *l == loop_index) {
+            Some((_, OsrEntry::Ready(address))) => return *address,
+            Some((_, OsrEntry::Failed)) => return 0,
+            Some((_, OsrEntry::Compiling)) => {
                 poll();
                 return 0;
             }
-            None if table.compiling.contains(&defined) => {
+            None if entries
+                .iter()
+                .any(|(_, e)| matches!(e, OsrEntry::Compiling)) =>
+            {
                 poll();
                 return 0;
             }
-            None => {}
+            None => entries.push((loop_index, OsrEntry::Compiling)),
         }
-        table
-            .entries
-            .insert((defined, loop_index), OsrEntry::Compiling);
-        table.compiling.insert(defined);
         drop(table);
         match self.engine.background() {
             Some(background) => {
@@ -739,8 +732,9 @@ impl ModuleInner {
             .osr_entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        table.entries.insert((defined, loop_index), entry);
-        table.compiling.remove(&defined);
+        let entries = table.entry(defined).or_default();
+        entries.retain(|(l, _)| *l != loop_index);
+        entries.push((loop_index, entry));
         compiled.unwrap_or(0)
     }
 
@@ -789,14 +783,11 @@ impl ModuleInner {
 
 impl ModuleCode for ModuleInner {
     fn compile(&self, func_index: u32) -> Result<usize, Box<dyn Any + Send>> {
-        let defined = func_index
-            .checked_sub(self.info.num_imported_funcs)
-            .filter(|d| (*d as usize) < self.slots.len())
-            .ok_or_else(|| {
-                Box::new(anyhow!(
-                    "function {func_index} is not defined by this module"
-                )) as Box<dyn Any + Send>
-            })?;
+        let defined = self.defined(func_index).ok_or_else(|| {
+            Box::new(anyhow!(
+                "function {func_index} is not defined by this module"
+            )) as Box<dyn Any + Send>
+        })?;
         self.compiled_or_compile(defined)
             .map_err(|e| Box::new(anyhow!(e)) as Box<dyn Any + Send>)
     }
