@@ -2,6 +2,8 @@
 
 use lazuli_environ::{CompiledFunction, RelocKind, Relocation};
 use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 
 /// Why code could not be made executable.
@@ -45,30 +47,22 @@ pub enum RelocTarget {
 /// Functions alignment inside code memory.
 const FUNCTION_ALIGN: usize = 16;
 
-/// Address space reserved at a time; batches are carved out of it.
+/// Size of one chunk of code memory; a batch larger than this gets a chunk of its
+/// own size.
 const CHUNK_SIZE: usize = 1 << 20;
 
-/// At most this many bytes of code form one *run*: the pages a batch that shares a
-/// page with published code re-publishes as a whole (see [`CodeMemory`]).
-const RUN_LIMIT: usize = 64 * 1024;
-
 /// Executable memory for one owner (a module, or an engine's trampolines). Code is
-/// added in batches, packed one after the other (16-byte aligned) into large
-/// reservations, so that a small function compiled alone does not take a page of
-/// its own. Pages are never writable and executable at once, and no writable view
-/// of executable memory ever exists:
+/// added in batches, packed one after the other (16-byte aligned) into chunks, so
+/// that a small function compiled alone does not take a page of its own.
 ///
-/// - A batch that starts on a fresh page is written in place while its pages are
-///   inaccessible to everyone else, then made read+execute.
-/// - A batch that starts inside a page already holding published code (which may
-///   be running on other threads) is written, together with a copy of the current
-///   *run* — the published pages since the run started, at most [`RUN_LIMIT`]
-///   bytes — into a fresh private read+write mapping, which is then made
-///   read+execute and moved over the run with `mremap` in one step. Code already
-///   published keeps its addresses and bytes: a thread executing it sees either the
-///   old pages or their identical copies (a fault in between waits for the move).
-///   Each run is one kernel mapping, so the number of mappings grows with the code
-///   size divided by [`RUN_LIMIT`], not with the number of batches.
+/// Each chunk is a memfd mapped once, shared and read+execute, for its whole life:
+/// no mapping of it is ever writable. A batch is laid out and relocated in an
+/// ordinary buffer, then written into the file with `pwrite` at bytes that no
+/// published code occupies, which the kernel copies into the very pages the
+/// mapping shows. Code already published keeps its addresses and bytes, and code
+/// running on other threads, in the same pages, is not disturbed: no protection
+/// change, no remapping and so no TLB shootdown per publish. Only `CodeMemory`
+/// holds the files' descriptors (close-on-exec).
 ///
 /// Everything is unmapped on drop; whoever registered the code must unregister it
 /// first.
@@ -77,27 +71,78 @@ pub struct CodeMemory {
     chunks: Mutex<Vec<Chunk>>,
 }
 
-/// One reservation and how much of it is used.
+/// One memfd, its read+execute mapping, and how much of it is used.
 struct Chunk {
-    alloc: region::Allocation,
+    file: memfd::Memfd,
+    /// Start of the mapping of the whole file.
+    base: *const u8,
+    len: usize,
     /// Bytes from the start holding published code (then padding up to 16 bytes).
     used: usize,
-    /// Where the current run starts: a page boundary at or below `used`.
-    run_start: usize,
 }
 
+// SAFETY: `base` is only an address: the mapping it starts is read-only for the
+// process, its bytes only ever change (through the file, under the mutex) where no
+// published code is, and sharing published code between threads is what it is for.
+unsafe impl Send for Chunk {}
+
 impl Chunk {
+    fn new(len: usize) -> Result<Chunk, JitError> {
+        let system = |what: &str, e: &dyn std::fmt::Display| {
+            JitError::System(format!("cannot {what} code memory: {e}"))
+        };
+        let file = memfd::MemfdOptions::new()
+            .close_on_exec(true)
+            .create("lazuli-code")
+            .map_err(|e| system("create", &e))?;
+        file.as_file()
+            .set_len(len as u64)
+            .map_err(|e| system("size", &e))?;
+        // SAFETY: a new shared mapping of the whole file at an address the kernel
+        // picks; the file is `len` bytes long and lives as long as the chunk.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_EXEC,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(system("map", &std::io::Error::last_os_error()));
+        }
+        Ok(Chunk {
+            file,
+            base: base.cast(),
+            len,
+            used: 0,
+        })
+    }
+
     fn base(&self) -> usize {
-        self.alloc.as_ptr::<u8>() as usize
+        self.base as usize
+    }
+
+    /// Writes `bytes` into the file at `offset`, where no published code is.
+    fn write(&self, offset: usize, bytes: &[u8]) -> Result<(), JitError> {
+        self.file
+            .as_file()
+            .write_all_at(bytes, offset as u64)
+            .map_err(|e| JitError::System(format!("cannot write code memory: {e}")))?;
+        flush_icache(self.base() + offset, bytes.len());
+        Ok(())
     }
 }
 
-// SAFETY: the chunks' pages are only written under the mutex, before they become
-// executable; after that their bytes never change and sharing their addresses
-// between threads is what they are for.
-unsafe impl Send for CodeMemory {}
-// SAFETY: as above.
-unsafe impl Sync for CodeMemory {}
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and its owner has unregistered its code, so
+        // nothing refers to it any more.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+    }
+}
 
 /// The address ranges of a published batch.
 #[derive(Debug, Clone)]
@@ -106,15 +151,6 @@ pub struct Batch {
     pub range: Range<usize>,
     /// Each function's code, in the order given to [`CodeMemory::publish`].
     pub functions: Vec<Range<usize>>,
-}
-
-/// Where a batch goes in its chunk.
-struct Placement {
-    /// Offset of the batch in the chunk.
-    start: usize,
-    /// Offset of the first page written: `start` itself if that is a fresh page,
-    /// else the start of the run the batch joins.
-    written: usize,
 }
 
 impl CodeMemory {
@@ -150,42 +186,28 @@ impl CodeMemory {
         // Every batch takes room, so that no two batches start at the same address.
         let size = size.max(1);
         let mut chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
-        let place = place(&mut chunks, size)?;
-        let Some(chunk) = chunks.last_mut() else {
-            unreachable!("`place` leaves the chunk it chose last")
-        };
-        let start = chunk.base() + place.start;
-        let write = |bytes: &mut [u8], bytes_at: usize| {
-            for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
-                let at = start + range.start - bytes_at;
-                bytes[at..at + f.code.len()].copy_from_slice(&f.code);
-                for reloc in &f.relocs {
-                    let target = match resolve(i, reloc.func) {
-                        Some(RelocTarget::Batch(j)) => start + offsets[j].start,
-                        Some(RelocTarget::Address(a)) => a,
-                        None => {
-                            return Err(JitError::Placement(format!(
-                                "no address for relocation to function {}",
-                                reloc.func
-                            )));
-                        }
-                    };
-                    apply(bytes, at, reloc, bytes_at, target)?;
-                }
+        let chunk = place(&mut chunks, size)?;
+        let offset = chunk.used;
+        let start = chunk.base() + offset;
+        let mut bytes = vec![0u8; size];
+        for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
+            bytes[range.clone()].copy_from_slice(&f.code);
+            for reloc in &f.relocs {
+                let target = match resolve(i, reloc.func) {
+                    Some(RelocTarget::Batch(j)) => start + offsets[j].start,
+                    Some(RelocTarget::Address(a)) => a,
+                    None => {
+                        return Err(JitError::Placement(format!(
+                            "no address for relocation to function {}",
+                            reloc.func
+                        )));
+                    }
+                };
+                apply(&mut bytes, range.start, reloc, start, target)?;
             }
-            Ok(())
-        };
-        let end = (place.start + size).next_multiple_of(region::page::size());
-        let pages = chunk.base() + place.written..chunk.base() + end;
-        if place.written == place.start {
-            write_fresh_pages(pages, write)?;
-            chunk.run_start = place.start;
-        } else {
-            // SAFETY: `pages` is the current run of this chunk plus fresh pages
-            // after it, all inside the reservation, and the mutex is held.
-            unsafe { rewrite_run(pages, start, write)? };
         }
-        chunk.used = (place.start + size).next_multiple_of(FUNCTION_ALIGN);
+        chunk.write(offset, &bytes)?;
+        chunk.used = (offset + size).next_multiple_of(FUNCTION_ALIGN);
         Ok(Batch {
             range: start..start + size,
             functions: offsets
@@ -205,163 +227,17 @@ impl CodeMemory {
     }
 }
 
-/// Chooses where `size` bytes go: after the code of the last chunk, joining its run
-/// if the batch starts inside a page in use and the run stays within
-/// [`RUN_LIMIT`], else from the next page boundary, else in a new chunk (made the
-/// last one).
-fn place(chunks: &mut Vec<Chunk>, size: usize) -> Result<Placement, JitError> {
-    let page = region::page::size();
-    if let Some(c) = chunks.last() {
-        let fits = |start: usize| start + size <= c.alloc.len();
-        let shares_page = !c.used.is_multiple_of(page);
-        if shares_page && c.used + size - c.run_start <= RUN_LIMIT && fits(c.used) {
-            return Ok(Placement {
-                start: c.used,
-                written: c.run_start,
-            });
-        }
-        let fresh = c.used.next_multiple_of(page);
-        if fits(fresh) {
-            return Ok(Placement {
-                start: fresh,
-                written: fresh,
-            });
-        }
+/// The chunk `size` bytes go into: the last one if they fit after its code, else a
+/// new one (made the last).
+fn place(chunks: &mut Vec<Chunk>, size: usize) -> Result<&mut Chunk, JitError> {
+    let fits = chunks.last().is_some_and(|c| c.used + size <= c.len);
+    if !fits {
+        let len = size.next_multiple_of(region::page::size()).max(CHUNK_SIZE);
+        chunks.push(Chunk::new(len)?);
     }
-    let len = size.next_multiple_of(page).max(CHUNK_SIZE);
-    let alloc = region::alloc(len, region::Protection::NONE)
-        .map_err(|e| JitError::System(format!("cannot map code memory: {e}")))?;
-    chunks.push(Chunk {
-        alloc,
-        used: 0,
-        run_start: 0,
-    });
-    Ok(Placement {
-        start: 0,
-        written: 0,
-    })
-}
-
-/// Writes a batch into `pages`, inaccessible pages of a reservation that no one
-/// else refers to, through `write(bytes, address of bytes[0])`, then makes them
-/// read+execute for good.
-fn write_fresh_pages(
-    pages: Range<usize>,
-    write: impl FnOnce(&mut [u8], usize) -> Result<(), JitError>,
-) -> Result<(), JitError> {
-    let len = pages.len();
-    // SAFETY: per the contract, the pages are ours alone; they become writable here
-    // and executable below.
-    unsafe {
-        region::protect(
-            pages.start as *const u8,
-            len,
-            region::Protection::READ_WRITE,
-        )
-    }
-    .map_err(|e| JitError::System(format!("cannot make code memory writable: {e}")))?;
-    // SAFETY: the pages were just made writable and only this batch uses them.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(pages.start as *mut u8, len) };
-    write(bytes, pages.start)?;
-    // SAFETY: the same pages; after this call they are never written again.
-    unsafe {
-        region::protect(
-            pages.start as *const u8,
-            len,
-            region::Protection::READ_EXECUTE,
-        )
-    }
-    .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
-    flush_icache(pages.start, len);
-    Ok(())
-}
-
-/// Re-publishes `pages` (a run of published code from its first page up to
-/// `batch_start`, then fresh pages) with a batch written from `batch_start` on:
-/// a fresh private mapping gets a copy of the published bytes and the batch, is made
-/// read+execute, and replaces the run in one `mremap`.
-///
-/// # Safety
-/// `pages` must be page-aligned and lie in a reservation of this code memory,
-/// readable up to `batch_start` and inaccessible after it, with no other thread
-/// publishing into it.
-unsafe fn rewrite_run(
-    pages: Range<usize>,
-    batch_start: usize,
-    write: impl FnOnce(&mut [u8], usize) -> Result<(), JitError>,
-) -> Result<(), JitError> {
-    let len = pages.len();
-    let scratch = Scratch::map(len)?;
-    // SAFETY: `scratch` is a fresh read+write mapping of `len` bytes, ours alone.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(scratch.ptr.cast::<u8>(), len) };
-    let published = batch_start - pages.start;
-    // SAFETY: per the contract, the run's published bytes are readable; they never
-    // change while they are executable, so reading them races with nothing.
-    bytes[..published].copy_from_slice(unsafe {
-        std::slice::from_raw_parts(pages.start as *const u8, published)
-    });
-    write(bytes, pages.start)?;
-    // SAFETY: the scratch mapping is ours; after this call it is never written.
-    unsafe { region::protect(scratch.ptr, len, region::Protection::READ_EXECUTE) }
-        .map_err(|e| JitError::System(format!("cannot make code executable: {e}")))?;
-    flush_icache(scratch.ptr as usize, len);
-    // SAFETY: both ranges are page-aligned and `len` long; the target lies in our
-    // reservation (per the contract), whose pages the move replaces at once with
-    // identical bytes for the code already published there.
-    let moved = unsafe {
-        libc::mremap(
-            scratch.ptr,
-            len,
-            len,
-            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-            pages.start as *mut libc::c_void,
-        )
-    };
-    if moved == libc::MAP_FAILED {
-        return Err(JitError::System(format!(
-            "cannot move code into place: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // The mapping now lives at `pages`, owned by the reservation.
-    std::mem::forget(scratch);
-    Ok(())
-}
-
-/// A private anonymous read+write mapping, unmapped on drop unless forgotten.
-struct Scratch {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Scratch {
-    fn map(len: usize) -> Result<Scratch, JitError> {
-        // SAFETY: a new anonymous mapping at an address the kernel picks.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(JitError::System(format!(
-                "cannot map code memory: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        Ok(Scratch { ptr, len })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // SAFETY: the mapping is ours, was never moved (a moved one is forgotten)
-        // and nothing refers to it any more.
-        unsafe { libc::munmap(self.ptr, self.len) };
+    match chunks.last_mut() {
+        Some(chunk) => Ok(chunk),
+        None => unreachable!("a chunk was just pushed"),
     }
 }
 
@@ -491,30 +367,74 @@ mod tests {
         assert_eq!(code.committed_bytes(), region::page::size());
     }
 
-    /// The kernel mappings inside the reservation starting at `base`.
-    fn mappings_in(base: usize) -> usize {
+    /// The kernel mappings inside the chunk starting at `base`, with their
+    /// permissions.
+    fn mappings_in(base: usize) -> Vec<String> {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         maps.lines()
-            .filter_map(|line| line.split('-').next())
-            .filter_map(|start| usize::from_str_radix(start, 16).ok())
-            .filter(|start| (base..base + CHUNK_SIZE).contains(start))
-            .count()
+            .filter(|line| {
+                let start = line.split('-').next().unwrap_or("");
+                usize::from_str_radix(start, 16)
+                    .is_ok_and(|start| (base..base + CHUNK_SIZE).contains(&start))
+            })
+            .map(|line| line.split_whitespace().nth(1).unwrap_or("").to_string())
+            .collect()
     }
 
-    /// However many batches are published one by one, each run of up to
-    /// `RUN_LIMIT` bytes is one mapping.
+    /// However many batches are published one by one, a chunk stays one mapping,
+    /// and that mapping is never writable.
     #[test]
-    fn batches_published_one_by_one_need_a_mapping_per_run() {
+    fn a_chunk_is_one_read_execute_mapping() {
         let code = CodeMemory::new();
         let first = code.publish(&[&function(1, 400)], |_| None).unwrap();
-        let batches = 300;
-        for _ in 1..batches {
+        for _ in 1..300 {
             code.publish(&[&function(2, 400)], |_| None).unwrap();
         }
-        let runs = (batches * 400usize).div_ceil(RUN_LIMIT);
-        let mappings = mappings_in(first.range.start);
-        // The runs, and the rest of the reservation.
-        assert!(mappings <= runs + 1, "{mappings} mappings for {runs} runs");
+        assert_eq!(mappings_in(first.range.start), vec!["r-xs".to_string()]);
         assert_eq!(bytes_of(&first.range), vec![1; 400]);
+    }
+
+    /// A batch that does not fit in what is left of a chunk starts a new one, and
+    /// one larger than a chunk gets a chunk of its own size.
+    #[test]
+    fn a_batch_too_large_for_the_chunk_gets_a_new_one() {
+        let code = CodeMemory::new();
+        let small = code.publish(&[&function(1, 64)], |_| None).unwrap();
+        let large = code
+            .publish(&[&function(3, CHUNK_SIZE + 100)], |_| None)
+            .unwrap();
+        assert_ne!(large.range.start, small.range.start + 64);
+        assert_eq!(bytes_of(&large.range), vec![3; CHUNK_SIZE + 100]);
+        assert_eq!(bytes_of(&small.range), vec![1; 64]);
+    }
+
+    /// Relocations inside a batch point at the batch's own functions where they
+    /// landed.
+    #[test]
+    fn batch_relocations_point_at_the_published_callee() {
+        let caller = CompiledFunction {
+            code: vec![0xe8, 0, 0, 0, 0, 0xc3],
+            relocs: vec![Relocation {
+                offset: 1,
+                kind: RelocKind::X86CallPcRel4,
+                func: 1,
+                addend: -4,
+            }],
+            ..CompiledFunction::default()
+        };
+        let code = CodeMemory::new();
+        code.publish(&[&function(9, 5)], |_| None).unwrap();
+        let batch = code
+            .publish(&[&caller, &function(0xc3, 1)], |_| {
+                Some(RelocTarget::Batch(1))
+            })
+            .unwrap();
+        let call = &batch.functions[0];
+        let bytes = bytes_of(call);
+        let delta = i32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        assert_eq!(
+            (call.start + 5) as i64 + delta as i64,
+            batch.functions[1].start as i64
+        );
     }
 }
