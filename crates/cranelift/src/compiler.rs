@@ -59,6 +59,9 @@ pub struct CompilerOptions {
     /// Functions count their calls and loop iterations down from the budget in
     /// their dispatch slot and call the `TierUp` builtin when it is used up.
     pub tier_up_counters: bool,
+    /// Locals live in stack slots instead of SSA variables: cheaper to compile
+    /// when nothing will optimise them (`translate/locals.rs`).
+    pub locals_in_frame: bool,
 }
 
 /// Compiles functions and trampolines for one target at one tier, which is in its

@@ -4,6 +4,7 @@
 
 use crate::compiler::CompilerOptions;
 use crate::tier_up;
+use crate::translate::Locals;
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, Function, GlobalValue,
@@ -11,7 +12,7 @@ use cranelift_codegen::ir::{
     condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
-use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{
     Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType, WasmValType,
     store_ctx,
@@ -39,6 +40,10 @@ pub trait FuncEnvironment {
     /// [`FuncEnvironment::function_entry`], for loops. `header` says which loop,
     /// and whether it can be entered from other code (on-stack replacement).
     fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>);
+
+    /// Whether the function's locals live in stack slots rather than SSA variables
+    /// (`translate/locals.rs`).
+    fn locals_in_frame(&self) -> bool;
 
     /// Whether [`LoopHeader::innermost`] must be known (it costs a pass over the
     /// body before translation).
@@ -134,10 +139,10 @@ pub struct LoopHeader<'a> {
     /// [`FuncEnvironment::needs_loop_nesting`]; true otherwise).
     pub innermost: bool,
     /// When the operand stack is empty where the loop starts and the loop has no
-    /// parameters, the function's whole state at its header is its locals: their
-    /// variables and types, in local order. Code compiled to start at this header
-    /// can then take over from the code running it.
-    pub locals: Option<(&'a [Variable], &'a [ir::Type])>,
+    /// parameters, the function's whole state at its header is its locals. Code
+    /// compiled to start at this header can then take over from the code running
+    /// it.
+    pub locals: Option<&'a Locals>,
 }
 
 /// The Cranelift type of a Wasm value.
@@ -193,6 +198,8 @@ pub struct ModuleEnvironment<'a> {
     slot_calls: bool,
     /// Whether the function counts its calls and loop iterations for tier-up.
     tier_up_counters: bool,
+    /// Whether locals live in stack slots.
+    locals_in_frame: bool,
     /// The defined function being translated, if known (the counters need it).
     defined: Option<u32>,
     /// The defined functions called directly so far, each once.
@@ -214,6 +221,7 @@ impl<'a> ModuleEnvironment<'a> {
             guarded_memories: options.guarded_memories,
             slot_calls: options.slot_calls,
             tier_up_counters: options.tier_up_counters,
+            locals_in_frame: options.locals_in_frame,
             defined: None,
             callees: Vec::new(),
         }
@@ -410,13 +418,13 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             return;
         };
         match header.locals {
-            Some((vars, _)) if vars.len() <= tier_up::MAX_OSR_LOCALS => {
+            Some(locals) if locals.in_frame() && locals.len() <= tier_up::MAX_OSR_LOCALS => {
                 let ty = self.module.func_type(index);
                 let site = tier_up::OsrSite {
                     func_index: index,
                     loop_index: header.index,
                     nested: header.nested && header.innermost,
-                    locals: vars,
+                    locals,
                     signature: tier_up::osr_signature(ty),
                     store_ctx: self.offsets.store_ctx(),
                 };
@@ -432,6 +440,10 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
 
     fn needs_loop_nesting(&self) -> bool {
         self.counting().is_some()
+    }
+
+    fn locals_in_frame(&self) -> bool {
+        self.locals_in_frame
     }
 
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {

@@ -8,18 +8,20 @@
 //! results of f`. Its entry block loads every local from the store context's
 //! `OSR_LOCALS` buffer and jumps to loop `n`'s header; the code from `f`'s own
 //! start is unreachable and removed. The fast code, whose state at that header
-//! is its locals alone, stores them there and tail-calls it: the optimised code
+//! is its locals alone (kept in its frame with that buffer's layout,
+//! `translate/locals.rs`), copies them there and tail-calls it: the optimised code
 //! finishes the activation and returns to `f`'s caller. (Passing the locals as
 //! arguments instead made every frame of such a function larger by their size,
 //! since a tail call's stack arguments live in its caller's frame: python3.11's
 //! interpreter loop recursed 12% less deep before the stack limit.)
 
 use crate::func_environ::{call_builtin, readonly, trusted};
+use crate::translate::Locals;
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, Block, InstBuilder, Signature, Value, condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetIsa};
-use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{Builtin, VMOffsets, WasmFuncType, store_ctx};
 
 use crate::func_environ::ir_type;
@@ -77,7 +79,8 @@ pub struct OsrSite<'a> {
     /// Whether the loop is an innermost loop inside another (see
     /// [`NESTED_OSR_LAG`]).
     pub nested: bool,
-    pub locals: &'a [Variable],
+    /// The function's locals, in the frame.
+    pub locals: &'a Locals,
     /// [`osr_signature`] of the function.
     pub signature: Signature,
     /// Where the VMContext holds its store context pointer.
@@ -86,7 +89,8 @@ pub struct OsrSite<'a> {
 
 /// Counts one iteration of the loop at `site`; when the budget is used up, asks
 /// the `OsrEntry` builtin for the function's OSR entry at this loop and, if it
-/// has one, tail-calls it with the locals. Without one (not compiled yet) the
+/// has one, copies the locals (which must be in the frame) to the `OSR_LOCALS`
+/// buffer and tail-calls it. Without one (not compiled yet) the
 /// loop goes on, and the builtin has set a budget after which it asks again.
 pub fn count_then_enter(
     b: &mut FunctionBuilder<'_>,
@@ -107,11 +111,7 @@ pub fn count_then_enter(
     b.seal_block(enter);
     b.switch_to_block(enter);
     let buffer = osr_locals(b, vmctx, site.store_ctx);
-    for (slot, var) in (0..).zip(site.locals) {
-        let value = b.use_var(*var);
-        let offset = (slot * store_ctx::OSR_LOCAL_SIZE) as i32;
-        b.ins().store(trusted(), value, buffer, offset);
-    }
+    site.locals.copy_to(b, buffer);
     let sig = b.import_signature(site.signature.clone());
     b.ins().return_call_indirect(sig, code, &[vmctx, vmctx]);
     b.switch_to_block(go_on);

@@ -84,12 +84,14 @@ impl Engine {
             // A slot is where tier-up publishes, so every call must go through it.
             slot_calls: lazy || tiers_up,
             tier_up_counters: tiers_up,
+            locals_in_frame: first_tier == Tier::Fast,
         };
         let compiler = Compiler::new(isa(config, first_tier)?, options);
         let optimizer = tiers_up
             .then(|| -> Result<Compiler> {
                 let options = CompilerOptions {
                     tier_up_counters: false,
+                    locals_in_frame: false,
                     ..options
                 };
                 Ok(Compiler::new(isa(config, Tier::Optimized)?, options))

@@ -103,6 +103,7 @@ fn host_compiler() -> Compiler {
         guarded_memories: true,
         slot_calls: true,
         tier_up_counters: true,
+        locals_in_frame: true,
     };
     Compiler::new(host_isa(Tier::Fast, true).unwrap(), options)
 }

@@ -425,6 +425,14 @@ const OSR_PROGRAMS: &str = r#"(module
       (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
                             (local.get $n))))
     (local.get $sum))
+  ;; No locals at all (nothing to hand over): the state is in a global.
+  (global $left (mut i32) (i32.const 0))
+  (func (export "no_locals") (result i32)
+    (global.set $left (i32.const 300))
+    (loop $l
+      (global.set $left (i32.sub (global.get $left) (i32.const 1)))
+      (br_if $l (global.get $left)))
+    (i32.add (global.get $left) (i32.const 5)))
   ;; A loop entered with a value on the stack: not enterable, still tiers up.
   (func (export "busy_stack") (param $n i32) (result i32)
     (i32.add (i32.const 7)
@@ -443,6 +451,7 @@ fn osr_calls() -> Vec<(&'static str, Vec<lazuli::Val>)> {
         ("nested", vec![Val::I32(200)]),
         ("memory", vec![Val::I32(50)]),
         ("busy_stack", vec![Val::I32(60)]),
+        ("no_locals", vec![]),
     ]
 }
 

@@ -100,7 +100,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             state.popn(params.len());
             b.switch_to_block(header);
             state.stack.extend_from_slice(b.block_params(header));
-            let locals = enterable.then_some((&cx.locals[..], &cx.local_types[..]));
+            let locals = enterable.then_some(&cx.locals);
             let nested = state
                 .control
                 .iter()

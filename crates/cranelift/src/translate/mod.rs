@@ -6,6 +6,7 @@
 mod calls;
 mod control;
 mod conversions;
+mod locals;
 mod memory;
 mod numeric;
 mod simd;
@@ -16,8 +17,9 @@ mod variables;
 use crate::func_environ::{FuncEnvironment, ir_type};
 use crate::tier_up::{load_osr_local, osr_signature};
 use cranelift_codegen::ir::{self, Block, Function, InstBuilder, SourceLoc, Value};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use lazuli_environ::{WasmError, WasmFuncType, WasmValType, wasm_val_type};
+pub use locals::Locals;
 use state::{ControlFrame, FrameKind, FuncState};
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -53,9 +55,7 @@ pub(crate) struct Ctx<'e, E: FuncEnvironment> {
     pub env: &'e mut E,
     /// The callee VMContext: the function's first parameter.
     pub vmctx: Value,
-    pub locals: Vec<Variable>,
-    /// The Cranelift type of each local.
-    pub local_types: Vec<ir::Type>,
+    pub locals: Locals,
     /// `loop`s translated so far (reachable or not).
     pub loops: u32,
     /// For each loop of the body in order, whether another loop is inside it
@@ -141,23 +141,23 @@ fn translate_body<E: FuncEnvironment>(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
-    let locals: Vec<Variable> = ir_types.iter().map(|t| b.declare_var(*t)).collect();
+    let in_frame = env.locals_in_frame().then(|| env.isa().pointer_type());
+    let locals = Locals::declare(b, ir_types, in_frame);
     let osr = match start.osr_loop {
         Some(loop_index) => {
             let buffer = env.osr_locals(b, params[0]);
-            let locals = locals.iter().zip(&ir_types);
-            Some((loop_index, enter_at_loop(b, locals, buffer)))
+            Some((loop_index, enter_at_loop(b, &locals, buffer)))
         }
         None => None,
     };
     // The function's own start (unreachable in an OSR entry, whose entry block
     // jumped to the loop): parameters, then zeroed locals.
-    for (i, (var, wasm_ty)) in locals.iter().zip(&types).enumerate() {
+    for (i, wasm_ty) in types.iter().enumerate() {
         let value = match osr {
             None if i < ty.params.len() => params[i + 2],
             _ => zero_value(b, *wasm_ty),
         };
-        b.def_var(*var, value);
+        locals.set(b, i, value);
     }
 
     state.reachable = true;
@@ -183,7 +183,6 @@ fn translate_body<E: FuncEnvironment>(
         env,
         vmctx: params[0],
         locals,
-        local_types: ir_types,
         loops: 0,
         outer_loops,
         osr,
@@ -242,14 +241,10 @@ fn loops_with_inner_loops(body: &FunctionBody<'_>) -> Result<Vec<bool>, WasmErro
 /// OSR buffer at `buffer` and jumps to the header of the loop it starts at, which
 /// it creates and returns. Leaves the builder in a new block without
 /// predecessors, where the function's own start is translated (and later removed).
-fn enter_at_loop<'a>(
-    b: &mut FunctionBuilder<'_>,
-    locals: impl Iterator<Item = (&'a Variable, &'a ir::Type)>,
-    buffer: Value,
-) -> Block {
-    for (slot, (var, ty)) in (0..).zip(locals) {
+fn enter_at_loop(b: &mut FunctionBuilder<'_>, locals: &Locals, buffer: Value) -> Block {
+    for (i, (slot, ty)) in (0..).zip(locals.types()).enumerate() {
         let value = load_osr_local(b, buffer, slot, *ty);
-        b.def_var(*var, value);
+        locals.set(b, i, value);
     }
     let header = b.create_block();
     b.ins().jump(header, &[]);

@@ -652,8 +652,7 @@ mod tests {
         let mut cx = Ctx {
             env: &mut env,
             vmctx: args[0],
-            locals: Vec::new(),
-            local_types: Vec::new(),
+            locals: crate::translate::Locals::declare(b, Vec::new(), None),
             loops: 0,
             outer_loops: Vec::new(),
             osr: None,

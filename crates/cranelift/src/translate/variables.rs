@@ -15,19 +15,19 @@ pub(super) fn translate<E: FuncEnvironment>(
 ) -> bool {
     match op {
         Operator::LocalGet { local_index } => {
-            let v = b.use_var(cx.locals[*local_index as usize]);
+            let v = cx.locals.get(b, *local_index as usize);
             state.push1(v);
         }
         Operator::LocalSet { local_index } => {
             let v = state.pop1();
-            b.def_var(cx.locals[*local_index as usize], v);
+            cx.locals.set(b, *local_index as usize, v);
         }
         Operator::LocalTee { local_index } => {
             let v = *state
                 .peekn(1)
                 .first()
                 .expect("validated: tee has an operand");
-            b.def_var(cx.locals[*local_index as usize], v);
+            cx.locals.set(b, *local_index as usize, v);
         }
         Operator::GlobalGet { global_index } => {
             let v = cx.env.global_get(b, cx.vmctx, *global_index);
