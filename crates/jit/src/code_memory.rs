@@ -295,18 +295,23 @@ fn flush_icache(_start: usize, _len: usize) {}
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_relocation_without_a_target_is_a_deterministic_error() {
-        let func = CompiledFunction {
+    /// `call func; ret`, the call's displacement a relocation.
+    fn call_to(func: u32) -> CompiledFunction {
+        CompiledFunction {
             code: vec![0xe8, 0, 0, 0, 0, 0xc3],
             relocs: vec![Relocation {
                 offset: 1,
                 kind: RelocKind::X86CallPcRel4,
-                func: 7,
+                func,
                 addend: -4,
             }],
             ..CompiledFunction::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_relocation_without_a_target_is_a_deterministic_error() {
+        let func = call_to(7);
         let err = CodeMemory::new().publish(&[&func], |_| None).unwrap_err();
         assert!(matches!(err, JitError::Placement(_)), "{err:?}");
         assert!(!err.is_transient());
@@ -412,16 +417,7 @@ mod tests {
     /// landed.
     #[test]
     fn batch_relocations_point_at_the_published_callee() {
-        let caller = CompiledFunction {
-            code: vec![0xe8, 0, 0, 0, 0, 0xc3],
-            relocs: vec![Relocation {
-                offset: 1,
-                kind: RelocKind::X86CallPcRel4,
-                func: 1,
-                addend: -4,
-            }],
-            ..CompiledFunction::default()
-        };
+        let caller = call_to(1);
         let code = CodeMemory::new();
         code.publish(&[&function(9, 5)], |_| None).unwrap();
         let batch = code
