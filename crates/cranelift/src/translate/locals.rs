@@ -90,10 +90,11 @@ impl Locals {
 
     /// Copies every local, `OSR_LOCAL_SIZE` bytes each, to the buffer at `to`
     /// (a loop of 16-byte moves); leaves the builder in a new block after it.
-    /// Does nothing for locals that are variables or for none.
+    /// Only for locals [`in_frame`](Self::in_frame), the condition of every OSR
+    /// site; does nothing if there are none.
     pub fn copy_to(&self, b: &mut FunctionBuilder<'_>, to: Value) {
         let Storage::Frame(slot, pointer) = self.storage else {
-            return;
+            unreachable!("OSR sites are only emitted for locals in the frame")
         };
         if self.types.is_empty() {
             return;

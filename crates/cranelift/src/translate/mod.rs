@@ -242,8 +242,8 @@ fn loops_with_inner_loops(body: &FunctionBody<'_>) -> Result<Vec<bool>, WasmErro
 /// it creates and returns. Leaves the builder in a new block without
 /// predecessors, where the function's own start is translated (and later removed).
 fn enter_at_loop(b: &mut FunctionBuilder<'_>, locals: &Locals, buffer: Value) -> Block {
-    for (i, (slot, ty)) in (0..).zip(locals.types()).enumerate() {
-        let value = load_osr_local(b, buffer, slot, *ty);
+    for (i, ty) in locals.types().iter().enumerate() {
+        let value = load_osr_local(b, buffer, i as u32, *ty);
         locals.set(b, i, value);
     }
     let header = b.create_block();
