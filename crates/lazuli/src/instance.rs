@@ -3,6 +3,7 @@
 
 use crate::externals::TableData;
 use crate::func::FuncData;
+use crate::segments::{Item, NonNullItem};
 use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, Mutability};
 use crate::{
@@ -352,44 +353,133 @@ fn instantiate(
 /// and declared segments are dropped afterwards; passive ones stay for
 /// `table.init` / `memory.init`.
 fn initialize(opaque: &mut StoreOpaque, instance: Instance) -> Result<()> {
-    let data = &opaque.instances[instance.0.index];
-    let module = data.module.clone();
+    let module = opaque.instances[instance.0.index].module.clone();
+    initialize_elements(opaque, instance, &module)?;
+    initialize_data(opaque, instance, &module)
+}
+
+/// Keeps the passive element segments for `table.init` and writes the active
+/// ones into their tables. Only the non-null items are evaluated; the null ones
+/// are written only where the table may hold something else: a defined table
+/// starts all null, until a segment writes to it.
+fn initialize_elements(
+    opaque: &mut StoreOpaque,
+    instance: Instance,
+    module: &Module,
+) -> Result<()> {
     let info = module.info();
-    let handle = &data.handle;
-    let segments = info
+    let plans = &module.segments().elements;
+    let handle = &opaque.instances[instance.0.index].handle;
+    let passive = info
         .elements
         .iter()
-        .map(|segment| match &segment.items {
-            ElemItems::Functions(funcs) => Ok(funcs
-                .iter()
-                .map(|f| handle.func_ref(*f) as *const VMFuncRef)
-                .collect()),
-            ElemItems::Expressions(exprs) => exprs
-                .iter()
-                .map(|e| Ok(eval(handle, e)?.0 as usize as *const VMFuncRef))
-                .collect(),
+        .zip(plans)
+        .map(|(segment, plan)| match segment.mode {
+            SegmentMode::Passive => {
+                let mut items = vec![std::ptr::null(); segment_len(&segment.items)];
+                write_elements(handle, &segment.items, plan, &mut items, false)?;
+                Ok(items)
+            }
+            _ => Ok(Vec::new()),
         })
-        .collect::<Result<Vec<Vec<*const VMFuncRef>>>>()?;
-    let mut passive = segments.clone();
-    for (segment, items) in info.elements.iter().zip(&mut passive) {
-        if segment.mode != SegmentMode::Passive {
-            *items = Vec::new();
-        }
-    }
+        .collect::<Result<_>>()?;
     handle.set_element_segments(passive);
-    for (segment, items) in info.elements.iter().zip(&segments) {
+    let mut may_hold_refs: Vec<bool> = (0..info.tables.len())
+        .map(|t| t < info.num_imported_tables as usize || info.tables[t].init.is_some())
+        .collect();
+    for (segment, plan) in info.elements.iter().zip(plans) {
         let SegmentMode::Active { index, offset } = &segment.mode else {
             continue;
         };
         let data = &opaque.instances[instance.0.index];
         let start = eval(&data.handle, offset)?.get_i32() as u32 as u64;
+        let len = segment_len(&segment.items);
         let table = data.tables[*index as usize];
-        opaque.tables[table.0.index]
+        let slots = opaque.tables[table.0.index]
             .table_mut()
-            .write(start, items)
+            .elements_mut(start, len as u64)
             .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
+        let clear = &mut may_hold_refs[*index as usize];
+        write_elements(&data.handle, &segment.items, plan, slots, *clear)?;
+        *clear |= !plan.is_empty();
     }
-    for (i, segment) in info.data.iter().enumerate() {
+    Ok(())
+}
+
+fn segment_len(items: &ElemItems) -> usize {
+    match items {
+        ElemItems::Functions(funcs) => funcs.len(),
+        ElemItems::Expressions(exprs) => exprs.len(),
+    }
+}
+
+/// Writes the items of a segment into `slots` (as many as the segment has): its
+/// non-null items `plan`, and, if `clear`, nulls everywhere else (otherwise the
+/// slots must be null already).
+fn write_elements(
+    handle: &RuntimeInstance,
+    items: &ElemItems,
+    plan: &[NonNullItem],
+    slots: &mut [*const VMFuncRef],
+    clear: bool,
+) -> Result<()> {
+    if clear && plan.len() < slots.len() {
+        slots.fill(std::ptr::null());
+    }
+    for &NonNullItem { position, item } in plan {
+        let value = match (item, items) {
+            (Item::Func(f), _) => handle.func_ref(f) as *const VMFuncRef,
+            (Item::Expr, ElemItems::Expressions(exprs)) => {
+                let expr = exprs
+                    .get(position)
+                    .ok_or_else(|| anyhow::anyhow!("element item {position} out of range"))?;
+                eval(handle, expr)?.0 as usize as *const VMFuncRef
+            }
+            (Item::Expr, ElemItems::Functions(_)) => {
+                bail!("element segment of function indices with an expression item")
+            }
+        };
+        let slot = slots
+            .get_mut(position)
+            .ok_or_else(|| anyhow::anyhow!("element item {position} out of range"))?;
+        *slot = value;
+    }
+    Ok(())
+}
+
+/// Initialises the defined memory from the module's image if it has one (then
+/// no segment can trap), and otherwise copies the active data segments in order.
+fn initialize_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module) -> Result<()> {
+    let Some(image) = &module.segments().memory_image else {
+        return copy_data(opaque, instance, module);
+    };
+    let data = &opaque.instances[instance.0.index];
+    // The image exists only for a module whose one memory is defined.
+    let memory = data.memories[0];
+    match image.map_into(opaque.memory_mut(memory.0.index)) {
+        Ok(true) => {
+            drop_active_data(&opaque.instances[instance.0.index].handle, module);
+            Ok(())
+        }
+        // The kernel refused the mapping; the memory is still all zero.
+        Ok(false) => copy_data(opaque, instance, module),
+        Err(e) => bail!("cannot initialise memory: {e}"),
+    }
+}
+
+/// `data.drop`s the active data segments, as applying them does.
+fn drop_active_data(handle: &RuntimeInstance, module: &Module) {
+    for (i, segment) in module.info().data.iter().enumerate() {
+        if matches!(segment.mode, SegmentMode::Active { .. }) {
+            handle.drop_data_segment(i as u32);
+        }
+    }
+}
+
+/// Copies the active data segments into their memories, in order; the first one
+/// out of bounds traps, leaving the earlier ones applied.
+fn copy_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module) -> Result<()> {
+    for (i, segment) in module.info().data.iter().enumerate() {
         let SegmentMode::Active { index, offset } = &segment.mode else {
             continue;
         };

@@ -36,6 +36,7 @@ mod instance;
 mod limits;
 mod linker;
 mod module;
+mod segments;
 mod store;
 mod trap;
 mod typed;

@@ -9,6 +9,7 @@
 
 use crate::background::JobKind;
 use crate::engine::Trampolines;
+use crate::segments::Segments;
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 /// A compiled module; cheap to clone.
@@ -63,6 +64,8 @@ pub(crate) struct ModuleInner {
     /// Where each published batch of code starts (to unregister it).
     batches: Mutex<Vec<usize>>,
     stats: Counters,
+    /// The segments prepared for instantiation, by the first one.
+    segments: OnceLock<Segments>,
 }
 
 /// How far compiling one defined function has got. Locked while compiling lazily,
@@ -217,6 +220,7 @@ impl Module {
             stubs: CodeMemory::new(),
             batches: Mutex::new(Vec::new()),
             stats: Counters::default(),
+            segments: OnceLock::new(),
         });
         if !engine.is_lazy() {
             inner.compile_all()?;
@@ -278,6 +282,15 @@ impl Module {
 
     pub(crate) fn info(&self) -> &ModuleInfo {
         &self.inner.info
+    }
+
+    /// The module's segments prepared for instantiation (its memory image, its
+    /// element segments' non-null items), worked out by the first instantiation.
+    pub(crate) fn segments(&self) -> &Segments {
+        let inner = &self.inner;
+        inner
+            .segments
+            .get_or_init(|| Segments::new(&inner.info, &inner.bytes))
     }
 
     /// The dispatch slot of defined function `defined`.

@@ -11,6 +11,7 @@ mod entry;
 mod host;
 mod instance;
 mod memory;
+mod memory_image;
 mod signals;
 mod table;
 mod thread_stack;
@@ -21,6 +22,7 @@ pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
 pub use instance::{Instance, ModuleCode};
 pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
+pub use memory_image::MemoryImage;
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
 pub use vmcontext::{

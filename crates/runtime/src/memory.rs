@@ -178,6 +178,71 @@ impl LinearMemory {
         Ok(old)
     }
 
+    /// Maps `len` bytes of the file `fd` from its start copy-on-write over the
+    /// accessible bytes from `offset` on: they read what the file holds, and writes
+    /// stay private to this memory. False if the kernel refused: the range then
+    /// has fresh zero pages again (an error if even that failed; see `zero`).
+    pub(crate) fn map_private(
+        &mut self,
+        offset: usize,
+        len: usize,
+        fd: std::os::fd::RawFd,
+    ) -> Result<bool, MemoryError> {
+        let at = self.accessible_range(offset, len)?;
+        // SAFETY: `at..at + len` is accessible memory of this reservation (checked
+        // above), which only this memory maps; `&mut self` means no reference to
+        // its bytes is live, and no Wasm runs on it while the owner borrows it.
+        let mapped = unsafe {
+            libc::mmap(
+                at.cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                fd,
+                0,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            self.zero(offset, len)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Replaces the accessible bytes `offset..offset + len` with fresh zero pages,
+    /// whatever a failed mapping left there. If even that is refused the memory
+    /// is made empty and unable to grow, so neither the host nor Wasm can reach a
+    /// page in an unknown state: the host sees no bytes, and Wasm's accesses are
+    /// out of bounds (bounds-checked) or fault into traps (guarded).
+    fn zero(&mut self, offset: usize, len: usize) -> Result<(), MemoryError> {
+        let at = self.accessible_range(offset, len)?;
+        // SAFETY: as in `map_private`: accessible memory of this reservation, no
+        // reference to its bytes live.
+        let mapped = unsafe {
+            libc::mmap(
+                at.cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            self.definition.current_length = 0;
+            self.maximum_pages = 0;
+            return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
+        }
+        Ok(())
+    }
+
+    /// The address of the accessible bytes `offset..offset + len`.
+    fn accessible_range(&self, offset: usize, len: usize) -> Result<*mut u8, MemoryError> {
+        range(offset as u64, len as u64, self.definition.current_length)
+            .ok_or(MemoryError::TooLarge)?;
+        Ok(self.definition.base.wrapping_add(offset))
+    }
+
     /// The accessible bytes.
     pub fn data(&self) -> &[u8] {
         // SAFETY: the first `current_length` bytes are mapped read-write.

@@ -129,6 +129,17 @@ impl Table {
         Ok(())
     }
 
+    /// The `len` elements from `dst` on, to be written in place; checked as a
+    /// whole first, so an out-of-bounds range writes nothing.
+    pub fn elements_mut(
+        &mut self,
+        dst: u64,
+        len: u64,
+    ) -> Result<&mut [*const VMFuncRef], TableError> {
+        let range = self.range(dst, len)?;
+        Ok(&mut self.elements[range])
+    }
+
     fn range(&self, start: u64, len: u64) -> Result<std::ops::Range<usize>, TableError> {
         let end = start.checked_add(len).ok_or(TableError::OutOfBounds)?;
         if end > self.size() {

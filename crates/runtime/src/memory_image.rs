@@ -1,0 +1,100 @@
+//! Copy-on-write memory images. A module's memory starts out as zeros with its
+//! data segments written over them; when those segments are known before
+//! instantiation, their bytes are written once into a sealed memfd, and each new
+//! instance maps that file privately over its memory instead of copying them. The
+//! kernel then shares the image's pages between all instances and copies a page
+//! only when an instance first writes to it, so instantiation costs one `mmap`
+//! whatever the size of the data, and pages never touched are never copied.
+
+use crate::memory::{LinearMemory, MemoryError};
+use memfd::{FileSeal, MemfdOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+
+/// The initial contents of one memory, from the first host page that holds
+/// segment bytes to the last; the memory is zero outside it.
+pub struct MemoryImage {
+    file: memfd::Memfd,
+    /// Where the image starts in the memory: a multiple of the host page size.
+    offset: usize,
+    /// Bytes in the image (and the file): a multiple of the host page size.
+    len: usize,
+}
+
+impl MemoryImage {
+    /// The image of a memory that is zero but for `segments`, each `(offset,
+    /// bytes)`, written in order (a later segment overwrites an earlier one where
+    /// they overlap). `None` if the segments hold no bytes: there is nothing to map.
+    pub fn new(segments: &[(usize, &[u8])]) -> Result<Option<MemoryImage>, MemoryError> {
+        let Some((start, end)) = extent(segments)? else {
+            return Ok(None);
+        };
+        let page = host_page_size();
+        let offset = start - start % page;
+        let len = end
+            .checked_next_multiple_of(page)
+            .ok_or(MemoryError::TooLarge)?
+            - offset;
+        let file = image_file(len)?;
+        for (at, bytes) in segments.iter().filter(|(_, bytes)| !bytes.is_empty()) {
+            file.as_file()
+                .write_all_at(bytes, (at - offset) as u64)
+                .map_err(|e| os("write", &e))?;
+        }
+        let seals = [
+            FileSeal::SealShrink,
+            FileSeal::SealGrow,
+            FileSeal::SealWrite,
+            FileSeal::SealSeal,
+        ];
+        file.add_seals(&seals).map_err(|e| os("seal", &e))?;
+        Ok(Some(MemoryImage { file, offset, len }))
+    }
+
+    /// Maps the image over `memory`, which must be fresh (all zero) and at least
+    /// as large as the image's end. False if the kernel refused the mapping: the
+    /// memory is then still all zero, to be initialised by copying. An error if
+    /// the memory is too small, or if after a refusal even restoring zero pages
+    /// failed: the memory is then empty and cannot grow.
+    pub fn map_into(&self, memory: &mut LinearMemory) -> Result<bool, MemoryError> {
+        memory.map_private(self.offset, self.len, self.file.as_raw_fd())
+    }
+}
+
+/// The first and one past the last byte `segments` write, if they write any.
+fn extent(segments: &[(usize, &[u8])]) -> Result<Option<(usize, usize)>, MemoryError> {
+    let mut extent: Option<(usize, usize)> = None;
+    for (at, bytes) in segments.iter().filter(|(_, bytes)| !bytes.is_empty()) {
+        let end = at.checked_add(bytes.len()).ok_or(MemoryError::TooLarge)?;
+        extent = Some(extent.map_or((*at, end), |(s, e)| (s.min(*at), e.max(end))));
+    }
+    Ok(extent)
+}
+
+/// A new memfd of `len` zero bytes that accepts seals.
+fn image_file(len: usize) -> Result<memfd::Memfd, MemoryError> {
+    let file = MemfdOptions::new()
+        .close_on_exec(true)
+        .allow_sealing(true)
+        .create("lazuli-memory-image")
+        .map_err(|e| os("create", &e))?;
+    file.as_file()
+        .set_len(len as u64)
+        .map_err(|e| os("size", &e))?;
+    Ok(file)
+}
+
+fn os(what: &str, e: &dyn std::fmt::Display) -> MemoryError {
+    MemoryError::Os(format!("cannot {what} memory image: {e}"))
+}
+
+fn host_page_size() -> usize {
+    // SAFETY: `sysconf` only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // A page is at most a Wasm page on every host Lazuli runs on; an impossible
+    // answer falls back to that, which is a multiple of every real page size.
+    usize::try_from(size)
+        .ok()
+        .filter(|s| s.is_power_of_two() && *s <= crate::PAGE_SIZE)
+        .unwrap_or(crate::PAGE_SIZE)
+}
