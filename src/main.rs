@@ -3,8 +3,8 @@
 //! ```text
 //! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
 //! lazuli run [--invoke NAME] [--compile lazy|eager] [--tier auto|fast|optimized]
-//!            [--tier-up-budget N] FILE [ARGS...]
-//! lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE
+//!            [--tier-up-budget N] [--cache DIR|off] FILE [ARGS...]
+//! lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]
 //! lazuli wast [--tier auto|fast|optimized] [--tier-up-budget N] FILE...
 //! ```
 //!
@@ -20,8 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Linker, Module, Store,
-    Tiering, Trap, Val, ValType, WasmBacktrace,
+    CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Linker, Module,
+    Store, Tiering, Trap, Val, ValType, WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
 
@@ -30,7 +30,8 @@ lazuli: a WebAssembly runtime with a Cranelift JIT
 
 Usage:
   lazuli run [--invoke NAME] FILE [ARGS...]
-      Compile FILE (.wasm binary or .wat text) and instantiate it.
+      Compile FILE (.wasm binary, .wat text or a module precompiled by
+      `lazuli compile -o`) and instantiate it.
       Without --invoke, call its `_start` export: a WASI command gets ARGS as its
       arguments (after FILE as argv[0]), inherits stdin, stdout and stderr, and its
       `proc_exit` code becomes lazuli's exit status.
@@ -52,11 +53,16 @@ Usage:
                            makes (optimized).
       --tier-up-budget N   Under --tier auto, recompile a function once it has
                            made N calls and loop iterations (N >= 1; default %BUDGET%).
-  lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE
+      --cache DIR|off      Keep the code of every function compiled in DIR and
+                           reuse it in later runs (default: $XDG_CACHE_HOME/lazuli
+                           or ~/.cache/lazuli); `off` compiles everything anew.
+  lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]
       Compile every function of FILE and print the number of functions, bytes of
       Wasm code, bytes of machine code and the compile time. --target compiles for
       another machine (e.g. aarch64-unknown-linux-gnu) without running anything;
-      --tier is as for `run`.
+      --tier is as for `run`. With -o OUT, write a precompiled module to OUT
+      instead, which `lazuli run OUT` runs without compiling; it holds machine
+      code that is run as it is, so run only precompiled modules you made.
   lazuli wast [--tier auto|fast|optimized] [--tier-up-budget N] FILE...
       Run WebAssembly spec scripts (.wast), print each failing directive and, last,
       `N passed, M failed`. The options are as for `run`.
@@ -143,6 +149,8 @@ struct RunArgs<'a> {
     invoke: Option<&'a str>,
     /// `--compile`, `--tier` and `--tier-up-budget`.
     config: Config,
+    /// `--cache`: `None` for the user's cache directory.
+    cache: Option<CacheConfig>,
     /// `--dir`: (host path, guest name).
     dirs: Vec<(&'a str, &'a str)>,
     /// `--env`: (key, value).
@@ -155,11 +163,17 @@ struct RunArgs<'a> {
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let mut invoke = None;
     let mut config = Config::new();
+    let mut cache = None;
     let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
     let mut i = 0;
     while i < args.len() {
         let taken = tier_option(args, i, &mut config, true)?;
         if taken > 0 {
+            i += taken;
+            continue;
+        }
+        if let Some((value, taken)) = option_value(args, i, "--cache") {
+            cache = Some(parse_cache(value)?);
             i += taken;
             continue;
         }
@@ -220,12 +234,39 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     Ok(Some(RunArgs {
         invoke,
         config,
+        cache,
         dirs,
         env,
         inherit_env,
         file,
         args: &args[i + 1..],
     }))
+}
+
+/// Parses the value of `--cache`, missing if it was the last argument.
+fn parse_cache(value: Option<&str>) -> Result<CacheConfig> {
+    match value {
+        Some("off") => Ok(CacheConfig::disabled()),
+        Some(dir) if !dir.is_empty() => Ok(CacheConfig::new(dir)),
+        _ => bail!("`--cache` needs a directory or `off`"),
+    }
+}
+
+/// The engine of `lazuli run`: with the `--cache` given, else with the user's
+/// cache directory if it can be used, else with no cache.
+fn run_engine(args: &RunArgs<'_>) -> Result<Engine> {
+    let mut config = args.config.clone();
+    if let Some(cache) = &args.cache {
+        config.cache(cache.clone());
+        return Engine::new(&config);
+    }
+    if let Some(dir) = CacheConfig::user_directory() {
+        config.cache(CacheConfig::new(dir));
+        if let Ok(engine) = Engine::new(&config) {
+            return Ok(engine);
+        }
+    }
+    Engine::new(&args.config)
 }
 
 /// Parses the value of `--compile`.
@@ -333,7 +374,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let Some(args) = parse_run_args(args)? else {
         return print_usage();
     };
-    let engine = Engine::new(&args.config)?;
+    let engine = run_engine(&args)?;
     let module = compile_file(&engine, Path::new(args.file))?;
     let mut store = Store::new(&engine, wasi_ctx(&args)?);
     // WASI preview 1 is the only host module: any other import is reported as
@@ -388,38 +429,59 @@ fn run(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE`: compiles every
-/// function eagerly and prints what it cost.
+/// `lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]`:
+/// compiles every function eagerly and prints what it cost, or with `-o` writes
+/// the precompiled module to OUT.
 fn compile(args: &[String]) -> Result<ExitCode> {
     let mut config = Config::new();
     config.compilation(Compilation::Eager);
-    let mut rest = args;
-    let file = loop {
-        let taken = tier_option(rest, 0, &mut config, false)?;
+    let (mut file, mut output) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        let taken = tier_option(args, i, &mut config, false)?;
         if taken > 0 {
-            rest = rest.get(taken..).unwrap_or_default();
+            i += taken;
             continue;
         }
-        match rest {
-            [flag, ..] if flag == "--help" || flag == "-h" => return print_usage(),
-            [flag, triple, tail @ ..] if flag == "--target" => {
-                config.target(triple);
-                rest = tail;
-            }
-            [flag, tail @ ..] if flag.starts_with("--target=") => {
-                config.target(&flag["--target=".len()..]);
-                rest = tail;
-            }
-            [flag, ..] if flag.starts_with('-') => {
+        if let Some((value, taken)) = option_value(args, i, "--target") {
+            config.target(value.ok_or_else(|| anyhow!("`--target` needs a triple"))?);
+            i += taken;
+            continue;
+        }
+        let out = option_value(args, i, "-o").or_else(|| option_value(args, i, "--output"));
+        if let Some((value, taken)) = out {
+            output = Some(value.ok_or_else(|| anyhow!("`-o` needs a file name"))?);
+            i += taken;
+            continue;
+        }
+        match args[i].as_str() {
+            "--help" | "-h" => return print_usage(),
+            flag if flag.starts_with('-') => {
                 bail!("unknown option `{flag}` for `lazuli compile`; run `lazuli --help` for usage")
             }
-            [file] => break file,
-            [] => bail!("`lazuli compile` needs a FILE; run `lazuli --help` for usage"),
-            [_, extra, ..] => bail!("unexpected argument `{extra}` after FILE"),
+            extra if file.is_some() => bail!("unexpected argument `{extra}` after FILE"),
+            name => file = Some(name),
         }
+        i += 1;
+    }
+    let Some(file) = file else {
+        bail!("`lazuli compile` needs a FILE; run `lazuli --help` for usage");
     };
+    if output.is_some() {
+        // The settings of `lazuli run` (lazy: calls between functions go through
+        // their slots), which refuses modules precompiled with others.
+        config.compilation(Compilation::Lazy);
+    }
     let engine = Engine::new(&config)?;
-    let module = compile_file(&engine, Path::new(file))?;
+    match output {
+        Some(output) => write_precompiled(&engine, Path::new(file), Path::new(output)),
+        None => print_compile_stats(&engine, Path::new(file)),
+    }
+}
+
+/// Compiles `file` and prints what it cost.
+fn print_compile_stats(engine: &Engine, file: &Path) -> Result<ExitCode> {
+    let module = compile_file(engine, file)?;
     let stats = module.compile_stats();
     let text = format!(
         "functions: {}\nwasm code bytes: {}\nmachine code bytes: {}\ncompile time: {:.3} ms\n",
@@ -432,6 +494,17 @@ fn compile(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Precompiles `file` into the artifact `output`, which `lazuli run` runs.
+fn write_precompiled(engine: &Engine, file: &Path, output: &Path) -> Result<ExitCode> {
+    let binary = read_module_bytes(file)?;
+    let artifact = engine
+        .precompile_module(&binary)
+        .with_context(|| format!("failed to compile `{}`", file.display()))?;
+    std::fs::write(output, artifact)
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The outcome of a call that failed: a WASI `proc_exit` is the process's exit
 /// status (its low 8 bits, as a native program's would be); anything else is an error.
 fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
@@ -441,24 +514,34 @@ fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
     }
 }
 
-/// Reads and compiles a `.wasm` or `.wat` file.
-///
-/// Binary if the file starts with the Wasm magic number or is named `*.wasm`; text
-/// otherwise. Text is parsed here, not by `Module::new`, so that a syntax error is
-/// one line with its position.
+/// Reads and compiles a `.wasm` or `.wat` file, or loads a precompiled module
+/// (`lazuli compile -o`).
 fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
+    let failed = || format!("failed to compile `{}`", path.display());
+    let binary = read_module_bytes(path)?;
+    if Module::is_precompiled(&binary) {
+        // SAFETY: the user names the file to run; a precompiled module is trusted
+        // like the native program it is (the usage says so), and its header is
+        // checked against this engine before anything in it is used.
+        return unsafe { Module::deserialize(engine, &binary) }.with_context(failed);
+    }
+    Module::from_binary(engine, &binary).with_context(failed)
+}
+
+/// Reads a module file: binary if it starts with the Wasm magic number (or the
+/// precompiled one) or is named `*.wasm`; text otherwise, parsed here rather than
+/// by `Module::new`, so that a syntax error is one line with its position.
+fn read_module_bytes(path: &Path) -> Result<Vec<u8>> {
     let bytes = read_input(path)?;
     let is_binary = bytes.starts_with(b"\0asm")
+        || Module::is_precompiled(&bytes)
         || path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
-    let binary = if is_binary {
-        bytes
-    } else {
-        parse_wat(path, &bytes)?
-    };
-    Module::from_binary(engine, &binary)
-        .with_context(|| format!("failed to compile `{}`", path.display()))
+    match is_binary {
+        true => Ok(bytes),
+        false => parse_wat(path, &bytes),
+    }
 }
 
 /// The largest FILE `lazuli` reads.

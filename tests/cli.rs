@@ -6,9 +6,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const FIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fib.wat");
 
+/// The binary, with `XDG_CACHE_HOME` under the temp dir, so that its default code
+/// cache is this test run's own.
+fn lazuli_command() -> Command {
+    let cache = std::env::temp_dir().join(format!("lazuli-cli-cache-{}", std::process::id()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lazuli"));
+    command.env("XDG_CACHE_HOME", cache);
+    command
+}
+
 /// Runs the binary with `args`, checking that it never panics.
 fn lazuli(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_lazuli"))
+    lazuli_with(&mut lazuli_command(), args)
+}
+
+/// Runs `command` with `args`, checking that it never panics.
+fn lazuli_with(command: &mut Command, args: &[&str]) -> Output {
+    let out = command
         .args(args)
         .output()
         .expect("cannot start the lazuli binary");
@@ -436,7 +450,7 @@ fn compile_rejects_unknown_targets_and_bad_input() {
 /// Runs the binary with `args`, killing it and failing the test if it has not
 /// ended within ten seconds.
 fn lazuli_within_10s(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lazuli"))
+    let mut child = lazuli_command()
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -690,4 +704,154 @@ fn compile_at_the_fast_tier_makes_unoptimised_code() {
     let default = compile_report(&lazuli(&["compile", path_str(&file)]));
     let auto = compile_report(&lazuli(&["compile", "--tier", "auto", path_str(&file)]));
     assert_eq!(default[..3], auto[..3]);
+}
+
+/// Files (entries, the key) under the cache directory `dir`.
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.path().is_dir() {
+            true => files_under(&e.path()),
+            false => 1,
+        })
+        .sum()
+}
+
+#[test]
+fn run_keeps_compiled_code_in_the_users_cache_directory_by_default() {
+    let home = temp_file("unused", "");
+    let mut command = lazuli_command();
+    command.env("XDG_CACHE_HOME", &home.dir);
+    assert_prints(
+        &lazuli_with(&mut command, &["run", "--invoke", "fib", FIB, "10"]),
+        "55\n",
+    );
+    let cache = home.dir.join("lazuli");
+    assert!(cache.join("key").is_file(), "the cache's secret");
+    assert!(files_under(&cache) > 1, "entries besides the key");
+}
+
+#[test]
+fn run_with_cache_off_writes_no_cache() {
+    let home = temp_file("unused", "");
+    let mut command = lazuli_command();
+    command.env("XDG_CACHE_HOME", &home.dir);
+    let args = ["run", "--cache", "off", "--invoke", "fib", FIB, "10"];
+    assert_prints(&lazuli_with(&mut command, &args), "55\n");
+    assert!(!home.dir.join("lazuli").exists());
+}
+
+#[test]
+fn run_with_a_cache_directory_gives_the_same_results_warm_and_after_damage() {
+    let cache = temp_file("unused", "");
+    let dir = cache.dir.join("cache");
+    let args = [
+        "run",
+        "--cache",
+        dir.to_str().unwrap(),
+        "--invoke",
+        "fib",
+        FIB,
+        "20",
+    ];
+    assert_prints(&lazuli(&args), "6765\n");
+    let entries = files_under(&dir);
+    assert_prints(&lazuli(&args), "6765\n");
+    assert_eq!(
+        files_under(&dir),
+        entries,
+        "the warm run compiled nothing new"
+    );
+    // Every file truncated, the key included: the run compiles again, correctly.
+    for bucket in std::fs::read_dir(&dir).unwrap().flatten() {
+        if bucket.path().is_dir() {
+            for f in std::fs::read_dir(bucket.path()).unwrap().flatten() {
+                std::fs::write(f.path(), b"x").unwrap();
+            }
+        }
+    }
+    assert_prints(&lazuli(&args), "6765\n");
+}
+
+#[test]
+fn cache_needs_a_directory_or_off() {
+    let err = assert_error(&lazuli(&["run", "--invoke", "fib", FIB, "--cache"]));
+    assert!(
+        err.contains("needs a FILE") || err.contains("`--cache`"),
+        "{err}"
+    );
+    let err = assert_error(&lazuli(&["run", "--cache", "", FIB]));
+    assert!(
+        err.contains("`--cache` needs a directory or `off`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compile_o_writes_a_precompiled_module_that_run_runs() {
+    let out = temp_file("fib.lzm", "");
+    assert_prints(&lazuli(&["compile", FIB, "-o", path_str(&out)]), "");
+    let bytes = std::fs::read(&out.path).unwrap();
+    assert!(bytes.starts_with(b"LZMODULE"));
+    let args = [
+        "run",
+        "--cache",
+        "off",
+        "--invoke",
+        "fib",
+        path_str(&out),
+        "20",
+    ];
+    assert_prints(&lazuli(&args), "6765\n");
+}
+
+#[test]
+fn run_refuses_a_module_precompiled_with_other_settings() {
+    let out = temp_file("fib.lzm", "");
+    assert_prints(
+        &lazuli(&["compile", "--tier", "fast", "-o", path_str(&out), FIB]),
+        "",
+    );
+    let run = |tier| {
+        lazuli(&[
+            "run",
+            "--tier",
+            tier,
+            "--invoke",
+            "fib",
+            path_str(&out),
+            "10",
+        ])
+    };
+    let err = assert_error(&run("auto"));
+    assert!(err.contains("other settings"), "{err}");
+    assert_prints(&run("fast"), "55\n");
+}
+
+#[test]
+fn run_refuses_a_module_precompiled_for_another_target() {
+    let out = temp_file("fib.lzm", "");
+    let triple = match cfg!(target_arch = "x86_64") {
+        true => "aarch64-unknown-linux-gnu",
+        false => "x86_64-unknown-linux-gnu",
+    };
+    let args = ["compile", "--target", triple, FIB, "-o", path_str(&out)];
+    assert_prints(&lazuli(&args), "");
+    let err = assert_error(&lazuli(&["run", "--invoke", "fib", path_str(&out), "10"]));
+    assert!(err.contains(&format!("compiled for {triple}")), "{err}");
+}
+
+#[test]
+fn run_refuses_a_truncated_precompiled_module() {
+    let out = temp_file("fib.lzm", "");
+    assert_prints(&lazuli(&["compile", FIB, "-o", path_str(&out)]), "");
+    let bytes = std::fs::read(&out.path).unwrap();
+    for len in [9, 40, bytes.len() - 1] {
+        std::fs::write(&out.path, &bytes[..len]).unwrap();
+        let err = assert_error(&lazuli(&["run", "--invoke", "fib", path_str(&out), "10"]));
+        assert!(err.contains("truncated or corrupt"), "{len}: {err}");
+    }
 }

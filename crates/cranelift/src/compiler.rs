@@ -10,8 +10,7 @@ use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{Context, FinalizedRelocTarget, binemit::Reloc};
 use lazuli_environ::{
-    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, SignatureId, WasmError,
-    WasmFuncType,
+    CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, WasmError, WasmFuncType,
 };
 use std::cell::Cell;
 use wasmparser::{BinaryReader, FunctionBody};
@@ -130,17 +129,24 @@ impl Compiler {
         self.options
     }
 
+    /// Everything about this compiler that changes the code it emits: the target,
+    /// every shared and ISA flag (the host CPU's features among them) and the
+    /// options. Two compilers with the same fingerprint emit the same code.
+    pub fn fingerprint(&self) -> String {
+        format!("{} {} {:?}", self.isa.triple(), self.isa, self.options)
+    }
+
     /// Compiles defined function `defined_index` of `module`, whose bytes are
-    /// `module_bytes`; `signatures` maps the module's types to engine-wide ids. Bodies
+    /// `module_bytes`. The code depends on nothing engine-wide (signature ids are
+    /// read from the VMContext), so it can be cached and reused. Bodies
     /// not validated yet (see `ModuleInfo::func_validators`) are validated here.
     pub fn compile_function(
         &self,
         module: &ModuleInfo,
         module_bytes: &[u8],
-        signatures: &[SignatureId],
         defined_index: u32,
     ) -> Result<CompiledFunction, CompileError> {
-        self.compile_body(module, module_bytes, signatures, defined_index, None)
+        self.compile_body(module, module_bytes, defined_index, None)
     }
 
     /// Compiles the OSR entry of defined function `defined_index` at its loop
@@ -150,12 +156,11 @@ impl Compiler {
         &self,
         module: &ModuleInfo,
         module_bytes: &[u8],
-        signatures: &[SignatureId],
         defined_index: u32,
         loop_index: u32,
     ) -> Result<CompiledFunction, CompileError> {
         let osr_loop = Some(loop_index);
-        self.compile_body(module, module_bytes, signatures, defined_index, osr_loop)
+        self.compile_body(module, module_bytes, defined_index, osr_loop)
     }
 
     /// Compiles the body of defined function `defined_index`, or its OSR entry at
@@ -164,7 +169,6 @@ impl Compiler {
         &self,
         module: &ModuleInfo,
         module_bytes: &[u8],
-        signatures: &[SignatureId],
         defined_index: u32,
         osr_loop: Option<u32>,
     ) -> Result<CompiledFunction, CompileError> {
@@ -176,8 +180,8 @@ impl Compiler {
             range.start as u64,
         ));
         let mut validator = module.func_validator(defined_index);
-        let mut env = ModuleEnvironment::new(module, signatures, &*self.isa, self.options)
-            .for_function(defined_index);
+        let mut env =
+            ModuleEnvironment::new(module, &*self.isa, self.options).for_function(defined_index);
         with_scratch(|Scratch { translator, ctx }| {
             ctx.func = Function::with_name_signature(
                 UserFuncName::user(FUNC_NAMESPACE, func_index),

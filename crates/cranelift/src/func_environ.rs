@@ -14,8 +14,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{
-    Builtin, BuiltinType, ModuleInfo, SignatureId, TrapKind, VMOffsets, WasmFuncType, WasmValType,
-    store_ctx,
+    Builtin, BuiltinType, ModuleInfo, TrapKind, VMOffsets, WasmFuncType, WasmValType, store_ctx,
 };
 use wasmparser::{MemArg, MemArgTarget};
 
@@ -188,8 +187,6 @@ pub const FUNC_NAMESPACE: u32 = 0;
 pub struct ModuleEnvironment<'a> {
     module: &'a ModuleInfo,
     offsets: VMOffsets,
-    /// Engine-wide signature id of each of the module's types.
-    signatures: &'a [SignatureId],
     isa: &'a dyn TargetIsa,
     /// Whether memories are guarded by a reservation (no explicit bounds checks).
     guarded_memories: bool,
@@ -207,16 +204,10 @@ pub struct ModuleEnvironment<'a> {
 }
 
 impl<'a> ModuleEnvironment<'a> {
-    pub fn new(
-        module: &'a ModuleInfo,
-        signatures: &'a [SignatureId],
-        isa: &'a dyn TargetIsa,
-        options: CompilerOptions,
-    ) -> Self {
+    pub fn new(module: &'a ModuleInfo, isa: &'a dyn TargetIsa, options: CompilerOptions) -> Self {
         ModuleEnvironment {
             module,
             offsets: VMOffsets::new(module),
-            signatures,
             isa,
             guarded_memories: options.guarded_memories,
             slot_calls: options.slot_calls,
@@ -327,6 +318,15 @@ impl<'a> ModuleEnvironment<'a> {
 
     fn load_readonly(&self, b: &mut FunctionBuilder<'_>, base: Value, offset: u32) -> Value {
         b.ins().load(types::I64, readonly(), base, offset as i32)
+    }
+
+    /// The engine-wide signature id of the module's type `type_index`, read from
+    /// the module's id array rather than baked in as an immediate, so that the
+    /// code means the same in any engine and process (the code cache relies on it).
+    fn type_id(&self, b: &mut FunctionBuilder<'_>, vmctx: Value, type_index: u32) -> Value {
+        let ids = self.load_readonly(b, vmctx, VMOffsets::TYPE_IDS);
+        let offset = VMOffsets::type_id(type_index) as i32;
+        b.ins().load(types::I32, readonly(), ids, offset)
     }
 
     /// The address of global `index`'s storage.
@@ -549,10 +549,8 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         b.ins()
             .trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
         let actual = self.load(b, types::I32, func_ref, VMOffsets::FUNC_REF_TYPE);
-        let expected = self.signatures[type_index as usize].0;
-        let mismatch = b
-            .ins()
-            .icmp_imm_u(IntCC::NotEqual, actual, i64::from(expected));
+        let expected = self.type_id(b, vmctx, type_index);
+        let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
         let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
         self.call_func_ref(b, vmctx, func_ref, sig, args)

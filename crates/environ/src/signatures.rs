@@ -5,7 +5,9 @@ use crate::WasmFuncType;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-/// An engine-wide signature id.
+/// An engine-wide signature id; an array of them reads as an array of `u32`
+/// (generated code reads the module's through `VMOffsets::TYPE_IDS`).
+#[repr(transparent)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SignatureId(pub u32);
 

@@ -9,6 +9,7 @@
 //!   builtins             *const VMBuiltins        libcall addresses
 //!   instance             *mut Instance            the runtime's owner of this VMContext
 //!   func_slots           *const [VMFuncSlot]      the module's dispatch slots (one per defined function)
+//!   type_ids             *const [u32]             engine-wide signature id of each of the module's types
 //!   tables               [*mut VMTableDefinition; n_t]   imported and defined
 //!   memories             [*mut VMMemoryDefinition; n_m]  imported and defined
 //!   imported_globals     [*mut VMGlobalDefinition; ni_g]
@@ -151,9 +152,18 @@ impl VMOffsets {
     /// Pointer to the module's dispatch slots, `[VMFuncSlot; defined functions]`.
     pub const FUNC_SLOTS: u32 = 4 * PTR;
 
+    /// Pointer to the module's engine-wide signature ids, `[u32; types]`, which
+    /// `call_indirect` compares with the callee's: code holds no engine-wide id.
+    pub const TYPE_IDS: u32 = 5 * PTR;
+
     /// Bytes before the first table pointer: magic, store context, builtins,
-    /// instance and dispatch slots.
-    pub const HEADER_SIZE: u32 = 5 * PTR;
+    /// instance, dispatch slots and signature ids.
+    pub const HEADER_SIZE: u32 = 6 * PTR;
+
+    /// The signature id of type `type_index`, from `TYPE_IDS`.
+    pub fn type_id(type_index: u32) -> u32 {
+        type_index * 4
+    }
 
     /// Pointer to the `VMTableDefinition` of table `i` (imported or defined).
     pub fn table(&self, i: u32) -> u32 {
@@ -228,7 +238,7 @@ mod tests {
     #[test]
     fn regions_follow_each_other_without_overlap() {
         let o = VMOffsets::from_counts(1, 1, 3, 2, 5);
-        assert_eq!(o.table(0), 40);
+        assert_eq!(o.table(0), 48);
         assert_eq!(o.memory(0), o.table(0) + 8);
         assert_eq!(o.imported_global(2), o.memory(0) + 8 + 16);
         assert_eq!(o.defined_global(0) % 16, 0);

@@ -2,6 +2,7 @@
 
 pub use lazuli_runtime::MemoryStyle;
 
+use crate::CacheConfig;
 use wasmparser::WasmFeatures;
 
 /// When function bodies are validated.
@@ -78,6 +79,7 @@ pub struct Config {
     pub(crate) max_wasm_stack: usize,
     pub(crate) verify: bool,
     pub(crate) target: Option<String>,
+    pub(crate) cache: CacheConfig,
 }
 
 impl Default for Config {
@@ -94,6 +96,7 @@ impl Default for Config {
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             verify: cfg!(debug_assertions),
             target: None,
+            cache: CacheConfig::disabled(),
         }
     }
 }
@@ -101,6 +104,15 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The persistent code cache (default: off; the `lazuli` CLI turns it on in
+    /// the user's cache directory). With it, every function compiled, at every
+    /// tier, is stored, and a later engine with the same settings loads it instead
+    /// of compiling it again (see `CacheConfig`).
+    pub fn cache(&mut self, cache: CacheConfig) -> &mut Self {
+        self.cache = cache;
+        self
     }
 
     /// Whether 128-bit SIMD (`v128`) is accepted (default: yes).

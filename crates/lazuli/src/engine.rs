@@ -2,9 +2,11 @@
 //! engine-wide signature registry and the shared trampolines.
 
 use crate::background::Background;
+use crate::cache::{self, CacheCounters, CodeCache};
+use crate::codec::Bounds;
 use crate::{Compilation, Config, Tiering};
 use anyhow::{Context, Result};
-use lazuli_cranelift::{Compiler, CompilerOptions, Tier, host_isa, target_isa};
+use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa, target_isa};
 use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
 use lazuli_runtime::MemoryStyle;
@@ -28,6 +30,9 @@ pub(crate) struct EngineInner {
     pub(crate) signatures: SignatureRegistry,
     trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
     trampoline_code: CodeMemory,
+    /// The code cache, if `Config::cache` has one, with the key parts of the
+    /// first tier and of the optimiser.
+    cache: Option<(CodeCache, cache::Tier, Option<cache::Tier>)>,
 }
 
 impl Drop for EngineInner {
@@ -97,8 +102,15 @@ impl Engine {
                 Ok(Compiler::new(isa(config, Tier::Optimized)?, options))
             })
             .transpose()?;
+        let features = format!("{:?}", config.features);
+        let cache = CodeCache::open(&config.cache)?.map(|cache| {
+            let first = cache::Tier::new(&compiler, &features);
+            let optimized = optimizer.as_ref().map(|o| cache::Tier::new(o, &features));
+            (cache, first, optimized)
+        });
         Ok(Engine {
             inner: Arc::new(EngineInner {
+                cache,
                 config: config.clone(),
                 compiler,
                 optimizer,
@@ -121,6 +133,17 @@ impl Engine {
     /// The optimising compiler of a tiering engine (`Tiering::Auto`).
     pub(crate) fn optimizer(&self) -> Option<&Compiler> {
         self.inner.optimizer.as_ref()
+    }
+
+    /// The code cache and the key part of `compiler` (one of this engine's), if
+    /// the engine has a cache.
+    pub(crate) fn cache_for(&self, compiler: &Compiler) -> Option<(&CodeCache, &cache::Tier)> {
+        let (cache, first, optimized) = self.inner.cache.as_ref()?;
+        let tier = match std::ptr::eq(compiler, &self.inner.compiler) {
+            true => first,
+            false => optimized.as_ref()?,
+        };
+        Some((cache, tier))
     }
 
     /// The background compiler, unless compiling off the calling thread is off.
@@ -159,11 +182,11 @@ impl Engine {
         // Trampolines and stubs run at every host call and first call: the best
         // code the engine has.
         let compiler = self.optimizer().unwrap_or(self.compiler());
-        let to_wasm = compiler.compile_array_to_wasm(ty)?;
-        let to_host = compiler.compile_wasm_to_host(ty)?;
+        let to_wasm = self.trampoline(compiler, "to wasm", ty, Compiler::compile_array_to_wasm)?;
+        let to_host = self.trampoline(compiler, "to host", ty, Compiler::compile_wasm_to_host)?;
         let lazy_stub = self
             .is_lazy()
-            .then(|| compiler.compile_lazy_stub(ty))
+            .then(|| self.trampoline(compiler, "lazy stub", ty, Compiler::compile_lazy_stub))
             .transpose()?;
         let trampolines = Arc::new(Trampolines {
             lazy_stub,
@@ -171,6 +194,31 @@ impl Engine {
         });
         cache.insert(id, trampolines.clone());
         Ok(trampolines)
+    }
+}
+
+impl Engine {
+    /// The trampoline of `kind` for `ty`, compiled by `compile` with `compiler`,
+    /// or from the code cache (a module with many signatures spends much of its
+    /// load compiling them).
+    fn trampoline(
+        &self,
+        compiler: &Compiler,
+        kind: &str,
+        ty: &WasmFuncType,
+        compile: fn(&Compiler, &WasmFuncType) -> Result<CompiledFunction, CompileError>,
+    ) -> Result<CompiledFunction> {
+        let Some((cache, tier)) = self.cache_for(compiler) else {
+            return Ok(compile(compiler, ty)?);
+        };
+        let key = cache::trampoline_key(tier, kind, ty);
+        let counters = CacheCounters::default();
+        if let Some(func) = cache.load(&key, &Bounds::TRAMPOLINE, &counters) {
+            return Ok(func);
+        }
+        let func = compile(compiler, ty)?;
+        cache.store(&key, &func, 0, &counters);
+        Ok(func)
     }
 }
 

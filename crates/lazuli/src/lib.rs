@@ -28,6 +28,8 @@
 //! ```
 
 mod background;
+mod cache;
+mod codec;
 mod config;
 mod engine;
 mod externals;
@@ -37,6 +39,7 @@ mod limits;
 mod linker;
 mod module;
 mod segments;
+mod serialize;
 mod store;
 mod trap;
 mod typed;
@@ -44,6 +47,7 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result};
+pub use cache::CacheConfig;
 pub use config::{
     Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_SMALL_FUNCTION_BYTES,
     DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering, Validation,

@@ -8,6 +8,8 @@
 //! optimised (`ModuleInner::optimize`) and its slot swapped to the new code.
 
 use crate::background::JobKind;
+use crate::cache::{self, CacheCounters, ModuleContext};
+use crate::codec::Bounds;
 use crate::engine::Trampolines;
 use crate::segments::Segments;
 use crate::types::{ExportType, ExternType, ImportType};
@@ -64,6 +66,10 @@ pub(crate) struct ModuleInner {
     /// Where each published batch of code starts (to unregister it).
     batches: Mutex<Vec<usize>>,
     stats: Counters,
+    /// The digest of the sections code depends on, made on the code cache's
+    /// first use.
+    cache_context: OnceLock<ModuleContext>,
+    cache_counters: CacheCounters,
     /// The segments prepared for instantiation, by the first one.
     segments: OnceLock<Segments>,
 }
@@ -151,6 +157,14 @@ pub struct CompileStats {
     /// continues in at a loop (counted in `functions_optimized` too, and in the
     /// optimised bytes and time).
     pub osr_entries: usize,
+    /// Functions and OSR entries whose code came from the code cache
+    /// (`Config::cache`) instead of a compiler; not counted in the fields above.
+    pub cache_hits: u64,
+    /// Cache entries found but refused (truncated, corrupted, not authentic, or
+    /// not fitting the function); their functions were compiled.
+    pub cache_rejected: u64,
+    /// Compiled functions and OSR entries written to the code cache.
+    pub cache_stored: u64,
 }
 
 impl Drop for ModuleInner {
@@ -195,38 +209,32 @@ impl Module {
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let info = parse(engine, bytes)?;
-        let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
-        let trampolines = if engine.is_native() {
-            info.types
-                .iter()
-                .map(|t| engine.trampolines(t))
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
-        let defined = info.num_defined_funcs() as usize;
-        let inner = Arc::new_cyclic(|this| ModuleInner {
-            this: this.clone(),
-            engine: engine.clone(),
-            slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
-            states: (0..defined).map(|_| Mutex::default()).collect(),
-            tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
-            osr_entries: Mutex::default(),
-            info: Arc::new(info),
-            bytes: bytes.into(),
-            signatures,
-            trampolines,
-            code: CodeMemory::new(),
-            stubs: CodeMemory::new(),
-            batches: Mutex::new(Vec::new()),
-            stats: Counters::default(),
-            segments: OnceLock::new(),
-        });
+        let inner = ModuleInner::new(engine, info, bytes)?;
         if !engine.is_lazy() {
             inner.compile_all()?;
         } else {
             inner.publish_stubs()?;
         }
+        Ok(Module { inner })
+    }
+
+    /// The module of `bytes` (parsed into `info`) with `compiled`, the code of
+    /// every defined function, published as it is.
+    pub(crate) fn from_compiled(
+        engine: &Engine,
+        info: ModuleInfo,
+        bytes: &[u8],
+        compiled: &[CompiledFunction],
+    ) -> Result<Module> {
+        let inner = ModuleInner::new(engine, info, bytes)?;
+        if engine.optimizer().is_some() {
+            // Precompiled code is the optimiser's: nothing counts or tiers up.
+            inner
+                .tiered_up
+                .iter()
+                .for_each(|t| t.store(true, Ordering::Relaxed));
+        }
+        inner.publish_all(compiled)?;
         Ok(Module { inner })
     }
 
@@ -261,6 +269,9 @@ impl Module {
             optimize_time: Duration::from_nanos(c.optimize_nanos.load(Ordering::Relaxed)),
             optimize_failures: c.optimize_failures.load(Ordering::Relaxed),
             osr_entries: c.osr_entries.load(Ordering::Relaxed),
+            cache_hits: self.inner.cache_counters.hits.load(Ordering::Relaxed),
+            cache_rejected: self.inner.cache_counters.rejected.load(Ordering::Relaxed),
+            cache_stored: self.inner.cache_counters.stored.load(Ordering::Relaxed),
         }
     }
 
@@ -340,9 +351,32 @@ impl Module {
 /// Below this many bytes of function bodies, validation stays on the calling thread.
 const PARALLEL_VALIDATION_BYTES: usize = 64 * 1024;
 
+/// Runs `compile`, which compiles defined function `defined` of `info` (or its
+/// OSR entry), turning a panic into an error.
+pub(crate) fn compile_guarded(
+    info: &ModuleInfo,
+    defined: u32,
+    compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
+) -> Result<CompiledFunction> {
+    // A panic in the code generator is a bug, but it must not take the host down
+    // (lazily, this runs inside a builtin called from Wasm, where unwinding is
+    // not allowed): it becomes this function's compile error.
+    let compiled = catch_unwind(AssertUnwindSafe(compile)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(CompileError::Codegen(format!(
+            "the code generator panicked: {message}"
+        )))
+    });
+    compiled.with_context(|| format!("compiling function {}", info.num_imported_funcs + defined))
+}
+
 /// Validates and parses `bytes`; with eager validation the function bodies are
 /// validated too, on all cores, reporting the first invalid body in module order.
-fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
+pub(crate) fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
     let invalid = |e| anyhow!("invalid module: {e}");
     let mut info = translate_module(bytes, engine.config().features).map_err(invalid)?;
     if engine.config().validation == Validation::Eager {
@@ -367,11 +401,56 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
 }
 
 impl ModuleInner {
+    /// The module of `bytes`, parsed into `info`, with nothing compiled or
+    /// published yet (its slots are empty).
+    fn new(engine: &Engine, info: ModuleInfo, bytes: &[u8]) -> Result<Arc<ModuleInner>> {
+        let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
+        let trampolines = if engine.is_native() {
+            info.types
+                .iter()
+                .map(|t| engine.trampolines(t))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let defined = info.num_defined_funcs() as usize;
+        let inner = Arc::new_cyclic(|this| ModuleInner {
+            this: this.clone(),
+            engine: engine.clone(),
+            slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
+            states: (0..defined).map(|_| Mutex::default()).collect(),
+            tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
+            osr_entries: Mutex::default(),
+            info: Arc::new(info),
+            bytes: bytes.into(),
+            signatures,
+            trampolines,
+            code: CodeMemory::new(),
+            stubs: CodeMemory::new(),
+            batches: Mutex::new(Vec::new()),
+            stats: Counters::default(),
+            cache_context: OnceLock::new(),
+            cache_counters: CacheCounters::default(),
+            segments: OnceLock::new(),
+        });
+        Ok(inner)
+    }
+}
+
+impl ModuleInner {
     /// Compiles defined function `defined` at the first tier, counting it in the
-    /// compile statistics.
+    /// compile statistics, unless the code cache has its code: its optimised code
+    /// if it tiered up in an earlier run (it then starts optimised and never
+    /// counts), else its first-tier code.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
+        if let Some(func) = self.cached_optimised(defined) {
+            return Ok(func);
+        }
         let start = Instant::now();
-        let func = self.compile_with(self.first_tier(defined), defined)?;
+        let (func, cached) = self.compile_cached(self.first_tier(defined), defined, None)?;
+        if cached {
+            return Ok(func);
+        }
         let c = &self.stats;
         c.functions.fetch_add(1, Ordering::Relaxed);
         c.wasm_bytes.fetch_add(
@@ -384,11 +463,60 @@ impl ModuleInner {
         Ok(func)
     }
 
-    /// Compiles defined function `defined` with `compiler`.
-    fn compile_with(&self, compiler: &Compiler, defined: u32) -> Result<CompiledFunction> {
-        self.compile_guarded(defined, || {
-            compiler.compile_function(&self.info, &self.bytes, &self.signatures, defined)
-        })
+    /// The optimised code of defined function `defined` from the code cache, if
+    /// this engine tiers up and an earlier run stored it; marks the function
+    /// tiered up.
+    fn cached_optimised(&self, defined: u32) -> Option<CompiledFunction> {
+        let optimizer = self.engine.optimizer()?;
+        let func = self.look_up_cache(optimizer, defined, None)?;
+        self.tiered_up[defined as usize].store(true, Ordering::Relaxed);
+        Some(func)
+    }
+
+    /// The code of defined function `defined` (its OSR entry at `osr_loop` if
+    /// given) by `compiler`: from the code cache if it has it (`true`), else
+    /// compiled and stored there.
+    fn compile_cached(
+        &self,
+        compiler: &Compiler,
+        defined: u32,
+        osr_loop: Option<u32>,
+    ) -> Result<(CompiledFunction, bool)> {
+        if let Some(func) = self.look_up_cache(compiler, defined, osr_loop) {
+            return Ok((func, true));
+        }
+        let func = self.compile_guarded(defined, || match osr_loop {
+            None => compiler.compile_function(&self.info, &self.bytes, defined),
+            Some(l) => compiler.compile_osr_entry(&self.info, &self.bytes, defined, l),
+        })?;
+        if let Some((cache, tier)) = self.engine.cache_for(compiler) {
+            let key = self.cache_key(tier, defined, osr_loop);
+            let start = self.info.bodies[defined as usize].range.start as u32;
+            cache.store(&key, &func, start, &self.cache_counters);
+        }
+        Ok((func, false))
+    }
+
+    /// What the code cache holds for defined function `defined` compiled by
+    /// `compiler` (as an OSR entry at `osr_loop` if given), if anything usable.
+    fn look_up_cache(
+        &self,
+        compiler: &Compiler,
+        defined: u32,
+        osr_loop: Option<u32>,
+    ) -> Option<CompiledFunction> {
+        let (cache, tier) = self.engine.cache_for(compiler)?;
+        let key = self.cache_key(tier, defined, osr_loop);
+        let bounds = Bounds::of(&self.info, defined);
+        cache.load(&key, &bounds, &self.cache_counters)
+    }
+
+    fn cache_key(&self, tier: &cache::Tier, defined: u32, osr_loop: Option<u32>) -> cache::Key {
+        let context = self
+            .cache_context
+            .get_or_init(|| ModuleContext::new(&self.bytes));
+        let body = &self.bytes[self.info.bodies[defined as usize].range.clone()];
+        cache::key(tier, context, defined, osr_loop, body)
     }
 
     /// Runs `compile`, which compiles defined function `defined` (or its OSR
@@ -398,25 +526,7 @@ impl ModuleInner {
         defined: u32,
         compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
     ) -> Result<CompiledFunction> {
-        // A panic in the code generator is a bug, but it must not take the host down
-        // (lazily, this runs inside a builtin called from Wasm, where unwinding is
-        // not allowed): it becomes this function's compile error.
-        let compiled = catch_unwind(AssertUnwindSafe(compile)).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(CompileError::Codegen(format!(
-                "the code generator panicked: {message}"
-            )))
-        });
-        compiled.with_context(|| {
-            format!(
-                "compiling function {}",
-                self.info.num_imported_funcs + defined
-            )
-        })
+        compile_guarded(&self.info, defined, compile)
     }
 
     /// The compiler of defined function `defined`'s first compile: the engine's
@@ -452,6 +562,12 @@ impl ModuleInner {
             .into_par_iter()
             .map(|d| self.compile_one(d))
             .collect::<Result<Vec<_>>>()?;
+        self.publish_all(&compiled)
+    }
+
+    /// Publishes `compiled`, the code of every defined function in order, as one
+    /// block with direct calls between them, and points each slot at its code.
+    fn publish_all(&self, compiled: &[CompiledFunction]) -> Result<()> {
         if !self.engine.is_native() {
             return Ok(());
         }
@@ -465,7 +581,7 @@ impl ModuleInner {
             self.publish_first_tier(d as u32, range.start);
             *state.lock().unwrap_or_else(PoisonError::into_inner) = FuncState::Compiled;
         }
-        self.register(&batch, &compiled, 0);
+        self.register(&batch, compiled, 0);
         Ok(())
     }
 
@@ -678,9 +794,7 @@ impl ModuleInner {
         let Some(optimizer) = self.engine.optimizer() else {
             return;
         };
-        let compiled = self.compile_optimised(defined, || {
-            optimizer.compile_function(&self.info, &self.bytes, &self.signatures, defined)
-        });
+        let compiled = self.compile_optimised(optimizer, defined, None);
         if let Some(address) = compiled {
             self.slots[defined as usize].set(address);
         }
@@ -730,10 +844,7 @@ impl ModuleInner {
         let Some(optimizer) = self.engine.optimizer() else {
             return 0;
         };
-        let compiled = self.compile_optimised(defined, || {
-            let (info, bytes, sigs) = (&self.info, &self.bytes, &self.signatures);
-            optimizer.compile_osr_entry(info, bytes, sigs, defined, loop_index)
-        });
+        let compiled = self.compile_optimised(optimizer, defined, Some(loop_index));
         let entry = match compiled {
             Some(address) => {
                 self.stats.osr_entries.fetch_add(1, Ordering::Relaxed);
@@ -751,16 +862,19 @@ impl ModuleInner {
         compiled.unwrap_or(0)
     }
 
-    /// Compiles optimised code of defined function `defined` with `compile`,
+    /// Compiles optimised code of defined function `defined` (its OSR entry at
+    /// `osr_loop` if given) with `optimizer`, or takes it from the code cache,
     /// publishes it and counts it; its address, or `None` (counted as a failure).
     fn compile_optimised(
         &self,
+        optimizer: &Compiler,
         defined: u32,
-        compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
+        osr_loop: Option<u32>,
     ) -> Option<usize> {
         let start = Instant::now();
         let published = self
-            .compile_guarded(defined, compile)
+            .compile_cached(optimizer, defined, osr_loop)
+            .map(|(func, _)| func)
             .map_err(|e| format!("{e:#}"))
             .and_then(|func| {
                 let address = self.publish_one(&func, defined).map_err(|e| match e {
@@ -818,6 +932,11 @@ impl ModuleCode for ModuleInner {
 
     fn func_slots(&self) -> *const VMFuncSlot {
         self.slots.as_ptr()
+    }
+
+    fn type_ids(&self) -> *const u32 {
+        // `SignatureId` is a `repr(transparent)` `u32`.
+        self.signatures.as_ptr().cast()
     }
 
     fn data_segment(&self, index: u32) -> &[u8] {

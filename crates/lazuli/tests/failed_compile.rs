@@ -9,7 +9,7 @@
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Validation};
 use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa};
 use lazuli_environ::wasmparser::WasmFeatures;
-use lazuli_environ::{ModuleInfo, SignatureRegistry, translate_module};
+use lazuli_environ::{ModuleInfo, translate_module};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// The issue's reproducer: `bad` is invalid deep inside a block and a loop (the
@@ -219,10 +219,8 @@ fn an_unsupported_operator_leaves_no_state() {
       (block (result i32) (loop (result i32)
         (return_call $f (i32.add (local.get 0) (i32.const 1)))))))"#;
     let (bytes, info) = parse(wat, WasmFeatures::WASM2 | WasmFeatures::TAIL_CALL);
-    let registry = SignatureRegistry::default();
-    let signatures: Vec<_> = info.types.iter().map(|t| registry.register(t)).collect();
     let err = host_compiler()
-        .compile_function(&info, &bytes, &signatures, 0)
+        .compile_function(&info, &bytes, 0)
         .unwrap_err();
     assert!(
         matches!(&err, CompileError::Wasm(e) if e.to_string().contains("unsupported operator")),
@@ -252,17 +250,21 @@ fn a_code_generation_error_leaves_no_state() {
 
 #[test]
 fn a_panic_in_the_code_generator_leaves_no_state() {
-    // The seam: a signature table shorter than the module's types makes the
-    // compiler panic when it reaches the `call_indirect`, in the middle of a body
+    // The seam: a module description that lacks the type the `call_indirect`
+    // names makes the compiler panic when it reaches it, in the middle of a body
     // inside open frames. `Module` catches code generator panics the same way.
     let wat = r#"(module (table 1 funcref)
-      (func (param i32) (result i32)
+      (type (func (param i32) (result i32)))
+      (type (func (param i64)))
+      (func (type 0)
         (block (result i32) (loop (result i32)
-          (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0))))))"#;
-    let (bytes, info) = parse(wat, WasmFeatures::WASM2);
+          (call_indirect (type 1) (i64.const 0) (i32.const 0))
+          (local.get 0)))))"#;
+    let (bytes, mut info) = parse(wat, WasmFeatures::WASM2);
+    info.types.truncate(1);
     let compiler = host_compiler();
     let panic = catch_unwind(AssertUnwindSafe(|| {
-        compiler.compile_function(&info, &bytes, &[], 0)
+        compiler.compile_function(&info, &bytes, 0)
     }));
     assert!(panic.is_err(), "the compiler panicked");
     assert_good_works(&Engine::default());

@@ -42,6 +42,9 @@ pub trait ModuleCode: Send + Sync {
     /// The module's dispatch slots, one per defined function; they live as long as
     /// the module, so at least as long as its instances.
     fn func_slots(&self) -> *const VMFuncSlot;
+    /// The engine-wide signature id of each of the module's types, which
+    /// `call_indirect` reads (`VMOffsets::TYPE_IDS`); lives as long as the module.
+    fn type_ids(&self) -> *const u32;
     /// The bytes of data segment `index`.
     fn data_segment(&self, index: u32) -> &[u8];
 }
@@ -77,6 +80,7 @@ impl Instance {
         instance.write(offsets.builtins(), BUILTINS.as_ptr());
         instance.write(VMOffsets::INSTANCE, &*instance as *const Instance);
         instance.write(VMOffsets::FUNC_SLOTS, instance.code.func_slots());
+        instance.write(VMOffsets::TYPE_IDS, instance.code.type_ids());
         instance
     }
 

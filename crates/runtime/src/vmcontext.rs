@@ -311,7 +311,7 @@ mod tests {
         assert!(at(o.size()) >= at(o.func_ref(1)) + size_of::<VMFuncRef>());
     }
 
-    struct NoCode([VMFuncSlot; 1]);
+    struct NoCode([VMFuncSlot; 1], [u32; 1]);
 
     impl ModuleCode for NoCode {
         fn compile(&self, _: u32) -> Result<usize, Box<dyn std::any::Any + Send>> {
@@ -323,6 +323,9 @@ mod tests {
         }
         fn func_slots(&self) -> *const VMFuncSlot {
             self.0.as_ptr()
+        }
+        fn type_ids(&self) -> *const u32 {
+            self.1.as_ptr()
         }
         fn data_segment(&self, _: u32) -> &[u8] {
             &[]
@@ -353,8 +356,9 @@ mod tests {
         let offsets = VMOffsets::from_counts(1, 0, 0, 0, 0);
         let mut store = VMStoreContext::default();
         let store_ptr: *mut VMStoreContext = &mut store;
-        let code = std::sync::Arc::new(NoCode([VMFuncSlot::new(0)]));
+        let code = std::sync::Arc::new(NoCode([VMFuncSlot::new(0)], [7]));
         let slots = code.func_slots();
+        let type_ids = code.type_ids();
         let instance = Instance::new(offsets, store_ptr, code);
         assert_eq!(
             header_field::<u32>(&instance, offsets.magic()),
@@ -377,7 +381,11 @@ mod tests {
             slots
         );
         assert_eq!(
-            at(VMOffsets::FUNC_SLOTS) + size_of::<*const VMFuncSlot>(),
+            header_field::<*const u32>(&instance, VMOffsets::TYPE_IDS),
+            type_ids
+        );
+        assert_eq!(
+            at(VMOffsets::TYPE_IDS) + size_of::<*const u32>(),
             at(VMOffsets::HEADER_SIZE)
         );
         assert_eq!(offsets.table(0), VMOffsets::HEADER_SIZE);

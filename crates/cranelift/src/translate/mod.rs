@@ -310,7 +310,7 @@ mod tests {
     use crate::CompilerOptions;
     use crate::func_environ::{ModuleEnvironment, wasm_signature};
     use cranelift_codegen::ir::UserFuncName;
-    use lazuli_environ::{ModuleInfo, SignatureId, translate_module};
+    use lazuli_environ::{ModuleInfo, WasmFuncType, translate_module};
     use std::panic::{AssertUnwindSafe, catch_unwind};
     use wasmparser::{BinaryReader, WasmFeatures};
 
@@ -346,18 +346,28 @@ mod tests {
     ];
 
     /// Translates defined function `defined` of `info` (with lazy validation) and
-    /// prints its IR; `signatures` may be too short, to make the translator panic.
+    /// prints its IR.
     fn translate(
         translator: &mut FuncTranslator,
         bytes: &[u8],
         info: &ModuleInfo,
-        signatures: &[SignatureId],
         defined: u32,
+    ) -> Result<String, WasmError> {
+        translate_as(translator, bytes, info, defined, info.func_type(defined))
+    }
+
+    /// [`translate`] with the function's type `ty` given, so that `info` may lack
+    /// types the body uses, to make the translator panic.
+    fn translate_as(
+        translator: &mut FuncTranslator,
+        bytes: &[u8],
+        info: &ModuleInfo,
+        defined: u32,
+        ty: &WasmFuncType,
     ) -> Result<String, WasmError> {
         let isa = crate::host_isa(crate::Tier::Optimized, true).expect("host ISA");
         let options = CompilerOptions::default();
-        let mut env = ModuleEnvironment::new(info, signatures, &*isa, options);
-        let ty = info.func_type(defined);
+        let mut env = ModuleEnvironment::new(info, &*isa, options);
         let range = info.bodies[defined as usize].range.clone();
         let body = FunctionBody::new(BinaryReader::new(&bytes[range.clone()], range.start as u64));
         let name = UserFuncName::user(0, defined);
@@ -367,33 +377,35 @@ mod tests {
         Ok(func.display().to_string())
     }
 
-    fn module() -> (&'static [u8], ModuleInfo, Vec<SignatureId>) {
+    fn module() -> (&'static [u8], ModuleInfo) {
         let info = translate_module(MODULE, WasmFeatures::WASM2).expect("valid module");
-        let signatures = (0..info.types.len() as u32).map(SignatureId).collect();
-        (MODULE, info, signatures)
+        (MODULE, info)
     }
 
     #[test]
     fn a_translation_after_a_failed_one_starts_from_clean_state() {
-        let (bytes, info, sigs) = module();
-        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, &sigs, 1);
+        let (bytes, info) = module();
+        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, 1);
         let mut translator = FuncTranslator::default();
-        let err = translate(&mut translator, bytes, &info, &sigs, 0).unwrap_err();
+        let err = translate(&mut translator, bytes, &info, 0).unwrap_err();
         assert!(err.to_string().contains("type mismatch"), "{err}");
-        let after = translate(&mut translator, bytes, &info, &sigs, 1);
+        let after = translate(&mut translator, bytes, &info, 1);
         assert_eq!(after.unwrap(), fresh.unwrap());
     }
 
     #[test]
     fn a_translation_after_a_panic_starts_from_clean_state() {
-        let (bytes, info, sigs) = module();
-        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, &sigs, 1);
+        let (bytes, info) = module();
+        let fresh = translate(&mut FuncTranslator::default(), bytes, &info, 1);
         let mut translator = FuncTranslator::default();
+        let ty = info.func_type(2).clone();
+        let (_, mut without_types) = module();
+        without_types.types.clear();
         let panic = catch_unwind(AssertUnwindSafe(|| {
-            translate(&mut translator, bytes, &info, &[], 2)
+            translate_as(&mut translator, bytes, &without_types, 2, &ty)
         }));
-        assert!(panic.is_err(), "no signature for the call_indirect");
-        let after = translate(&mut translator, bytes, &info, &sigs, 1);
+        assert!(panic.is_err(), "no type for the call_indirect");
+        let after = translate(&mut translator, bytes, &info, 1);
         assert_eq!(after.unwrap(), fresh.unwrap());
     }
 }

@@ -633,7 +633,7 @@ mod tests {
             guarded_memories: guarded,
             ..CompilerOptions::default()
         };
-        let mut env = ModuleEnvironment::new(&module, &[], &**isa, options);
+        let mut env = ModuleEnvironment::new(&module, &**isa, options);
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(I64));
         sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));

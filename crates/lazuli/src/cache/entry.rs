@@ -1,0 +1,125 @@
+//! The file format of one cache entry, and the checks that make a file from the
+//! cache directory safe to use. The directory is untrusted: a file may be
+//! truncated, corrupted, left by another version, or edited.
+//!
+//! ```text
+//! magic "LZCACHE\0" | format u32 | payload length u32 | key [32] | mac [32] | payload
+//! ```
+//!
+//! The payload is one function in `codec.rs`'s encoding.
+//!
+//! The MAC is HMAC-SHA-256 over the key and the payload under the cache's secret
+//! (`DIR/key`, 32 random bytes made on first use, readable only by its owner): an
+//! entry someone changed without that secret, or one stored under another key,
+//! fails it. A payload that passes is still checked against the function it is
+//! for (`Bounds`) before anything uses it, so that no entry can make the loader
+//! write outside the code it relocates.
+
+use super::Key;
+use crate::codec::{self, Bounds, Reader};
+use lazuli_environ::CompiledFunction;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"LZCACHE\0";
+const FORMAT: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 32 + 32;
+
+/// The entry file for `func` (compiled from a body starting at `body_start`).
+pub(super) fn encode(
+    func: &CompiledFunction,
+    body_start: u32,
+    key: &Key,
+    secret: &[u8; 32],
+) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(func.code.len() + 64);
+    codec::encode(&mut payload, func, body_start);
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&key.0);
+    out.extend_from_slice(&mac(secret, key, &payload));
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The function in entry file `bytes` if it is whole, authentic, stored under
+/// `key` and fits `bounds`; its Wasm offsets made absolute again.
+pub(super) fn decode(
+    bytes: &[u8],
+    key: &Key,
+    secret: &[u8; 32],
+    bounds: &Bounds,
+) -> Option<CompiledFunction> {
+    let (header, payload) = bytes.split_at_checked(HEADER)?;
+    let mut r = Reader(header);
+    let well_formed = r.take(8)? == MAGIC
+        && r.u32()? == FORMAT
+        && r.u32()? as usize == payload.len()
+        && r.take(32)? == key.0;
+    let authentic = well_formed && r.take(32)? == mac(secret, key, payload);
+    if !authentic {
+        return None;
+    }
+    let mut r = Reader(payload);
+    codec::decode(&mut r, bounds).filter(|_| r.0.is_empty())
+}
+
+/// HMAC-SHA-256 (RFC 2104) of `key` then `payload` under `secret`.
+fn mac(secret: &[u8; 32], key: &Key, payload: &[u8]) -> [u8; 32] {
+    let pad = |byte: u8| {
+        let mut block = [byte; 64];
+        for (b, s) in block.iter_mut().zip(secret) {
+            *b ^= s;
+        }
+        block
+    };
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(key.0)
+        .chain_update(payload)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// The cache's secret in `dir`, made (32 random bytes, mode 0600) if there is none.
+/// A new one is published with a hard link, which fails rather than replace one
+/// another process published first; a key file of the wrong size is replaced.
+pub(super) fn secret(dir: &Path) -> std::io::Result<[u8; 32]> {
+    let path = dir.join("key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(secret);
+    }
+    let mut secret = [0; 32];
+    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let temp = super::temp_path(dir, "key");
+    write_private(&temp, &secret)?;
+    let linked = std::fs::hard_link(&temp, &path);
+    let result = match linked {
+        Ok(()) => Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() == 32 => Ok(bytes.try_into().unwrap_or(secret)),
+            _ => std::fs::rename(&temp, &path).map(|()| secret),
+        },
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&temp);
+    result
+}
+
+/// Creates `path` readable and writable by its owner only, holding `bytes`.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}

@@ -1,0 +1,120 @@
+//! What a cache entry is keyed by: everything that decides a function's code.
+//!
+//! - the engine: Lazuli's version and the executable it is linked into (so that a
+//!   rebuild never reuses an older build's code), the enabled Wasm features;
+//! - the compiler: its target, every Cranelift flag (host CPU features among them)
+//!   and its options (`Compiler::fingerprint`), which also tells the tiers apart;
+//! - the module context the code depends on: every section but the code, data and
+//!   custom sections (types, imports, function types, tables, memories, globals,
+//!   exports, elements: they decide the VMContext layout and what each index
+//!   means), hashed once per module;
+//! - the function: its index among the defined ones (tier-up counters address its
+//!   dispatch slot), its body's bytes, and the loop of an OSR entry.
+//!
+//! The code itself holds nothing engine-wide or position-dependent: signature ids
+//! are read from the VMContext, calls go through slots or relocations applied at
+//! publish, and Wasm offsets are stored relative to the body.
+
+use lazuli_cranelift::Compiler;
+use sha2::{Digest, Sha256};
+use wasmparser::Parser;
+
+/// A SHA-256 digest naming one entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key(pub(super) [u8; 32]);
+
+impl Key {
+    pub(super) fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The digest of one compiler of one engine: its part of every key.
+#[derive(Clone, Copy)]
+pub(crate) struct Tier([u8; 32]);
+
+impl Tier {
+    /// The tier of `compiler` in an engine with Wasm `features` (their `Debug`).
+    pub(crate) fn new(compiler: &Compiler, features: &str) -> Tier {
+        let mut h = Sha256::new();
+        h.update(b"lazuli code cache 1\0");
+        h.update(env!("CARGO_PKG_VERSION"));
+        h.update([0]);
+        h.update(executable_identity());
+        h.update([0]);
+        h.update(features);
+        h.update([0]);
+        h.update(compiler.fingerprint());
+        Tier(h.finalize().into())
+    }
+}
+
+/// The executable's path, size and modification time: a rebuilt binary (whose
+/// code generator may differ under the same version) gets keys of its own.
+fn executable_identity() -> String {
+    let exe = std::env::current_exe().ok();
+    let meta = exe.as_ref().and_then(|p| std::fs::metadata(p).ok());
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!("{exe:?} {:?} {modified:?}", meta.map(|m| m.len()))
+}
+
+/// The digest of a module's sections that code depends on.
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleContext([u8; 32]);
+
+impl ModuleContext {
+    /// Hashes the sections of the (valid) module `bytes` other than code, data and
+    /// custom sections, each with its id.
+    pub(crate) fn new(bytes: &[u8]) -> ModuleContext {
+        let mut h = Sha256::new();
+        for payload in Parser::new(0).parse_all(bytes) {
+            let Ok(payload) = payload else { break };
+            let Some((id, range)) = payload.as_section() else {
+                continue;
+            };
+            let range = range.start as usize..range.end as usize;
+            if !matches!(id, 0 | 10 | 11)
+                && let Some(section) = bytes.get(range)
+            {
+                h.update([id]);
+                h.update((section.len() as u64).to_le_bytes());
+                h.update(section);
+            }
+        }
+        ModuleContext(h.finalize().into())
+    }
+}
+
+/// The key of defined function `defined`, whose body is `body`, compiled by
+/// `tier` in a module with `context` (as an OSR entry at `osr_loop` if given).
+pub(crate) fn key(
+    tier: &Tier,
+    context: &ModuleContext,
+    defined: u32,
+    osr_loop: Option<u32>,
+    body: &[u8],
+) -> Key {
+    let mut h = Sha256::new();
+    h.update(tier.0);
+    h.update(context.0);
+    h.update(defined.to_le_bytes());
+    h.update(osr_loop.map_or(u64::MAX, u64::from).to_le_bytes());
+    h.update((body.len() as u64).to_le_bytes());
+    h.update(body);
+    Key(h.finalize().into())
+}
+
+/// The key of the trampoline of `kind` for the function type `ty` (its `Debug`),
+/// compiled by `tier`.
+pub(crate) fn trampoline_key(tier: &Tier, kind: &str, ty: &impl std::fmt::Debug) -> Key {
+    let mut h = Sha256::new();
+    h.update(tier.0);
+    h.update(b"trampoline\0");
+    h.update(kind);
+    h.update([0]);
+    h.update(format!("{ty:?}"));
+    Key(h.finalize().into())
+}

@@ -1,0 +1,177 @@
+//! Precompiled modules: [`Engine::precompile_module`] and [`Module::serialize`]
+//! write an artifact holding a module and the code of all its functions, and
+//! [`Module::deserialize`] loads one without compiling anything.
+//!
+//! ```text
+//! magic "LZMODULE" | format u32
+//! version, target, settings: each a u32 length then UTF-8
+//! the Wasm module: u32 length then bytes
+//! the defined functions: u32 count, then each in `codec.rs`'s encoding
+//! ```
+//!
+//! An artifact is checked for the Lazuli version, the target and the settings that
+//! change code (the optimising compiler's fingerprint, the Wasm features) before
+//! anything else is read, so that one from another version, machine or `Config`
+//! is refused with the reason. Past that, its contents are trusted, as with
+//! Wasmtime's: the caller promises that it came from `serialize`.
+
+use crate::codec::{self, Bounds, Reader};
+use crate::module::{compile_guarded, parse};
+use crate::{Engine, Module};
+use anyhow::{Context, Result, anyhow, bail};
+use lazuli_environ::{CompiledFunction, ModuleInfo, translate_module};
+use rayon::prelude::*;
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"LZMODULE";
+
+fn corrupt() -> anyhow::Error {
+    anyhow!("the precompiled module is truncated or corrupt")
+}
+const FORMAT: u32 = 1;
+
+impl Engine {
+    /// Compiles every function of `bytes` (binary or text) with this engine's
+    /// optimising compiler and returns the artifact [`Module::deserialize`] loads
+    /// (with an engine of the same version, target and settings). An engine for
+    /// another target (`Config::target`) precompiles for that target.
+    pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let binary = match bytes.starts_with(b"\0asm") {
+            true => bytes.to_vec(),
+            false => wat::parse_bytes(bytes)
+                .map_err(|e| anyhow!("{e}"))?
+                .into_owned(),
+        };
+        let info = parse(self, &binary)?;
+        let compiler = self.optimizer().unwrap_or(self.compiler());
+        let compiled = (0..info.num_defined_funcs())
+            .into_par_iter()
+            .map(|d| compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(write(self, &binary, &info, &compiled))
+    }
+
+    /// What an artifact must have been made with to run on this engine.
+    fn compatibility(&self) -> [String; 3] {
+        let compiler = self.optimizer().unwrap_or(self.compiler());
+        let target = compiler.isa().triple().to_string();
+        let settings = format!("{} {:?}", compiler.fingerprint(), self.config().features);
+        [env!("CARGO_PKG_VERSION").to_string(), target, settings]
+    }
+}
+
+impl Module {
+    /// The artifact of this module for [`Module::deserialize`]: its functions
+    /// compiled anew by the engine's optimising compiler (a lazily compiled module
+    /// has compiled only what ran).
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        self.engine().precompile_module(&self.inner.bytes)
+    }
+
+    /// Loads an artifact of [`Module::serialize`] or
+    /// [`Engine::precompile_module`] without compiling anything. An artifact made
+    /// by another Lazuli version, for another target or with a `Config` that
+    /// changes code is refused with an error saying which.
+    ///
+    /// # Safety
+    /// `bytes` must come from `serialize` or `precompile_module`, unchanged: past
+    /// the header, the machine code in it is run as it is.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let mut r = Reader(bytes.as_ref());
+        check_header(engine, &mut r)?;
+        let wasm = r.list_bytes().ok_or_else(corrupt)?;
+        let mut info = translate_module(wasm, engine.config().features)
+            .map_err(|e| anyhow!("invalid module in the precompiled artifact: {e}"))?;
+        // Its bodies were validated when it was compiled.
+        info.func_validators.clear();
+        let compiled = read_functions(&mut r, &info).ok_or_else(corrupt)?;
+        Module::from_compiled(engine, info, wasm, &compiled)
+    }
+
+    /// [`Module::deserialize`] of the file at `path`.
+    ///
+    /// # Safety
+    /// As for [`Module::deserialize`]: the file must hold an unchanged artifact.
+    pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        // SAFETY: the caller vouches for the file's contents.
+        unsafe { Module::deserialize(engine, bytes) }
+    }
+
+    /// Whether `bytes` starts like an artifact of [`Module::serialize`].
+    pub fn is_precompiled(bytes: &[u8]) -> bool {
+        bytes.starts_with(MAGIC)
+    }
+}
+
+/// The artifact of `wasm` (parsed into `info`) with `compiled`.
+fn write(
+    engine: &Engine,
+    wasm: &[u8],
+    info: &ModuleInfo,
+    compiled: &[CompiledFunction],
+) -> Vec<u8> {
+    let code: usize = compiled.iter().map(|f| f.code.len()).sum();
+    let mut w = Vec::with_capacity(wasm.len() + code + 1024);
+    w.extend_from_slice(MAGIC);
+    codec::put_u32(&mut w, FORMAT);
+    for field in engine.compatibility() {
+        put_bytes(&mut w, field.as_bytes());
+    }
+    put_bytes(&mut w, wasm);
+    codec::put_u32(&mut w, compiled.len() as u32);
+    for (func, body) in compiled.iter().zip(&info.bodies) {
+        codec::encode(&mut w, func, body.range.start as u32);
+    }
+    w
+}
+
+fn put_bytes(w: &mut Vec<u8>, bytes: &[u8]) {
+    codec::put_u32(w, bytes.len() as u32);
+    w.extend_from_slice(bytes);
+}
+
+/// Reads the header off `r`: an error unless it is an artifact this engine runs.
+fn check_header(engine: &Engine, r: &mut Reader<'_>) -> Result<()> {
+    if r.take(MAGIC.len()) != Some(MAGIC) {
+        bail!("not a precompiled Lazuli module");
+    }
+    if r.u32().ok_or_else(corrupt)? != FORMAT {
+        bail!("the precompiled module has another format version than this Lazuli's");
+    }
+    let [version, target, settings] = engine.compatibility();
+    let mut field = || {
+        let bytes = r.list_bytes().ok_or_else(corrupt)?;
+        Ok::<_, anyhow::Error>(String::from_utf8_lossy(bytes).into_owned())
+    };
+    let theirs = field()?;
+    if theirs != version {
+        bail!("the precompiled module was made by Lazuli {theirs}; this is Lazuli {version}");
+    }
+    let theirs = field()?;
+    if theirs != target {
+        bail!(
+            "the precompiled module was compiled for {theirs}; this engine compiles for {target}"
+        );
+    }
+    if field()? != settings {
+        bail!(
+            "the precompiled module was compiled with other settings (CPU features, \
+             tiering, memory style or Wasm features) than this engine's"
+        );
+    }
+    Ok(())
+}
+
+/// The code of every defined function of `info`, read off `r`.
+fn read_functions(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Vec<CompiledFunction>> {
+    if r.u32()? != info.num_defined_funcs() {
+        return None;
+    }
+    let functions = (0..info.num_defined_funcs())
+        .map(|d| codec::decode(r, &Bounds::of(info, d)))
+        .collect::<Option<Vec<_>>>()?;
+    r.0.is_empty().then_some(functions)
+}

@@ -1,0 +1,152 @@
+//! Precompiled modules: `Engine::precompile_module`, `Module::serialize` and
+//! `Module::deserialize` run without compiling, and refuse what they cannot run.
+
+use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Tiering};
+
+/// Direct calls, a call through a table, an import and a data segment.
+const WAT: &str = r#"(module
+  (import "host" "add" (func $add (param i32 i32) (result i32)))
+  (type $t (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "lazuli")
+  (table 1 funcref)
+  (elem (i32.const 0) $triple)
+  (func $triple (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+  (func (export "run") (param i32) (result i32)
+    (call $add
+      (call_indirect (type $t) (local.get 0) (i32.const 0))
+      (i32.load8_u (i32.const 16)))))"#;
+
+/// Instantiates `module` with its import and returns `run(arg)`.
+fn run(module: &Module, arg: i32) -> i32 {
+    let engine = module.engine();
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("host", "add", |a: i32, b: i32| a + b)
+        .unwrap();
+    let mut store = Store::new(engine, ());
+    let instance = linker.instantiate(&mut store, module).unwrap();
+    let f = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
+    f.call(&mut store, arg).unwrap()
+}
+
+fn engine(config: &mut Config) -> Engine {
+    Engine::new(config.background_compilation(false)).unwrap()
+}
+
+#[test]
+fn a_precompiled_module_runs_without_compiling() {
+    let engine = engine(&mut Config::new());
+    let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    assert!(Module::is_precompiled(&artifact));
+    // SAFETY: the bytes come from `precompile_module` just above.
+    let module = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
+    assert_eq!(run(&module, 5), 15 + i32::from(b'l'));
+    let stats = module.compile_stats();
+    assert_eq!(stats.functions_compiled, 0, "{stats:?}");
+    assert_eq!(
+        stats.functions_optimized, 0,
+        "precompiled code never tiers up"
+    );
+}
+
+#[test]
+fn a_serialized_module_loads_in_another_engine_with_the_same_config() {
+    let mut config = Config::new();
+    let module = Module::new(&engine(&mut config), WAT).unwrap();
+    let artifact = module.serialize().unwrap();
+    let other = engine(&mut config);
+    // SAFETY: from `serialize`.
+    let loaded = unsafe { Module::deserialize(&other, &artifact) }.unwrap();
+    assert_eq!(run(&loaded, 7), run(&module, 7));
+}
+
+#[test]
+fn every_tiering_and_compilation_mode_round_trips() {
+    for tiering in [Tiering::Auto, Tiering::Fast, Tiering::Optimized] {
+        for compilation in [Compilation::Lazy, Compilation::Eager] {
+            let mut config = Config::new();
+            config.tiering(tiering).compilation(compilation);
+            let engine = engine(&mut config);
+            let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+            // SAFETY: from `precompile_module`.
+            let module = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
+            assert_eq!(
+                run(&module, 2),
+                6 + i32::from(b'l'),
+                "{tiering:?} {compilation:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn deserialize_file_reads_an_artifact() {
+    let engine = engine(&mut Config::new());
+    let path = std::env::temp_dir().join(format!("lazuli-serialize-{}.lzm", std::process::id()));
+    std::fs::write(&path, engine.precompile_module(WAT.as_bytes()).unwrap()).unwrap();
+    // SAFETY: the file holds what `precompile_module` wrote.
+    let module = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
+    assert_eq!(run(&module, 1), 3 + i32::from(b'l'));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn an_artifact_from_another_config_is_refused() {
+    let artifact = engine(Config::new().tiering(Tiering::Fast))
+        .precompile_module(WAT.as_bytes())
+        .unwrap();
+    let engine = engine(&mut Config::new());
+    // SAFETY: from `precompile_module`; the header check refuses it first.
+    let err = unsafe { Module::deserialize(&engine, &artifact) }.unwrap_err();
+    assert!(err.to_string().contains("other settings"), "{err}");
+}
+
+#[test]
+fn an_artifact_for_another_target_is_refused() {
+    let triple = match cfg!(target_arch = "x86_64") {
+        true => "aarch64-unknown-linux-gnu",
+        false => "x86_64-unknown-linux-gnu",
+    };
+    let cross = Engine::new(Config::new().target(triple)).unwrap();
+    let artifact = cross.precompile_module(WAT.as_bytes()).unwrap();
+    let host = engine(&mut Config::new());
+    // SAFETY: from `precompile_module`; the header check refuses it first.
+    let err = unsafe { Module::deserialize(&host, &artifact) }.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("compiled for {triple}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bytes_that_are_not_an_artifact_are_refused() {
+    let engine = engine(&mut Config::new());
+    let wasm = wat::parse_str(WAT).unwrap();
+    // SAFETY: not an artifact at all: refused by the magic number.
+    let err = unsafe { Module::deserialize(&engine, &wasm) }.unwrap_err();
+    assert!(
+        err.to_string().contains("not a precompiled Lazuli module"),
+        "{err}"
+    );
+    let artifact = engine.precompile_module(&wasm).unwrap();
+    for len in [8, 20, artifact.len() / 2, artifact.len() - 1] {
+        // SAFETY: a truncated artifact: refused before any code is used.
+        let err = unsafe { Module::deserialize(&engine, &artifact[..len]) }.unwrap_err();
+        assert!(
+            err.to_string().contains("truncated or corrupt"),
+            "{len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn precompiling_an_invalid_module_is_an_error() {
+    let engine = engine(&mut Config::new());
+    let err = engine
+        .precompile_module(b"(module (func (result i32)))")
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("invalid module"), "{err:#}");
+}
