@@ -855,3 +855,32 @@ fn run_refuses_a_truncated_precompiled_module() {
         assert!(err.contains("truncated or corrupt"), "{len}: {err}");
     }
 }
+
+#[test]
+fn processes_filling_one_cache_at_once_all_succeed() {
+    let cache = temp_file("unused", "");
+    let dir = cache.dir.join("cache");
+    // Four processes started together, each storing the same entries.
+    let spawned: Vec<_> = (0..4)
+        .map(|_| {
+            lazuli_command()
+                .args([
+                    "run",
+                    "--cache",
+                    dir.to_str().unwrap(),
+                    "--invoke",
+                    "fib",
+                    FIB,
+                    "25",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in spawned {
+        assert_prints(&child.wait_with_output().unwrap(), "75025\n");
+    }
+    assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+}

@@ -18,7 +18,11 @@
 //!
 //! `--quick` is a smoke run: one timed run (unless `--runs` says otherwise) and a
 //! generated module of 2,000 functions. `--lazuli PATH` runs that binary instead of
-//! building `target/release/lazuli`. `--whole-process` must come first after `compare`.
+//! building `target/release/lazuli`. `--second-start` compares the starts after the
+//! first instead: Lazuli (`--tier auto`) and Wasmtime cold, with the code cache the
+//! untimed first run filled (Lazuli's in `target/bench-inputs/second-start/`,
+//! Wasmtime's own), and running a module precompiled once (`compile -o`).
+//! `--whole-process` must come first after `compare`.
 
 mod report;
 mod runtimes;
@@ -45,21 +49,24 @@ struct Options {
     runs: usize,
     quick: bool,
     lazuli: Option<PathBuf>,
+    /// Lazuli and Wasmtime cold, with a warm code cache, and precompiled.
+    second_start: bool,
 }
 
 fn parse(args: &[&str]) -> Result<Options> {
-    const USAGE: &str =
-        "usage: cargo xtask compare --whole-process [--runs N] [--quick] [--lazuli PATH]";
+    const USAGE: &str = "usage: cargo xtask compare --whole-process [--runs N] [--quick] [--lazuli PATH] [--second-start]";
     let mut options = Options {
         runs: 5,
         quick: false,
         lazuli: None,
+        second_start: false,
     };
     let mut rest = args;
     while let Some((first, tail)) = rest.split_first() {
         rest = tail;
         match *first {
             "--quick" => options.quick = true,
+            "--second-start" => options.second_start = true,
             "--runs" | "--lazuli" => {
                 let Some((value, tail)) = rest.split_first() else {
                     bail!("{first} needs a value; {USAGE}")
@@ -95,7 +102,10 @@ pub fn run(args: &[&str]) -> Result<()> {
         None => build_lazuli(root)?,
     };
     let programs = programs(root, &inputs, options.quick)?;
-    let runtimes = runtimes::all(root, &inputs, &lazuli, &programs[0]);
+    let runtimes = match options.second_start {
+        true => runtimes::second_start(&inputs, &lazuli, &inputs.join("second-start")),
+        false => runtimes::all(root, &inputs, &lazuli, &programs[0]),
+    };
     let start = Instant::now();
     let load_before = loadavg();
     println!(
@@ -127,7 +137,11 @@ pub fn run(args: &[&str]) -> Result<()> {
     println!();
     print!("{}", report::table(&rows));
     println!();
-    for line in report::summary(&rows) {
+    let summary = match options.second_start {
+        true => report::second_start_summary(&rows),
+        false => report::summary(&rows),
+    };
+    for line in summary {
         println!("{line}");
     }
     println!(

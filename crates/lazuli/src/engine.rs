@@ -146,6 +146,13 @@ impl Engine {
         Some((cache, tier))
     }
 
+    /// The code cache and the key of the marker that says the module `bytes` was
+    /// validated, if the engine has a cache.
+    pub(crate) fn validated_marker(&self, bytes: &[u8]) -> Option<(&CodeCache, cache::Key)> {
+        let (cache, tier) = self.cache_for(self.compiler())?;
+        Some((cache, cache::validated_key(tier, bytes)))
+    }
+
     /// The background compiler, unless compiling off the calling thread is off.
     pub(crate) fn background(&self) -> Option<&Background> {
         self.inner.background.as_ref()

@@ -16,7 +16,9 @@ use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_cranelift::{CompileError, Compiler};
-use lazuli_environ::{CompiledFunction, EntityIndex, ModuleInfo, SignatureId, translate_module};
+use lazuli_environ::{
+    CompiledFunction, EntityIndex, ModuleInfo, SignatureId, WasmError, translate_module,
+};
 use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
 use lazuli_runtime::{ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
@@ -380,24 +382,41 @@ pub(crate) fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
     let invalid = |e| anyhow!("invalid module: {e}");
     let mut info = translate_module(bytes, engine.config().features).map_err(invalid)?;
     if engine.config().validation == Validation::Eager {
-        let validate = |d| info.validate_body(bytes, d);
-        let defined = 0..info.num_defined_funcs();
-        let body_bytes: usize = info.bodies.iter().map(|b| b.range.len()).sum();
-        // Small modules are not worth waking the thread pool for.
-        let first_error = if body_bytes < PARALLEL_VALIDATION_BYTES {
-            defined.map(validate).find(Result::is_err)
-        } else {
-            defined
-                .into_par_iter()
-                .map(validate)
-                .find_first(Result::is_err)
-        };
-        if let Some(Err(e)) = first_error {
-            return Err(invalid(e));
+        // With the code cache, a module validated before (these very bytes, with
+        // this engine's features) is not validated again; its validators stay,
+        // so a body that is compiled is validated then.
+        let marker = engine.validated_marker(bytes);
+        if marker
+            .as_ref()
+            .is_some_and(|(cache, key)| cache.has_marker(key))
+        {
+            return Ok(info);
         }
+        validate_bodies(&info, bytes).map_err(invalid)?;
         info.func_validators.clear();
+        if let Some((cache, key)) = marker {
+            cache.store_marker(&key);
+        }
     }
     Ok(info)
+}
+
+/// Validates every function body of `info` (in `bytes`): on all cores for a large
+/// module, reporting the first invalid body in module order.
+fn validate_bodies(info: &ModuleInfo, bytes: &[u8]) -> Result<(), WasmError> {
+    let validate = |d| info.validate_body(bytes, d);
+    let defined = 0..info.num_defined_funcs();
+    let body_bytes: usize = info.bodies.iter().map(|b| b.range.len()).sum();
+    // Small modules are not worth waking the thread pool for.
+    let first_error = if body_bytes < PARALLEL_VALIDATION_BYTES {
+        defined.map(validate).find(Result::is_err)
+    } else {
+        defined
+            .into_par_iter()
+            .map(validate)
+            .find_first(Result::is_err)
+    };
+    first_error.unwrap_or(Ok(()))
 }
 
 impl ModuleInner {

@@ -3,7 +3,9 @@
 //! compiled again, never run; engines filling one directory at once all succeed;
 //! the size bound evicts the least recently used entries.
 
-use lazuli::{CacheConfig, CompileStats, Config, Engine, Instance, Module, Store, Tiering};
+use lazuli::{
+    CacheConfig, CompileStats, Config, Engine, Instance, Module, Store, Tiering, Validation,
+};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -35,14 +37,20 @@ fn fresh_dir(name: &str) -> PathBuf {
 
 /// An engine with the cache in `dir`, compiling on the calling thread (so that
 /// the statistics are complete when a call returns), with tier-up after
-/// `budget` calls and loop iterations.
+/// `budget` calls and loop iterations. Its validation is lazy, so that the only
+/// entries are code (eager validation adds a marker per module).
 fn engine(dir: &Path, budget: u32) -> Engine {
+    Engine::new(config(dir).tier_up_budget(budget)).unwrap()
+}
+
+/// The configuration of [`engine`], without the budget.
+fn config(dir: &Path) -> Config {
     let mut config = Config::new();
     config
         .cache(CacheConfig::new(dir))
         .background_compilation(false)
-        .tier_up_budget(budget);
-    Engine::new(&config).unwrap()
+        .validation(Validation::Lazy);
+    config
 }
 
 /// Instantiates [`WAT`] in a new module of `engine`.
@@ -342,10 +350,8 @@ fn the_size_bound_evicts_the_least_recently_used_entries() {
         .iter()
         .flat_map(|m| m.values())
         .sum();
-    let mut config = Config::new();
-    config
-        .cache(CacheConfig::new(&dir).max_bytes(recent * 10 / 9 + 10))
-        .background_compilation(false);
+    let mut config = config(&dir);
+    config.cache(CacheConfig::new(&dir).max_bytes(recent * 10 / 9 + 10));
     let module = Module::new(&Engine::new(&config).unwrap(), &changed).unwrap();
     let mut store = Store::new(module.engine(), ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
@@ -374,4 +380,23 @@ fn the_cache_is_off_unless_configured() {
     let (module, mut store, instance) = instantiate(&engine);
     assert_eq!(call(&mut store, &instance, "a", 4), 15);
     assert_eq!(module.compile_stats().cache_stored, 0);
+}
+
+#[test]
+fn an_invalid_module_stays_invalid_with_a_cache() {
+    // Valid modules leave a marker that spares their next load the validation of
+    // every body; an invalid one leaves none, and is refused every time.
+    let dir = fresh_dir("invalid");
+    let invalid = WAT.replace("(i32.mul (local.get 0) (i32.const 3))", "(i64.const 3)");
+    let eager = Engine::new(config(&dir).validation(Validation::Eager)).unwrap();
+    for _ in 0..2 {
+        let err = Module::new(&eager, &invalid).unwrap_err();
+        assert!(err.to_string().contains("invalid module"), "{err}");
+    }
+    // The second load of the valid module takes its marker: same results.
+    for _ in 0..2 {
+        let (_, mut store, instance) = instantiate(&eager);
+        assert_eq!(call(&mut store, &instance, "a", 4), 15);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

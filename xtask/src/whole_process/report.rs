@@ -26,6 +26,11 @@ pub(crate) enum Role {
     Winch,
     Wasmi,
     Node,
+    /// `--second-start`: with a warm code cache, and from a precompiled module.
+    LazuliWarm,
+    WasmtimeWarm,
+    LazuliPrecompiled,
+    WasmtimePrecompiled,
 }
 
 /// The figures of one program under one runtime.
@@ -260,6 +265,45 @@ pub(crate) fn summary(rows: &[Row]) -> Vec<String> {
         fmt_ratio(geomean(&known)),
         each.join(", ")
     ));
+    lines
+}
+
+/// The targets of issue 11 (the second start), as far as these rows measure them.
+pub(crate) fn second_start_summary(rows: &[Row]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let all = programs(rows);
+    for (p, _) in all.iter().filter(|(_, k)| *k == Kind::Python) {
+        let warm = wall_of(rows, p, Role::LazuliWarm);
+        lines.push(format!(
+            "- {p}, second run with the cache: Lazuli {} (target ≤ 100 ms), ÷ Wasmtime with its cache warm = {}",
+            warm.map_or_else(|| "—".to_string(), fmt_time),
+            fmt_ratio(ratio(rows, p, Role::LazuliWarm, Role::WasmtimeWarm))
+        ));
+    }
+    for (role, reference, what, target) in [
+        (Role::LazuliWarm, Role::WasmtimeWarm, "warm cache", ""),
+        (
+            Role::LazuliPrecompiled,
+            Role::WasmtimePrecompiled,
+            "precompiled",
+            " (target ≤ 1)",
+        ),
+    ] {
+        let each: Vec<(&str, Option<f64>)> = all
+            .iter()
+            .map(|(p, _)| (*p, ratio(rows, p, role, reference)))
+            .collect();
+        let known: Vec<f64> = each.iter().filter_map(|(_, r)| *r).collect();
+        let listed: Vec<String> = each
+            .iter()
+            .map(|(p, r)| format!("{p} {}", fmt_ratio(*r)))
+            .collect();
+        lines.push(format!(
+            "- {what}, Lazuli ÷ Wasmtime: geomean {}{target}; {}",
+            fmt_ratio(geomean(&known)),
+            listed.join(", ")
+        ));
+    }
     lines
 }
 

@@ -32,12 +32,28 @@ impl Launch {
     }
 }
 
+/// How much of a program's code a run finds compiled already.
+#[derive(Clone)]
+enum Start {
+    /// Nothing: `lazuli run --cache off`, `wasmtime run -C cache=n`.
+    Cold,
+    /// Nothing, from a Lazuli too old to have a code cache (no `--cache` flag).
+    NoCacheFlag,
+    /// A code cache the untimed first run filled: Lazuli's in this directory,
+    /// Wasmtime's own (its default cache).
+    Warm(PathBuf),
+    /// A precompiled module, made once in this directory (`lazuli compile -o`,
+    /// `wasmtime compile -o`) and run without compiling.
+    Precompiled(PathBuf),
+}
+
 enum Flavor {
     /// `lazuli run`, with `--tier` and this value if any.
-    Lazuli(Option<&'static str>),
-    /// `wasmtime run -C cache=n`, with `-C compiler=winch` if set.
+    Lazuli(Option<&'static str>, Start),
+    /// `wasmtime run`, with `-C compiler=winch` if set.
     Wasmtime {
         winch: bool,
+        start: Start,
     },
     Wasmi,
     /// node with `scripts/node-wasi.mjs` (this path).
@@ -58,38 +74,94 @@ impl Runtime {
         let exe = self.program.as_ref().map_err(Clone::clone)?;
         let mut cmd = Command::new(exe);
         match &self.flavor {
-            Flavor::Lazuli(tier) => {
+            Flavor::Lazuli(tier, start) => {
                 cmd.arg("run");
                 if let Some(tier) = tier {
                     cmd.args(["--tier", tier]);
                 }
-                add_launch(&mut cmd, p, "::");
+                let file = match start {
+                    Start::Cold => {
+                        cmd.args(["--cache", "off"]);
+                        p.wasm.clone()
+                    }
+                    Start::NoCacheFlag => p.wasm.clone(),
+                    Start::Warm(dir) => {
+                        cmd.arg("--cache").arg(dir);
+                        p.wasm.clone()
+                    }
+                    Start::Precompiled(dir) => {
+                        cmd.args(["--cache", "off"]);
+                        precompiled(exe, p, dir, "lzm", &[])?
+                    }
+                };
+                add_launch(&mut cmd, p, &file, "::");
             }
-            Flavor::Wasmtime { winch } => {
-                cmd.args(["run", "-C", "cache=n"]);
+            Flavor::Wasmtime { winch, start } => {
+                cmd.arg("run");
                 if *winch {
                     cmd.args(["-C", "compiler=winch"]);
                 }
-                add_launch(&mut cmd, p, "::");
+                let file = match start {
+                    Start::Cold | Start::NoCacheFlag => {
+                        cmd.args(["-C", "cache=n"]);
+                        p.wasm.clone()
+                    }
+                    Start::Warm(_) => p.wasm.clone(),
+                    Start::Precompiled(dir) => {
+                        cmd.arg("--allow-precompiled");
+                        precompiled(exe, p, dir, "cwasm", &["-C", "cache=n"])?
+                    }
+                };
+                add_launch(&mut cmd, p, &file, "::");
             }
-            Flavor::Wasmi => add_launch(&mut cmd, p, ""),
+            Flavor::Wasmi => add_launch(&mut cmd, p, &p.wasm, ""),
             Flavor::Node(script) => {
                 if matches!(p.launch, Launch::Invoke { .. }) {
                     return Err("node-wasi.mjs runs WASI commands only".to_string());
                 }
                 cmd.arg("--no-warnings").arg(script);
-                add_launch(&mut cmd, p, "::");
+                add_launch(&mut cmd, p, &p.wasm, "::");
             }
         }
         Ok(cmd)
     }
 }
 
+/// The precompiled module of `p` in `dir` (named after it, with extension `ext`),
+/// made first with `exe compile [options] WASM -o OUT` if it is not there.
+fn precompiled(
+    exe: &Path,
+    p: &Program,
+    dir: &Path,
+    ext: &str,
+    options: &[&str],
+) -> Result<PathBuf, String> {
+    let stem = p.wasm.file_stem().unwrap_or_default().to_string_lossy();
+    let out = dir.join(format!("{stem}.{ext}"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let status = Command::new(exe)
+        .arg("compile")
+        .args(options)
+        .arg(&p.wasm)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .map_err(|e| format!("{} compile: {e}", exe.display()))?;
+    match status.success() {
+        true => Ok(out),
+        false => Err(format!("{} compile failed ({status})", exe.display())),
+    }
+}
+
 /// Appends the options and operands shared by every CLI here: `--dir`, `--env`,
-/// `--invoke NAME`, the file, then the arguments. With an empty `rename`, the runtime
+/// `--invoke NAME`, `file` (the program's, or its precompiled module), then the
+/// arguments. With an empty `rename`, the runtime
 /// cannot name a preopen (wasmi): the home is preopened under its host path and
 /// `PYTHONHOME` names that instead.
-fn add_launch(cmd: &mut Command, p: &Program, rename: &str) {
+fn add_launch(cmd: &mut Command, p: &Program, file: &Path, rename: &str) {
     match &p.launch {
         Launch::Command { args, home, dir } => {
             if let Some(dir) = dir {
@@ -105,10 +177,10 @@ fn add_launch(cmd: &mut Command, p: &Program, rename: &str) {
                     cmd.args(["--env", "PYTHONHOME=/"]);
                 }
             }
-            cmd.arg(&p.wasm).args(args);
+            cmd.arg(file).args(args);
         }
         Launch::Invoke { name, args } => {
-            cmd.args(["--invoke", name]).arg(&p.wasm).args(args);
+            cmd.args(["--invoke", name]).arg(file).args(args);
         }
     }
 }
@@ -138,46 +210,61 @@ pub(crate) fn all(root: &Path, inputs: &Path, lazuli: &Path, probe: &Program) ->
     let mut auto = Runtime {
         label: "Lazuli `--tier auto`".to_string(),
         role: Role::LazuliDefault,
-        flavor: Flavor::Lazuli(Some("auto")),
+        flavor: Flavor::Lazuli(Some("auto"), Start::Cold),
         program: lazuli_exe(),
     };
-    let tier_auto_runs = auto
-        .command(probe)
-        .ok()
-        .and_then(|c| super::run_once(c).ok())
-        .is_some();
+    let mut tier_auto_runs = runs(&auto, probe);
+    if !tier_auto_runs {
+        auto.flavor = Flavor::Lazuli(Some("auto"), Start::NoCacheFlag);
+        tier_auto_runs = runs(&auto, probe);
+    }
     if !tier_auto_runs {
         eprintln!(
             "`lazuli run --tier auto` fails on {}: using no --tier",
             probe.name
         );
         auto.label = "Lazuli (default, no `--tier`)".to_string();
-        auto.flavor = Flavor::Lazuli(None);
+        auto.flavor = Flavor::Lazuli(None, Start::NoCacheFlag);
     }
+    // A Lazuli from before the code cache has no `--cache` (and no cache).
+    let cold = match &auto.flavor {
+        Flavor::Lazuli(tier, Start::Cold) if !runs(&auto, probe) => {
+            auto.flavor = Flavor::Lazuli(*tier, Start::NoCacheFlag);
+            Start::NoCacheFlag
+        }
+        Flavor::Lazuli(_, start) => start.clone(),
+        _ => Start::Cold,
+    };
     vec![
         auto,
         Runtime {
             label: "Lazuli `--tier fast`".to_string(),
             role: Role::LazuliFast,
-            flavor: Flavor::Lazuli(Some("fast")),
+            flavor: Flavor::Lazuli(Some("fast"), cold.clone()),
             program: lazuli_exe(),
         },
         Runtime {
             label: "Lazuli `--tier optimized`".to_string(),
             role: Role::LazuliOptimized,
-            flavor: Flavor::Lazuli(Some("optimized")),
+            flavor: Flavor::Lazuli(Some("optimized"), cold),
             program: lazuli_exe(),
         },
         Runtime {
             label: "Wasmtime 49 (Cranelift)".to_string(),
             role: Role::Wasmtime,
-            flavor: Flavor::Wasmtime { winch: false },
+            flavor: Flavor::Wasmtime {
+                winch: false,
+                start: Start::Cold,
+            },
             program: fetched(wasmtime.clone()),
         },
         Runtime {
             label: "Wasmtime 49, Winch".to_string(),
             role: Role::Winch,
-            flavor: Flavor::Wasmtime { winch: true },
+            flavor: Flavor::Wasmtime {
+                winch: true,
+                start: Start::Cold,
+            },
             program: fetched(wasmtime),
         },
         Runtime {
@@ -192,6 +279,73 @@ pub(crate) fn all(root: &Path, inputs: &Path, lazuli: &Path, probe: &Program) ->
             flavor: Flavor::Node(root.join("scripts/node-wasi.mjs")),
             program: node(),
         },
+    ]
+}
+
+/// Whether `rt` runs `probe`.
+fn runs(rt: &Runtime, probe: &Program) -> bool {
+    rt.command(probe)
+        .ok()
+        .and_then(|c| super::run_once(c).ok())
+        .is_some()
+}
+
+/// The runtimes of `--second-start`: Lazuli (`--tier auto`) and Wasmtime cold, with
+/// a warm code cache, and precompiled; Lazuli's cache and both runtimes'
+/// precompiled modules under `work`.
+pub(crate) fn second_start(inputs: &Path, lazuli: &Path, work: &Path) -> Vec<Runtime> {
+    let wasmtime = inputs.join("wasmtime/wasmtime");
+    let peer = || match wasmtime.is_file() {
+        true => Ok(wasmtime.clone()),
+        false => Err(format!(
+            "{} not found (run scripts/fetch-bench-inputs.sh)",
+            wasmtime.display()
+        )),
+    };
+    let lazuli = |label: &str, role, start| Runtime {
+        label: label.to_string(),
+        role,
+        flavor: Flavor::Lazuli(Some("auto"), start),
+        program: Ok(lazuli.to_path_buf()),
+    };
+    let wasmtime = |label: &str, role, start| Runtime {
+        label: label.to_string(),
+        role,
+        flavor: Flavor::Wasmtime {
+            winch: false,
+            start,
+        },
+        program: peer(),
+    };
+    let cache = work.join("lazuli-cache");
+    let artifacts = work.join("precompiled");
+    vec![
+        lazuli(
+            "Lazuli `--tier auto`, cold",
+            Role::LazuliDefault,
+            Start::Cold,
+        ),
+        lazuli(
+            "Lazuli, warm cache",
+            Role::LazuliWarm,
+            Start::Warm(cache.clone()),
+        ),
+        lazuli(
+            "Lazuli, precompiled",
+            Role::LazuliPrecompiled,
+            Start::Precompiled(artifacts.clone()),
+        ),
+        wasmtime("Wasmtime 49, cold", Role::Wasmtime, Start::Cold),
+        wasmtime(
+            "Wasmtime 49, warm cache",
+            Role::WasmtimeWarm,
+            Start::Warm(cache),
+        ),
+        wasmtime(
+            "Wasmtime 49, precompiled",
+            Role::WasmtimePrecompiled,
+            Start::Precompiled(artifacts),
+        ),
     ]
 }
 

@@ -118,3 +118,20 @@ pub(crate) fn trampoline_key(tier: &Tier, kind: &str, ty: &impl std::fmt::Debug)
     h.update(format!("{ty:?}"));
     Key(h.finalize().into())
 }
+
+/// The key of the marker saying that the module `bytes` is valid under the Wasm
+/// features in `tier`: SHA-256 over the digests of 4 MiB pieces, hashed on all
+/// cores (a 20 MB module takes a few milliseconds).
+pub(crate) fn validated_key(tier: &Tier, bytes: &[u8]) -> Key {
+    use rayon::prelude::*;
+    let pieces: Vec<[u8; 32]> = bytes
+        .par_chunks(4 << 20)
+        .map(|piece| Sha256::digest(piece).into())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(tier.0);
+    h.update(b"validated\0");
+    h.update((bytes.len() as u64).to_le_bytes());
+    pieces.iter().for_each(|d| h.update(d));
+    Key(h.finalize().into())
+}

@@ -16,7 +16,7 @@ mod entry;
 mod evict;
 mod key;
 
-pub(crate) use key::{Key, ModuleContext, Tier, key, trampoline_key};
+pub(crate) use key::{Key, ModuleContext, Tier, key, trampoline_key, validated_key};
 
 use crate::codec::Bounds;
 use anyhow::{Context, Result};
@@ -176,6 +176,21 @@ impl CodeCache {
             self.written.store(0, Ordering::Relaxed);
             let _ = evict::sweep(&self.dir, self.max_bytes);
         }
+    }
+
+    /// Whether a marker (an entry without code, see [`CodeCache::store_marker`])
+    /// is stored under `key`.
+    pub(crate) fn has_marker(&self, key: &Key) -> bool {
+        let counters = CacheCounters::default();
+        self.load(key, &Bounds::TRAMPOLINE, &counters)
+            .is_some_and(|f| f.code.is_empty())
+    }
+
+    /// Stores a marker under `key`: an authenticated entry that holds no code and
+    /// says only that something (a module's validity) was established.
+    pub(crate) fn store_marker(&self, key: &Key) {
+        let counters = CacheCounters::default();
+        self.store(key, &CompiledFunction::default(), 0, &counters);
     }
 
     /// Writes `bytes` to a temporary file and renames it to `key`'s path.
