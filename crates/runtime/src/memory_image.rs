@@ -4,7 +4,8 @@
 //! instance maps that file privately over its memory instead of copying them. The
 //! kernel then shares the image's pages between all instances and copies a page
 //! only when an instance first writes to it, so instantiation costs one `mmap`
-//! whatever the size of the data, and pages never touched are never copied.
+//! whatever the size of the data, and pages never touched are never copied. Each
+//! image holds its file's descriptor (close-on-exec) for as long as it lives.
 
 use crate::memory::{LinearMemory, MemoryError};
 use memfd::{FileSeal, MemfdOptions};
@@ -97,4 +98,44 @@ fn host_page_size() -> usize {
         .ok()
         .filter(|s| s.is_power_of_two() && *s <= crate::PAGE_SIZE)
         .unwrap_or(crate::PAGE_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryStyle, PAGE_SIZE};
+
+    #[test]
+    fn segments_without_bytes_make_no_image() {
+        assert!(MemoryImage::new(&[]).unwrap().is_none());
+        assert!(
+            MemoryImage::new(&[(5, b""), (PAGE_SIZE, b"")])
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn an_image_maps_its_bytes_at_their_offsets_and_zero_around_them() {
+        let image = MemoryImage::new(&[(PAGE_SIZE + 3, b"abc"), (PAGE_SIZE + 4, b"X")])
+            .unwrap()
+            .unwrap();
+        let mut memory = LinearMemory::new(2, None, MemoryStyle::BoundsChecked, None).unwrap();
+        assert!(image.map_into(&mut memory).unwrap());
+        let data = memory.data();
+        assert_eq!(&data[PAGE_SIZE + 3..PAGE_SIZE + 6], b"aXc");
+        assert!(data[..PAGE_SIZE + 3].iter().all(|b| *b == 0));
+        assert!(data[PAGE_SIZE + 6..].iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn an_image_larger_than_the_memory_is_refused_and_maps_nothing() {
+        let image = MemoryImage::new(&[(PAGE_SIZE, b"past the end")])
+            .unwrap()
+            .unwrap();
+        let mut memory = LinearMemory::new(1, None, MemoryStyle::Guarded, None).unwrap();
+        assert_eq!(image.map_into(&mut memory), Err(MemoryError::TooLarge));
+        assert_eq!(memory.pages(), 1);
+        assert!(memory.data().iter().all(|b| *b == 0));
+    }
 }
