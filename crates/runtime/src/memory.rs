@@ -182,7 +182,11 @@ impl LinearMemory {
     /// accessible bytes from `offset` on: they read what the file holds, and writes
     /// stay private to this memory. False if the kernel refused: the range then
     /// has fresh zero pages again (an error if even that failed; see `zero`).
-    pub(crate) fn map_private(
+    ///
+    /// # Safety
+    /// `fd` is a file of at least `len` bytes that can never shrink (a read past
+    /// its end would raise `SIGBUS` in whoever touches the page, host or Wasm).
+    pub(crate) unsafe fn map_private(
         &mut self,
         offset: usize,
         len: usize,
@@ -192,6 +196,7 @@ impl LinearMemory {
         // SAFETY: `at..at + len` is accessible memory of this reservation (checked
         // above), which only this memory maps; `&mut self` means no reference to
         // its bytes is live, and no Wasm runs on it while the owner borrows it.
+        // Every page of the new mapping is backed by the file, per the contract.
         let mapped = unsafe {
             libc::mmap(
                 at.cast(),
@@ -211,9 +216,10 @@ impl LinearMemory {
 
     /// Replaces the accessible bytes `offset..offset + len` with fresh zero pages,
     /// whatever a failed mapping left there. If even that is refused the memory
-    /// is made empty and unable to grow, so neither the host nor Wasm can reach a
-    /// page in an unknown state: the host sees no bytes, and Wasm's accesses are
-    /// out of bounds (bounds-checked) or fault into traps (guarded).
+    /// is made empty and unable to grow, so the host sees no bytes, and Wasm's
+    /// accesses are out of bounds (bounds-checked) or stay in the reservation
+    /// (guarded), where whatever the failed mappings left unmapped faults into a
+    /// trap.
     fn zero(&mut self, offset: usize, len: usize) -> Result<(), MemoryError> {
         let at = self.accessible_range(offset, len)?;
         // SAFETY: as in `map_private`: accessible memory of this reservation, no

@@ -58,7 +58,9 @@ impl MemoryImage {
     /// the memory is too small, or if after a refusal even restoring zero pages
     /// failed: the memory is then empty and cannot grow.
     pub fn map_into(&self, memory: &mut LinearMemory) -> Result<bool, MemoryError> {
-        memory.map_private(self.offset, self.len, self.file.as_raw_fd())
+        // SAFETY: the file is `self.len` bytes long and sealed against shrinking
+        // (and against any change) before the image exists.
+        unsafe { memory.map_private(self.offset, self.len, self.file.as_raw_fd()) }
     }
 }
 
