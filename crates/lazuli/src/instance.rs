@@ -453,9 +453,10 @@ fn initialize_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module
     let Some(image) = &module.segments().memory_image else {
         return copy_data(opaque, instance, module);
     };
-    let data = &opaque.instances[instance.0.index];
     // The image exists only for a module whose one memory is defined.
-    let memory = data.memories[0];
+    let Some(&memory) = opaque.instances[instance.0.index].memories.first() else {
+        bail!("a memory image for a module without a memory");
+    };
     match image.map_into(opaque.memory_mut(memory.0.index)) {
         Ok(true) => {
             drop_active_data(&opaque.instances[instance.0.index].handle, module);
