@@ -220,8 +220,8 @@ impl Engine {
         };
         let key = cache::trampoline_key(tier, kind, ty);
         let counters = CacheCounters::default();
-        if let Some(func) = cache.load(&key, &Bounds::TRAMPOLINE, &counters) {
-            return Ok(func);
+        if let Some(cached) = cache.load(&key, &Bounds::TRAMPOLINE, &counters) {
+            return Ok(cached.func);
         }
         let func = compile(compiler, ty)?;
         cache.store(&key, &func, 0, &counters);

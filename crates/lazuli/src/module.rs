@@ -8,7 +8,7 @@
 //! optimised (`ModuleInner::optimize`) and its slot swapped to the new code.
 
 use crate::background::JobKind;
-use crate::cache::{self, CacheCounters, ModuleContext};
+use crate::cache::{self, CacheCounters, Cached, ModuleContext};
 use crate::codec::Bounds;
 use crate::engine::Trampolines;
 use crate::segments::Segments;
@@ -462,14 +462,13 @@ impl ModuleInner {
     /// if it tiered up in an earlier run (it then starts optimised and never
     /// counts), else its first-tier code.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
-        if let Some(func) = self.cached_optimised(defined) {
-            return Ok(func);
+        let first_tier = self.first_tier(defined);
+        if let Some(cached) = self.look_up_cache(first_tier, defined, None) {
+            let optimised = cached.tiered.then(|| self.cached_optimised(defined));
+            return Ok(optimised.flatten().unwrap_or(cached.func));
         }
         let start = Instant::now();
-        let (func, cached) = self.compile_cached(self.first_tier(defined), defined, None)?;
-        if cached {
-            return Ok(func);
-        }
+        let func = self.compile_and_store(first_tier, defined, None)?;
         let c = &self.stats;
         c.functions.fetch_add(1, Ordering::Relaxed);
         c.wasm_bytes.fetch_add(
@@ -487,9 +486,9 @@ impl ModuleInner {
     /// tiered up.
     fn cached_optimised(&self, defined: u32) -> Option<CompiledFunction> {
         let optimizer = self.engine.optimizer()?;
-        let func = self.look_up_cache(optimizer, defined, None)?;
+        let cached = self.look_up_cache(optimizer, defined, None)?;
         self.tiered_up[defined as usize].store(true, Ordering::Relaxed);
-        Some(func)
+        Some(cached.func)
     }
 
     /// The code of defined function `defined` (its OSR entry at `osr_loop` if
@@ -501,9 +500,20 @@ impl ModuleInner {
         defined: u32,
         osr_loop: Option<u32>,
     ) -> Result<(CompiledFunction, bool)> {
-        if let Some(func) = self.look_up_cache(compiler, defined, osr_loop) {
-            return Ok((func, true));
+        if let Some(cached) = self.look_up_cache(compiler, defined, osr_loop) {
+            return Ok((cached.func, true));
         }
+        Ok((self.compile_and_store(compiler, defined, osr_loop)?, false))
+    }
+
+    /// Compiles defined function `defined` (its OSR entry at `osr_loop` if given)
+    /// with `compiler` and stores the code in the code cache, if there is one.
+    fn compile_and_store(
+        &self,
+        compiler: &Compiler,
+        defined: u32,
+        osr_loop: Option<u32>,
+    ) -> Result<CompiledFunction> {
         let func = self.compile_guarded(defined, || match osr_loop {
             None => compiler.compile_function(&self.info, &self.bytes, defined),
             Some(l) => compiler.compile_osr_entry(&self.info, &self.bytes, defined, l),
@@ -513,7 +523,17 @@ impl ModuleInner {
             let start = self.info.bodies[defined as usize].range.start as u32;
             cache.store(&key, &func, start, &self.cache_counters);
         }
-        Ok((func, false))
+        Ok(func)
+    }
+
+    /// Marks defined function `defined`'s first-tier cache entry: its optimised
+    /// code is in the cache now, so a later run starts with that.
+    fn mark_tiered_in_cache(&self, defined: u32) {
+        let compiler = self.engine.compiler();
+        if let Some((cache, tier)) = self.engine.cache_for(compiler) {
+            let key = self.cache_key(tier, defined, None);
+            cache.mark_tiered(&key, &Bounds::of(&self.info, defined));
+        }
     }
 
     /// What the code cache holds for defined function `defined` compiled by
@@ -523,7 +543,7 @@ impl ModuleInner {
         compiler: &Compiler,
         defined: u32,
         osr_loop: Option<u32>,
-    ) -> Option<CompiledFunction> {
+    ) -> Option<Cached> {
         let (cache, tier) = self.engine.cache_for(compiler)?;
         let key = self.cache_key(tier, defined, osr_loop);
         let bounds = Bounds::of(&self.info, defined);
@@ -731,13 +751,27 @@ impl ModuleInner {
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
-        if !matches!(*state, FuncState::Pending) {
+        if !matches!(*state, FuncState::Pending) || !self.worth_compiling_ahead(defined) {
             return;
         }
         if let Ok((_, callees)) = self.compile_locked(defined, state) {
             self.stats.compiled_ahead.fetch_add(1, Ordering::Relaxed);
             self.queue_ahead(&callees);
         }
+    }
+
+    /// Whether compiling defined function `defined` ahead is worth it: always
+    /// without a code cache or in a first run (a module that found nothing in the
+    /// cache yet); after that, only if an earlier run compiled it, which makes it
+    /// a load from the cache. What earlier runs did not need is likely not needed
+    /// now either, and compiling it ahead on every warm start cost python3.11 a
+    /// third of a core.
+    fn worth_compiling_ahead(&self, defined: u32) -> bool {
+        let Some((cache, tier)) = self.engine.cache_for(self.first_tier(defined)) else {
+            return true;
+        };
+        self.cache_counters.hits.load(Ordering::Relaxed) == 0
+            || cache.contains(&self.cache_key(tier, defined, None))
     }
 
     /// Queues the functions in `callees` that are not compiled yet for compiling
@@ -893,7 +927,12 @@ impl ModuleInner {
         let start = Instant::now();
         let published = self
             .compile_cached(optimizer, defined, osr_loop)
-            .map(|(func, _)| func)
+            .map(|(func, cached)| {
+                if !cached && osr_loop.is_none() {
+                    self.mark_tiered_in_cache(defined);
+                }
+                func
+            })
             .map_err(|e| format!("{e:#}"))
             .and_then(|func| {
                 let address = self.publish_one(&func, defined).map_err(|e| match e {

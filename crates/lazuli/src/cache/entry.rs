@@ -6,9 +6,10 @@
 //! magic "LZCACHE\0" | format u32 | payload length u32 | key [32] | mac [32] | payload
 //! ```
 //!
-//! The payload is one function in `codec.rs`'s encoding.
+//! The payload is a `u32` of flags ([`TIERED`]), then one function in
+//! `codec.rs`'s encoding.
 //!
-//! The MAC is HMAC-SHA-256 over the key and the payload under the cache's secret
+//! The MAC is keyed BLAKE3 over the key and the payload under the cache's secret
 //! (`DIR/key`, 32 random bytes made on first use, readable only by its owner): an
 //! entry someone changed without that secret, or one stored under another key,
 //! fails it. A payload that passes is still checked against the function it is
@@ -18,22 +19,29 @@
 use super::Key;
 use crate::codec::{self, Bounds, Reader};
 use lazuli_environ::CompiledFunction;
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"LZCACHE\0";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+
+/// Flag of a first-tier entry: the function's optimised code was stored too, so
+/// that it is worth looking up (most functions never tier up, and a lookup that
+/// finds nothing costs a failed `open`).
+pub(crate) const TIERED: u32 = 1;
 const HEADER: usize = 8 + 4 + 4 + 32 + 32;
 
-/// The entry file for `func` (compiled from a body starting at `body_start`).
+/// The entry file for `func` (compiled from a body starting at `body_start`) with
+/// `flags`.
 pub(super) fn encode(
     func: &CompiledFunction,
     body_start: u32,
+    flags: u32,
     key: &Key,
     secret: &[u8; 32],
 ) -> Vec<u8> {
     let mut payload = Vec::with_capacity(func.code.len() + 64);
+    codec::put_u32(&mut payload, flags);
     codec::encode(&mut payload, func, body_start);
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
@@ -45,14 +53,14 @@ pub(super) fn encode(
     out
 }
 
-/// The function in entry file `bytes` if it is whole, authentic, stored under
-/// `key` and fits `bounds`; its Wasm offsets made absolute again.
+/// The function in entry file `bytes`, and its flags, if it is whole, authentic,
+/// stored under `key` and fits `bounds`; its Wasm offsets made absolute again.
 pub(super) fn decode(
     bytes: &[u8],
     key: &Key,
     secret: &[u8; 32],
     bounds: &Bounds,
-) -> Option<CompiledFunction> {
+) -> Option<(CompiledFunction, u32)> {
     let (header, payload) = bytes.split_at_checked(HEADER)?;
     let mut r = Reader(header);
     let well_formed = r.take(8)? == MAGIC
@@ -64,28 +72,18 @@ pub(super) fn decode(
         return None;
     }
     let mut r = Reader(payload);
-    codec::decode(&mut r, bounds).filter(|_| r.0.is_empty())
+    let flags = r.u32()?;
+    let func = codec::decode(&mut r, bounds).filter(|_| r.0.is_empty())?;
+    Some((func, flags))
 }
 
-/// HMAC-SHA-256 (RFC 2104) of `key` then `payload` under `secret`.
+/// The MAC of `key` then `payload` under `secret`: BLAKE3 in its keyed mode, a
+/// pseudorandom function of the message for whoever lacks the key.
 fn mac(secret: &[u8; 32], key: &Key, payload: &[u8]) -> [u8; 32] {
-    let pad = |byte: u8| {
-        let mut block = [byte; 64];
-        for (b, s) in block.iter_mut().zip(secret) {
-            *b ^= s;
-        }
-        block
-    };
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(key.0)
-        .chain_update(payload)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut h = blake3::Hasher::new_keyed(secret);
+    h.update(&key.0);
+    h.update(payload);
+    *h.finalize().as_bytes()
 }
 
 /// The cache's secret in `dir`, made (32 random bytes, mode 0600) if there is none.

@@ -15,17 +15,19 @@
 //! are read from the VMContext, calls go through slots or relocations applied at
 //! publish, and Wasm offsets are stored relative to the body.
 
+use blake3::Hasher;
 use lazuli_cranelift::Compiler;
-use sha2::{Digest, Sha256};
 use wasmparser::Parser;
 
-/// A SHA-256 digest naming one entry.
+/// A BLAKE3 digest naming one entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key(pub(super) [u8; 32]);
 
 impl Key {
     pub(super) fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let digits = self.0.iter().flat_map(|b| [b >> 4, b & 15]);
+        digits.map(|d| char::from(DIGITS[usize::from(d)])).collect()
     }
 }
 
@@ -36,16 +38,16 @@ pub(crate) struct Tier([u8; 32]);
 impl Tier {
     /// The tier of `compiler` in an engine with Wasm `features` (their `Debug`).
     pub(crate) fn new(compiler: &Compiler, features: &str) -> Tier {
-        let mut h = Sha256::new();
+        let mut h = Hasher::new();
         h.update(b"lazuli code cache 1\0");
-        h.update(env!("CARGO_PKG_VERSION"));
-        h.update([0]);
-        h.update(executable_identity());
-        h.update([0]);
-        h.update(features);
-        h.update([0]);
-        h.update(compiler.fingerprint());
-        Tier(h.finalize().into())
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(&[0]);
+        h.update(executable_identity().as_bytes());
+        h.update(&[0]);
+        h.update(features.as_bytes());
+        h.update(&[0]);
+        h.update(compiler.fingerprint().as_bytes());
+        Tier(*h.finalize().as_bytes())
     }
 }
 
@@ -69,7 +71,7 @@ impl ModuleContext {
     /// Hashes the sections of the (valid) module `bytes` other than code, data and
     /// custom sections, each with its id.
     pub(crate) fn new(bytes: &[u8]) -> ModuleContext {
-        let mut h = Sha256::new();
+        let mut h = Hasher::new();
         for payload in Parser::new(0).parse_all(bytes) {
             let Ok(payload) = payload else { break };
             let Some((id, range)) = payload.as_section() else {
@@ -79,12 +81,12 @@ impl ModuleContext {
             if !matches!(id, 0 | 10 | 11)
                 && let Some(section) = bytes.get(range)
             {
-                h.update([id]);
-                h.update((section.len() as u64).to_le_bytes());
+                h.update(&[id]);
+                h.update(&(section.len() as u64).to_le_bytes());
                 h.update(section);
             }
         }
-        ModuleContext(h.finalize().into())
+        ModuleContext(*h.finalize().as_bytes())
     }
 }
 
@@ -97,41 +99,35 @@ pub(crate) fn key(
     osr_loop: Option<u32>,
     body: &[u8],
 ) -> Key {
-    let mut h = Sha256::new();
-    h.update(tier.0);
-    h.update(context.0);
-    h.update(defined.to_le_bytes());
-    h.update(osr_loop.map_or(u64::MAX, u64::from).to_le_bytes());
-    h.update((body.len() as u64).to_le_bytes());
+    let mut h = Hasher::new();
+    h.update(&tier.0);
+    h.update(&context.0);
+    h.update(&defined.to_le_bytes());
+    h.update(&osr_loop.map_or(u64::MAX, u64::from).to_le_bytes());
+    h.update(&(body.len() as u64).to_le_bytes());
     h.update(body);
-    Key(h.finalize().into())
+    Key(*h.finalize().as_bytes())
 }
 
 /// The key of the trampoline of `kind` for the function type `ty` (its `Debug`),
 /// compiled by `tier`.
 pub(crate) fn trampoline_key(tier: &Tier, kind: &str, ty: &impl std::fmt::Debug) -> Key {
-    let mut h = Sha256::new();
-    h.update(tier.0);
+    let mut h = Hasher::new();
+    h.update(&tier.0);
     h.update(b"trampoline\0");
-    h.update(kind);
-    h.update([0]);
-    h.update(format!("{ty:?}"));
-    Key(h.finalize().into())
+    h.update(kind.as_bytes());
+    h.update(&[0]);
+    h.update(format!("{ty:?}").as_bytes());
+    Key(*h.finalize().as_bytes())
 }
 
 /// The key of the marker saying that the module `bytes` is valid under the Wasm
-/// features in `tier`: SHA-256 over the digests of 4 MiB pieces, hashed on all
-/// cores (a 20 MB module takes a few milliseconds).
+/// features in `tier` (BLAKE3 hashes a 20 MB module in a few milliseconds, on the
+/// calling thread: waking the thread pool for it cost more than it saved).
 pub(crate) fn validated_key(tier: &Tier, bytes: &[u8]) -> Key {
-    use rayon::prelude::*;
-    let pieces: Vec<[u8; 32]> = bytes
-        .par_chunks(4 << 20)
-        .map(|piece| Sha256::digest(piece).into())
-        .collect();
-    let mut h = Sha256::new();
-    h.update(tier.0);
+    let mut h = Hasher::new();
+    h.update(&tier.0);
     h.update(b"validated\0");
-    h.update((bytes.len() as u64).to_le_bytes());
-    pieces.iter().for_each(|d| h.update(d));
-    Key(h.finalize().into())
+    h.update(bytes);
+    Key(*h.finalize().as_bytes())
 }

@@ -22,7 +22,7 @@ use crate::codec::Bounds;
 use anyhow::{Context, Result};
 use lazuli_environ::CompiledFunction;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -74,6 +74,13 @@ impl CacheConfig {
     pub fn directory(&self) -> Option<&Path> {
         self.directory.as_deref()
     }
+}
+
+/// A function from the cache.
+pub(crate) struct Cached {
+    pub(crate) func: CompiledFunction,
+    /// Whether its optimised code was stored too (first-tier entries only).
+    pub(crate) tiered: bool,
 }
 
 /// What the cache did for a module (`CompileStats`).
@@ -138,20 +145,25 @@ impl CodeCache {
         key: &Key,
         bounds: &Bounds,
         counters: &CacheCounters,
-    ) -> Option<CompiledFunction> {
-        let mut file = File::open(self.path(key)).ok()?;
-        let mut bytes = Vec::new();
-        let read = file.read_to_end(&mut bytes);
-        let func = read
-            .ok()
-            .and_then(|_| entry::decode(&bytes, key, &self.secret, bounds));
+    ) -> Option<Cached> {
+        let file = File::open(self.path(key)).ok()?;
+        let func = read_whole(&file).and_then(|(bytes, modified)| {
+            let (func, flags) = entry::decode(&bytes, key, &self.secret, bounds)?;
+            touch(&file, modified);
+            let tiered = flags & entry::TIERED != 0;
+            Some(Cached { func, tiered })
+        });
         let Some(func) = func else {
             counters.rejected.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        touch(&file);
         counters.hits.fetch_add(1, Ordering::Relaxed);
         Some(func)
+    }
+
+    /// Whether there is an entry under `key` (not whether it is usable).
+    pub(crate) fn contains(&self, key: &Key) -> bool {
+        self.path(key).is_file()
     }
 
     /// Stores `func` under `key` (replacing any entry there), then enforces the size
@@ -164,7 +176,7 @@ impl CodeCache {
         body_start: u32,
         counters: &CacheCounters,
     ) {
-        let bytes = entry::encode(func, body_start, key, &self.secret);
+        let bytes = entry::encode(func, body_start, 0, key, &self.secret);
         if self.write(key, &bytes).is_ok() {
             counters.stored.fetch_add(1, Ordering::Relaxed);
         }
@@ -178,12 +190,26 @@ impl CodeCache {
         }
     }
 
+    /// Marks the first-tier entry under `key` (fitting `bounds`) as [`entry::TIERED`]:
+    /// its function's optimised code is in the cache too.
+    pub(crate) fn mark_tiered(&self, key: &Key, bounds: &Bounds) {
+        let counters = CacheCounters::default();
+        if let Some(Cached {
+            func,
+            tiered: false,
+        }) = self.load(key, bounds, &counters)
+        {
+            let bytes = entry::encode(&func, bounds.body_start, entry::TIERED, key, &self.secret);
+            let _ = self.write(key, &bytes);
+        }
+    }
+
     /// Whether a marker (an entry without code, see [`CodeCache::store_marker`])
     /// is stored under `key`.
     pub(crate) fn has_marker(&self, key: &Key) -> bool {
         let counters = CacheCounters::default();
         self.load(key, &Bounds::TRAMPOLINE, &counters)
-            .is_some_and(|f| f.code.is_empty())
+            .is_some_and(|c| c.func.code.is_empty())
     }
 
     /// Stores a marker under `key`: an authenticated entry that holds no code and
@@ -233,14 +259,22 @@ pub(super) fn temp_path(dir: &Path, label: &str) -> PathBuf {
     dir.join("tmp").join(name)
 }
 
-/// Moves `file`'s modification time to now unless it is recent: the eviction
-/// order is by that time, and access times are often not kept.
-fn touch(file: &File) {
+/// The contents of `file` and its modification time, read with one `fstat` and
+/// one `read` for an entry (entries are never written in place, so the size
+/// cannot change under the reader; a file that is shorter than its size said is
+/// refused).
+fn read_whole(mut file: &File) -> Option<(Vec<u8>, Option<SystemTime>)> {
+    let meta = file.metadata().ok()?;
+    let mut bytes = vec![0; usize::try_from(meta.len()).ok()?];
+    file.read_exact(&mut bytes).ok()?;
+    Some((bytes, meta.modified().ok()))
+}
+
+/// Moves `file`'s modification time (`modified`) to now unless it is recent: the
+/// eviction order is by that time, and access times are often not kept.
+fn touch(file: &File, modified: Option<SystemTime>) {
     let now = SystemTime::now();
-    let stale = file
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
+    let stale = modified
         .and_then(|t| now.duration_since(t).ok())
         .is_none_or(|age| age >= TOUCH_AFTER);
     if stale {
