@@ -12,6 +12,10 @@
 //! 16-byte segment in a one-page memory (an image of one host page), and
 //! `data_16b_copied`, copied.
 //!
+//! The `pooling_*` groups do the same with `InstanceAllocationStrategy::Pooling`
+//! (1,000 memories of up to 16 pages), where a dropped memory's reservation is
+//! reset and reused.
+//!
 //! `cargo bench --bench instantiation` prints per-instantiation means at the end.
 
 mod common;
@@ -19,7 +23,8 @@ mod common;
 use common::{mean, record};
 use criterion::Criterion;
 use lazuli::{
-    Engine, Extern, Global, GlobalType, Instance, Module, Mutability, Store, Val, ValType,
+    Config, Engine, Extern, Global, GlobalType, Instance, InstanceAllocationStrategy, Module,
+    Mutability, PoolingAllocationConfig, Store, Val, ValType,
 };
 use std::time::{Duration, Instant};
 
@@ -74,14 +79,22 @@ fn imports(store: &mut Store<()>, module: &Module) -> Vec<Extern> {
     vec![Extern::Global(Global::new(store, ty, Val::I32(0)).unwrap())]
 }
 
-fn bench_instantiate(c: &mut Criterion, engine: &Engine, modules: &[(&str, Module)]) {
-    let mut group = c.benchmark_group("instantiate");
+fn pooling_engine() -> Engine {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_memories(1000).max_memory_pages(16);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).expect("valid config")
+}
+
+fn bench_instantiate(c: &mut Criterion, prefix: &str, engine: &Engine, modules: &[(&str, Module)]) {
+    let mut group = c.benchmark_group(format!("{prefix}instantiate"));
     group
         .sample_size(SAMPLE_SIZE)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     for (name, module) in modules {
-        let label = format!("instantiate/{name}");
+        let label = format!("{prefix}instantiate/{name}");
         group.bench_function(*name, |b| {
             b.iter_custom(|iters| {
                 let mut elapsed = Duration::ZERO;
@@ -105,14 +118,19 @@ fn bench_instantiate(c: &mut Criterion, engine: &Engine, modules: &[(&str, Modul
     group.finish();
 }
 
-fn bench_store_and_instantiate(c: &mut Criterion, engine: &Engine, modules: &[(&str, Module)]) {
-    let mut group = c.benchmark_group("store_and_instantiate");
+fn bench_store_and_instantiate(
+    c: &mut Criterion,
+    prefix: &str,
+    engine: &Engine,
+    modules: &[(&str, Module)],
+) {
+    let mut group = c.benchmark_group(format!("{prefix}store_and_instantiate"));
     group
         .sample_size(SAMPLE_SIZE)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     for (name, module) in modules {
-        let label = format!("store_and_instantiate/{name}");
+        let label = format!("{prefix}store_and_instantiate/{name}");
         group.bench_function(*name, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -131,17 +149,24 @@ fn bench_store_and_instantiate(c: &mut Criterion, engine: &Engine, modules: &[(&
 }
 
 fn main() {
-    let engine = Engine::default();
-    let modules = modules(&engine);
+    let engines = [("", Engine::default()), ("pooling_", pooling_engine())];
     let mut c = Criterion::default().configure_from_args();
-    bench_instantiate(&mut c, &engine, &modules);
-    bench_store_and_instantiate(&mut c, &engine, &modules);
+    let mut names = Vec::new();
+    for (prefix, engine) in &engines {
+        let modules = modules(engine);
+        bench_instantiate(&mut c, prefix, engine, &modules);
+        bench_store_and_instantiate(&mut c, prefix, engine, &modules);
+        names = modules.iter().map(|(name, _)| *name).collect();
+    }
     c.final_summary();
 
-    for group in ["instantiate", "store_and_instantiate"] {
-        for (name, _) in &modules {
-            if let Some(t) = mean(&format!("{group}/{name}"), SAMPLE_SIZE) {
-                println!("{group}/{name}: {:.2} µs", t * 1e6);
+    for (prefix, _) in &engines {
+        for group in ["instantiate", "store_and_instantiate"] {
+            for name in &names {
+                let label = format!("{prefix}{group}/{name}");
+                if let Some(t) = mean(&label, SAMPLE_SIZE) {
+                    println!("{label}: {:.2} µs", t * 1e6);
+                }
             }
         }
     }

@@ -65,6 +65,53 @@ pub const DEFAULT_SMALL_FUNCTION_BYTES: u32 = 0;
 /// optimised: each call and each loop iteration uses one unit.
 pub const DEFAULT_TIER_UP_BUDGET: u32 = 10_000;
 
+/// Where the memories an instance defines come from ([`Config::allocation_strategy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAllocationStrategy {
+    /// Each memory reserves its address space when created and unmaps it when its
+    /// store drops.
+    OnDemand,
+    /// Memories take their reservations from a pool the engine keeps: a dropped
+    /// memory's reservation is reset (one `mmap` over the bytes it used) and kept
+    /// for the next one, which saves reserving and unmapping address space per
+    /// instance. Host-created memories (`Memory::new`) are not pooled.
+    Pooling(PoolingAllocationConfig),
+}
+
+/// The limits of [`InstanceAllocationStrategy::Pooling`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolingAllocationConfig {
+    pub(crate) total_memories: usize,
+    pub(crate) max_memory_pages: u64,
+}
+
+impl Default for PoolingAllocationConfig {
+    /// 1,000 memories of at most 160 pages (10 MiB) each.
+    fn default() -> Self {
+        PoolingAllocationConfig {
+            total_memories: 1000,
+            max_memory_pages: 160,
+        }
+    }
+}
+
+impl PoolingAllocationConfig {
+    /// How many pooled memories may be live at once, over all the engine's
+    /// stores; instantiating one more is an error.
+    pub fn total_memories(&mut self, count: usize) -> &mut Self {
+        self.total_memories = count;
+        self
+    }
+
+    /// The most pages a pooled memory may have: a module asking for more at
+    /// instantiation fails, and growth past it fails as past a declared maximum.
+    /// With bounds-checked memories this is also each reservation's size.
+    pub fn max_memory_pages(&mut self, pages: u64) -> &mut Self {
+        self.max_memory_pages = pages;
+        self
+    }
+}
+
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,6 +123,7 @@ pub struct Config {
     pub(crate) validation: Validation,
     pub(crate) features: WasmFeatures,
     pub(crate) memory_style: MemoryStyle,
+    pub(crate) allocation_strategy: InstanceAllocationStrategy,
     pub(crate) max_wasm_stack: usize,
     pub(crate) verify: bool,
     pub(crate) target: Option<String>,
@@ -93,6 +141,7 @@ impl Default for Config {
             validation: Validation::Eager,
             features: WasmFeatures::WASM2,
             memory_style: MemoryStyle::Guarded,
+            allocation_strategy: InstanceAllocationStrategy::OnDemand,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             verify: cfg!(debug_assertions),
             target: None,
@@ -198,6 +247,13 @@ impl Config {
     /// explicit checks in generated code.
     pub fn memory_style(&mut self, style: MemoryStyle) -> &mut Self {
         self.memory_style = style;
+        self
+    }
+
+    /// Where instances' memories come from (default: reserved for each memory
+    /// and unmapped when its store drops).
+    pub fn allocation_strategy(&mut self, strategy: InstanceAllocationStrategy) -> &mut Self {
+        self.allocation_strategy = strategy;
         self
     }
 

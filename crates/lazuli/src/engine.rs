@@ -4,12 +4,12 @@
 use crate::background::Background;
 use crate::cache::{self, CacheCounters, CodeCache};
 use crate::codec::Bounds;
-use crate::{Compilation, Config, Tiering};
+use crate::{Compilation, Config, InstanceAllocationStrategy, Tiering};
 use anyhow::{Context, Result};
 use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa, target_isa};
 use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
-use lazuli_runtime::MemoryStyle;
+use lazuli_runtime::{MemoryPool, MemoryStyle};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,6 +30,8 @@ pub(crate) struct EngineInner {
     pub(crate) signatures: SignatureRegistry,
     trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
     trampoline_code: CodeMemory,
+    /// The memory pool, under `InstanceAllocationStrategy::Pooling`.
+    memory_pool: Option<Arc<MemoryPool>>,
     /// The code cache, if `Config::cache` has one, with the key parts of the
     /// first tier and of the optimiser.
     cache: Option<(CodeCache, cache::Tier, Option<cache::Tier>)>,
@@ -118,12 +120,18 @@ impl Engine {
                 signatures: SignatureRegistry::default(),
                 trampolines: Mutex::new(HashMap::new()),
                 trampoline_code: CodeMemory::new(),
+                memory_pool: memory_pool(config),
             }),
         })
     }
 
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The pool instances take their memories from, if the engine pools them.
+    pub(crate) fn memory_pool(&self) -> Option<&Arc<MemoryPool>> {
+        self.inner.memory_pool.as_ref()
     }
 
     pub(crate) fn compiler(&self) -> &Compiler {
@@ -230,6 +238,18 @@ impl Engine {
 }
 
 /// The ISA of `config`'s target (or the host) at `tier`.
+fn memory_pool(config: &Config) -> Option<Arc<MemoryPool>> {
+    let InstanceAllocationStrategy::Pooling(limits) = config.allocation_strategy else {
+        return None;
+    };
+    let pool = MemoryPool::new(
+        config.memory_style,
+        limits.max_memory_pages,
+        limits.total_memories,
+    );
+    Some(Arc::new(pool))
+}
+
 fn isa(config: &Config, tier: Tier) -> Result<lazuli_cranelift::OwnedTargetIsa> {
     Ok(match &config.target {
         Some(triple) => target_isa(triple, tier, config.verify)?,

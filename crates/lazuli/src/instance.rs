@@ -282,8 +282,12 @@ fn instantiate(
         .enumerate()
         .skip(info.num_imported_memories as usize)
     {
-        let memory = LinearMemory::new(plan.minimum, plan.maximum, style, Some(&mut *limiter))
-            .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
+        let limiter = Some(&mut *limiter as &mut dyn GrowthLimiter);
+        let memory = match opaque.engine.memory_pool() {
+            Some(pool) => LinearMemory::new_pooled(pool, plan.minimum, plan.maximum, limiter),
+            None => LinearMemory::new(plan.minimum, plan.maximum, style, limiter),
+        }
+        .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
         let memory = opaque.push_memory(memory);
         handle.set_memory(i as u32, opaque.memory_definition(memory.0.index));
         memories.push(memory);

@@ -50,7 +50,8 @@ pub use anyhow::{Error, Result};
 pub use cache::CacheConfig;
 pub use config::{
     Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_SMALL_FUNCTION_BYTES,
-    DEFAULT_TIER_UP_BUDGET, MemoryStyle, Tiering, Validation,
+    DEFAULT_TIER_UP_BUDGET, InstanceAllocationStrategy, MemoryStyle, PoolingAllocationConfig,
+    Tiering, Validation,
 };
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};

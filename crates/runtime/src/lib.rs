@@ -12,6 +12,7 @@ mod host;
 mod instance;
 mod memory;
 mod memory_image;
+mod memory_pool;
 mod signals;
 mod table;
 mod thread_stack;
@@ -23,6 +24,7 @@ pub use host::{HostShim, VMHostContext};
 pub use instance::{Instance, ModuleCode};
 pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
 pub use memory_image::MemoryImage;
+pub use memory_pool::MemoryPool;
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
 pub use vmcontext::{

@@ -1,12 +1,14 @@
 //! Linear memories. Each reserves its address range once, so its base never moves;
 //! growing only makes more of the reservation accessible.
 
+use crate::memory_pool::MemoryPool;
 use crate::vmcontext::{GrowthLimiter, VMMemoryDefinition};
+use std::sync::Arc;
 
 /// Bytes in a Wasm page.
 pub const PAGE_SIZE: usize = 64 * 1024;
 /// A 32-bit memory never has more pages than this.
-const MAX_PAGES: u64 = 65536;
+pub(crate) const MAX_PAGES: u64 = 65536;
 
 /// How accesses to a memory are kept in bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub enum MemoryStyle {
 
 impl MemoryStyle {
     /// Bytes of address space reserved for a memory of at most `max_pages` pages.
-    fn reservation(self, max_pages: u64) -> usize {
+    pub(crate) fn reservation(self, max_pages: u64) -> usize {
         match self {
             // index (< 2^32) + offset (< 2^32) + access size (<= 16) stays below.
             MemoryStyle::Guarded => (8 << 30) + PAGE_SIZE,
@@ -38,6 +40,8 @@ pub enum MemoryError {
     TooLarge,
     /// The store's limiter refused the growth.
     Refused,
+    /// Every reservation of the engine's memory pool is in use.
+    PoolExhausted,
 }
 
 impl std::fmt::Display for MemoryError {
@@ -46,6 +50,7 @@ impl std::fmt::Display for MemoryError {
             MemoryError::Os(e) => write!(f, "memory mapping failed: {e}"),
             MemoryError::TooLarge => f.write_str("memory size exceeds its maximum"),
             MemoryError::Refused => f.write_str("memory growth refused by the store's limits"),
+            MemoryError::PoolExhausted => f.write_str("all memories of the pool are in use"),
         }
     }
 }
@@ -60,6 +65,11 @@ pub struct LinearMemory {
     reserved: usize,
     maximum_pages: u64,
     declared_maximum: Option<u64>,
+    /// Bytes from the start that have ever been accessible (and so may be
+    /// mapped read-write or from an image): what a pool resets on drop.
+    used: usize,
+    /// The pool the reservation goes back to on drop; unmapped if none.
+    pool: Option<Arc<MemoryPool>>,
 }
 
 // SAFETY: the reservation is owned by this value; the store that owns it decides
@@ -76,37 +86,54 @@ impl LinearMemory {
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<Box<Self>, MemoryError> {
         let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        if minimum > maximum_pages {
-            return Err(MemoryError::TooLarge);
-        }
-        let bytes = minimum as usize * PAGE_SIZE;
-        let maximum_bytes = maximum.map(|p| (p as usize).saturating_mul(PAGE_SIZE));
-        if limiter.is_some_and(|l| !l.memory_growing(0, bytes, maximum_bytes)) {
-            return Err(MemoryError::Refused);
-        }
+        check_limits(minimum, maximum, maximum_pages, limiter)?;
         let reserved = style.reservation(maximum_pages);
-        // SAFETY: an anonymous PROT_NONE mapping; nothing else refers to it.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                reserved,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
-        }
+        let base = reserve(reserved)?;
+        Self::at(base, reserved, minimum, maximum_pages, maximum, None)
+    }
+
+    /// As [`new`](Self::new), in a reservation of `pool` (its style), and with at
+    /// most the pool's maximum pages; the reservation goes back to it on drop.
+    pub fn new_pooled(
+        pool: &Arc<MemoryPool>,
+        minimum: u64,
+        maximum: Option<u64>,
+        limiter: Option<&mut dyn GrowthLimiter>,
+    ) -> Result<Box<Self>, MemoryError> {
+        let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(pool.max_pages());
+        check_limits(minimum, maximum, maximum_pages, limiter)?;
+        let base = pool.take()?;
+        let reserved = pool.reservation();
+        Self::at(
+            base,
+            reserved,
+            minimum,
+            maximum_pages,
+            maximum,
+            Some(pool.clone()),
+        )
+    }
+
+    /// The memory in the `reserved` bytes at `base` (all inaccessible), made
+    /// `minimum` pages large.
+    fn at(
+        base: *mut u8,
+        reserved: usize,
+        minimum: u64,
+        maximum_pages: u64,
+        declared_maximum: Option<u64>,
+        pool: Option<Arc<MemoryPool>>,
+    ) -> Result<Box<Self>, MemoryError> {
         let mut memory = Box::new(LinearMemory {
             definition: VMMemoryDefinition {
-                base: base.cast(),
+                base,
                 current_length: 0,
             },
             reserved,
             maximum_pages,
-            declared_maximum: maximum,
+            declared_maximum,
+            used: 0,
+            pool,
         });
         memory.set_accessible(minimum as usize * PAGE_SIZE)?;
         Ok(memory)
@@ -123,6 +150,7 @@ impl LinearMemory {
                     libc::PROT_READ | libc::PROT_WRITE,
                 )
             };
+            self.used = self.used.max(len);
             if r != 0 {
                 return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
             }
@@ -314,9 +342,54 @@ unsafe fn extent(memory: *const LinearMemory) -> (*mut u8, usize) {
     }
 }
 
+/// Checks `minimum` against the maximum, then asks `limiter` for it.
+fn check_limits(
+    minimum: u64,
+    maximum: Option<u64>,
+    maximum_pages: u64,
+    limiter: Option<&mut dyn GrowthLimiter>,
+) -> Result<(), MemoryError> {
+    if minimum > maximum_pages {
+        return Err(MemoryError::TooLarge);
+    }
+    let bytes = minimum as usize * PAGE_SIZE;
+    let maximum_bytes = maximum.map(|p| (p as usize).saturating_mul(PAGE_SIZE));
+    if limiter.is_some_and(|l| !l.memory_growing(0, bytes, maximum_bytes)) {
+        return Err(MemoryError::Refused);
+    }
+    Ok(())
+}
+
+/// A new inaccessible reservation of `len` bytes.
+pub(crate) fn reserve(len: usize) -> Result<*mut u8, MemoryError> {
+    // SAFETY: an anonymous PROT_NONE mapping; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
+    }
+    Ok(base.cast())
+}
+
 impl Drop for LinearMemory {
     fn drop(&mut self) {
-        // SAFETY: unmapping exactly the reservation made in `new`.
-        unsafe { libc::munmap(self.definition.base.cast(), self.reserved) };
+        let base = self.definition.base;
+        match self.pool.take() {
+            // SAFETY: the reservation is `pool`'s, this memory used only its first
+            // `used` bytes, and nothing refers to them any more.
+            Some(pool) => unsafe { pool.give_back(base, self.used) },
+            None => {
+                // SAFETY: unmapping exactly the reservation made in `new`.
+                unsafe { libc::munmap(base.cast(), self.reserved) };
+            }
+        }
     }
 }
