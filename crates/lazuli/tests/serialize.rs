@@ -150,3 +150,19 @@ fn precompiling_an_invalid_module_is_an_error() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("invalid module"), "{err:#}");
 }
+
+#[test]
+fn an_artifact_from_another_lazuli_version_is_refused() {
+    let engine = engine(&mut Config::new());
+    let mut artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    // The version follows the magic number and the format: a length, then text.
+    let version = env!("CARGO_PKG_VERSION").as_bytes();
+    let at = artifact
+        .windows(version.len())
+        .position(|w| w == version)
+        .expect("the version in the header");
+    artifact[at] = b'9';
+    // SAFETY: refused by the header check before anything else is read.
+    let err = unsafe { Module::deserialize(&engine, &artifact) }.unwrap_err();
+    assert!(err.to_string().contains("made by Lazuli 9"), "{err}");
+}

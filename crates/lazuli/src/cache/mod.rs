@@ -245,7 +245,7 @@ impl CodeCache {
             .and_then(|t| SystemTime::now().duration_since(t).ok());
         let due = age.is_none_or(|age| age >= SWEEP_AFTER);
         if due {
-            let _ = File::create(&marker);
+            let _ = File::create(&marker).and_then(|f| f.set_modified(SystemTime::now()));
         }
         due
     }
