@@ -11,6 +11,7 @@ use lazuli_environ::{
 };
 
 /// What a decoded function's tables may refer to.
+#[derive(Clone, Copy)]
 pub(crate) struct Bounds {
     /// Functions in the module (relocation targets are function indices).
     pub(crate) functions: u32,

@@ -165,7 +165,8 @@ pub struct CompileStats {
     /// Cache entries found but refused (truncated, corrupted, not authentic, or
     /// not fitting the function); their functions were compiled.
     pub cache_rejected: u64,
-    /// Compiled functions and OSR entries written to the code cache.
+    /// Compiled functions and OSR entries handed to the code cache to store (its
+    /// own thread writes them; a write the disk refuses is lost).
     pub cache_stored: u64,
 }
 

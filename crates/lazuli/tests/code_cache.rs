@@ -114,6 +114,7 @@ fn only_functions_that_never_ran_before_are_compiled() {
     let stats = module.compile_stats();
     assert_eq!(stats.functions_compiled, 1, "only c: {stats:?}");
     assert_eq!(stats.cache_hits, 2);
+    drop((module, store, instance));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -141,6 +142,7 @@ fn a_function_that_tiered_up_before_starts_optimised() {
     );
     // Optimised code does not count: the budget the slot started with is untouched.
     assert_eq!(module.tier_up_budget(c_index), Some(i32::MAX));
+    drop((module, store, instance));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -266,6 +268,7 @@ fn a_changed_body_gets_an_entry_of_its_own() {
         (1, 1),
         "a hit, b not"
     );
+    drop((module, store, instance));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -313,6 +316,8 @@ fn entries_of(wat: &str, without: &BTreeMap<OsString, u64>) -> BTreeMap<OsString
     if let Ok(c) = instance.get_typed_func::<i32, i32>(&mut store, "c") {
         c.call(&mut store, 4).unwrap();
     }
+    // Dropping the engine finishes the cache's writes.
+    drop((engine, module, store, instance));
     let mut found = sizes(&dir);
     found.retain(|name, _| !without.contains_key(name));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -345,8 +350,9 @@ fn the_size_bound_evicts_the_least_recently_used_entries() {
     age_all(&dir, 3);
     // Running `c` uses (and so renews) the trampolines and adds `c`'s entry;
     // `a` and `b` stay three hours old.
-    let (_, mut store, instance) = instantiate(&engine(&dir, 1_000_000));
+    let (module, mut store, instance) = instantiate(&engine(&dir, 1_000_000));
     assert_eq!(call(&mut store, &instance, "c", 4), 6);
+    drop((module, store, instance));
     // A bound that the recent entries and `c2`'s fit in, but not `a` or `b` too
     // (after a sweep, entries take at most nine tenths of it).
     let recent: u64 = [&trampolines, &c, &c2]
@@ -359,6 +365,7 @@ fn the_size_bound_evicts_the_least_recently_used_entries() {
     let mut store = Store::new(module.engine(), ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     assert_eq!(call(&mut store, &instance, "c", 4), 2, "0 + 2");
+    drop((module, store, instance));
     let left = sizes(&dir);
     let expected: BTreeMap<_, _> = [trampolines, c, c2].into_iter().flatten().collect();
     assert_eq!(left, expected, "a and b, the least recently used, are gone");
@@ -401,5 +408,6 @@ fn an_invalid_module_stays_invalid_with_a_cache() {
         let (_, mut store, instance) = instantiate(&eager);
         assert_eq!(call(&mut store, &instance, "a", 4), 15);
     }
+    drop(eager);
     std::fs::remove_dir_all(&dir).unwrap();
 }

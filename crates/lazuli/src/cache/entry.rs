@@ -98,7 +98,7 @@ pub(super) fn secret(dir: &Path) -> std::io::Result<[u8; 32]> {
     }
     let mut secret = [0; 32];
     getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let temp = super::temp_path(dir, "key");
+    let temp = super::dir::temp_path(dir, "key");
     write_private(&temp, &secret)?;
     let linked = std::fs::hard_link(&temp, &path);
     let result = match linked {

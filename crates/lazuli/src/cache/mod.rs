@@ -7,25 +7,30 @@
 //! - `entry.rs`: the file format and its checks; an entry is untrusted input.
 //! - `evict.rs`: the size bound, least recently used first.
 //!
+//! - `dir.rs`: reading and writing entries in the directory.
+//! - `writer.rs`: the thread that writes them, off the compiling thread.
+//!
 //! Entries are written to a temporary file and renamed into place, so a reader sees
 //! a whole entry or none, and processes filling the same directory at once never
 //! see each other's partial files. Every failure to read or write the cache is a
 //! miss: the function is compiled as if there were no cache.
 
+mod dir;
 mod entry;
 mod evict;
 mod key;
+mod writer;
 
 pub(crate) use key::{Key, ModuleContext, Tier, key, trampoline_key, validated_key};
 
 use crate::codec::Bounds;
 use anyhow::{Context, Result};
+use dir::Dir;
 use lazuli_environ::CompiledFunction;
-use std::fs::File;
-use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use writer::{Job, Writer};
 
 /// Where the code cache lives and how large it may grow (`Config::cache`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,53 +93,34 @@ pub(crate) struct Cached {
 pub(crate) struct CacheCounters {
     pub(crate) hits: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Entries handed to the writer (written unless the disk refuses).
     pub(crate) stored: AtomicU64,
 }
 
-/// An open cache directory, shared by an engine's modules.
+/// An open cache directory, shared by an engine's modules. Reads happen on the
+/// thread that asks; writes are handed to a thread of the cache's own, in order,
+/// and finished when the cache (its engine) is dropped.
 pub(crate) struct CodeCache {
-    dir: PathBuf,
-    /// The key entries are authenticated with (`DIR/key`).
-    secret: [u8; 32],
-    max_bytes: u64,
-    /// Bytes this engine wrote since it last enforced the bound.
-    written: AtomicU64,
-    /// Whether this engine has stored anything yet.
-    stored_once: AtomicBool,
+    dir: Arc<Dir>,
+    writer: Writer,
 }
-
-/// Names this process's temporary files (with its id): unique across engines.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// An entry is touched (its time moved to now, for eviction) when it is used and
-/// was last touched longer ago than this.
-const TOUCH_AFTER: Duration = Duration::from_secs(600);
-
-/// A process's first store enforces the bound if nobody did for this long.
-const SWEEP_AFTER: Duration = Duration::from_secs(60);
 
 impl CodeCache {
     /// Opens (creating it if needed) the cache `config` describes; `None` when the
     /// cache is off.
     pub(crate) fn open(config: &CacheConfig) -> Result<Option<CodeCache>> {
-        let Some(dir) = config.directory() else {
+        let Some(path) = config.directory() else {
             return Ok(None);
         };
-        let cannot = || format!("cannot use `{}` as the code cache", dir.display());
-        std::fs::create_dir_all(dir.join("tmp")).with_context(cannot)?;
-        let secret = entry::secret(dir).with_context(cannot)?;
+        let cannot = || format!("cannot use `{}` as the code cache", path.display());
+        std::fs::create_dir_all(path.join("tmp")).with_context(cannot)?;
+        let secret = entry::secret(path).with_context(cannot)?;
+        let dir = Dir::open(path, secret, config.max_bytes).with_context(cannot)?;
+        let dir = Arc::new(dir);
         Ok(Some(CodeCache {
-            dir: dir.to_path_buf(),
-            secret,
-            max_bytes: config.max_bytes,
-            written: AtomicU64::new(0),
-            stored_once: AtomicBool::new(false),
+            writer: Writer::new(dir.clone()),
+            dir,
         }))
-    }
-
-    fn path(&self, key: &Key) -> PathBuf {
-        let hex = key.hex();
-        self.dir.join(&hex[..2]).join(&hex[2..])
     }
 
     /// The function stored under `key`, if there is a whole, authentic entry for
@@ -146,29 +132,24 @@ impl CodeCache {
         bounds: &Bounds,
         counters: &CacheCounters,
     ) -> Option<Cached> {
-        let file = File::open(self.path(key)).ok()?;
-        let func = read_whole(&file).and_then(|(bytes, modified)| {
-            let (func, flags) = entry::decode(&bytes, key, &self.secret, bounds)?;
-            touch(&file, modified);
-            let tiered = flags & entry::TIERED != 0;
-            Some(Cached { func, tiered })
-        });
-        let Some(func) = func else {
-            counters.rejected.fetch_add(1, Ordering::Relaxed);
-            return None;
+        let (found, cached) = self.dir.load(key, bounds);
+        let counter = match (found, &cached) {
+            (_, Some(_)) => &counters.hits,
+            (true, None) => &counters.rejected,
+            (false, None) => return None,
         };
-        counters.hits.fetch_add(1, Ordering::Relaxed);
-        Some(func)
+        counter.fetch_add(1, Ordering::Relaxed);
+        cached
     }
 
     /// Whether there is an entry under `key` (not whether it is usable).
     pub(crate) fn contains(&self, key: &Key) -> bool {
-        self.path(key).is_file()
+        self.dir.contains(key)
     }
 
-    /// Stores `func` under `key` (replacing any entry there), then enforces the size
-    /// bound if it is due. Failures are ignored: the cache is an optimisation.
-    /// `body_start` is where the function's body starts in its module.
+    /// Stores `func` under `key` (replacing any entry there); `body_start` is
+    /// where the function's body starts in its module. Failures are ignored: the
+    /// cache is an optimisation.
     pub(crate) fn store(
         &self,
         key: &Key,
@@ -176,40 +157,24 @@ impl CodeCache {
         body_start: u32,
         counters: &CacheCounters,
     ) {
-        let bytes = entry::encode(func, body_start, 0, key, &self.secret);
-        if self.write(key, &bytes).is_ok() {
-            counters.stored.fetch_add(1, Ordering::Relaxed);
-        }
-        let written = self
-            .written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let first = !self.stored_once.swap(true, Ordering::Relaxed);
-        if written + bytes.len() as u64 >= self.max_bytes / 8 || (first && self.sweep_due()) {
-            self.written.store(0, Ordering::Relaxed);
-            let _ = evict::sweep(&self.dir, self.max_bytes);
-        }
+        let bytes = entry::encode(func, body_start, 0, key, self.dir.secret());
+        self.writer.send(Job::Write { key: *key, bytes });
+        counters.stored.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks the first-tier entry under `key` (fitting `bounds`) as [`entry::TIERED`]:
-    /// its function's optimised code is in the cache too.
+    /// its function's optimised code is in the cache too. Done by the writer, after
+    /// the writes handed to it before.
     pub(crate) fn mark_tiered(&self, key: &Key, bounds: &Bounds) {
-        let counters = CacheCounters::default();
-        if let Some(Cached {
-            func,
-            tiered: false,
-        }) = self.load(key, bounds, &counters)
-        {
-            let bytes = entry::encode(&func, bounds.body_start, entry::TIERED, key, &self.secret);
-            let _ = self.write(key, &bytes);
-        }
+        let bounds = *bounds;
+        self.writer.send(Job::MarkTiered { key: *key, bounds });
     }
 
     /// Whether a marker (an entry without code, see [`CodeCache::store_marker`])
     /// is stored under `key`.
     pub(crate) fn has_marker(&self, key: &Key) -> bool {
-        let counters = CacheCounters::default();
-        self.load(key, &Bounds::TRAMPOLINE, &counters)
-            .is_some_and(|c| c.func.code.is_empty())
+        let (_, cached) = self.dir.load(key, &Bounds::TRAMPOLINE);
+        cached.is_some_and(|c| c.func.code.is_empty())
     }
 
     /// Stores a marker under `key`: an authenticated entry that holds no code and
@@ -217,67 +182,5 @@ impl CodeCache {
     pub(crate) fn store_marker(&self, key: &Key) {
         let counters = CacheCounters::default();
         self.store(key, &CompiledFunction::default(), 0, &counters);
-    }
-
-    /// Writes `bytes` to a temporary file and renames it to `key`'s path.
-    fn write(&self, key: &Key, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.path(key);
-        let temp = temp_path(&self.dir, "entry");
-        let written = File::create(&temp).and_then(|mut f| f.write_all(bytes));
-        let renamed = written.and_then(|()| {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(&temp, &path)
-        });
-        if renamed.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        renamed
-    }
-
-    /// Whether nobody enforced the bound for [`SWEEP_AFTER`]; marks it done if so.
-    fn sweep_due(&self) -> bool {
-        let marker = self.dir.join("swept");
-        let age = std::fs::metadata(&marker)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok());
-        let due = age.is_none_or(|age| age >= SWEEP_AFTER);
-        if due {
-            let _ = File::create(&marker).and_then(|f| f.set_modified(SystemTime::now()));
-        }
-        due
-    }
-}
-
-/// A name for a new temporary file in the cache `dir`, unique to this process
-/// and call.
-pub(super) fn temp_path(dir: &Path, label: &str) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{label}.{}.{n}", std::process::id());
-    dir.join("tmp").join(name)
-}
-
-/// The contents of `file` and its modification time, read with one `fstat` and
-/// one `read` for an entry (entries are never written in place, so the size
-/// cannot change under the reader; a file that is shorter than its size said is
-/// refused).
-fn read_whole(mut file: &File) -> Option<(Vec<u8>, Option<SystemTime>)> {
-    let meta = file.metadata().ok()?;
-    let mut bytes = vec![0; usize::try_from(meta.len()).ok()?];
-    file.read_exact(&mut bytes).ok()?;
-    Some((bytes, meta.modified().ok()))
-}
-
-/// Moves `file`'s modification time (`modified`) to now unless it is recent: the
-/// eviction order is by that time, and access times are often not kept.
-fn touch(file: &File, modified: Option<SystemTime>) {
-    let now = SystemTime::now();
-    let stale = modified
-        .and_then(|t| now.duration_since(t).ok())
-        .is_none_or(|age| age >= TOUCH_AFTER);
-    if stale {
-        let _ = file.set_modified(now);
     }
 }
