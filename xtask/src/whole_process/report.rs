@@ -438,4 +438,31 @@ mod tests {
             lines[10]
         );
     }
+
+    #[test]
+    fn second_start_summary_ratios() {
+        let rows = vec![
+            row("py", Kind::Python, Role::LazuliWarm, &[0.08]),
+            row("py", Kind::Python, Role::WasmtimeWarm, &[0.04]),
+            row("py", Kind::Python, Role::LazuliPrecompiled, &[0.02]),
+            row("py", Kind::Python, Role::WasmtimePrecompiled, &[0.02]),
+            row("a", Kind::Short, Role::LazuliWarm, &[0.5]),
+            row("a", Kind::Short, Role::WasmtimeWarm, &[1.0]),
+            row("a", Kind::Short, Role::LazuliPrecompiled, &[0.4]),
+            row("a", Kind::Short, Role::WasmtimePrecompiled, &[0.1]),
+        ];
+        let s = second_start_summary(&rows);
+        assert!(
+            s[0].contains("Lazuli 80 ms") && s[0].contains("= 2.00"),
+            "{}",
+            s[0]
+        );
+        // Warm: 2.0 and 0.5; precompiled: 1.0 and 4.0.
+        assert!(
+            s[1].contains("geomean 1.00;") && s[1].contains("a 0.50"),
+            "{}",
+            s[1]
+        );
+        assert!(s[2].contains("geomean 2.00 (target ≤ 1)"), "{}", s[2]);
+    }
 }

@@ -370,3 +370,47 @@ fn node() -> Result<PathBuf, String> {
     }
     Ok(PathBuf::from("node"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::whole_process::report::Kind;
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn second_start_command_lines() {
+        let work = std::env::temp_dir().join(format!("xtask-second-{}", std::process::id()));
+        let artifacts = work.join("precompiled");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        // Made already, so that no compiler runs here.
+        std::fs::write(artifacts.join("p.lzm"), b"").unwrap();
+        let program = Program {
+            name: "p".to_string(),
+            kind: Kind::Short,
+            wasm: PathBuf::from("/x/p.wasm"),
+            launch: Launch::plain(),
+        };
+        let runtimes = second_start(&work, Path::new("/bin/lazuli"), &work);
+        let line = |i: usize| args(&runtimes[i].command(&program).unwrap()).join(" ");
+        assert_eq!(line(0), "run --tier auto --cache off /x/p.wasm");
+        let cache = work.join("lazuli-cache");
+        assert_eq!(
+            line(1),
+            format!("run --tier auto --cache {} /x/p.wasm", cache.display())
+        );
+        let lzm = artifacts.join("p.lzm");
+        assert_eq!(
+            line(2),
+            format!("run --tier auto --cache off {}", lzm.display())
+        );
+        // Wasmtime was not fetched into `work`: its rows say so.
+        let missing = runtimes[3].command(&program).unwrap_err();
+        assert!(missing.contains("not found"), "{missing}");
+        std::fs::remove_dir_all(&work).unwrap();
+    }
+}
