@@ -515,7 +515,7 @@ impl ModuleInner {
         defined: u32,
         osr_loop: Option<u32>,
     ) -> Result<CompiledFunction> {
-        let func = self.compile_guarded(defined, || match osr_loop {
+        let func = compile_guarded(&self.info, defined, || match osr_loop {
             None => compiler.compile_function(&self.info, &self.bytes, defined),
             Some(l) => compiler.compile_osr_entry(&self.info, &self.bytes, defined, l),
         })?;
@@ -557,16 +557,6 @@ impl ModuleInner {
             .get_or_init(|| ModuleContext::new(&self.bytes));
         let body = &self.bytes[self.info.bodies[defined as usize].range.clone()];
         cache::key(tier, context, defined, osr_loop, body)
-    }
-
-    /// Runs `compile`, which compiles defined function `defined` (or its OSR
-    /// entry), turning a panic into an error.
-    fn compile_guarded(
-        &self,
-        defined: u32,
-        compile: impl FnOnce() -> Result<CompiledFunction, CompileError>,
-    ) -> Result<CompiledFunction> {
-        compile_guarded(&self.info, defined, compile)
     }
 
     /// The compiler of defined function `defined`'s first compile: the engine's
