@@ -210,6 +210,15 @@ fn an_empty_entry_is_compiled_again() {
 }
 
 #[test]
+fn a_huge_entry_is_refused_without_being_read() {
+    // 4 GiB, sparse: reading it whole would exhaust memory.
+    refused_after("huge", |f| {
+        let file = std::fs::File::options().write(true).open(f).unwrap();
+        file.set_len(4 << 30).unwrap();
+    });
+}
+
+#[test]
 fn an_entry_edited_without_the_cache_key_is_compiled_again() {
     // Whoever edits the code (here: every byte after the header turned into a
     // trap instruction) cannot give it a valid MAC without the secret in `key`.

@@ -18,6 +18,10 @@ const TOUCH_AFTER: Duration = Duration::from_secs(600);
 /// A process's first write enforces the bound if nobody did for this long.
 const SWEEP_AFTER: Duration = Duration::from_secs(60);
 
+/// The largest entry file read: anything longer is refused before a byte of it
+/// is allocated (no function's code comes near it).
+const MAX_ENTRY_BYTES: u64 = 256 << 20;
+
 /// Names this process's temporary files (with its id): unique across engines.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -144,10 +148,13 @@ pub(super) fn temp_path(dir: &Path, label: &str) -> PathBuf {
 
 /// The contents of `file` and its modification time, read with one `fstat` and
 /// one `read` for an entry (entries are never written in place, so the size
-/// cannot change under the reader; a file that is shorter than its size said is
-/// refused).
+/// cannot change under the reader; a file that is shorter than its size said, or
+/// longer than [`MAX_ENTRY_BYTES`], is refused).
 fn read_whole(mut file: &File) -> Option<(Vec<u8>, Option<SystemTime>)> {
-    let meta = file.metadata().ok()?;
+    let meta = file
+        .metadata()
+        .ok()
+        .filter(|m| m.len() <= MAX_ENTRY_BYTES)?;
     let mut bytes = vec![0; usize::try_from(meta.len()).ok()?];
     file.read_exact(&mut bytes).ok()?;
     Some((bytes, meta.modified().ok()))
