@@ -420,3 +420,16 @@ fn an_invalid_module_stays_invalid_with_a_cache() {
     drop(eager);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_key_file_of_the_wrong_size_is_replaced() {
+    // The old entries were authenticated with the old key: all refused.
+    let dir = fresh_dir("bad-key");
+    run_a(&dir);
+    std::fs::write(dir.join("key"), [7; 64]).unwrap();
+    let stats = run_a(&dir);
+    assert_eq!((stats.cache_rejected, stats.functions_compiled), (2, 2));
+    assert_eq!(std::fs::metadata(dir.join("key")).unwrap().len(), 32);
+    assert_eq!(run_a(&dir).cache_hits, 2, "entries under the new key");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

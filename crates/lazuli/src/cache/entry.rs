@@ -19,7 +19,7 @@
 use super::Key;
 use crate::codec::{self, Bounds, Reader};
 use lazuli_environ::CompiledFunction;
-use std::io::Write;
+use std::io::{Read as _, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"LZCACHE\0";
@@ -91,9 +91,7 @@ fn mac(secret: &[u8; 32], key: &Key, payload: &[u8]) -> [u8; 32] {
 /// another process published first; a key file of the wrong size is replaced.
 pub(super) fn secret(dir: &Path) -> std::io::Result<[u8; 32]> {
     let path = dir.join("key");
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
+    if let Some(secret) = read_secret(&path) {
         return Ok(secret);
     }
     let mut secret = [0; 32];
@@ -103,14 +101,23 @@ pub(super) fn secret(dir: &Path) -> std::io::Result<[u8; 32]> {
     let linked = std::fs::hard_link(&temp, &path);
     let result = match linked {
         Ok(()) => Ok(secret),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() == 32 => Ok(bytes.try_into().unwrap_or(secret)),
-            _ => std::fs::rename(&temp, &path).map(|()| secret),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_secret(&path) {
+            Some(theirs) => Ok(theirs),
+            None => std::fs::rename(&temp, &path).map(|()| secret),
         },
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&temp);
     result
+}
+
+/// The secret in the key file at `path`, if it holds exactly 32 bytes (at most 33
+/// are read, whatever its size).
+fn read_secret(path: &Path) -> Option<[u8; 32]> {
+    let mut bytes = Vec::with_capacity(33);
+    let file = std::fs::File::open(path).ok()?;
+    std::io::Read::take(file, 33).read_to_end(&mut bytes).ok()?;
+    bytes.try_into().ok()
 }
 
 /// Creates `path` readable and writable by its owner only, holding `bytes`.
