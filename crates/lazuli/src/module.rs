@@ -12,6 +12,7 @@ use crate::cache::{self, CacheCounters, Cached, ModuleContext};
 use crate::codec::Bounds;
 use crate::engine::Trampolines;
 use crate::segments::Segments;
+use crate::serialize::Precompiled;
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
@@ -74,6 +75,9 @@ pub(crate) struct ModuleInner {
     cache_counters: CacheCounters,
     /// The segments prepared for instantiation, by the first one.
     segments: OnceLock<Segments>,
+    /// The code of a precompiled module that a lazy engine loaded: a function's
+    /// first call takes it from here instead of compiling.
+    precompiled: Option<Precompiled>,
 }
 
 /// How far compiling one defined function has got. Locked while compiling lazily,
@@ -212,7 +216,7 @@ impl Module {
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let info = parse(engine, bytes)?;
-        let inner = ModuleInner::new(engine, info, bytes)?;
+        let inner = ModuleInner::new(engine, info, bytes, None)?;
         if !engine.is_lazy() {
             inner.compile_all()?;
         } else {
@@ -229,15 +233,24 @@ impl Module {
         bytes: &[u8],
         compiled: &[CompiledFunction],
     ) -> Result<Module> {
-        let inner = ModuleInner::new(engine, info, bytes)?;
-        if engine.optimizer().is_some() {
-            // Precompiled code is the optimiser's: nothing counts or tiers up.
-            inner
-                .tiered_up
-                .iter()
-                .for_each(|t| t.store(true, Ordering::Relaxed));
-        }
+        let inner = ModuleInner::new(engine, info, bytes, None)?;
+        inner.never_tier_up();
         inner.publish_all(compiled)?;
+        Ok(Module { inner })
+    }
+
+    /// The module of `bytes` (parsed into `info`) whose functions' code is in
+    /// `precompiled`, for a lazy engine: each function's slot starts at its stub,
+    /// and its first call publishes its code.
+    pub(crate) fn from_precompiled(
+        engine: &Engine,
+        info: ModuleInfo,
+        bytes: &[u8],
+        precompiled: Precompiled,
+    ) -> Result<Module> {
+        let inner = ModuleInner::new(engine, info, bytes, Some(precompiled))?;
+        inner.never_tier_up();
+        inner.publish_stubs()?;
         Ok(Module { inner })
     }
 
@@ -421,9 +434,15 @@ fn validate_bodies(info: &ModuleInfo, bytes: &[u8]) -> Result<(), WasmError> {
 }
 
 impl ModuleInner {
-    /// The module of `bytes`, parsed into `info`, with nothing compiled or
-    /// published yet (its slots are empty).
-    fn new(engine: &Engine, info: ModuleInfo, bytes: &[u8]) -> Result<Arc<ModuleInner>> {
+    /// The module of `bytes`, parsed into `info` (whose functions' code is in
+    /// `precompiled` if given), with nothing compiled or published yet (its slots
+    /// are empty).
+    fn new(
+        engine: &Engine,
+        info: ModuleInfo,
+        bytes: &[u8],
+        precompiled: Option<Precompiled>,
+    ) -> Result<Arc<ModuleInner>> {
         let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
         let trampolines = if engine.is_native() {
             info.types
@@ -452,6 +471,7 @@ impl ModuleInner {
             cache_context: OnceLock::new(),
             cache_counters: CacheCounters::default(),
             segments: OnceLock::new(),
+            precompiled,
         });
         Ok(inner)
     }
@@ -463,6 +483,12 @@ impl ModuleInner {
     /// if it tiered up in an earlier run (it then starts optimised and never
     /// counts), else its first-tier code.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
+        if let Some(precompiled) = &self.precompiled {
+            return precompiled.function(&self.info, defined).ok_or_else(|| {
+                let index = self.info.num_imported_funcs + defined;
+                anyhow!("the precompiled code of function {index} is corrupt")
+            });
+        }
         let first_tier = self.first_tier(defined);
         if let Some(cached) = self.look_up_cache(first_tier, defined, None) {
             let optimised = cached.tiered.then(|| self.cached_optimised(defined));
@@ -583,6 +609,15 @@ impl ModuleInner {
             slot.set_budget(i32::try_from(budget).unwrap_or(i32::MAX));
         }
         slot.set(code);
+    }
+
+    /// Marks every function tiered up, so that none counts or asks for tier-up:
+    /// precompiled code is the optimiser's already.
+    fn never_tier_up(&self) {
+        if self.engine.optimizer().is_some() {
+            let tiered = self.tiered_up.iter();
+            tiered.for_each(|t| t.store(true, Ordering::Relaxed));
+        }
     }
 
     /// Compiles every function in parallel and publishes them as one block with

@@ -6,8 +6,13 @@
 //! magic "LZMODULE" | format u32
 //! version, target, settings: each a u32 length then UTF-8
 //! the Wasm module: u32 length then bytes
-//! the defined functions: u32 count, then each in `codec.rs`'s encoding
+//! the defined functions: u32 count, the u32 end of each in what follows, then
+//!   each in `codec.rs`'s encoding
 //! ```
+//!
+//! A lazy engine decodes and publishes a precompiled function when it is first
+//! called (the function's slot starts at its lazy-compile stub, as when
+//! compiling lazily); an eager one publishes them all at load.
 //!
 //! An artifact is checked for the Lazuli version, the target and the settings that
 //! change code (the optimising compiler's fingerprint, the Wasm features) before
@@ -28,7 +33,7 @@ const MAGIC: &[u8; 8] = b"LZMODULE";
 fn corrupt() -> anyhow::Error {
     anyhow!("the precompiled module is truncated or corrupt")
 }
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 impl Engine {
     /// Compiles every function of `bytes` (binary or text) with this engine's
@@ -84,7 +89,11 @@ impl Module {
             .map_err(|e| anyhow!("invalid module in the precompiled artifact: {e}"))?;
         // Its bodies were validated when it was compiled.
         info.func_validators.clear();
-        let compiled = read_functions(&mut r, &info).ok_or_else(corrupt)?;
+        let functions = Precompiled::read(&mut r, &info).ok_or_else(corrupt)?;
+        if engine.is_lazy() {
+            return Module::from_precompiled(engine, info, wasm, functions);
+        }
+        let compiled = functions.all(&info).ok_or_else(corrupt)?;
         Module::from_compiled(engine, info, wasm, &compiled)
     }
 
@@ -121,10 +130,18 @@ fn write(
         put_bytes(&mut w, field.as_bytes());
     }
     put_bytes(&mut w, wasm);
+    let mut blob = Vec::with_capacity(code + 64 * compiled.len());
+    let ends: Vec<u32> = compiled
+        .iter()
+        .zip(&info.bodies)
+        .map(|(func, body)| {
+            codec::encode(&mut blob, func, body.range.start as u32);
+            blob.len() as u32
+        })
+        .collect();
     codec::put_u32(&mut w, compiled.len() as u32);
-    for (func, body) in compiled.iter().zip(&info.bodies) {
-        codec::encode(&mut w, func, body.range.start as u32);
-    }
+    ends.iter().for_each(|end| codec::put_u32(&mut w, *end));
+    w.extend_from_slice(&blob);
     w
 }
 
@@ -165,13 +182,43 @@ fn check_header(engine: &Engine, r: &mut Reader<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The code of every defined function of `info`, read off `r`.
-fn read_functions(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Vec<CompiledFunction>> {
-    if r.u32()? != info.num_defined_funcs() {
-        return None;
+/// The defined functions of an artifact, each decoded when asked for.
+pub(crate) struct Precompiled {
+    /// The functions in `codec.rs`'s encoding, one after another.
+    blob: Box<[u8]>,
+    /// Where each function's encoding ends in `blob` (and the next one's starts).
+    ends: Vec<u32>,
+}
+
+impl Precompiled {
+    /// The functions of `info` read off `r`, which they must end.
+    fn read(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Precompiled> {
+        let count = r.u32()?;
+        if count != info.num_defined_funcs() {
+            return None;
+        }
+        let ends = (0..count).map(|_| r.u32()).collect::<Option<Vec<u32>>>()?;
+        let in_order = ends.windows(2).all(|w| w[0] <= w[1]);
+        let last = ends.last().map_or(0, |&e| e as usize);
+        (in_order && last == r.0.len()).then(|| Precompiled {
+            blob: r.0.into(),
+            ends,
+        })
     }
-    let functions = (0..info.num_defined_funcs())
-        .map(|d| codec::decode(r, &Bounds::of(info, d)))
-        .collect::<Option<Vec<_>>>()?;
-    r.0.is_empty().then_some(functions)
+
+    /// The code of defined function `defined` of `info`, if its encoding is whole
+    /// and fits the function.
+    pub(crate) fn function(&self, info: &ModuleInfo, defined: u32) -> Option<CompiledFunction> {
+        let d = defined as usize;
+        let start = d.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        let mut r = Reader(self.blob.get(start..*self.ends.get(d)? as usize)?);
+        codec::decode(&mut r, &Bounds::of(info, defined)).filter(|_| r.0.is_empty())
+    }
+
+    /// The code of every defined function of `info`.
+    fn all(&self, info: &ModuleInfo) -> Option<Vec<CompiledFunction>> {
+        (0..info.num_defined_funcs())
+            .map(|d| self.function(info, d))
+            .collect()
+    }
 }

@@ -166,3 +166,25 @@ fn an_artifact_from_another_lazuli_version_is_refused() {
     let err = unsafe { Module::deserialize(&engine, &artifact) }.unwrap_err();
     assert!(err.to_string().contains("made by Lazuli 9"), "{err}");
 }
+
+#[test]
+fn a_lazy_engine_publishes_a_precompiled_function_at_its_first_call() {
+    // Lazy (the default): loading publishes only the stubs; the first call
+    // publishes the function's code, decoded from the artifact, not compiled.
+    let engine = engine(&mut Config::new());
+    let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    // SAFETY: from `precompile_module`.
+    let module = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
+    let loaded = module.compile_stats().code_memory_bytes;
+    assert_eq!(run(&module, 3), 9 + i32::from(b'l'));
+    let stats = module.compile_stats();
+    assert!(stats.code_memory_bytes > loaded, "{loaded} then {stats:?}");
+    assert_eq!(stats.functions_compiled, 0);
+    // Eager: everything is published at load.
+    let eager = self::engine(Config::new().compilation(Compilation::Eager));
+    // SAFETY: from `precompile_module` with the same settings.
+    let module = unsafe { Module::deserialize(&eager, &artifact) }.unwrap();
+    let loaded = module.compile_stats().code_memory_bytes;
+    assert_eq!(run(&module, 3), 9 + i32::from(b'l'));
+    assert_eq!(module.compile_stats().code_memory_bytes, loaded);
+}
