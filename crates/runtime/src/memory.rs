@@ -220,26 +220,12 @@ impl LinearMemory {
         len: usize,
         fd: std::os::fd::RawFd,
     ) -> Result<bool, MemoryError> {
-        let at = self.accessible_range(offset, len)?;
-        // SAFETY: `at..at + len` is accessible memory of this reservation (checked
-        // above), which only this memory maps; `&mut self` means no reference to
-        // its bytes is live, and no Wasm runs on it while the owner borrows it.
-        // Every page of the new mapping is backed by the file, per the contract.
-        let mapped = unsafe {
-            libc::mmap(
-                at.cast(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_FIXED,
-                fd,
-                0,
-            )
-        };
-        if mapped == libc::MAP_FAILED {
-            self.zero(offset, len)?;
-            return Ok(false);
+        // SAFETY: the caller's contract is `remap`'s.
+        if unsafe { self.remap(offset, len, 0, fd) }? {
+            return Ok(true);
         }
-        Ok(true)
+        self.zero(offset, len)?;
+        Ok(false)
     }
 
     /// Replaces the accessible bytes `offset..offset + len` with fresh zero pages,
@@ -249,25 +235,37 @@ impl LinearMemory {
     /// (guarded), where whatever the failed mappings left unmapped faults into a
     /// trap.
     fn zero(&mut self, offset: usize, len: usize) -> Result<(), MemoryError> {
-        let at = self.accessible_range(offset, len)?;
-        // SAFETY: as in `map_private`: accessible memory of this reservation, no
-        // reference to its bytes live.
-        let mapped = unsafe {
-            libc::mmap(
-                at.cast(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if mapped == libc::MAP_FAILED {
-            self.definition.current_length = 0;
-            self.maximum_pages = 0;
-            return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
+        // SAFETY: an anonymous mapping has no file that could shrink.
+        if unsafe { self.remap(offset, len, libc::MAP_ANON, -1) }? {
+            return Ok(());
         }
-        Ok(())
+        self.definition.current_length = 0;
+        self.maximum_pages = 0;
+        Err(MemoryError::Os(std::io::Error::last_os_error().to_string()))
+    }
+
+    /// Maps `fd` (with `MAP_ANON` and `-1`: zero pages) read-write and private over
+    /// the accessible bytes `offset..offset + len`, `flags` added to `MAP_PRIVATE |
+    /// MAP_FIXED`; false if the kernel refused.
+    ///
+    /// # Safety
+    /// A file `fd` is at least `len` bytes long and can never shrink.
+    unsafe fn remap(
+        &mut self,
+        offset: usize,
+        len: usize,
+        flags: libc::c_int,
+        fd: std::os::fd::RawFd,
+    ) -> Result<bool, MemoryError> {
+        let at = self.accessible_range(offset, len)?;
+        let (prot, flags) = (
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_FIXED | flags,
+        );
+        // SAFETY: `at..at + len` is this reservation's accessible memory (checked
+        // above), no reference to it is live (`&mut self`), and every page is backed.
+        let mapped = unsafe { libc::mmap(at.cast(), len, prot, flags, fd, 0) };
+        Ok(mapped != libc::MAP_FAILED)
     }
 
     /// The address of the accessible bytes `offset..offset + len`.
