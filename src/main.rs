@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -518,13 +518,14 @@ fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
 /// (`lazuli compile -o`).
 fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
     let failed = || format!("failed to compile `{}`", path.display());
-    let binary = read_module_bytes(path)?;
-    if Module::is_precompiled(&binary) {
+    if starts_precompiled(path)? {
         // SAFETY: the user names the file to run; a precompiled module is trusted
-        // like the native program it is (the usage says so), and its header is
-        // checked against this engine before anything in it is used.
-        return unsafe { Module::deserialize(engine, &binary) }.with_context(failed);
+        // like the native program it is (the usage says so), its header is
+        // checked against this engine before anything in it is used, and the
+        // file is mapped, not read, so it must not change while it runs.
+        return unsafe { Module::deserialize_file(engine, path) }.with_context(failed);
     }
+    let binary = read_module_bytes(path)?;
     Module::from_binary(engine, &binary).with_context(failed)
 }
 
@@ -549,7 +550,36 @@ const MAX_INPUT_BYTES: u64 = 1 << 30;
 
 /// Reads an input file, which must be a regular file of at most [`MAX_INPUT_BYTES`]:
 /// a device such as `/dev/zero` never ends and a FIFO would block.
+/// Whether the file at `path` starts like a precompiled module: one read of its
+/// first bytes, for such a module is mapped rather than read.
+fn starts_precompiled(path: &Path) -> Result<bool> {
+    let mut magic = [0u8; 8];
+    let file = open_input(path)?;
+    let n = file
+        .read_at(&mut magic, 0)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Module::is_precompiled(&magic[..n]))
+}
+
 fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let cannot_read = || format!("cannot read `{}`", path.display());
+    let file = open_input(path)?;
+    let mut bytes = Vec::new();
+    // The bound holds even if the file grows while it is read.
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(cannot_read)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        bail!(
+            "cannot read `{}`: it is larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Opens the regular file at `path`, if it is no larger than an input may be.
+fn open_input(path: &Path) -> Result<std::fs::File> {
     let cannot_read = || format!("cannot read `{}`", path.display());
     // Non-blocking, so that opening a FIFO with no writer returns at once (reading
     // a regular file ignores the flag); the type is then checked on the opened
@@ -569,18 +599,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>> {
             path.display()
         );
     }
-    let mut bytes = Vec::new();
-    // The bound holds even if the file grows while it is read.
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(cannot_read)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        bail!(
-            "cannot read `{}`: it is larger than {MAX_INPUT_BYTES} bytes",
-            path.display()
-        );
-    }
-    Ok(bytes)
+    Ok(file)
 }
 
 /// Parses the text format into a binary module.

@@ -176,36 +176,14 @@ impl CodeMemory {
         functions: &[&CompiledFunction],
         resolve: impl Fn(usize, u32) -> Option<RelocTarget>,
     ) -> Result<Batch, JitError> {
-        let mut offsets = Vec::with_capacity(functions.len());
-        let mut size = 0usize;
-        for f in functions {
-            size = size.next_multiple_of(FUNCTION_ALIGN);
-            offsets.push(size..size + f.code.len());
-            size += f.code.len();
-        }
+        let size = lay_out(functions).1.max(1);
         // Every batch takes room, so that no two batches start at the same address.
-        let size = size.max(1);
         let mut chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
         let chunk = place(&mut chunks, size)?;
         let offset = chunk.used;
         let start = chunk.base() + offset;
-        let mut bytes = vec![0u8; size];
-        for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
-            bytes[range.clone()].copy_from_slice(&f.code);
-            for reloc in &f.relocs {
-                let target = match resolve(i, reloc.func) {
-                    Some(RelocTarget::Batch(j)) => start + offsets[j].start,
-                    Some(RelocTarget::Address(a)) => a,
-                    None => {
-                        return Err(JitError::Placement(format!(
-                            "no address for relocation to function {}",
-                            reloc.func
-                        )));
-                    }
-                };
-                apply(&mut bytes, range.start, reloc, start, target)?;
-            }
-        }
+        let (mut bytes, offsets) = relocate(functions, start, resolve)?;
+        bytes.resize(size, 0);
         chunk.write(offset, &bytes)?;
         chunk.used = (offset + size).next_multiple_of(FUNCTION_ALIGN);
         Ok(Batch {
@@ -225,6 +203,69 @@ impl CodeMemory {
             .map(|c| c.used.next_multiple_of(region::page::size()))
             .sum()
     }
+}
+
+/// Lays `functions` out one after another, each 16-byte aligned, into an image
+/// that can be placed at any address: the relocations between them are relative,
+/// resolved through `resolve` (a callee's position in `functions`). Precompiled
+/// modules are such images, mapped executable where they lie in their file.
+pub fn relocatable_image(
+    functions: &[&CompiledFunction],
+    resolve: impl Fn(u32) -> Option<usize>,
+) -> Result<(Vec<u8>, Vec<Range<usize>>), JitError> {
+    let mut relocs = functions.iter().flat_map(|f| &f.relocs);
+    if let Some(r) = relocs.find(|r| r.kind == RelocKind::Abs8) {
+        return Err(JitError::Placement(format!(
+            "an absolute relocation (to function {}) has no place in a relocatable image",
+            r.func
+        )));
+    }
+    // Relative relocations come out the same whatever the base: lay out at 0.
+    relocate(functions, 0, |_, func| {
+        resolve(func).map(RelocTarget::Batch)
+    })
+}
+
+/// Each of `functions`' range in their layout (16-byte aligned, in order), and
+/// the layout's size.
+fn lay_out(functions: &[&CompiledFunction]) -> (Vec<Range<usize>>, usize) {
+    let mut offsets = Vec::with_capacity(functions.len());
+    let mut size = 0usize;
+    for f in functions {
+        size = size.next_multiple_of(FUNCTION_ALIGN);
+        offsets.push(size..size + f.code.len());
+        size += f.code.len();
+    }
+    (offsets, size)
+}
+
+/// The bytes of `functions` laid out to start at address `start`, with their
+/// relocations applied (targets from `resolve(i, callee)` for the `i`th
+/// function), and each function's range in them.
+fn relocate(
+    functions: &[&CompiledFunction],
+    start: usize,
+    resolve: impl Fn(usize, u32) -> Option<RelocTarget>,
+) -> Result<(Vec<u8>, Vec<Range<usize>>), JitError> {
+    let (offsets, size) = lay_out(functions);
+    let mut bytes = vec![0u8; size];
+    for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
+        bytes[range.clone()].copy_from_slice(&f.code);
+        for reloc in &f.relocs {
+            let target = match resolve(i, reloc.func) {
+                Some(RelocTarget::Batch(j)) => start + offsets[j].start,
+                Some(RelocTarget::Address(a)) => a,
+                None => {
+                    return Err(JitError::Placement(format!(
+                        "no address for relocation to function {}",
+                        reloc.func
+                    )));
+                }
+            };
+            apply(&mut bytes, range.start, reloc, start, target)?;
+        }
+    }
+    Ok((bytes, offsets))
 }
 
 /// The chunk `size` bytes go into: the last one if they fit after its code, else a
@@ -279,7 +320,7 @@ fn apply(
 
 /// Makes freshly written code visible to instruction fetch.
 #[cfg(target_arch = "aarch64")]
-fn flush_icache(start: usize, len: usize) {
+pub(crate) fn flush_icache(start: usize, len: usize) {
     unsafe extern "C" {
         fn __clear_cache(start: *mut u8, end: *mut u8);
     }
@@ -289,7 +330,7 @@ fn flush_icache(start: usize, len: usize) {
 
 /// x86-64 keeps instruction fetch coherent with stores.
 #[cfg(not(target_arch = "aarch64"))]
-fn flush_icache(_start: usize, _len: usize) {}
+pub(crate) fn flush_icache(_start: usize, _len: usize) {}
 
 #[cfg(test)]
 mod tests {
@@ -307,6 +348,30 @@ mod tests {
             }],
             ..CompiledFunction::default()
         }
+    }
+
+    /// A relocatable image's calls are relative, so they hold wherever the image
+    /// is placed; an absolute relocation cannot be in one.
+    #[test]
+    fn a_relocatable_image_resolves_calls_relatively_and_refuses_absolute_ones() {
+        let callee = function(0xc3, 20);
+        let (image, ranges) =
+            relocatable_image(&[&call_to(1), &callee], |f| Some(f as usize)).unwrap();
+        assert_eq!(ranges, vec![0..6, 16..36]);
+        let delta = i32::from_le_bytes(image[1..5].try_into().unwrap());
+        assert_eq!(delta, 16 - 5, "from the end of the call to the callee");
+        let absolute = CompiledFunction {
+            code: vec![0; 8],
+            relocs: vec![Relocation {
+                offset: 0,
+                kind: RelocKind::Abs8,
+                func: 0,
+                addend: 0,
+            }],
+            ..CompiledFunction::default()
+        };
+        let err = relocatable_image(&[&absolute], |f| Some(f as usize)).unwrap_err();
+        assert!(!err.is_transient(), "{err}");
     }
 
     #[test]

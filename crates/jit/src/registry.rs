@@ -4,7 +4,8 @@
 //! The signal handler reads it (`trap_at`), so lookups take only a read lock and
 //! never allocate.
 
-use lazuli_environ::{ModuleInfo, SideTables, TrapKind};
+use crate::Tables;
+use lazuli_environ::{ModuleInfo, TrapKind};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -16,7 +17,7 @@ pub struct FunctionInfo {
     /// The Wasm function index; `None` for trampolines.
     pub func_index: Option<u32>,
     /// Trap sites and Wasm offsets, relative to `range.start`.
-    pub tables: SideTables,
+    pub tables: Tables,
 }
 
 /// One registered region of code: functions of one module (or trampolines).

@@ -9,6 +9,7 @@
 use lazuli_environ::{
     CompiledFunction, ModuleInfo, RelocKind, Relocation, SideTables, TrapKind, TrapSite,
 };
+use lazuli_jit::{OFFSET_RECORD, TRAP_RECORD};
 
 /// What a decoded function's tables may refer to.
 #[derive(Clone, Copy)]
@@ -55,20 +56,37 @@ pub(crate) fn encode(w: &mut Vec<u8>, func: &CompiledFunction, body_start: u32) 
         put_u32(w, r.func);
         w.extend_from_slice(&r.addend.to_le_bytes());
     }
-    put_u32(w, func.tables.traps.len() as u32);
-    for t in &func.tables.traps {
-        put_u32(w, t.offset);
-        w.push(t.kind.code());
-    }
-    put_u32(w, func.tables.wasm_offsets.len() as u32);
-    for (code, wasm) in &func.tables.wasm_offsets {
-        put_u32(w, *code);
-        put_u32(w, wasm.saturating_sub(body_start));
-    }
+    encode_tables(w, &func.tables, body_start);
     put_u32(w, func.callees.len() as u32);
     for c in &func.callees {
         put_u32(w, *c);
     }
+}
+
+/// Appends the trap sites and Wasm offsets of a function compiled from a body at
+/// `body_start` to `w`.
+pub(crate) fn encode_tables(w: &mut Vec<u8>, tables: &SideTables, body_start: u32) {
+    put_u32(w, tables.traps.len() as u32);
+    for t in &tables.traps {
+        put_u32(w, t.offset);
+        w.push(t.kind.code());
+    }
+    put_u32(w, tables.wasm_offsets.len() as u32);
+    for (code, wasm) in &tables.wasm_offsets {
+        put_u32(w, *code);
+        put_u32(w, wasm.saturating_sub(body_start));
+    }
+}
+
+/// The trap site and Wasm offset records [`encode_tables`] wrote, taken off `r`
+/// as they lie (their layouts are `lazuli_jit::TRAP_RECORD` and
+/// `OFFSET_RECORD`), for reading in place.
+pub(crate) fn table_records<'a>(r: &mut Reader<'a>) -> Option<(&'a [u8], &'a [u8])> {
+    let traps = r.u32()? as usize;
+    let traps = r.take(traps.checked_mul(TRAP_RECORD)?)?;
+    let offsets = r.u32()? as usize;
+    let offsets = r.take(offsets.checked_mul(OFFSET_RECORD)?)?;
+    Some((traps, offsets))
 }
 
 /// Appends `v` to `w`, little-endian.
@@ -93,6 +111,17 @@ fn read(r: &mut Reader<'_>) -> Option<CompiledFunction> {
             addend: i64::from_le_bytes(r.take(8)?.try_into().ok()?),
         })
     })?;
+    let tables = read_tables(r)?;
+    let callees = r.list(Reader::u32)?;
+    Some(CompiledFunction {
+        code,
+        relocs,
+        tables,
+        callees,
+    })
+}
+
+fn read_tables(r: &mut Reader<'_>) -> Option<SideTables> {
     let traps = r.list(|r| {
         Some(TrapSite {
             offset: r.u32()?,
@@ -100,17 +129,24 @@ fn read(r: &mut Reader<'_>) -> Option<CompiledFunction> {
         })
     })?;
     let wasm_offsets = r.list(|r| Some((r.u32()?, r.u32()?)))?;
-    let callees = r.list(Reader::u32)?;
-    let tables = SideTables {
+    Some(SideTables {
         traps,
         wasm_offsets,
-    };
-    Some(CompiledFunction {
-        code,
-        relocs,
-        tables,
-        callees,
     })
+}
+
+/// Whether `tables`' trap sites and Wasm offsets, in order, stay inside a
+/// function of `len` bytes and its body.
+fn tables_fit(tables: &SideTables, len: u64, bounds: &Bounds) -> bool {
+    let traps = &tables.traps;
+    let traps_fit = traps.windows(2).all(|w| w[0].offset < w[1].offset)
+        && traps.iter().all(|t| u64::from(t.offset) < len);
+    let offsets = &tables.wasm_offsets;
+    let offsets_fit = offsets.windows(2).all(|w| w[0].0 <= w[1].0)
+        && offsets
+            .iter()
+            .all(|(code, wasm)| u64::from(*code) <= len && *wasm <= bounds.body_len);
+    traps_fit && offsets_fit
 }
 
 /// `func` if everything in it stays inside its code and module; its Wasm offsets
@@ -121,22 +157,20 @@ fn check(mut func: CompiledFunction, bounds: &Bounds) -> Option<CompiledFunction
         .relocs
         .iter()
         .all(|r| u64::from(r.offset) + reloc_width(r.kind) <= len && r.func < bounds.functions);
-    let traps = &func.tables.traps;
-    let traps_fit = traps.windows(2).all(|w| w[0].offset < w[1].offset)
-        && traps.iter().all(|t| u64::from(t.offset) < len);
-    let offsets = &func.tables.wasm_offsets;
-    let offsets_fit = offsets.windows(2).all(|w| w[0].0 <= w[1].0)
-        && offsets
-            .iter()
-            .all(|(code, wasm)| u64::from(*code) <= len && *wasm <= bounds.body_len);
+    let tables_fit = tables_fit(&func.tables, len, bounds);
     let callees_fit = func.callees.iter().all(|c| *c < bounds.defined);
-    if !(relocs_fit && traps_fit && offsets_fit && callees_fit) {
+    if !(relocs_fit && tables_fit && callees_fit) {
         return None;
     }
-    for (_, wasm) in &mut func.tables.wasm_offsets {
+    rebase(&mut func.tables, bounds);
+    Some(func)
+}
+
+/// Makes `tables`' Wasm offsets, relative to the body, relative to the module.
+fn rebase(tables: &mut SideTables, bounds: &Bounds) {
+    for (_, wasm) in &mut tables.wasm_offsets {
         *wasm += bounds.body_start;
     }
-    Some(func)
 }
 
 fn reloc_code(kind: RelocKind) -> u8 {
@@ -180,6 +214,10 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
     pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
@@ -191,6 +229,10 @@ impl<'a> Reader<'a> {
         if n > self.0.len() {
             return None;
         }
-        (0..n).map(|_| item(self)).collect()
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(item(self)?);
+        }
+        Some(items)
     }
 }

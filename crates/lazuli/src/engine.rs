@@ -7,7 +7,7 @@ use crate::codec::Bounds;
 use crate::{Compilation, Config, InstanceAllocationStrategy, Tiering};
 use anyhow::{Context, Result};
 use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa, target_isa};
-use lazuli_environ::{CompiledFunction, SignatureId, SignatureRegistry, WasmFuncType};
+use lazuli_environ::{CompiledFunction, ModuleInfo, SignatureId, SignatureRegistry, WasmFuncType};
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
 use lazuli_runtime::{MemoryPool, MemoryStyle};
 use std::collections::HashMap;
@@ -55,11 +55,24 @@ pub(crate) struct Trampolines {
     pub(crate) array_to_wasm: usize,
     /// Wasm→host: Wasm signature, callee vmctx is a `VMHostContext`.
     pub(crate) wasm_to_host: usize,
-    /// Where their registered code starts.
+    /// Where their code starts: registered by the engine for its own, by the
+    /// module for a precompiled module's.
     code_start: usize,
     /// The lazy-compile stub template of the signature (lazy engines only), copied
     /// once per function of that type by the modules that use it.
     pub(crate) lazy_stub: Option<CompiledFunction>,
+}
+
+impl Trampolines {
+    /// The trampolines of a precompiled module's image, at these addresses.
+    pub(crate) fn in_image(array_to_wasm: usize, wasm_to_host: usize) -> Trampolines {
+        Trampolines {
+            array_to_wasm,
+            wasm_to_host,
+            code_start: array_to_wasm.min(wasm_to_host),
+            lazy_stub: None,
+        }
+    }
 }
 
 impl Default for Engine {
@@ -213,6 +226,25 @@ impl Engine {
 }
 
 impl Engine {
+    /// The code of the two trampolines of `ty` (to Wasm, to the host), not
+    /// published: for precompiled modules, which carry their own.
+    pub(crate) fn trampoline_code(&self, ty: &WasmFuncType) -> Result<[CompiledFunction; 2]> {
+        let compiler = self.optimizer().unwrap_or(self.compiler());
+        Ok([
+            self.trampoline(compiler, "to wasm", ty, Compiler::compile_array_to_wasm)?,
+            self.trampoline(compiler, "to host", ty, Compiler::compile_wasm_to_host)?,
+        ])
+    }
+
+    /// The trampolines of each of `info`'s types (none on an engine for another
+    /// target, which cannot run them).
+    pub(crate) fn module_trampolines(&self, info: &ModuleInfo) -> Result<Vec<Arc<Trampolines>>> {
+        if !self.is_native() {
+            return Ok(Vec::new());
+        }
+        info.types.iter().map(|t| self.trampolines(t)).collect()
+    }
+
     /// The trampoline of `kind` for `ty`, compiled by `compile` with `compiler`,
     /// or from the code cache (a module with many signatures spends much of its
     /// load compiling them).
@@ -271,7 +303,7 @@ fn publish_trampolines(
         .map(|(f, range)| FunctionInfo {
             range: range.clone(),
             func_index: None,
-            tables: f.tables.clone(),
+            tables: f.tables.clone().into(),
         })
         .collect();
     registry::register(batch.range.clone(), functions, None);

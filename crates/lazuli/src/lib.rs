@@ -38,6 +38,7 @@ mod instance;
 mod limits;
 mod linker;
 mod module;
+mod module_bytes;
 mod segments;
 mod serialize;
 mod store;

@@ -11,8 +11,9 @@ use crate::background::JobKind;
 use crate::cache::{self, CacheCounters, Cached, ModuleContext};
 use crate::codec::Bounds;
 use crate::engine::Trampolines;
+use crate::module_bytes::ModuleBytes;
 use crate::segments::Segments;
-use crate::serialize::Precompiled;
+use crate::serialize::Image;
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{Engine, Validation};
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,10 +22,11 @@ use lazuli_environ::{
     CompiledFunction, EntityIndex, ModuleInfo, SignatureId, WasmError, translate_module,
 };
 use lazuli_jit::{Batch, CodeMemory, FunctionInfo, RelocTarget, registry};
-use lazuli_runtime::{ModuleCode, VMFuncSlot};
+use lazuli_runtime::{MemoryImage, ModuleCode, VMFuncSlot};
 use rayon::prelude::*;
 use std::any::Any;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,7 +45,8 @@ pub(crate) struct ModuleInner {
     pub(crate) engine: Engine,
     pub(crate) info: Arc<ModuleInfo>,
     /// The module's bytes: function bodies and data segments are ranges of them.
-    pub(crate) bytes: Box<[u8]>,
+    /// A precompiled module's code lies in the same mapping and lives as long.
+    pub(crate) bytes: ModuleBytes,
     /// Engine-wide id of each of the module's types.
     pub(crate) signatures: Vec<SignatureId>,
     /// Trampolines of each of the module's types (empty for foreign targets).
@@ -75,9 +78,6 @@ pub(crate) struct ModuleInner {
     cache_counters: CacheCounters,
     /// The segments prepared for instantiation, by the first one.
     segments: OnceLock<Segments>,
-    /// The code of a precompiled module that a lazy engine loaded: a function's
-    /// first call takes it from here instead of compiling.
-    precompiled: Option<Precompiled>,
 }
 
 /// How far compiling one defined function has got. Locked while compiling lazily,
@@ -216,7 +216,8 @@ impl Module {
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let info = parse(engine, bytes)?;
-        let inner = ModuleInner::new(engine, info, bytes, None)?;
+        let trampolines = engine.module_trampolines(&info)?;
+        let inner = ModuleInner::new(engine, info, bytes.into(), trampolines);
         if !engine.is_lazy() {
             inner.compile_all()?;
         } else {
@@ -225,32 +226,34 @@ impl Module {
         Ok(Module { inner })
     }
 
-    /// The module of `bytes` (parsed into `info`) with `compiled`, the code of
-    /// every defined function, published as it is.
-    pub(crate) fn from_compiled(
+    /// The module of `bytes` (parsed into `info`) whose code and trampolines are
+    /// `image`, precompiled and mapped executable: every slot points at its code
+    /// at once; its memory's image is `memory_image` if given. Without an image
+    /// (an engine for another target) nothing can run.
+    pub(crate) fn from_image(
         engine: &Engine,
         info: ModuleInfo,
-        bytes: &[u8],
-        compiled: &[CompiledFunction],
+        bytes: ModuleBytes,
+        image: Option<Image>,
+        memory_image: Option<MemoryImage>,
     ) -> Result<Module> {
-        let inner = ModuleInner::new(engine, info, bytes, None)?;
+        let Some(image) = image else {
+            let inner = ModuleInner::new(engine, info, bytes, Vec::new());
+            return Ok(Module { inner });
+        };
+        let defined = info.num_defined_funcs() as usize;
+        let entry = |i: usize| image.range.start + image.entries[defined + i].range.start;
+        let trampolines = (0..info.types.len())
+            .map(|t| Arc::new(Trampolines::in_image(entry(2 * t), entry(2 * t + 1))))
+            .collect();
+        let inner = ModuleInner::new(engine, info, bytes, trampolines);
+        if let Some(memory_image) = memory_image {
+            let segments = Segments::with_image(&inner.info, Some(memory_image));
+            // The module is new: nothing has prepared its segments yet.
+            let _ = inner.segments.set(segments);
+        }
         inner.never_tier_up();
-        inner.publish_all(compiled)?;
-        Ok(Module { inner })
-    }
-
-    /// The module of `bytes` (parsed into `info`) whose functions' code is in
-    /// `precompiled`, for a lazy engine: each function's slot starts at its stub,
-    /// and its first call publishes its code.
-    pub(crate) fn from_precompiled(
-        engine: &Engine,
-        info: ModuleInfo,
-        bytes: &[u8],
-        precompiled: Precompiled,
-    ) -> Result<Module> {
-        let inner = ModuleInner::new(engine, info, bytes, Some(precompiled))?;
-        inner.never_tier_up();
-        inner.publish_stubs()?;
+        inner.publish_image(image);
         Ok(Module { inner })
     }
 
@@ -434,26 +437,17 @@ fn validate_bodies(info: &ModuleInfo, bytes: &[u8]) -> Result<(), WasmError> {
 }
 
 impl ModuleInner {
-    /// The module of `bytes`, parsed into `info` (whose functions' code is in
-    /// `precompiled` if given), with nothing compiled or published yet (its slots
-    /// are empty).
+    /// The module of `bytes`, parsed into `info`, with the trampolines of its
+    /// types and nothing compiled or published yet (its slots are empty).
     fn new(
         engine: &Engine,
         info: ModuleInfo,
-        bytes: &[u8],
-        precompiled: Option<Precompiled>,
-    ) -> Result<Arc<ModuleInner>> {
+        bytes: ModuleBytes,
+        trampolines: Vec<Arc<Trampolines>>,
+    ) -> Arc<ModuleInner> {
         let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
-        let trampolines = if engine.is_native() {
-            info.types
-                .iter()
-                .map(|t| engine.trampolines(t))
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
         let defined = info.num_defined_funcs() as usize;
-        let inner = Arc::new_cyclic(|this| ModuleInner {
+        Arc::new_cyclic(|this| ModuleInner {
             this: this.clone(),
             engine: engine.clone(),
             slots: (0..defined).map(|_| VMFuncSlot::new(0)).collect(),
@@ -461,7 +455,7 @@ impl ModuleInner {
             tiered_up: (0..defined).map(|_| AtomicBool::new(false)).collect(),
             osr_entries: Mutex::default(),
             info: Arc::new(info),
-            bytes: bytes.into(),
+            bytes,
             signatures,
             trampolines,
             code: CodeMemory::new(),
@@ -471,9 +465,7 @@ impl ModuleInner {
             cache_context: OnceLock::new(),
             cache_counters: CacheCounters::default(),
             segments: OnceLock::new(),
-            precompiled,
-        });
-        Ok(inner)
+        })
     }
 }
 
@@ -483,12 +475,6 @@ impl ModuleInner {
     /// if it tiered up in an earlier run (it then starts optimised and never
     /// counts), else its first-tier code.
     fn compile_one(&self, defined: u32) -> Result<CompiledFunction> {
-        if let Some(precompiled) = &self.precompiled {
-            return precompiled.function(&self.info, defined).ok_or_else(|| {
-                let index = self.info.num_imported_funcs + defined;
-                anyhow!("the precompiled code of function {index} is corrupt")
-            });
-        }
         let first_tier = self.first_tier(defined);
         if let Some(cached) = self.look_up_cache(first_tier, defined, None) {
             let optimised = cached.tiered.then(|| self.cached_optimised(defined));
@@ -650,6 +636,29 @@ impl ModuleInner {
         Ok(())
     }
 
+    /// Points every defined function's slot at its code in `image` and registers
+    /// the image (its trampolines too) for trap lookups and backtraces.
+    fn publish_image(&self, image: Image) {
+        let imported = self.info.num_imported_funcs;
+        let defined = self.states.len();
+        let base = image.range.start;
+        let infos: Vec<FunctionInfo> = image
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| FunctionInfo {
+                range: base + entry.range.start..base + entry.range.end,
+                func_index: (i < defined).then(|| imported + i as u32),
+                tables: entry.tables,
+            })
+            .collect();
+        for (d, (state, info)) in self.states.iter().zip(&infos).enumerate() {
+            self.publish_first_tier(d as u32, info.range.start);
+            *state.lock().unwrap_or_else(PoisonError::into_inner) = FuncState::Compiled;
+        }
+        self.register_batch(image.range, infos);
+    }
+
     /// Publishes a lazy-compile stub for every defined function, copied from its
     /// signature's template with the function's index patched in, as one batch, and
     /// points each function's slot at its stub.
@@ -689,10 +698,10 @@ impl ModuleInner {
                 range: range.clone(),
                 // Not a Wasm frame: backtraces skip it, as they skip trampolines.
                 func_index: None,
-                tables: stub.tables.clone(),
+                tables: stub.tables.clone().into(),
             })
             .collect();
-        self.register_batch(&batch, infos);
+        self.register_batch(batch.range, infos);
         Ok(())
     }
 
@@ -706,19 +715,20 @@ impl ModuleInner {
             .map(|(i, (f, range))| FunctionInfo {
                 range: range.clone(),
                 func_index: Some(self.info.num_imported_funcs + first + i as u32),
-                tables: f.tables.clone(),
+                tables: f.tables.clone().into(),
             })
             .collect();
-        self.register_batch(batch, infos);
+        self.register_batch(batch.range.clone(), infos);
     }
 
-    /// Registers `batch`, holding `infos`, until the module is dropped.
-    fn register_batch(&self, batch: &Batch, infos: Vec<FunctionInfo>) {
-        registry::register(batch.range.clone(), infos, Some(self.info.clone()));
+    /// Registers the code in `range`, holding `infos`, until the module is dropped.
+    fn register_batch(&self, range: Range<usize>, infos: Vec<FunctionInfo>) {
+        let start = range.start;
+        registry::register(range, infos, Some(self.info.clone()));
         self.batches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(batch.range.start);
+            .push(start);
     }
 
     /// Compiles and publishes one function (lazy mode); the function and the

@@ -33,8 +33,16 @@ pub(crate) enum Item {
 
 impl Segments {
     pub(crate) fn new(info: &ModuleInfo, bytes: &[u8]) -> Segments {
+        let image = image_segments(info, bytes);
+        let image = image.and_then(|segments| MemoryImage::new(&segments).ok().flatten());
+        Segments::with_image(info, image)
+    }
+
+    /// The segments of `info`, with `memory_image` as its memory's image (a
+    /// precompiled module's, mapped from its artifact).
+    pub(crate) fn with_image(info: &ModuleInfo, memory_image: Option<MemoryImage>) -> Segments {
         Segments {
-            memory_image: memory_image(info, bytes),
+            memory_image,
             elements: info
                 .elements
                 .iter()
@@ -44,12 +52,16 @@ impl Segments {
     }
 }
 
-/// The image of the module's memory, if it has one memory, defines it, and every
-/// active data segment has a constant offset and fits in the memory's minimum
-/// size: then no segment can trap, and the image is the memory's exact initial
-/// contents. Otherwise (or if the system refuses the image) the segments are
-/// copied at instantiation, trapping where the first one does not fit.
-fn memory_image(info: &ModuleInfo, bytes: &[u8]) -> Option<MemoryImage> {
+/// The segments of the image of the module's memory, each `(offset, bytes)`, if
+/// it has one memory, defines it, and every active data segment has a constant
+/// offset and fits in the memory's minimum size: then no segment can trap, and
+/// the image is the memory's exact initial contents. Otherwise (or if the system
+/// refuses the image) the segments are copied at instantiation, trapping where
+/// the first one does not fit.
+pub(crate) fn image_segments<'a>(
+    info: &ModuleInfo,
+    bytes: &'a [u8],
+) -> Option<Vec<(usize, &'a [u8])>> {
     let [plan] = info.memories[..] else {
         return None;
     };
@@ -72,7 +84,7 @@ fn memory_image(info: &ModuleInfo, bytes: &[u8]) -> Option<MemoryImage> {
         }
         segments.push((start, data));
     }
-    MemoryImage::new(&segments).ok().flatten()
+    Some(segments)
 }
 
 /// The items of a segment that are not `ref.null`, with their positions.

@@ -1,18 +1,28 @@
 //! Precompiled modules: [`Engine::precompile_module`] and [`Module::serialize`]
-//! write an artifact holding a module and the code of all its functions, and
-//! [`Module::deserialize`] loads one without compiling anything.
+//! write an artifact holding a module and the code of all its functions and
+//! trampolines, and [`Module::deserialize`] loads one without compiling anything.
 //!
 //! ```text
 //! magic "LZMODULE" | format u32
 //! version, target, settings: each a u32 length then UTF-8
 //! the Wasm module: u32 length then bytes
-//! the defined functions: u32 count, the u32 end of each in what follows, then
-//!   each in `codec.rs`'s encoding
+//! the code: u32 count, then for the defined functions in order and two
+//!   trampolines per type (to Wasm, to the host): u32 start in the image,
+//!   u32 length, trap sites and Wasm offsets (`codec::encode_tables`)
+//! u64 where the image starts in the artifact (a multiple of IMAGE_ALIGN),
+//!   u64 its length; the memory image: u64 where it starts in the artifact (a
+//!   multiple of IMAGE_ALIGN; 0 if there is none), u64 where in the memory,
+//!   u64 its length
+//! zeros up to the image; the image; zeros up to the memory image; the memory image
 //! ```
 //!
-//! A lazy engine decodes and publishes a precompiled function when it is first
-//! called (the function's slot starts at its lazy-compile stub, as when
-//! compiling lazily); an eager one publishes them all at load.
+//! The image is the code laid out as it runs, its calls between functions
+//! already relocated (they are relative), so that loading maps it read+execute
+//! where it lies: `deserialize_file` maps the file itself, `deserialize` a copy
+//! of the bytes. Every function's slot then points at its code at once; nothing
+//! is copied, compiled or published per function. Likewise the memory's initial
+//! contents (when no data segment can trap, see `segments.rs`) are a page-aligned
+//! image that `deserialize_file`'s instances map copy-on-write from the file.
 //!
 //! An artifact is checked for the Lazuli version, the target and the settings that
 //! change code (the optimising compiler's fingerprint, the Wasm features) before
@@ -20,20 +30,30 @@
 //! is refused with the reason. Past that, its contents are trusted, as with
 //! Wasmtime's: the caller promises that it came from `serialize`.
 
-use crate::codec::{self, Bounds, Reader};
+use crate::codec::{self, Reader};
 use crate::module::{compile_guarded, parse};
+use crate::module_bytes::ModuleBytes;
+use crate::segments::image_segments;
 use crate::{Engine, Module};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, ModuleInfo, translate_module};
+use lazuli_jit::{InPlaceTables, Mapping, Tables, relocatable_image};
+use lazuli_runtime::{MemoryImage, image_range};
 use rayon::prelude::*;
+use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"LZMODULE";
+const FORMAT: u32 = 3;
+/// What the image's start in an artifact is a multiple of: the largest host page
+/// size of the targets, so that it can be mapped where it lies.
+const IMAGE_ALIGN: usize = 64 * 1024;
 
 fn corrupt() -> anyhow::Error {
     anyhow!("the precompiled module is truncated or corrupt")
 }
-const FORMAT: u32 = 2;
 
 impl Engine {
     /// Compiles every function of `bytes` (binary or text) with this engine's
@@ -49,11 +69,14 @@ impl Engine {
         };
         let info = parse(self, &binary)?;
         let compiler = self.optimizer().unwrap_or(self.compiler());
-        let compiled = (0..info.num_defined_funcs())
+        let mut code = (0..info.num_defined_funcs())
             .into_par_iter()
             .map(|d| compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(write(self, &binary, &info, &compiled))
+        for ty in &info.types {
+            code.extend(self.trampoline_code(ty)?);
+        }
+        write(self, &binary, &info, &code)
     }
 
     /// What an artifact must have been made with to run on this engine.
@@ -82,31 +105,24 @@ impl Module {
     /// `bytes` must come from `serialize` or `precompile_module`, unchanged: past
     /// the header, the machine code in it is run as it is.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let mut r = Reader(bytes.as_ref());
-        check_header(engine, &mut r)?;
-        let wasm = r.list_bytes().ok_or_else(corrupt)?;
-        let mut info = translate_module(wasm, engine.config().features)
-            .map_err(|e| anyhow!("invalid module in the precompiled artifact: {e}"))?;
-        // Its bodies were validated when it was compiled.
-        info.func_validators.clear();
-        let functions = Precompiled::read(&mut r, &info).ok_or_else(corrupt)?;
-        if engine.is_lazy() {
-            return Module::from_precompiled(engine, info, wasm, functions);
-        }
-        let compiled = functions.all(&info).ok_or_else(corrupt)?;
-        Module::from_compiled(engine, info, wasm, &compiled)
+        let map = Mapping::copy_of(bytes.as_ref())?;
+        load(engine, map, None)
     }
 
-    /// [`Module::deserialize`] of the file at `path`.
+    /// [`Module::deserialize`] of the file at `path`, which is mapped rather than
+    /// read: its code runs where it lies in the file.
     ///
     /// # Safety
-    /// As for [`Module::deserialize`]: the file must hold an unchanged artifact.
+    /// As for [`Module::deserialize`]: the file must hold an unchanged artifact,
+    /// and nobody may change it while the module lives.
     pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        // SAFETY: the caller vouches for the file's contents.
-        unsafe { Module::deserialize(engine, bytes) }
+        let file = File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        // SAFETY: the caller vouches that the file holds an artifact nobody
+        // changes while the module lives.
+        let map = unsafe { Mapping::of_file(&file) }
+            .with_context(|| format!("cannot map `{}`", path.display()))?;
+        load(engine, map, Some(Arc::new(file)))
     }
 
     /// Whether `bytes` starts like an artifact of [`Module::serialize`].
@@ -115,39 +131,201 @@ impl Module {
     }
 }
 
-/// The artifact of `wasm` (parsed into `info`) with `compiled`.
+/// The artifact of `wasm` (parsed into `info`) with `code`: its defined
+/// functions, then the two trampolines of each type.
 fn write(
     engine: &Engine,
     wasm: &[u8],
     info: &ModuleInfo,
-    compiled: &[CompiledFunction],
-) -> Vec<u8> {
-    let code: usize = compiled.iter().map(|f| f.code.len()).sum();
-    let mut w = Vec::with_capacity(wasm.len() + code + 1024);
+    code: &[CompiledFunction],
+) -> Result<Vec<u8>> {
+    let refs: Vec<&CompiledFunction> = code.iter().collect();
+    let imported = info.num_imported_funcs;
+    let (image, ranges) = relocatable_image(&refs, |f| f.checked_sub(imported).map(|d| d as usize))
+        .context("laying out the precompiled code")?;
+    let mut w = Vec::with_capacity(wasm.len() + image.len() + IMAGE_ALIGN);
     w.extend_from_slice(MAGIC);
     codec::put_u32(&mut w, FORMAT);
     for field in engine.compatibility() {
         put_bytes(&mut w, field.as_bytes());
     }
     put_bytes(&mut w, wasm);
-    let mut blob = Vec::with_capacity(code + 64 * compiled.len());
-    let ends: Vec<u32> = compiled
-        .iter()
-        .zip(&info.bodies)
-        .map(|(func, body)| {
-            codec::encode(&mut blob, func, body.range.start as u32);
-            blob.len() as u32
-        })
-        .collect();
-    codec::put_u32(&mut w, compiled.len() as u32);
-    ends.iter().for_each(|end| codec::put_u32(&mut w, *end));
-    w.extend_from_slice(&blob);
-    w
+    codec::put_u32(&mut w, code.len() as u32);
+    for (i, (func, range)) in code.iter().zip(&ranges).enumerate() {
+        codec::put_u32(&mut w, range.start as u32);
+        codec::put_u32(&mut w, range.len() as u32);
+        let body_start = info.bodies.get(i).map_or(0, |b| b.range.start as u32);
+        codec::encode_tables(&mut w, &func.tables, body_start);
+    }
+    let memory = image_segments(info, wasm)
+        .map(|segments| memory_image_bytes(&segments))
+        .transpose()?
+        .flatten();
+    let image_at = (w.len() + 5 * 8).next_multiple_of(IMAGE_ALIGN);
+    let memory_at = (image_at + image.len()).next_multiple_of(IMAGE_ALIGN);
+    let (memory_at, memory_range) = match &memory {
+        Some((range, _)) => (memory_at, range.clone()),
+        None => (0, 0..0),
+    };
+    for field in [
+        image_at,
+        image.len(),
+        memory_at,
+        memory_range.start,
+        memory_range.len(),
+    ] {
+        w.extend_from_slice(&(field as u64).to_le_bytes());
+    }
+    w.resize(image_at, 0);
+    w.extend_from_slice(&image);
+    if let Some((_, bytes)) = memory {
+        w.resize(memory_at, 0);
+        w.extend_from_slice(&bytes);
+    }
+    Ok(w)
+}
+
+/// The memory range the image of `segments` covers, and its bytes.
+fn memory_image_bytes(segments: &[(usize, &[u8])]) -> Result<Option<(Range<usize>, Vec<u8>)>> {
+    let Some(range) = image_range(segments).map_err(|e| anyhow!("{e}"))? else {
+        return Ok(None);
+    };
+    let mut bytes = vec![0; range.len()];
+    for (at, data) in segments {
+        let at = at - range.start;
+        bytes[at..at + data.len()].copy_from_slice(data);
+    }
+    Ok(Some((range, bytes)))
 }
 
 fn put_bytes(w: &mut Vec<u8>, bytes: &[u8]) {
     codec::put_u32(w, bytes.len() as u32);
     w.extend_from_slice(bytes);
+}
+
+/// The module of the artifact `map` holds, its code made executable where it
+/// lies (on an engine for another target, nothing is: such a module cannot run).
+/// If `map` maps `file`, instances map the memory image from it too.
+fn load(engine: &Engine, mut map: Mapping, file: Option<Arc<File>>) -> Result<Module> {
+    let artifact = read(engine, map.bytes())?;
+    let base = match engine.is_native() {
+        true => Some(map.make_executable(artifact.image.clone())?),
+        false => None,
+    };
+    let memory_image = file.zip(artifact.memory).and_then(|(file, (at, range))| {
+        // SAFETY: the file is the artifact `map` maps, which holds the image at
+        // `at` (checked by `read`) and which the caller keeps unchanged.
+        unsafe { MemoryImage::in_file(file, at as u64, range) }
+    });
+    let bytes = ModuleBytes::Mapped {
+        map: Arc::new(map),
+        range: artifact.wasm,
+    };
+    let image = base.map(|base| Image {
+        range: base..base + artifact.image.len(),
+        entries: artifact.entries,
+    });
+    Module::from_image(engine, artifact.info, bytes, image, memory_image)
+}
+
+/// What [`read`] finds in an artifact.
+struct Artifact {
+    /// Where the Wasm module lies in the artifact.
+    wasm: Range<usize>,
+    info: ModuleInfo,
+    entries: Vec<ImageEntry>,
+    /// Where the code's image lies in the artifact.
+    image: Range<usize>,
+    /// Where the memory image lies in the artifact, and the memory range it is.
+    memory: Option<(usize, Range<usize>)>,
+}
+
+/// The precompiled code of a module, mapped executable.
+pub(crate) struct Image {
+    /// Where all of it lies.
+    pub(crate) range: Range<usize>,
+    /// The defined functions in order, then the two trampolines (to Wasm, to the
+    /// host) of each type.
+    pub(crate) entries: Vec<ImageEntry>,
+}
+
+/// One function of an image.
+pub(crate) struct ImageEntry {
+    /// Where its code lies, relative to the image's start.
+    pub(crate) range: Range<usize>,
+    /// Read in place in the artifact.
+    pub(crate) tables: Tables,
+}
+
+/// Reads the artifact `bytes`, checking that what it says lies in it does.
+fn read(engine: &Engine, bytes: &[u8]) -> Result<Artifact> {
+    let mut r = Reader(bytes);
+    check_header(engine, &mut r)?;
+    let wasm_len = r.u32().ok_or_else(corrupt)? as usize;
+    let wasm_at = bytes.len() - r.0.len();
+    let wasm = r.take(wasm_len).ok_or_else(corrupt)?;
+    let mut info = translate_module(wasm, engine.config().features)
+        .map_err(|e| anyhow!("invalid module in the precompiled artifact: {e}"))?;
+    // Its bodies were validated when it was compiled.
+    info.func_validators.clear();
+    let entries = read_entries(&mut r, &info).ok_or_else(corrupt)?;
+    let mut field = || r.u64().and_then(|v| usize::try_from(v).ok());
+    let fields: Option<[usize; 5]> =
+        (|| Some([field()?, field()?, field()?, field()?, field()?]))();
+    let [image_at, image_len, memory_at, memory_offset, memory_len] = fields.ok_or_else(corrupt)?;
+    let after_fields = bytes.len() - r.0.len();
+    let image = span(image_at, image_len, after_fields, bytes.len()).ok_or_else(corrupt)?;
+    if entries.iter().any(|e| e.range.end > image.len()) {
+        return Err(corrupt());
+    }
+    let memory = match memory_at {
+        0 => None,
+        _ => {
+            let span = span(memory_at, memory_len, image.end, bytes.len()).ok_or_else(corrupt)?;
+            let range = memory_offset..memory_offset.checked_add(memory_len).ok_or_else(corrupt)?;
+            Some((span.start, range))
+        }
+    };
+    Ok(Artifact {
+        wasm: wasm_at..wasm_at + wasm_len,
+        info,
+        entries,
+        image,
+        memory,
+    })
+}
+
+/// `at..at + len` if it starts at a multiple of `IMAGE_ALIGN`, at or after
+/// `after`, and ends within `total` bytes.
+fn span(at: usize, len: usize, after: usize, total: usize) -> Option<Range<usize>> {
+    let end = at.checked_add(len)?;
+    (at.is_multiple_of(IMAGE_ALIGN) && at >= after && end <= total).then_some(at..end)
+}
+
+/// The entries of `info`'s code read off `r`: one per defined function, then two
+/// per type. Their tables are left where they lie in `r`'s bytes, which must be
+/// the artifact's mapping, kept by the module until it unregisters its code.
+fn read_entries(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Vec<ImageEntry>> {
+    let defined = info.num_defined_funcs();
+    let count = u32::try_from(info.types.len()).ok()?.checked_mul(2)? + defined;
+    if r.u32()? != count {
+        return None;
+    }
+    (0..count as usize)
+        .map(|i| {
+            let start = r.u32()? as usize;
+            let len = r.u32()? as usize;
+            let (traps, offsets) = codec::table_records(r)?;
+            let body_start = info.bodies.get(i).map_or(0, |b| b.range.start as u32);
+            // SAFETY: the records lie in the artifact's mapping (the caller's
+            // promise), which the module keeps until it has unregistered them.
+            let tables = unsafe { InPlaceTables::new(traps, offsets, body_start) }?;
+            Some(ImageEntry {
+                range: start..start.checked_add(len)?,
+                tables: Tables::InPlace(tables),
+            })
+        })
+        .collect()
 }
 
 /// Reads the header off `r`: an error unless it is an artifact this engine runs.
@@ -180,45 +358,4 @@ fn check_header(engine: &Engine, r: &mut Reader<'_>) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The defined functions of an artifact, each decoded when asked for.
-pub(crate) struct Precompiled {
-    /// The functions in `codec.rs`'s encoding, one after another.
-    blob: Box<[u8]>,
-    /// Where each function's encoding ends in `blob` (and the next one's starts).
-    ends: Vec<u32>,
-}
-
-impl Precompiled {
-    /// The functions of `info` read off `r`, which they must end.
-    fn read(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Precompiled> {
-        let count = r.u32()?;
-        if count != info.num_defined_funcs() {
-            return None;
-        }
-        let ends = (0..count).map(|_| r.u32()).collect::<Option<Vec<u32>>>()?;
-        let in_order = ends.windows(2).all(|w| w[0] <= w[1]);
-        let last = ends.last().map_or(0, |&e| e as usize);
-        (in_order && last == r.0.len()).then(|| Precompiled {
-            blob: r.0.into(),
-            ends,
-        })
-    }
-
-    /// The code of defined function `defined` of `info`, if its encoding is whole
-    /// and fits the function.
-    pub(crate) fn function(&self, info: &ModuleInfo, defined: u32) -> Option<CompiledFunction> {
-        let d = defined as usize;
-        let start = d.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        let mut r = Reader(self.blob.get(start..*self.ends.get(d)? as usize)?);
-        codec::decode(&mut r, &Bounds::of(info, defined)).filter(|_| r.0.is_empty())
-    }
-
-    /// The code of every defined function of `info`.
-    fn all(&self, info: &ModuleInfo) -> Option<Vec<CompiledFunction>> {
-        (0..info.num_defined_funcs())
-            .map(|d| self.function(info, d))
-            .collect()
-    }
 }

@@ -1,7 +1,7 @@
 //! Precompiled modules: `Engine::precompile_module`, `Module::serialize` and
 //! `Module::deserialize` run without compiling, and refuse what they cannot run.
 
-use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Tiering};
+use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Tiering, Trap, WasmBacktrace};
 
 /// Direct calls, a call through a table, an import and a data segment.
 const WAT: &str = r#"(module
@@ -167,24 +167,98 @@ fn an_artifact_from_another_lazuli_version_is_refused() {
     assert!(err.to_string().contains("made by Lazuli 9"), "{err}");
 }
 
+/// The permissions of the mappings of `path` in this process.
+fn mappings_of(path: &std::path::Path) -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let path = path.to_str().unwrap();
+    maps.lines()
+        .filter(|line| line.ends_with(path))
+        .map(|line| line.split_whitespace().nth(1).unwrap_or("").to_string())
+        .collect()
+}
+
 #[test]
-fn a_lazy_engine_publishes_a_precompiled_function_at_its_first_call() {
-    // Lazy (the default): loading publishes only the stubs; the first call
-    // publishes the function's code, decoded from the artifact, not compiled.
+fn a_precompiled_file_is_mapped_and_its_code_runs_where_it_lies() {
+    for compilation in [Compilation::Lazy, Compilation::Eager] {
+        let engine = engine(Config::new().compilation(compilation));
+        let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "lazuli-mapped-{}-{compilation:?}.lzm",
+            std::process::id()
+        ));
+        std::fs::write(&path, &artifact).unwrap();
+        // SAFETY: from `precompile_module`, and nothing changes the file.
+        let module = unsafe { Module::deserialize_file(&engine, &path) }.unwrap();
+        let maps = mappings_of(&path);
+        assert!(
+            maps.iter().any(|m| m == "r-xp"),
+            "{compilation:?}: {maps:?}"
+        );
+        assert!(maps.iter().all(|m| !m.contains('w')), "{maps:?}");
+        assert_eq!(run(&module, 3), 9 + i32::from(b'l'));
+        let stats = module.compile_stats();
+        assert_eq!(stats.code_memory_bytes, 0, "nothing copied: {stats:?}");
+        // An instance's memory maps its image from the artifact, copy-on-write.
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("host", "add", |a: i32, b: i32| a + b)
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        assert_eq!(&memory.data(&store)[16..22], b"lazuli");
+        assert!(
+            mappings_of(&path).iter().any(|m| m == "rw-p"),
+            "{:?}",
+            mappings_of(&path)
+        );
+        memory.data_mut(&mut store)[16] = b'L';
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            artifact,
+            "the file is unchanged"
+        );
+        drop(store);
+        assert_eq!(stats.functions_compiled, 0);
+        drop(module);
+        assert_eq!(mappings_of(&path), Vec::<String>::new(), "unmapped on drop");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Traps in precompiled code have their kind and a Wasm backtrace with
+/// offsets: the side tables, read in place in the artifact, answer.
+#[test]
+fn a_trap_in_precompiled_code_has_its_kind_and_backtrace() {
+    let wat = r#"(module $m
+      (func $inner (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+      (func $outer (export "div") (param i32) (result i32) (call $inner (local.get 0))))"#;
     let engine = engine(&mut Config::new());
-    let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    let artifact = engine.precompile_module(wat.as_bytes()).unwrap();
     // SAFETY: from `precompile_module`.
     let module = unsafe { Module::deserialize(&engine, &artifact) }.unwrap();
-    let loaded = module.compile_stats().code_memory_bytes;
-    assert_eq!(run(&module, 3), 9 + i32::from(b'l'));
-    let stats = module.compile_stats();
-    assert!(stats.code_memory_bytes > loaded, "{loaded} then {stats:?}");
-    assert_eq!(stats.functions_compiled, 0);
-    // Eager: everything is published at load.
-    let eager = self::engine(Config::new().compilation(Compilation::Eager));
-    // SAFETY: from `precompile_module` with the same settings.
-    let module = unsafe { Module::deserialize(&eager, &artifact) }.unwrap();
-    let loaded = module.compile_stats().code_memory_bytes;
-    assert_eq!(run(&module, 3), 9 + i32::from(b'l'));
-    assert_eq!(module.compile_stats().code_memory_bytes, loaded);
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let div = instance
+        .get_typed_func::<i32, i32>(&mut store, "div")
+        .unwrap();
+    let err = div.call(&mut store, 0).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Trap>(),
+        Some(&Trap::IntegerDivisionByZero)
+    );
+    let frames = err.downcast_ref::<WasmBacktrace>().unwrap().frames();
+    let names: Vec<_> = frames.iter().map(|f| f.func_name.as_deref()).collect();
+    assert_eq!(names, [Some("inner"), Some("outer")]);
+    // `i32.div_u` in $inner, and the call in $outer, at their module offsets.
+    let offsets: Vec<u32> = frames.iter().map(|f| f.module_offset.unwrap()).collect();
+    let binary = wat::parse_str(wat).unwrap();
+    assert_eq!(
+        binary[offsets[0] as usize], 0x6e,
+        "i32.div_u at {offsets:?}"
+    );
+    assert_eq!(binary[offsets[1] as usize], 0x10, "call at {offsets:?}");
+    assert_eq!(div.call(&mut store, 2).unwrap(), 0);
 }

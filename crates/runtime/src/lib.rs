@@ -23,7 +23,7 @@ pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
 pub use instance::{Instance, ModuleCode};
 pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
-pub use memory_image::MemoryImage;
+pub use memory_image::{MemoryImage, image_range};
 pub use memory_pool::MemoryPool;
 pub use table::{Table, TableError};
 pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};

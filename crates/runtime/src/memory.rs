@@ -212,16 +212,18 @@ impl LinearMemory {
     /// has fresh zero pages again (an error if even that failed; see `zero`).
     ///
     /// # Safety
-    /// `fd` is a file of at least `len` bytes that can never shrink (a read past
-    /// its end would raise `SIGBUS` in whoever touches the page, host or Wasm).
+    /// `fd` is a file of at least `file_offset + len` bytes that can never
+    /// shrink (a read past its end would raise `SIGBUS` in whoever touches the
+    /// page, host or Wasm); `file_offset` is a multiple of the host page size.
     pub(crate) unsafe fn map_private(
         &mut self,
         offset: usize,
         len: usize,
         fd: std::os::fd::RawFd,
+        file_offset: u64,
     ) -> Result<bool, MemoryError> {
         // SAFETY: the caller's contract is `remap`'s.
-        if unsafe { self.remap(offset, len, 0, fd) }? {
+        if unsafe { self.remap(offset, len, 0, (fd, file_offset)) }? {
             return Ok(true);
         }
         self.zero(offset, len)?;
@@ -236,7 +238,7 @@ impl LinearMemory {
     /// trap.
     fn zero(&mut self, offset: usize, len: usize) -> Result<(), MemoryError> {
         // SAFETY: an anonymous mapping has no file that could shrink.
-        if unsafe { self.remap(offset, len, libc::MAP_ANON, -1) }? {
+        if unsafe { self.remap(offset, len, libc::MAP_ANON, (-1, 0)) }? {
             return Ok(());
         }
         self.definition.current_length = 0;
@@ -244,19 +246,20 @@ impl LinearMemory {
         Err(MemoryError::Os(std::io::Error::last_os_error().to_string()))
     }
 
-    /// Maps `fd` (with `MAP_ANON` and `-1`: zero pages) read-write and private over
-    /// the accessible bytes `offset..offset + len`, `flags` added to `MAP_PRIVATE |
-    /// MAP_FIXED`; false if the kernel refused.
+    /// Maps `file`'s bytes from its offset (with `MAP_ANON` and `-1`: zero pages)
+    /// read-write and private over the accessible bytes `offset..offset + len`,
+    /// `flags` added to `MAP_PRIVATE | MAP_FIXED`; false if the kernel refused.
     ///
     /// # Safety
-    /// A file `fd` is at least `len` bytes long and can never shrink.
+    /// A file holds at least `len` bytes from the offset and can never shrink.
     unsafe fn remap(
         &mut self,
         offset: usize,
         len: usize,
         flags: libc::c_int,
-        fd: std::os::fd::RawFd,
+        (fd, file_offset): (std::os::fd::RawFd, u64),
     ) -> Result<bool, MemoryError> {
+        let file_offset = libc::off_t::try_from(file_offset).map_err(|_| MemoryError::TooLarge)?;
         let at = self.accessible_range(offset, len)?;
         let (prot, flags) = (
             libc::PROT_READ | libc::PROT_WRITE,
@@ -264,7 +267,7 @@ impl LinearMemory {
         );
         // SAFETY: `at..at + len` is this reservation's accessible memory (checked
         // above), no reference to it is live (`&mut self`), and every page is backed.
-        let mapped = unsafe { libc::mmap(at.cast(), len, prot, flags, fd, 0) };
+        let mapped = unsafe { libc::mmap(at.cast(), len, prot, flags, fd, file_offset) };
         Ok(mapped != libc::MAP_FAILED)
     }
 

@@ -5,21 +5,59 @@
 //! kernel then shares the image's pages between all instances and copies a page
 //! only when an instance first writes to it, so instantiation costs one `mmap`
 //! whatever the size of the data, and pages never touched are never copied. Each
-//! image holds its file's descriptor (close-on-exec) for as long as it lives.
+//! image holds its file's descriptor (close-on-exec) for as long as it lives. A
+//! precompiled module carries its image page-aligned in its artifact, which is
+//! then mapped the same way straight from the artifact's file.
 
 use crate::memory::{LinearMemory, MemoryError};
 use memfd::{FileSeal, MemfdOptions};
-use std::os::fd::AsRawFd;
+use std::fs::File;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 /// The initial contents of one memory, from the first host page that holds
 /// segment bytes to the last; the memory is zero outside it.
 pub struct MemoryImage {
-    file: memfd::Memfd,
+    file: ImageFile,
+    /// Where the image starts in the file: a multiple of the host page size.
+    file_offset: u64,
     /// Where the image starts in the memory: a multiple of the host page size.
     offset: usize,
-    /// Bytes in the image (and the file): a multiple of the host page size.
+    /// Bytes in the image: a multiple of the host page size.
     len: usize,
+}
+
+enum ImageFile {
+    /// A memfd of the image alone, sealed against any change.
+    Sealed(memfd::Memfd),
+    /// A precompiled module's artifact, which its user keeps unchanged.
+    Artifact(Arc<File>),
+}
+
+impl ImageFile {
+    fn fd(&self) -> RawFd {
+        match self {
+            ImageFile::Sealed(file) => file.as_raw_fd(),
+            ImageFile::Artifact(file) => file.as_raw_fd(),
+        }
+    }
+}
+
+/// The memory range the image of `segments` (as [`MemoryImage::new`] takes them)
+/// covers: from the host page holding their first byte to the end of the page
+/// holding their last; `None` if they hold no bytes.
+pub fn image_range(segments: &[(usize, &[u8])]) -> Result<Option<Range<usize>>, MemoryError> {
+    let Some((start, end)) = extent(segments)? else {
+        return Ok(None);
+    };
+    let page = host_page_size();
+    let offset = start - start % page;
+    let end = end
+        .checked_next_multiple_of(page)
+        .ok_or(MemoryError::TooLarge)?;
+    Ok(Some(offset..end))
 }
 
 impl MemoryImage {
@@ -27,15 +65,10 @@ impl MemoryImage {
     /// bytes)`, written in order (a later segment overwrites an earlier one where
     /// they overlap). `None` if the segments hold no bytes: there is nothing to map.
     pub fn new(segments: &[(usize, &[u8])]) -> Result<Option<MemoryImage>, MemoryError> {
-        let Some((start, end)) = extent(segments)? else {
+        let Some(range) = image_range(segments)? else {
             return Ok(None);
         };
-        let page = host_page_size();
-        let offset = start - start % page;
-        let len = end
-            .checked_next_multiple_of(page)
-            .ok_or(MemoryError::TooLarge)?
-            - offset;
+        let (offset, len) = (range.start, range.len());
         let file = image_file(len)?;
         for (at, bytes) in segments.iter().filter(|(_, bytes)| !bytes.is_empty()) {
             file.as_file()
@@ -49,7 +82,35 @@ impl MemoryImage {
             FileSeal::SealSeal,
         ];
         file.add_seals(&seals).map_err(|e| os("seal", &e))?;
-        Ok(Some(MemoryImage { file, offset, len }))
+        Ok(Some(MemoryImage {
+            file: ImageFile::Sealed(file),
+            file_offset: 0,
+            offset,
+            len,
+        }))
+    }
+
+    /// The image that `range.len()` bytes of `file` from `file_offset` hold, for
+    /// the memory's bytes `range` (a result of [`image_range`]); `None` unless
+    /// `file_offset` is a multiple of the host page size.
+    ///
+    /// # Safety
+    /// The file must hold those bytes, and nobody may shrink or change it while
+    /// the image lives (instances would see the change, or fault on a page
+    /// past its end).
+    pub unsafe fn in_file(
+        file: Arc<File>,
+        file_offset: u64,
+        range: Range<usize>,
+    ) -> Option<MemoryImage> {
+        file_offset
+            .is_multiple_of(host_page_size() as u64)
+            .then(|| MemoryImage {
+                file: ImageFile::Artifact(file),
+                file_offset,
+                offset: range.start,
+                len: range.len(),
+            })
     }
 
     /// Maps the image over `memory`, which must be fresh (all zero) and at least
@@ -58,9 +119,10 @@ impl MemoryImage {
     /// the memory is too small, or if after a refusal even restoring zero pages
     /// failed: the memory is then empty and cannot grow.
     pub fn map_into(&self, memory: &mut LinearMemory) -> Result<bool, MemoryError> {
-        // SAFETY: the file is `self.len` bytes long and sealed against shrinking
-        // (and against any change) before the image exists.
-        unsafe { memory.map_private(self.offset, self.len, self.file.as_raw_fd()) }
+        // SAFETY: the file holds `self.len` bytes from `file_offset` and cannot
+        // shrink: a memfd is sealed against any change before the image exists,
+        // and an artifact is kept unchanged by `in_file`'s caller.
+        unsafe { memory.map_private(self.offset, self.len, self.file.fd(), self.file_offset) }
     }
 }
 

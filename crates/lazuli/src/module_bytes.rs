@@ -1,0 +1,34 @@
+//! A module's bytes, which its function bodies and data segments are ranges of:
+//! a copy of its own, or, for a precompiled module, the part of the artifact's
+//! mapping that holds the Wasm module, so that loading one copies nothing.
+
+use lazuli_jit::Mapping;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+pub(crate) enum ModuleBytes {
+    Owned(Box<[u8]>),
+    /// `range` of `map`; the mapping may hold the module's code too, which
+    /// lives as long as this.
+    Mapped {
+        map: Arc<Mapping>,
+        range: Range<usize>,
+    },
+}
+
+impl From<&[u8]> for ModuleBytes {
+    fn from(bytes: &[u8]) -> ModuleBytes {
+        ModuleBytes::Owned(bytes.into())
+    }
+}
+
+impl Deref for ModuleBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ModuleBytes::Owned(bytes) => bytes,
+            ModuleBytes::Mapped { map, range } => &map.bytes()[range.clone()],
+        }
+    }
+}
