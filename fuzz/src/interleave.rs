@@ -122,8 +122,7 @@ fn run_failing(bytes: &[u8]) -> u64 {
 fn call_every_export(store: &mut Store<()>, instance: &Instance) {
     let funcs: Vec<_> = instance
         .exports(&mut *store)
-        .into_iter()
-        .filter_map(|e| e.item.into_func())
+        .filter_map(|e| e.into_func())
         .collect();
     for func in funcs {
         let ty = func.ty(&*store);

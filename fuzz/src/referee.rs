@@ -131,8 +131,8 @@ fn lazuli_type(ty: &ValType) -> lazuli::ValType {
         ValType::F32 => lazuli::ValType::F32,
         ValType::F64 => lazuli::ValType::F64,
         ValType::V128 => lazuli::ValType::V128,
-        ValType::Ref(r) if r.heap_type().is_func() => lazuli::ValType::FuncRef,
-        ValType::Ref(_) => lazuli::ValType::ExternRef,
+        ValType::Ref(r) if r.heap_type().is_func() => lazuli::ValType::FUNCREF,
+        ValType::Ref(_) => lazuli::ValType::EXTERNREF,
     }
 }
 

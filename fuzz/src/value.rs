@@ -41,8 +41,8 @@ pub fn argument(ty: ValType, set: usize, index: usize) -> Value {
         ValType::F32 => Value::F32(F32S[pick].to_bits()),
         ValType::F64 => Value::F64(F64S[pick].to_bits()),
         ValType::V128 => Value::V128(V128S[pick]),
-        ValType::FuncRef => Value::FuncRef { null: true },
-        ValType::ExternRef => Value::ExternRef { null: true },
+        ValType::Ref(r) if r.heap_type().is_func() => Value::FuncRef { null: true },
+        ValType::Ref(_) => Value::ExternRef { null: true },
     }
 }
 
@@ -104,8 +104,8 @@ pub fn lazuli_type(ty: wasmi::ValType) -> ValType {
         wasmi::ValType::F32 => ValType::F32,
         wasmi::ValType::F64 => ValType::F64,
         wasmi::ValType::V128 => ValType::V128,
-        wasmi::ValType::FuncRef => ValType::FuncRef,
-        wasmi::ValType::ExternRef => ValType::ExternRef,
+        wasmi::ValType::FuncRef => ValType::FUNCREF,
+        wasmi::ValType::ExternRef => ValType::EXTERNREF,
     }
 }
 

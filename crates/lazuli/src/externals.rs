@@ -3,7 +3,7 @@
 
 use crate::Func;
 use crate::store::{AsContext, AsContextMut, OwnedPtr, StoreOpaque, Stored};
-use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType, ValType};
+use crate::types::{ExternType, GlobalType, MemoryType, Mutability, RefType, TableType};
 use crate::values::{Ref, Val};
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
@@ -87,7 +87,7 @@ impl From<Table> for Extern {
 }
 
 /// A global variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Global(pub(crate) Stored);
 
 pub(crate) struct GlobalData {
@@ -102,7 +102,7 @@ impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        if value.ty() != ty.content() {
+        if value.ty() != *ty.content() {
             bail!(
                 "global of type {} cannot hold a {}",
                 ty.content(),
@@ -128,7 +128,7 @@ impl Global {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let data = &opaque.globals[opaque.check(self.0)];
-        let ty = data.ty.content();
+        let ty = *data.ty.content();
         // SAFETY: global definitions live as long as their store.
         let raw = unsafe { (*data.definition).0 };
         Val::from_raw(opaque, raw, ty)
@@ -141,7 +141,7 @@ impl Global {
         if data.ty.mutability() != Mutability::Var {
             bail!("immutable global cannot be set");
         }
-        if value.ty() != data.ty.content() {
+        if value.ty() != *data.ty.content() {
             bail!(
                 "global of type {} cannot hold a {}",
                 data.ty.content(),
@@ -174,7 +174,7 @@ impl StoreOpaque {
 }
 
 /// A linear memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Memory(pub(crate) Stored);
 
 impl Memory {
@@ -265,17 +265,17 @@ impl Memory {
 }
 
 /// A table of references.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Table(pub(crate) Stored);
 
 pub(crate) struct TableData {
-    pub(crate) element: ValType,
+    pub(crate) element: RefType,
     /// Owned through a raw pointer: VMContexts point into it.
     table: OwnedPtr<RuntimeTable>,
 }
 
 impl TableData {
-    pub(crate) fn new(element: ValType, table: Box<RuntimeTable>) -> TableData {
+    pub(crate) fn new(element: RefType, table: Box<RuntimeTable>) -> TableData {
         TableData {
             element,
             table: OwnedPtr::new(table),
@@ -305,7 +305,7 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Ref) -> Result<Table> {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
-        if init.ty() != ty.element() {
+        if init.ty() != *ty.element() {
             bail!("a {} table cannot hold a {}", ty.element(), init.ty());
         }
         let init = init.to_raw(opaque) as *const VMFuncRef;
@@ -317,7 +317,7 @@ impl Table {
         table
             .fill(0, init, ty.minimum())
             .map_err(|e| anyhow!("{}", table_error(&e)))?;
-        Ok(opaque.push_table(TableData::new(ty.element(), table)))
+        Ok(opaque.push_table(TableData::new(*ty.element(), table)))
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> TableType {

@@ -5,7 +5,7 @@ use crate::store::{
     AsContext, AsContextMut, OwnedPtr, StoreContextMut, StoreInner, StoreOpaque, Stored,
 };
 use crate::trap::trap_to_error;
-use crate::types::FuncType;
+use crate::types::{FuncType, ValType};
 use crate::values::Val;
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// A function that can be called from the host or stored in a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Func(pub(crate) Stored);
 
 /// What a store knows about one of its functions.
@@ -171,22 +171,31 @@ impl<T> AsContextMut for Caller<'_, T> {
 
 impl Func {
     /// A host function with a dynamic signature.
+    ///
+    /// # Panics
+    /// If the store's engine cannot make the function's trampolines: an engine
+    /// that compiles for another target runs no code, and one out of executable
+    /// memory has nowhere to put them. [`Linker::func_new`](crate::Linker::func_new)
+    /// reports the same failures as errors, at instantiation.
     pub fn new<T: 'static>(
         mut store: impl AsContextMut<Data = T>,
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
-    ) -> Result<Func> {
+    ) -> Func {
         let callback = crate::typed::dynamic_callback(ty.clone(), f);
-        Func::from_callback(store.as_context_mut().0, ty, callback)
+        Func::from_callback(store.as_context_mut().0, ty, callback).unwrap_or_else(host_func_panic)
     }
 
     /// A host function whose signature comes from the closure's types.
+    ///
+    /// # Panics
+    /// As [`Func::new`].
     pub fn wrap<T: 'static, Params, Results>(
         mut store: impl AsContextMut<Data = T>,
         f: impl crate::IntoFunc<T, Params, Results>,
-    ) -> Result<Func> {
+    ) -> Func {
         let (ty, callback) = f.into_callback();
-        Func::from_callback(store.as_context_mut().0, ty, callback)
+        Func::from_callback(store.as_context_mut().0, ty, callback).unwrap_or_else(host_func_panic)
     }
 
     pub(crate) fn from_callback<T: 'static>(
@@ -262,7 +271,7 @@ impl Func {
         }
         with_slots(params.len().max(results.len()), |values| {
             for (i, p) in params.iter().enumerate() {
-                let expected = store.opaque.funcs[index].ty.0.params[i];
+                let expected = ValType::from(store.opaque.funcs[index].ty.0.params[i]);
                 if p.ty() != expected {
                     bail!("argument {i} has type {}, expected {expected}", p.ty());
                 }
@@ -272,7 +281,7 @@ impl Func {
             unsafe { enter(store, *self, values.as_mut_ptr())? };
             // The store may have changed while Wasm ran: look the type up again.
             for (i, r) in results.iter_mut().enumerate() {
-                let ty = store.opaque.funcs[index].ty.0.results[i];
+                let ty = store.opaque.funcs[index].ty.0.results[i].into();
                 *r = Val::from_raw(&mut store.opaque, values[i], ty);
             }
             Ok(())
@@ -291,6 +300,12 @@ impl Func {
     ) -> Result<crate::TypedFunc<P, R>> {
         crate::TypedFunc::new(*self, store)
     }
+}
+
+/// Why `Func::new` or `Func::wrap` could not make a function, as a panic: their
+/// shape (Wasmtime's) has no error to return.
+fn host_func_panic(error: anyhow::Error) -> Func {
+    panic!("cannot create a host function: {error:#}")
 }
 
 /// Where an entry into Wasm calls, read from the store before the entry gives up

@@ -4,7 +4,7 @@
 use crate::externals::TableData;
 use crate::func::FuncData;
 use crate::segments::{Item, NonNullItem};
-use crate::store::{AsContext, AsContextMut, StoreOpaque, Stored};
+use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, Mutability};
 use crate::{
     Extern, Func, Global, Memory, Module, Table, Trap, TypedFunc, WasmParams, WasmResults,
@@ -17,7 +17,7 @@ use lazuli_runtime::{
 };
 
 /// An instantiated module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Instance(pub(crate) Stored);
 
 pub(crate) struct InstanceData {
@@ -30,11 +30,44 @@ pub(crate) struct InstanceData {
     globals: Vec<Option<Global>>,
 }
 
-/// An export of an instance.
+/// An export of an instance: its name and the item, as
+/// [`Instance::exports`] yields them.
 #[derive(Debug, Clone)]
-pub struct Export {
-    pub name: String,
-    pub item: Extern,
+pub struct Export<'instance> {
+    name: &'instance str,
+    definition: Extern,
+}
+
+impl<'instance> Export<'instance> {
+    /// The name it is exported under.
+    pub fn name(&self) -> &'instance str {
+        self.name
+    }
+
+    /// The item.
+    pub fn into_extern(self) -> Extern {
+        self.definition
+    }
+
+    /// The item, if it is a function.
+    pub fn into_func(self) -> Option<Func> {
+        self.definition.into_func()
+    }
+
+    /// The item, if it is a table.
+    pub fn into_table(self) -> Option<Table> {
+        self.definition.into_table()
+    }
+
+    /// The item, if it is a memory.
+    pub fn into_memory(self) -> Option<Memory> {
+        self.definition.into_memory()
+    }
+
+    /// The item, if it is a global.
+    pub fn into_global(self) -> Option<Global> {
+        self.definition.into_global()
+    }
 }
 
 impl Instance {
@@ -90,23 +123,35 @@ impl Instance {
         func.typed(&store)
     }
 
-    /// All exports, in the module's order.
-    pub fn exports(&self, mut store: impl AsContextMut) -> Vec<Export> {
-        let store = store.as_context_mut();
-        let opaque = &mut store.0.opaque;
+    /// All exports, in the module's order. The names borrow from the store, as
+    /// in Wasmtime.
+    pub fn exports<'a, T: 'a>(
+        &'a self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> impl ExactSizeIterator<Item = Export<'a>> + 'a {
+        let inner = store.into().0;
+        let opaque = &mut inner.opaque;
         let module = opaque.instances[opaque.check(self.0)].module.clone();
-        module
+        let items: Vec<Option<Extern>> = module
             .info()
             .exports
             .iter()
-            .filter_map(|e| {
-                let item = self.entity(opaque, e.index)?;
+            .map(|e| self.entity(opaque, e.index))
+            .collect();
+        // The handles are made: the names can borrow the store from now on.
+        let opaque: &'a StoreOpaque = &inner.opaque;
+        let info = opaque.instances[opaque.check(self.0)].module.info();
+        info.exports
+            .iter()
+            .zip(items)
+            .filter_map(|(e, definition)| {
                 Some(Export {
-                    name: e.name.clone(),
-                    item,
+                    name: &e.name,
+                    definition: definition?,
                 })
             })
-            .collect()
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     /// The module this is an instance of.
@@ -151,7 +196,7 @@ impl Instance {
         };
         let definition = data.handle.global(g);
         let global = opaque.push_global(crate::externals::GlobalData {
-            ty: crate::GlobalType::new(info.ty, mutability),
+            ty: crate::GlobalType::new(info.ty.into(), mutability),
             definition,
             _owned: None,
         });
@@ -303,7 +348,10 @@ fn instantiate(
                 let why = crate::externals::table_error(&e);
                 anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
             })?;
-        let table = opaque.push_table(TableData::new(plan.element, table));
+        let table = opaque.push_table(TableData::new(
+            crate::RefType::of_element(plan.element),
+            table,
+        ));
         handle.set_table(i as u32, opaque.tables[table.0.index].definition());
         tables.push(table);
     }

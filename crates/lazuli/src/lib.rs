@@ -47,7 +47,7 @@ mod typed;
 mod types;
 mod values;
 
-pub use anyhow::{Error, Result};
+pub use anyhow::{Error, Result, bail, ensure, format_err};
 pub use cache::CacheConfig;
 pub use config::{
     Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_SMALL_FUNCTION_BYTES,
@@ -65,7 +65,7 @@ pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use typed::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use types::{
-    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, TableType,
-    ValType,
+    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability,
+    RefType, TableType, ValType,
 };
 pub use values::{ExternRef, Ref, Val};

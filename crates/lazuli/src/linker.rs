@@ -103,8 +103,12 @@ impl<T: 'static> Linker<T> {
         module_name: &str,
         instance: Instance,
     ) -> Result<&mut Self> {
-        for export in instance.exports(&mut store) {
-            self.insert(module_name, &export.name, Definition::Extern(export.item))?;
+        for export in instance.exports(store.as_context_mut()) {
+            self.insert(
+                module_name,
+                export.name(),
+                Definition::Extern(export.into_extern()),
+            )?;
         }
         Ok(self)
     }

@@ -197,12 +197,25 @@ impl std::fmt::Debug for Module {
 impl Module {
     /// Compiles a module from binary Wasm or from the text format.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes = bytes.as_ref();
+        Module::from_wasm_or_wat(engine, bytes.as_ref(), None)
+    }
+
+    /// Compiles a module as [`Module::new`] does, naming it `name` (which
+    /// [`Module::name`] and backtraces report) in place of its name section's.
+    ///
+    /// Older Wasmtime versions had this constructor, with this meaning. The name
+    /// is not part of [`Module::serialize`]'s artifact: a deserialized module has
+    /// its name section's.
+    pub fn new_with_name(engine: &Engine, bytes: impl AsRef<[u8]>, name: &str) -> Result<Module> {
+        Module::from_wasm_or_wat(engine, bytes.as_ref(), Some(name))
+    }
+
+    fn from_wasm_or_wat(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module> {
         if bytes.starts_with(b"\0asm") {
-            return Module::from_binary(engine, bytes);
+            return Module::compile(engine, bytes, name);
         }
         let binary = wat::parse_bytes(bytes).map_err(|e| anyhow!("{e}"))?;
-        Module::from_binary(engine, &binary)
+        Module::compile(engine, &binary, name)
     }
 
     /// Compiles a module read from `path` (`.wasm` or `.wat`).
@@ -215,7 +228,15 @@ impl Module {
 
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
-        let info = parse(engine, bytes)?;
+        Module::compile(engine, bytes, None)
+    }
+
+    /// Compiles binary Wasm, named `name` if given.
+    fn compile(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module> {
+        let mut info = parse(engine, bytes)?;
+        if let Some(name) = name {
+            info.name = Some(name.to_string());
+        }
         let trampolines = engine.module_trampolines(&info)?;
         let inner = ModuleInner::new(engine, info, bytes.into(), trampolines);
         if !engine.is_lazy() {
@@ -266,7 +287,8 @@ impl Module {
         &self.inner.engine
     }
 
-    /// The module's name from its name section.
+    /// The module's name: the one given to [`Module::new_with_name`], else its
+    /// name section's.
     pub fn name(&self) -> Option<&str> {
         self.inner.info.name.as_deref()
     }

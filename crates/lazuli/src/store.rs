@@ -173,6 +173,13 @@ impl<T> Store<T> {
     }
 }
 
+impl<T: Default> Default for Store<T> {
+    /// A store of a default [`Engine`] with default data.
+    fn default() -> Store<T> {
+        Store::new(&Engine::default(), T::default())
+    }
+}
+
 /// Shared access to a store.
 pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
 
@@ -305,3 +312,20 @@ impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
         StoreContext(store.0)
     }
 }
+
+/// `Debug` of handles: the kind, the store and the index, without the name of
+/// the type that holds the last two.
+macro_rules! handle_debug {
+    ($($t:ident),*) => {$(
+        impl std::fmt::Debug for crate::$t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("store", &self.0.store)
+                    .field("index", &self.0.index)
+                    .finish()
+            }
+        }
+    )*};
+}
+
+handle_debug!(Func, Global, Memory, Table, Instance, ExternRef);

@@ -32,15 +32,18 @@ impl WasmBacktrace {
 
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error while executing at wasm backtrace:")?;
+        // No newline after the last frame: `anyhow` puts a blank line between
+        // this context and the trap under it, and a newline here made it two.
+        write!(f, "error while executing at wasm backtrace:")?;
         for (i, frame) in self.frames.iter().enumerate() {
+            writeln!(f)?;
             let offset = frame
                 .module_offset
                 .map_or_else(|| "?".to_string(), |o| format!("{o:#x}"));
             let module = frame.module_name.as_deref().unwrap_or("<unknown>");
             match &frame.func_name {
-                Some(name) => writeln!(f, "  {i:>3}: {offset:>8} - {module}!{name}")?,
-                None => writeln!(
+                Some(name) => write!(f, "  {i:>3}: {offset:>8} - {module}!{name}")?,
+                None => write!(
                     f,
                     "  {i:>3}: {offset:>8} - {module}!<wasm function {}>",
                     frame.func_index

@@ -5,7 +5,7 @@ use crate::Func;
 use crate::func::{Caller, HostCallback, enter, with_slots};
 use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut};
-use crate::types::{FuncType, ValType};
+use crate::types::{FuncType, RefType, ValType};
 use crate::values::{ExternRef, Ref, Val};
 use anyhow::{Result, bail};
 use lazuli_runtime::ValRaw;
@@ -43,13 +43,13 @@ wasm_ty! {
 
 impl WasmTy for Option<Func> {
     fn valtype() -> ValType {
-        ValType::FuncRef
+        ValType::FUNCREF
     }
     fn to_raw(self, store: &StoreOpaque) -> ValRaw {
         ValRaw(Ref::Func(self).to_raw(store) as u128)
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
-        match Ref::from_raw(store, raw.0 as usize, ValType::FuncRef) {
+        match Ref::from_raw(store, raw.0 as usize, RefType::FUNCREF) {
             Ref::Func(f) => f,
             Ref::Extern(_) => None,
         }
@@ -58,13 +58,13 @@ impl WasmTy for Option<Func> {
 
 impl WasmTy for Option<ExternRef> {
     fn valtype() -> ValType {
-        ValType::ExternRef
+        ValType::EXTERNREF
     }
     fn to_raw(self, store: &StoreOpaque) -> ValRaw {
         ValRaw(Ref::Extern(self).to_raw(store) as u128)
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
-        match Ref::from_raw(store, raw.0 as usize, ValType::ExternRef) {
+        match Ref::from_raw(store, raw.0 as usize, RefType::EXTERNREF) {
             Ref::Extern(e) => e,
             Ref::Func(_) => None,
         }
@@ -128,13 +128,21 @@ macro_rules! tuples {
 
 tuples! {
     ();
-    (A 0, B 1);
-    (A 0, B 1, C 2);
-    (A 0, B 1, C 2, D 3);
-    (A 0, B 1, C 2, D 3, E 4);
-    (A 0, B 1, C 2, D 3, E 4, F 5);
-    (A 0, B 1, C 2, D 3, E 4, F 5, G 6);
-    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+    (P0 0, P1 1);
+    (P0 0, P1 1, P2 2);
+    (P0 0, P1 1, P2 2, P3 3);
+    (P0 0, P1 1, P2 2, P3 3, P4 4);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14, P15 15);
 }
 
 /// A function whose signature was checked once, called without per-call checks.
@@ -158,7 +166,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         if !ty.params().eq(params.iter().copied()) || !ty.results().eq(results.iter().copied()) {
             bail!(
                 "type mismatch: function is {ty}, requested {}",
-                FuncType::new(params, results)
+                FuncType::from_types(params, results)
             );
         }
         Ok(TypedFunc {
@@ -228,9 +236,21 @@ macro_rules! result_tuples {
 
 result_tuples! {
     ();
-    (A 0, B 1);
-    (A 0, B 1, C 2);
-    (A 0, B 1, C 2, D 3);
+    (P0 0, P1 1);
+    (P0 0, P1 1, P2 2);
+    (P0 0, P1 1, P2 2, P3 3);
+    (P0 0, P1 1, P2 2, P3 3, P4 4);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14, P15 15);
 }
 
 /// A Rust closure usable as a host function of a store with data `T`.
@@ -247,7 +267,7 @@ macro_rules! into_func {
             R: WasmRet,
         {
             fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
-                let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
+                let ty = FuncType::from_types(vec![$($p::valtype()),*], R::Results::types());
                 let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
                     let store = &mut caller.store.0.opaque;
                     let r = self($($p::from_raw(store, slots[$i])),*).into_result()?;
@@ -265,7 +285,7 @@ macro_rules! into_func {
         {
             #[allow(non_snake_case)]
             fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
-                let ty = FuncType::new(vec![$($p::valtype()),*], R::Results::types());
+                let ty = FuncType::from_types(vec![$($p::valtype()),*], R::Results::types());
                 let callback = move |mut caller: Caller<'_, T>, slots: &mut [ValRaw]| {
                     $(let $p = $p::from_raw(&mut caller.store.0.opaque, slots[$i]);)*
                     let r = self(caller.reborrow(), $($p),*).into_result()?;
@@ -280,14 +300,22 @@ macro_rules! into_func {
 
 into_func! {
     ();
-    (A 0);
-    (A 0, B 1);
-    (A 0, B 1, C 2);
-    (A 0, B 1, C 2, D 3);
-    (A 0, B 1, C 2, D 3, E 4);
-    (A 0, B 1, C 2, D 3, E 4, F1 5);
-    (A 0, B 1, C 2, D 3, E 4, F1 5, G 6);
-    (A 0, B 1, C 2, D 3, E 4, F1 5, G 6, H 7);
+    (P0 0);
+    (P0 0, P1 1);
+    (P0 0, P1 1, P2 2);
+    (P0 0, P1 1, P2 2, P3 3);
+    (P0 0, P1 1, P2 2, P3 3, P4 4);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14);
+    (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14, P15 15);
 }
 
 /// Wraps a closure over [`Val`]s as a host callback of type `ty`.

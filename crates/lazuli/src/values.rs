@@ -2,7 +2,7 @@
 
 use crate::Func;
 use crate::store::{AsContextMut, StoreContext, StoreOpaque, Stored};
-use crate::types::ValType;
+use crate::types::{HeapType, RefType, ValType};
 use anyhow::Result;
 use lazuli_runtime::{VMFuncRef, ValRaw};
 use std::any::Any;
@@ -23,7 +23,7 @@ pub enum Val {
 
 /// A reference to host data that Wasm can hold and pass around but not inspect.
 /// It lives as long as the store that created it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef(pub(crate) Stored);
 
 /// The storage behind an [`ExternRef`]; its address is the reference's raw value.
@@ -74,21 +74,101 @@ impl Ref {
         }
     }
 
-    /// The reference behind a raw pointer of element type `ty`.
-    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: ValType) -> Ref {
-        if ty == ValType::ExternRef {
-            Ref::Extern(store.externref_by_addr.get(&raw).copied())
-        } else {
-            Ref::Func(store.func_from_ref(raw as *const VMFuncRef))
+    /// The reference behind a raw pointer of type `ty`.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: RefType) -> Ref {
+        match ty.heap_type() {
+            HeapType::Extern => Ref::Extern(store.externref_by_addr.get(&raw).copied()),
+            HeapType::Func => Ref::Func(store.func_from_ref(raw as *const VMFuncRef)),
         }
     }
 
-    /// The value type of a reference of this kind.
-    pub fn ty(&self) -> ValType {
+    /// The type of a reference of this kind.
+    ///
+    /// Unlike Wasmtime's, it needs no store: without the GC proposal a
+    /// reference's type is its kind.
+    pub fn ty(&self) -> RefType {
         match self {
-            Ref::Func(_) => ValType::FuncRef,
-            Ref::Extern(_) => ValType::ExternRef,
+            Ref::Func(_) => RefType::FUNCREF,
+            Ref::Extern(_) => RefType::EXTERNREF,
         }
+    }
+
+    /// Whether this is a null reference.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Ref::Func(None) | Ref::Extern(None))
+    }
+
+    /// Whether this is a non-null reference.
+    pub fn is_non_null(&self) -> bool {
+        !self.is_null()
+    }
+
+    /// Whether this is a function reference (null or not).
+    pub fn is_func(&self) -> bool {
+        matches!(self, Ref::Func(_))
+    }
+
+    /// Whether this is an external reference (null or not).
+    pub fn is_extern(&self) -> bool {
+        matches!(self, Ref::Extern(_))
+    }
+
+    /// The function reference (`Some(None)` if null); `None` for another kind.
+    pub fn as_func(&self) -> Option<Option<&Func>> {
+        match self {
+            Ref::Func(f) => Some(f.as_ref()),
+            Ref::Extern(_) => None,
+        }
+    }
+
+    /// The function reference (`None` if null).
+    ///
+    /// # Panics
+    /// If this is another kind of reference.
+    pub fn unwrap_func(&self) -> Option<&Func> {
+        self.as_func()
+            .unwrap_or_else(|| panic!("expected a funcref, found {}", self.ty()))
+    }
+
+    /// The external reference (`Some(None)` if null); `None` for another kind.
+    pub fn as_extern(&self) -> Option<Option<&ExternRef>> {
+        match self {
+            Ref::Extern(e) => Some(e.as_ref()),
+            Ref::Func(_) => None,
+        }
+    }
+
+    /// The external reference (`None` if null).
+    ///
+    /// # Panics
+    /// If this is another kind of reference.
+    pub fn unwrap_extern(&self) -> Option<&ExternRef> {
+        self.as_extern()
+            .unwrap_or_else(|| panic!("expected an externref, found {}", self.ty()))
+    }
+}
+
+impl From<Func> for Ref {
+    fn from(f: Func) -> Ref {
+        Ref::Func(Some(f))
+    }
+}
+
+impl From<Option<Func>> for Ref {
+    fn from(f: Option<Func>) -> Ref {
+        Ref::Func(f)
+    }
+}
+
+impl From<ExternRef> for Ref {
+    fn from(e: ExternRef) -> Ref {
+        Ref::Extern(Some(e))
+    }
+}
+
+impl From<Option<ExternRef>> for Ref {
+    fn from(e: Option<ExternRef>) -> Ref {
+        Ref::Extern(e)
     }
 }
 
@@ -101,7 +181,48 @@ impl From<Ref> for Val {
     }
 }
 
+/// Conversions into [`Val`] of what converts into [`Ref`].
+macro_rules! val_from_ref {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Val {
+            fn from(r: $t) -> Val {
+                Ref::from(r).into()
+            }
+        }
+    )*};
+}
+
+val_from_ref!(Func, Option<Func>, ExternRef, Option<ExternRef>);
+
+/// A typed accessor of [`Val`]: `$get` returns the value if it is a `$variant`,
+/// `$unwrap` the same or panics.
+macro_rules! val_accessors {
+    ($($get:ident, $unwrap:ident, $variant:ident, $t:ty, |$v:ident| $conv:expr;)*) => {$(
+        #[doc = concat!("The value, if this is a `Val::", stringify!($variant), "`.")]
+        pub fn $get(&self) -> Option<$t> {
+            match self {
+                Val::$variant($v) => Some($conv),
+                _ => None,
+            }
+        }
+
+        #[doc = concat!("The value of a `Val::", stringify!($variant), "`.")]
+        ///
+        /// # Panics
+        /// If the value is of another type.
+        pub fn $unwrap(&self) -> $t {
+            self.$get().unwrap_or_else(|| {
+                panic!(concat!("expected ", stringify!($variant), ", found {}"), self.ty())
+            })
+        }
+    )*};
+}
+
 impl Val {
+    /// The type of this value.
+    ///
+    /// Unlike Wasmtime's, it needs no store: without the GC proposal a value's
+    /// type is its kind.
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -109,8 +230,8 @@ impl Val {
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
-            Val::FuncRef(_) => ValType::FuncRef,
-            Val::ExternRef(_) => ValType::ExternRef,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
         }
     }
 
@@ -122,40 +243,45 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef(None),
-            ValType::ExternRef => Val::ExternRef(None),
+            ValType::Ref(r) => match r.heap_type() {
+                HeapType::Func => Val::FuncRef(None),
+                HeapType::Extern => Val::ExternRef(None),
+            },
         }
     }
 
-    pub fn i32(&self) -> Option<i32> {
-        if let Val::I32(v) = self {
-            Some(*v)
-        } else {
-            None
-        }
+    /// The zero (or null) value of `ty`, as [`Val::default_for`]; Wasmtime's
+    /// shape, which is `None` for types without a default (Wasm 2.0 has none).
+    pub fn default_for_ty(ty: &ValType) -> Option<Val> {
+        Some(Val::default_for(*ty))
     }
 
-    pub fn i64(&self) -> Option<i64> {
-        if let Val::I64(v) = self {
-            Some(*v)
-        } else {
-            None
-        }
+    /// A null `funcref`.
+    pub fn null_func_ref() -> Val {
+        Val::FuncRef(None)
     }
 
-    pub fn f32(&self) -> Option<f32> {
-        if let Val::F32(v) = self {
-            Some(f32::from_bits(*v))
-        } else {
-            None
-        }
+    /// A null `externref`.
+    pub fn null_extern_ref() -> Val {
+        Val::ExternRef(None)
     }
 
-    pub fn f64(&self) -> Option<f64> {
-        if let Val::F64(v) = self {
-            Some(f64::from_bits(*v))
-        } else {
-            None
+    val_accessors! {
+        i32, unwrap_i32, I32, i32, |v| *v;
+        i64, unwrap_i64, I64, i64, |v| *v;
+        f32, unwrap_f32, F32, f32, |v| f32::from_bits(*v);
+        f64, unwrap_f64, F64, f64, |v| f64::from_bits(*v);
+        v128, unwrap_v128, V128, u128, |v| *v;
+        funcref, unwrap_funcref, FuncRef, Option<&Func>, |f| f.as_ref();
+        externref, unwrap_externref, ExternRef, Option<&ExternRef>, |e| e.as_ref();
+    }
+
+    /// The reference, if this is one.
+    pub fn ref_(self) -> Option<Ref> {
+        match self {
+            Val::FuncRef(f) => Some(Ref::Func(f)),
+            Val::ExternRef(e) => Some(Ref::Extern(e)),
+            _ => None,
         }
     }
 
@@ -178,9 +304,7 @@ impl Val {
             ValType::F32 => Val::F32(raw.get_f32()),
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.0),
-            ValType::FuncRef | ValType::ExternRef => {
-                Ref::from_raw(store, raw.0 as usize, ty).into()
-            }
+            ValType::Ref(r) => Ref::from_raw(store, raw.0 as usize, r).into(),
         }
     }
 }
@@ -206,5 +330,12 @@ impl From<f32> for Val {
 impl From<f64> for Val {
     fn from(v: f64) -> Val {
         Val::F64(v.to_bits())
+    }
+}
+
+impl From<u128> for Val {
+    /// A `v128` (Wasmtime's `V128` is Lazuli's `u128`).
+    fn from(v: u128) -> Val {
+        Val::V128(v)
     }
 }

@@ -165,7 +165,7 @@ fn host_functions_see_store_data_and_propagate_errors() {
 fn host_func_called_directly_from_the_host() {
     let engine = Engine::default();
     let mut store = Store::new(&engine, ());
-    let f = Func::wrap(&mut store, |a: i64, b: i64| a - b).unwrap();
+    let f = Func::wrap(&mut store, |a: i64, b: i64| a - b);
     let typed = f.typed::<(i64, i64), i64>(&store).unwrap();
     assert_eq!(typed.call(&mut store, (50, 8)).unwrap(), 42);
 }
@@ -249,7 +249,7 @@ fn stores_and_instances_move_between_threads() {
 
 #[test]
 fn references_cross_typed_calls_and_host_functions() {
-    use lazuli::{ExternRef, Ref, Table, TableType, ValType};
+    use lazuli::{ExternRef, Ref, RefType, Table, TableType};
     let engine = Engine::default();
     let module = Module::new(
         &engine,
@@ -333,7 +333,7 @@ fn references_cross_typed_calls_and_host_functions() {
     let table = instance.get_table(&mut store, "t").unwrap();
     assert_eq!(
         table.ty(&store),
-        TableType::new(ValType::ExternRef, 2, None)
+        TableType::new(RefType::EXTERNREF, 2, None)
     );
     table.set(&mut store, 1, Ref::Extern(Some(world))).unwrap();
     assert_eq!(table.get(&mut store, 1), Some(Ref::Extern(Some(world))));
@@ -349,7 +349,7 @@ fn references_cross_typed_calls_and_host_functions() {
     );
     let host_table = Table::new(
         &mut store,
-        TableType::new(ValType::FuncRef, 3, Some(3)),
+        TableType::new(RefType::FUNCREF, 3, Some(3)),
         Ref::Func(Some(seven)),
     )
     .unwrap();

@@ -259,8 +259,7 @@ fn compiling_and_calling_the_host_at_the_deepest_point_has_room() {
             let host = lazuli::Func::wrap(&mut store, |x: i32| -> lazuli::Result<i32> {
                 let text = format!("{x:>40}");
                 Ok(text.trim().parse::<i32>()? + 1)
-            })
-            .unwrap();
+            });
             let instance = Instance::new(&mut store, &module, &[host.into()]).unwrap();
             let r = instance
                 .get_typed_func::<i32, i32>(&mut store, "r")

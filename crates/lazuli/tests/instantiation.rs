@@ -4,7 +4,7 @@
 
 use lazuli::{
     Config, Engine, Extern, Func, Global, GlobalType, Instance, Memory, MemoryStyle, Module,
-    Mutability, Ref, Store, Table, TableType, Trap, Val, ValType,
+    Mutability, Ref, RefType, Store, Table, TableType, Trap, Val, ValType,
 };
 
 /// Two overlapping segments in the first page and one in the second, all
@@ -172,7 +172,7 @@ fn load_after_trap(
 }
 
 fn host_table(store: &mut Store<()>) -> Table {
-    let ty = TableType::new(ValType::FuncRef, 2, None);
+    let ty = TableType::new(RefType::FUNCREF, 2, None);
     Table::new(&mut *store, ty, Ref::Func(None)).unwrap()
 }
 
@@ -268,8 +268,8 @@ fn call_element(store: &mut Store<()>, table: Table, index: u64) -> Option<i32> 
 fn null_items_overwrite_the_entries_of_an_imported_table() {
     let engine = engine(MemoryStyle::Guarded);
     let mut store = Store::new(&engine, ());
-    let host = Func::wrap(&mut store, || 7i32).unwrap();
-    let ty = TableType::new(ValType::FuncRef, 4, None);
+    let host = Func::wrap(&mut store, || 7i32);
+    let ty = TableType::new(RefType::FUNCREF, 4, None);
     let table = Table::new(&mut store, ty, Ref::Func(Some(host))).unwrap();
     let module = Module::new(
         &engine,
@@ -327,8 +327,8 @@ fn passive_segments_with_null_items_initialise_tables() {
     )
     .unwrap();
     let mut store = Store::new(&engine, ());
-    let host = Func::wrap(&mut store, || 7i32).unwrap();
-    let ty = GlobalType::new(ValType::FuncRef, Mutability::Const);
+    let host = Func::wrap(&mut store, || 7i32);
+    let ty = GlobalType::new(ValType::FUNCREF, Mutability::Const);
     let global = Global::new(&mut store, ty, Val::FuncRef(Some(host))).unwrap();
     let instance = Instance::new(&mut store, &module, &[Extern::Global(global)]).unwrap();
     let table = instance.get_table(&mut store, "table").unwrap();

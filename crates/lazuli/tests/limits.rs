@@ -1,8 +1,8 @@
 //! Resource limiters: what they are asked, when, and that they may keep state.
 
 use lazuli::{
-    Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Ref, ResourceLimiter, Store,
-    StoreLimits, Table, TableType, ValType,
+    Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Ref, RefType, ResourceLimiter,
+    Store, StoreLimits, Table, TableType,
 };
 
 /// Records every question and grants memory up to `budget` bytes in all.
@@ -91,7 +91,7 @@ fn limiter_is_not_asked_for_growth_past_the_declared_maximum() {
     assert_eq!(store.data().granted, 3 * PAGE);
     // Host-created objects whose type is impossible are refused before asking.
     assert!(Memory::new(&mut store, MemoryType::new(70000, None)).is_err());
-    let ty = TableType::new(ValType::FuncRef, 3, Some(2));
+    let ty = TableType::new(RefType::FUNCREF, 3, Some(2));
     assert!(Table::new(&mut store, ty, Ref::Func(None)).is_err());
     assert_eq!(store.data().memory_asks.len(), 2);
     assert_eq!(store.data().table_asks.len(), 2);

@@ -16,7 +16,7 @@ const NEW_HANDLES: i32 = 1000;
 fn fill_store(mut caller: Caller<'_, u32>) -> lazuli::Result<i32> {
     let mut last = None;
     for i in 0..NEW_HANDLES {
-        last = Some(Func::wrap(&mut caller, move || i)?);
+        last = Some(Func::wrap(&mut caller, move || i));
         let ty = GlobalType::new(ValType::I64, Mutability::Var);
         Global::new(&mut caller, ty, Val::I64(i.into()))?;
     }
@@ -106,7 +106,7 @@ fn nested_host_and_wasm_calls_each_see_the_store() {
                 // Every level adds handles, so the store's tables move under the
                 // levels further out.
                 for _ in 0..100 {
-                    Func::wrap(&mut caller, || 0i32)?;
+                    Func::wrap(&mut caller, || 0i32);
                 }
                 let before = *caller.data();
                 *caller.data_mut() += 1;
@@ -130,13 +130,12 @@ fn nested_host_and_wasm_calls_each_see_the_store() {
     );
     assert_eq!(*store.data(), 10);
     // A host function called straight from the host enters the same way.
-    let ty = FuncType::new([ValType::I32], [ValType::I32]);
+    let ty = FuncType::new(&engine, [ValType::I32], [ValType::I32]);
     let direct = Func::new(&mut store, ty, move |mut caller, params, results| {
         let n = params[0].i32().unwrap();
         results[0] = Val::I32(rec.call(&mut caller, n)?);
         Ok(())
-    })
-    .unwrap();
+    });
     let mut results = [Val::I32(0)];
     direct
         .call(&mut store, &[Val::I32(3)], &mut results)
@@ -165,8 +164,8 @@ fn exporting_a_defined_global_again_returns_the_same_handle() {
             Some(Extern::Global(g)) if g == first
         ));
     }
-    let exported = instance.exports(&mut store);
-    assert!(matches!(exported[0].item, Extern::Global(g) if g == first));
+    let exported = instance.exports(&mut store).next().unwrap().into_extern();
+    assert!(matches!(exported, Extern::Global(g) if g == first));
     // Handles are indices into the store: the next global made by the host is
     // the second one, not the 2002nd.
     let ty = GlobalType::new(ValType::I32, Mutability::Const);

@@ -1487,8 +1487,7 @@ fn host_error_from_a_directly_called_host_function() {
     let mut store = Store::new(&engine, ());
     let f = Func::wrap(&mut store, |code: i32| -> lazuli::Result<()> {
         Err(MyError { code: code as u32 }.into())
-    })
-    .unwrap();
+    });
     let f = f.typed::<i32, ()>(&store).unwrap();
     let err = f.call(&mut store, 5).unwrap_err();
     assert_eq!(err.downcast_ref::<MyError>(), Some(&MyError { code: 5 }));

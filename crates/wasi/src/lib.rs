@@ -352,9 +352,13 @@ pub fn add_to_linker<T: 'static>(
         |_caller: Caller<'_, T>, code: i32| -> Result<()> { Err(I32Exit(code).into()) },
     )?;
 
-    // Nine parameters: one more than `func_wrap` takes.
+    // Nine parameters, through `func_new` (written when `func_wrap` took eight).
     use ValType::{I32, I64};
-    let path_open = FuncType::new([I32, I32, I32, I32, I32, I64, I64, I32, I32], [I32]);
+    let path_open = FuncType::new(
+        linker.engine(),
+        [I32, I32, I32, I32, I32, I64, I64, I32, I32],
+        [I32],
+    );
     linker.func_new(
         MODULE,
         "path_open",

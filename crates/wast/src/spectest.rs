@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use lazuli::{
-    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref, Store, Table, TableType, Val,
-    ValType,
+    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref, RefType, Store, Table,
+    TableType, Val, ValType,
 };
 
 /// Defines every `spectest` export in `linker`.
@@ -29,7 +29,7 @@ pub(crate) fn link_spectest(linker: &mut Linker<()>, store: &mut Store<()>) -> R
 
     let table = Table::new(
         &mut *store,
-        TableType::new(ValType::FuncRef, 10, Some(20)),
+        TableType::new(RefType::FUNCREF, 10, Some(20)),
         Ref::Func(None),
     )?;
     linker.define(&*store, "spectest", "table", table)?;
