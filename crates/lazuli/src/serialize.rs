@@ -21,11 +21,10 @@
 //! Wasmtime's: the caller promises that it came from `serialize`.
 
 use crate::codec::{self, Bounds, Reader};
-use crate::module::{compile_guarded, parse};
+use crate::module::{compile_each, compile_guarded, parse};
 use crate::{Engine, Module};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, ModuleInfo, translate_module};
-use rayon::prelude::*;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"LZMODULE";
@@ -49,10 +48,9 @@ impl Engine {
         };
         let info = parse(self, &binary)?;
         let compiler = self.optimizer().unwrap_or(self.compiler());
-        let compiled = (0..info.num_defined_funcs())
-            .into_par_iter()
-            .map(|d| compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d)))
-            .collect::<Result<Vec<_>>>()?;
+        let compiled = compile_each(self, &info, |d| {
+            compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d))
+        })?;
         Ok(write(self, &binary, &info, &compiled))
     }
 
