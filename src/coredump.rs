@@ -12,9 +12,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use lazuli::{
-    ExternType, Global, Instance, Memory, Module, Store, Val, WasmBacktrace,
-};
+use lazuli::{ExternType, Global, Instance, Memory, Module, Store, Val, WasmBacktrace};
 use wasm_encoder::{
     ConstExpr, CoreDumpInstancesSection, CoreDumpModulesSection, CoreDumpSection,
     CoreDumpStackSection, DataSection, GlobalSection, GlobalType, HeapType, Ieee32, Ieee64,
@@ -115,7 +113,10 @@ fn memory_sections<T: 'static>(
             page_size_log2: None,
         });
         let data = memory.data(&*store);
-        let used = data.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+        let used = data
+            .iter()
+            .rposition(|&b| b != 0)
+            .map_or(0, |last| last + 1);
         data_section.active(
             index as u32,
             &ConstExpr::i32_const(0),
@@ -156,4 +157,3 @@ fn constant(value: Val) -> (wasm_encoder::ValType, ConstExpr) {
         Val::ExternRef(_) => (T::EXTERNREF, ConstExpr::ref_null(HeapType::EXTERN)),
     }
 }
-

@@ -44,9 +44,7 @@ pub fn parse_params(
 /// `inf`, `-inf`; a reference `null`, or for an externref any other text, which
 /// becomes an externref holding that text as a `String`.
 fn parse_val(store: impl AsContextMut, ty: ValType, arg: &str) -> Result<Val> {
-    let hex = arg
-        .strip_prefix("0x")
-        .or_else(|| arg.strip_prefix("0X"));
+    let hex = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X"));
     Ok(match (ty, hex) {
         (ValType::I32, Some(hex)) => Val::I32(u32::from_str_radix(hex, 16)? as i32),
         (ValType::I32, None) => Val::I32(arg.parse()?),

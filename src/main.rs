@@ -542,7 +542,12 @@ fn run(args: &[String]) -> Result<ExitCode> {
 
 /// Instantiates the module in `file` with `linker` and defines its exports in
 /// `linker` under `name` (`--preload NAME=FILE`).
-fn preload(linker: &mut Linker<Host>, store: &mut Store<Host>, name: &str, file: &str) -> Result<()> {
+fn preload(
+    linker: &mut Linker<Host>,
+    store: &mut Store<Host>,
+    name: &str,
+    file: &str,
+) -> Result<()> {
     let path = Path::new(file);
     let module = compile_bytes(store.engine(), path, &read_module_bytes(path)?)?;
     let instance = linker

@@ -39,6 +39,7 @@ pub fn show_on_terminal(config: &mut Config) {
 
 /// A bar on stderr counting up to `total` functions.
 fn new_bar(total: usize) -> ProgressBar {
-    let style = ProgressStyle::with_template(TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template(TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::new(total as u64).with_style(style)
 }

@@ -153,7 +153,9 @@ impl WasmOptions {
 
 /// Every key, for the error naming an unknown one.
 fn known_keys() -> String {
-    let settings = SETTINGS.iter().map(|(key, what, _)| format!("{key}={what}"));
+    let settings = SETTINGS
+        .iter()
+        .map(|(key, what, _)| format!("{key}={what}"));
     let proposals = PROPOSALS.iter().map(|p| format!("{}=y|n", p.name));
     settings.chain(proposals).collect::<Vec<_>>().join(", ")
 }
@@ -190,7 +192,10 @@ mod tests {
         options.parse("simd=n,max-memory-size=0x1_0000").unwrap();
         options.parse("max-memory-size=65536,simd").unwrap();
         assert_eq!(options.max_memory_size, Some(65536));
-        assert_eq!(options.proposals.iter().map(|p| p.1).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(
+            options.proposals.iter().map(|p| p.1).collect::<Vec<_>>(),
+            [false, true]
+        );
     }
 
     #[test]
@@ -212,7 +217,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors() {
-        for bad in ["simd=maybe", "max-memory-size", "max-memory-size=-1", "max-memory-size=1k"] {
+        for bad in [
+            "simd=maybe",
+            "max-memory-size",
+            "max-memory-size=-1",
+            "max-memory-size=1k",
+        ] {
             assert!(WasmOptions::default().parse(bad).is_err(), "{bad}");
         }
     }

@@ -28,7 +28,14 @@ fn w_max_memory_size_makes_growth_past_it_fail() {
         args.extend_from_slice(&["--invoke", "grow", file]);
         assert_prints(&lazuli(&args), "-1\n");
     }
-    let args = ["run", "-W", "max-memory-size=131072", "--invoke", "grow", file];
+    let args = [
+        "run",
+        "-W",
+        "max-memory-size=131072",
+        "--invoke",
+        "grow",
+        file,
+    ];
     assert_prints(&lazuli(&args), "1\n");
 }
 
@@ -56,7 +63,14 @@ fn w_turns_implemented_proposals_off() {
     );
     let multi = path_str(&multi);
     assert_prints(&lazuli(&["run", "--invoke", "two", multi]), "1\n2\n");
-    assert_error(&lazuli(&["run", "-W", "multi-value=n", "--invoke", "two", multi]));
+    assert_error(&lazuli(&[
+        "run",
+        "-W",
+        "multi-value=n",
+        "--invoke",
+        "two",
+        multi,
+    ]));
 }
 
 #[test]
@@ -99,7 +113,15 @@ fn preload_links_a_modules_exports_under_its_name() {
             (call $add (global.get $base) (local.get 0))))"#,
     );
     let preload = format!("math={}", path_str(&lib));
-    let args = ["run", "--preload", &preload, "--invoke", "run", path_str(&main), "2"];
+    let args = [
+        "run",
+        "--preload",
+        &preload,
+        "--invoke",
+        "run",
+        path_str(&main),
+        "2",
+    ];
     assert_prints(&lazuli(&args), "42\n");
     let preload_eq = format!("--preload={preload}");
     let args = ["run", &preload_eq, "--invoke", "run", path_str(&main), "2"];
@@ -187,11 +209,17 @@ fn coredump_on_trap_writes_the_frames_memory_and_globals() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("error: wasm trap: unreachable"));
     let bytes = std::fs::read(&dump).expect("the core dump is written");
+    wasmparser::Validator::new()
+        .validate_all(&bytes)
+        .expect("the core dump is a valid Wasm module");
     let dump = read_dump(&bytes);
-    assert_eq!(dump.customs, ["core", "coremodules", "coreinstances", "corestack"]);
-    // Innermost first: $inner (index 2, after the import), then $outer (3).
+    assert_eq!(
+        dump.customs,
+        ["core", "coremodules", "coreinstances", "corestack"]
+    );
+    // Innermost first: $inner (index 1, after the import), then $outer (2).
     let funcs: Vec<u32> = dump.frames.iter().map(|f| f.0).collect();
-    assert_eq!(funcs, [2, 3]);
+    assert_eq!(funcs, [1, 2]);
     assert!(dump.frames.iter().all(|f| f.1 > 0), "{:?}", dump.frames);
     assert_eq!(dump.memory[1000], 42);
     assert_eq!(dump.globals, [7, -5]);
@@ -227,7 +255,11 @@ fn read_dump(bytes: &[u8]) -> Dump {
                 if custom.name() == "corestack" {
                     let reader = BinaryReader::new(custom.data(), 0);
                     let stack = CoreDumpStackSection::new(reader).unwrap();
-                    dump.frames = stack.frames.iter().map(|f| (f.funcidx, f.codeoffset)).collect();
+                    dump.frames = stack
+                        .frames
+                        .iter()
+                        .map(|f| (f.funcidx, f.codeoffset))
+                        .collect();
                 }
             }
             Payload::DataSection(data) => {
@@ -269,14 +301,26 @@ fn compile_shows_progress_on_a_terminal_only() {
     // Piped stderr: no progress bar.
     for args in [
         &["compile", path_str(&file)][..],
-        &["run", "--compile", "eager", "--invoke", "f3", path_str(&file), "1"],
+        &[
+            "run",
+            "--compile",
+            "eager",
+            "--invoke",
+            "f3",
+            path_str(&file),
+            "1",
+        ],
     ] {
         let out = lazuli(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "", "{args:?}");
     }
     // On a terminal (`script` gives the command one) the bar is drawn.
-    let command = format!("{} compile {}", env!("CARGO_BIN_EXE_lazuli"), path_str(&file));
+    let command = format!(
+        "{} compile {}",
+        env!("CARGO_BIN_EXE_lazuli"),
+        path_str(&file)
+    );
     let out = Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .env("TERM", "xterm")

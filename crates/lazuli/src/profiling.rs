@@ -101,9 +101,8 @@ pub(crate) fn record_perf_map(module: &ModuleInfo, functions: &[(Range<usize>, u
         ));
     }
     let mut map = PERF_MAP.lock().unwrap_or_else(PoisonError::into_inner);
-    let file = map.get_or_insert_with(|| {
-        File::create(format!("/tmp/perf-{}.map", std::process::id())).ok()
-    });
+    let file = map
+        .get_or_insert_with(|| File::create(format!("/tmp/perf-{}.map", std::process::id())).ok());
     if let Some(file) = file {
         // One write per batch, so that the lines of concurrent batches stay whole.
         let _ = file.write_all(text.as_bytes());

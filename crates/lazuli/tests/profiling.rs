@@ -12,8 +12,11 @@ fn functions(count: usize) -> String {
     format!("(module {bodies})")
 }
 
+/// The progress reports an engine made: (done, total) each.
+type Reports = Arc<Mutex<Vec<(usize, usize)>>>;
+
 /// An engine with `compilation` that records every progress report.
-fn recording(compilation: Compilation) -> (Engine, Arc<Mutex<Vec<(usize, usize)>>>) {
+fn recording(compilation: Compilation) -> (Engine, Reports) {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let sink = reports.clone();
     let mut config = Config::new();
@@ -76,7 +79,10 @@ fn the_perf_map_names_lazy_and_tiered_up_code() {
           (func (export "cold")))"#,
     )
     .unwrap();
-    assert!(perf_map_entries("perfmap_test::hot").is_empty(), "nothing ran yet");
+    assert!(
+        perf_map_entries("perfmap_test::hot").is_empty(),
+        "nothing ran yet"
+    );
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let hot = instance
