@@ -4,6 +4,8 @@
 //! lazuli run [--dir HOST[::GUEST]]... [--env KEY=VALUE]... [--inherit-env] FILE [ARGS...]
 //! lazuli run [--invoke NAME] [--compile lazy|eager] [--tier auto|fast|optimized]
 //!            [--tier-up-budget N] [--cache DIR|off] FILE [ARGS...]
+//! lazuli run [-W KEY=VALUE]... [--preload NAME=PATH]... [--coredump-on-trap PATH]
+//!            [--profile perfmap] FILE [ARGS...]
 //! lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]
 //! lazuli wast [--tier auto|fast|optimized] [--tier-up-budget N] FILE...
 //! ```
@@ -20,10 +22,17 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Linker, Module,
-    Store, Tiering, Trap, Val, ValType, WasmBacktrace,
+    CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Instance, Linker,
+    Module, ProfilingStrategy, Store, StoreLimits, Tiering, Trap, Val, WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
+
+use wasm_opts::WasmOptions;
+
+mod coredump;
+mod invoke;
+mod progress;
+mod wasm_opts;
 
 const USAGE: &str = "\
 lazuli: a WebAssembly runtime with a Cranelift JIT
@@ -34,11 +43,32 @@ Usage:
       `lazuli compile -o`) and instantiate it.
       Without --invoke, call its `_start` export: a WASI command gets ARGS as its
       arguments (after FILE as argv[0]), inherits stdin, stdout and stderr, and its
-      `proc_exit` code becomes lazuli's exit status.
+      `proc_exit` code becomes lazuli's exit status. A module without `_start`
+      but with a `main` function export is run as with `--invoke main`.
       With --invoke NAME, call the exported function NAME with ARGS, parsed by its
-      parameter types (i32/i64: decimal integers; f32/f64: decimal floats, `nan`,
-      `inf`, `-inf`), and print each result on its own line.
+      parameter types (i32/i64/v128: decimal integers or 0x hex bits; f32/f64:
+      decimal floats, `nan`, `inf`, `-inf`; funcref: `null`; externref: `null` or
+      any text, passed as a reference to it), and print each result on its own
+      line as Wasmtime does (v128 as one decimal integer; references as
+      `<funcref>`, `<null funcref>`, `<externref>`, `<null externref>`).
   Options of `run` (before FILE):
+      -W KEY=VALUE[,KEY=VALUE...], --wasm KEY=VALUE
+                           Wasm settings, named as by Wasmtime:
+                           max-memory-size=BYTES (no memory may grow past it),
+                           NAME=y|n to turn a proposal on or off: simd,
+                           bulk-memory, reference-types, multi-value (on by
+                           default); relaxed-simd, tail-call, function-references,
+                           gc, threads, memory64, multi-memory, exceptions,
+                           extended-const, custom-page-sizes, wide-arithmetic,
+                           stack-switching are not implemented (only `=n` works).
+      --preload NAME=PATH  Instantiate the module PATH first and let FILE import
+                           its exports from the module NAME (repeatable; each may
+                           import from the ones before it).
+      --coredump-on-trap PATH
+                           On a trap, write a Wasm core dump (the tool-conventions
+                           format: the frames, memories and globals) to PATH.
+      --profile perfmap    Name every compiled Wasm function in /tmp/perf-PID.map,
+                           for `perf report`.
       --dir HOST[::GUEST]  Let the program use the host directory HOST (and nothing
                            outside it) under the name GUEST (default: HOST).
       --env KEY=VALUE      Set an environment variable of the program.
@@ -58,7 +88,9 @@ Usage:
                            or ~/.cache/lazuli); `off` compiles everything anew.
   lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]
       Compile every function of FILE and print the number of functions, bytes of
-      Wasm code, bytes of machine code and the compile time. --target compiles for
+      Wasm code, bytes of machine code and the compile time; on a terminal, a
+      progress bar shows while a large module compiles (also under
+      `run --compile eager`). --target compiles for
       another machine (e.g. aarch64-unknown-linux-gnu) without running anything;
       --tier is as for `run`. With -o OUT, write a precompiled module to OUT
       instead, which `lazuli run OUT` runs without compiling; it holds machine
@@ -147,10 +179,16 @@ fn print_usage() -> Result<ExitCode> {
 /// The arguments of `lazuli run`.
 struct RunArgs<'a> {
     invoke: Option<&'a str>,
-    /// `--compile`, `--tier` and `--tier-up-budget`.
+    /// `--compile`, `--tier`, `--tier-up-budget` and `--profile`.
     config: Config,
     /// `--cache`: `None` for the user's cache directory.
     cache: Option<CacheConfig>,
+    /// `-W`.
+    wasm: WasmOptions,
+    /// `--preload`: (name, file), in order.
+    preloads: Vec<(&'a str, &'a str)>,
+    /// `--coredump-on-trap`.
+    coredump: Option<&'a str>,
     /// `--dir`: (host path, guest name).
     dirs: Vec<(&'a str, &'a str)>,
     /// `--env`: (key, value).
@@ -161,66 +199,41 @@ struct RunArgs<'a> {
 }
 
 fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
-    let mut invoke = None;
-    let mut config = Config::new();
-    let mut cache = None;
-    let (mut dirs, mut env, mut inherit_env) = (Vec::new(), Vec::new(), false);
+    let mut run = RunArgs {
+        invoke: None,
+        config: Config::new(),
+        cache: None,
+        wasm: WasmOptions::default(),
+        preloads: Vec::new(),
+        coredump: None,
+        dirs: Vec::new(),
+        env: Vec::new(),
+        inherit_env: false,
+        file: "",
+        args: &[],
+    };
     let mut i = 0;
     while i < args.len() {
-        let taken = tier_option(args, i, &mut config, true)?;
+        let taken = tier_option(args, i, &mut run.config, true)?;
         if taken > 0 {
             i += taken;
             continue;
         }
-        if let Some((value, taken)) = option_value(args, i, "--cache") {
-            cache = Some(parse_cache(value)?);
+        let taken = run_option(args, i, &mut run)?;
+        if taken > 0 {
             i += taken;
             continue;
         }
         let arg = args[i].as_str();
         match arg {
             "--help" | "-h" => return Ok(None),
-            "--invoke" => {
-                let name = args
-                    .get(i + 1)
-                    .ok_or_else(|| anyhow!("`--invoke` needs a function name"))?;
-                invoke = Some(name.as_str());
-                i += 2;
-            }
-            "--dir" | "--env" => {
-                let value = args
-                    .get(i + 1)
-                    .ok_or_else(|| anyhow!("`{arg}` needs a value"))?;
-                wasi_option(arg, value, &mut dirs, &mut env)?;
-                i += 2;
-            }
             "--inherit-env" => {
-                inherit_env = true;
-                i += 1;
-            }
-            "--compile" => {
-                let mode = args
-                    .get(i + 1)
-                    .ok_or_else(|| anyhow!("`--compile` needs `lazy` or `eager`"))?;
-                config.compilation(parse_compilation(mode)?);
-                i += 2;
-            }
-            _ if arg.starts_with("--compile=") => {
-                config.compilation(parse_compilation(&arg["--compile=".len()..])?);
-                i += 1;
-            }
-            _ if arg.starts_with("--dir=") || arg.starts_with("--env=") => {
-                let (name, value) = arg.split_at(5);
-                wasi_option(name, &value[1..], &mut dirs, &mut env)?;
+                run.inherit_env = true;
                 i += 1;
             }
             "--" => {
                 i += 1;
                 break;
-            }
-            _ if arg.starts_with("--invoke=") => {
-                invoke = Some(&arg["--invoke=".len()..]);
-                i += 1;
             }
             _ if arg.starts_with('-') && arg.len() > 1 => {
                 bail!("unknown option `{arg}` for `lazuli run`; run `lazuli --help` for usage")
@@ -231,16 +244,74 @@ fn parse_run_args(args: &[String]) -> Result<Option<RunArgs<'_>>> {
     let Some(file) = args.get(i) else {
         bail!("`lazuli run` needs a FILE; run `lazuli --help` for usage");
     };
-    Ok(Some(RunArgs {
-        invoke,
-        config,
-        cache,
-        dirs,
-        env,
-        inherit_env,
-        file,
-        args: &args[i + 1..],
-    }))
+    run.file = file;
+    run.args = &args[i + 1..];
+    Ok(Some(run))
+}
+
+/// If `args[i]` is an option of `lazuli run` with a value (as `NAME VALUE` or
+/// `NAME=VALUE`; `-W` also as `-WVALUE`), applies it to `run` and returns how many
+/// arguments it took; 0 if `args[i]` is something else.
+fn run_option<'a>(args: &'a [String], i: usize, run: &mut RunArgs<'a>) -> Result<usize> {
+    const NAMES: [&str; 9] = [
+        "--invoke",
+        "--dir",
+        "--env",
+        "--compile",
+        "--cache",
+        "--wasm",
+        "--preload",
+        "--coredump-on-trap",
+        "--profile",
+    ];
+    let found = NAMES
+        .iter()
+        .find_map(|name| Some((*name, option_value(args, i, name)?)))
+        .or_else(|| {
+            let value = args[i].strip_prefix("-W")?;
+            match value.is_empty() {
+                true => Some(("--wasm", (args.get(i + 1).map(String::as_str), 2))),
+                false => Some(("--wasm", (Some(value), 1))),
+            }
+        });
+    let Some((name, (value, taken))) = found else {
+        return Ok(0);
+    };
+    if name == "--cache" {
+        run.cache = Some(parse_cache(value)?);
+        return Ok(taken);
+    }
+    let value = value.ok_or_else(|| anyhow!("`{name}` needs a value"))?;
+    match name {
+        "--invoke" => run.invoke = Some(value),
+        "--dir" | "--env" => wasi_option(name, value, &mut run.dirs, &mut run.env)?,
+        "--compile" => {
+            run.config.compilation(parse_compilation(value)?);
+        }
+        "--wasm" => run.wasm.parse(value)?,
+        "--preload" => run.preloads.push(parse_preload(value)?),
+        "--coredump-on-trap" => run.coredump = Some(value),
+        _ => {
+            run.config.profiler(parse_profile(value)?);
+        }
+    }
+    Ok(taken)
+}
+
+/// Parses the value of `--preload NAME=PATH`.
+fn parse_preload(value: &str) -> Result<(&str, &str)> {
+    value
+        .split_once('=')
+        .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+        .ok_or_else(|| anyhow!("`--preload {value}`: expected NAME=PATH"))
+}
+
+/// Parses the value of `--profile`.
+fn parse_profile(value: &str) -> Result<ProfilingStrategy> {
+    match value {
+        "perfmap" => Ok(ProfilingStrategy::PerfMap),
+        other => bail!("`--profile {other}`: expected `perfmap`"),
+    }
 }
 
 /// Parses the value of `--cache`, missing if it was the last argument.
@@ -350,12 +421,57 @@ fn wasi_option<'a>(
     Ok(())
 }
 
-/// The WASI context of `lazuli run`: inherited stdio, FILE and ARGS as arguments,
-/// the `--env` variables and the `--dir` directories.
-fn wasi_ctx(args: &RunArgs<'_>) -> Result<WasiCtx> {
+/// What `lazuli run` calls: a WASI command's `_start` (which gets ARGS as its
+/// arguments) or a function that gets ARGS as its parameters.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Command,
+    Invoke(&'a str),
+}
+
+/// The export to call: `--invoke NAME`, else `_start`, else `main` (Wasmer's
+/// rule), else an error naming the exports.
+fn entry_point<'a>(args: &RunArgs<'a>, module: &Module) -> Result<Entry<'a>> {
+    if let Some(name) = args.invoke {
+        return Ok(Entry::Invoke(name));
+    }
+    let is_func = |name| matches!(module.get_export(name), Some(ExternType::Func(_)));
+    if is_func("_start") {
+        return Ok(Entry::Command);
+    }
+    if is_func("main") {
+        return Ok(Entry::Invoke("main"));
+    }
+    let exports: Vec<String> = module
+        .exports()
+        .map(|e| format!("`{}` ({})", e.name(), kind(&e.ty())))
+        .collect();
+    let listed = match exports.is_empty() {
+        true => "it exports nothing".to_string(),
+        false => format!("its exports are {}", exports.join(", ")),
+    };
+    bail!(
+        "`{}` exports neither a `_start` nor a `main` function ({listed}); use `--invoke NAME` to call another export",
+        args.file
+    )
+}
+
+/// The kind of an export, as the text format names it.
+fn kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "func",
+        ExternType::Global(_) => "global",
+        ExternType::Memory(_) => "memory",
+        ExternType::Table(_) => "table",
+    }
+}
+
+/// The WASI context of `lazuli run`: inherited stdio, FILE and (for a command)
+/// ARGS as arguments, the `--env` variables and the `--dir` directories.
+fn wasi_ctx(args: &RunArgs<'_>, entry: Entry<'_>) -> Result<WasiCtx> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio().arg(args.file);
-    if args.invoke.is_none() {
+    if let Entry::Command = entry {
         builder.args(args.args);
     }
     if args.inherit_env {
@@ -370,63 +486,116 @@ fn wasi_ctx(args: &RunArgs<'_>) -> Result<WasiCtx> {
     Ok(builder.build())
 }
 
+/// The data of `lazuli run`'s store.
+struct Host {
+    wasi: WasiCtx,
+    /// `-W max-memory-size`.
+    limits: StoreLimits,
+}
+
 fn run(args: &[String]) -> Result<ExitCode> {
-    let Some(args) = parse_run_args(args)? else {
+    let Some(mut args) = parse_run_args(args)? else {
         return print_usage();
     };
+    args.wasm.configure(&mut args.config);
+    progress::show_on_terminal(&mut args.config);
     let engine = run_engine(&args)?;
     let module = compile_file(&engine, Path::new(args.file))?;
-    let mut store = Store::new(&engine, wasi_ctx(&args)?);
-    // WASI preview 1 is the only host module: any other import is reported as
-    // unknown, naming the first one.
-    let mut linker = Linker::<WasiCtx>::new(&engine);
-    lazuli_wasi::add_to_linker(&mut linker, |ctx| ctx)?;
-    let instance = linker.instantiate(&mut store, &module)?;
-
-    match args.invoke {
-        Some(name) => {
-            let func = match instance.get_func(&mut store, name) {
-                Some(func) => func,
-                None if module.get_export(name).is_some() => {
-                    bail!("export `{name}` is not a function")
-                }
-                None => bail!("no exported function named `{name}`"),
-            };
-            let ty = func.ty(&store);
-            let params = parse_params(name, &ty.params().collect::<Vec<_>>(), args.args)?;
-            let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
-            if let Err(err) = func.call(&mut store, &params, &mut results) {
-                return exit_status(err);
-            }
-            let mut text = String::new();
-            for result in &results {
-                writeln!(text, "{}", format_val(result))?;
-            }
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-        }
-        None => {
-            // ARGS without --invoke are the program's WASI argv (see `wasi_ctx`).
-            let func = match module.get_export("_start") {
-                Some(ExternType::Func(_)) => instance.get_func(&mut store, "_start"),
-                _ => None,
-            };
-            let Some(func) = func else {
-                bail!(
-                    "`{}` does not export a `_start` function; use `--invoke NAME` to call another export",
-                    args.file
-                );
-            };
-            let ty = func.ty(&store);
-            if ty.params().len() != 0 {
-                bail!("`_start` must take no parameters, but its type is {ty}");
-            }
-            let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
-            if let Err(err) = func.call(&mut store, &[], &mut results) {
-                return exit_status(err);
-            }
-        }
+    let entry = entry_point(&args, &module)?;
+    let mut limits = StoreLimits::new();
+    if let Some(bytes) = args.wasm.max_memory_size {
+        limits = limits.memory_size(bytes);
     }
-    Ok(ExitCode::SUCCESS)
+    let host = Host {
+        wasi: wasi_ctx(&args, entry)?,
+        limits,
+    };
+    let mut store = Store::new(&engine, host);
+    store.limiter(|host| &mut host.limits);
+    // WASI preview 1 and the preloaded modules are the only imports: any other is
+    // reported as unknown, naming the first one.
+    let mut linker = Linker::<Host>::new(&engine);
+    lazuli_wasi::add_to_linker(&mut linker, |host: &mut Host| &mut host.wasi)?;
+    for (name, file) in &args.preloads {
+        preload(&mut linker, &mut store, name, file)?;
+    }
+    let instance = linker.instantiate(&mut store, &module)?;
+    let outcome = call_entry(&mut store, instance, &module, entry, args.args);
+    let Err(err) = outcome else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let is_trap = err.downcast_ref::<Trap>().is_some();
+    let backtrace = err.downcast_ref::<WasmBacktrace>().filter(|_| is_trap);
+    if let (Some(path), Some(backtrace)) = (args.coredump, backtrace) {
+        // Read again only now: a precompiled module is mapped, not read.
+        let bytes = read_module_bytes(Path::new(args.file))?;
+        let crash = coredump::Crash {
+            file: args.file,
+            module: &module,
+            bytes: &bytes,
+            instance,
+            backtrace,
+        };
+        coredump::write(Path::new(path), &mut store, &crash)?;
+    }
+    exit_status(err)
+}
+
+/// Instantiates the module in `file` with `linker` and defines its exports in
+/// `linker` under `name` (`--preload NAME=FILE`).
+fn preload(
+    linker: &mut Linker<Host>,
+    store: &mut Store<Host>,
+    name: &str,
+    file: &str,
+) -> Result<()> {
+    let path = Path::new(file);
+    let module = compile_file(store.engine(), path)?;
+    let instance = linker
+        .instantiate(&mut *store, &module)
+        .with_context(|| format!("cannot instantiate the preloaded module `{file}`"))?;
+    linker.instance(&mut *store, name, instance)?;
+    Ok(())
+}
+
+/// Calls `entry` of `instance` (of `module`): `_start` with nothing, or a function
+/// with `args` parsed by its parameter types, printing its results.
+fn call_entry(
+    store: &mut Store<Host>,
+    instance: Instance,
+    module: &Module,
+    entry: Entry<'_>,
+    args: &[String],
+) -> Result<()> {
+    let name = match entry {
+        Entry::Command => "_start",
+        Entry::Invoke(name) => name,
+    };
+    let func = match instance.get_func(&mut *store, name) {
+        Some(func) => func,
+        None if module.get_export(name).is_some() => bail!("export `{name}` is not a function"),
+        None => bail!("no exported function named `{name}`"),
+    };
+    let ty = func.ty(&*store);
+    let params = match entry {
+        Entry::Command if ty.params().len() != 0 => {
+            bail!("`_start` must take no parameters, but its type is {ty}")
+        }
+        Entry::Command => Vec::new(),
+        Entry::Invoke(_) => {
+            invoke::parse_params(&mut *store, name, &ty.params().collect::<Vec<_>>(), args)?
+        }
+    };
+    let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
+    func.call(&mut *store, &params, &mut results)?;
+    if let Entry::Invoke(_) = entry {
+        let mut text = String::new();
+        for result in &results {
+            writeln!(text, "{}", invoke::format_val(result))?;
+        }
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// `lazuli compile [--target TRIPLE] [--tier auto|fast|optimized] FILE [-o OUT]`:
@@ -435,6 +604,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
 fn compile(args: &[String]) -> Result<ExitCode> {
     let mut config = Config::new();
     config.compilation(Compilation::Eager);
+    progress::show_on_terminal(&mut config);
     let (mut file, mut output) = (None, None);
     let mut i = 0;
     while i < args.len() {
@@ -623,58 +793,6 @@ fn parse_wat(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     let buf = wast::parser::ParseBuffer::new(text).map_err(located)?;
     let mut wat = wast::parser::parse::<wast::Wat>(&buf).map_err(located)?;
     wat.encode().map_err(located)
-}
-
-/// Parses command-line arguments by the parameter types of `func`.
-fn parse_params(func: &str, types: &[ValType], args: &[String]) -> Result<Vec<Val>> {
-    if args.len() != types.len() {
-        let list: Vec<String> = types.iter().map(ToString::to_string).collect();
-        bail!(
-            "`{func}` takes {} argument{} ({}), but {} {} given",
-            types.len(),
-            if types.len() == 1 { "" } else { "s" },
-            list.join(", "),
-            args.len(),
-            if args.len() == 1 { "was" } else { "were" },
-        );
-    }
-    types
-        .iter()
-        .zip(args)
-        .enumerate()
-        .map(|(i, (&ty, arg))| {
-            parse_val(ty, arg).with_context(|| {
-                format!(
-                    "argument {} of `{func}`: cannot parse `{arg}` as {ty}",
-                    i + 1
-                )
-            })
-        })
-        .collect()
-}
-
-fn parse_val(ty: ValType, arg: &str) -> Result<Val> {
-    Ok(match ty {
-        ValType::I32 => Val::I32(arg.parse()?),
-        ValType::I64 => Val::I64(arg.parse()?),
-        ValType::F32 => Val::F32(arg.parse::<f32>()?.to_bits()),
-        ValType::F64 => Val::F64(arg.parse::<f64>()?.to_bits()),
-        other => bail!("parameters of type {other} cannot be given on the command line"),
-    })
-}
-
-/// Formats a result: integers in decimal, floats in Rust's shortest round-trip form.
-fn format_val(val: &Val) -> String {
-    match *val {
-        Val::I32(v) => v.to_string(),
-        Val::I64(v) => v.to_string(),
-        Val::F32(bits) => f32::from_bits(bits).to_string(),
-        Val::F64(bits) => f64::from_bits(bits).to_string(),
-        Val::V128(v) => format!("{v:#034x}"),
-        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
-        Val::FuncRef(Some(_)) => "funcref".to_string(),
-        Val::ExternRef(Some(_)) => "externref".to_string(),
-    }
 }
 
 fn wast(args: &[String]) -> Result<ExitCode> {

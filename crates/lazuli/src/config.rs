@@ -128,6 +128,8 @@ pub struct Config {
     pub(crate) verify: bool,
     pub(crate) target: Option<String>,
     pub(crate) cache: CacheConfig,
+    /// The progress callback and the profiler (`profiling.rs`).
+    pub(crate) hooks: crate::profiling::Hooks,
 }
 
 impl Default for Config {
@@ -146,6 +148,7 @@ impl Default for Config {
             verify: cfg!(debug_assertions),
             target: None,
             cache: CacheConfig::disabled(),
+            hooks: Default::default(),
         }
     }
 }

@@ -154,6 +154,24 @@ impl Instance {
             .into_iter()
     }
 
+    /// Every memory of the instance, exported or not, by index (imported ones
+    /// first). Wasmtime keeps this crate-private, for the core dumps it writes
+    /// itself; Lazuli's CLI writes core dumps from it, so it is public.
+    pub fn all_memories(&self, store: impl AsContext) -> Vec<Memory> {
+        let store = store.as_context();
+        let opaque = &store.0.opaque;
+        opaque.instances[opaque.check(self.0)].memories.clone()
+    }
+
+    /// Every global of the instance, exported or not, by index (imported ones
+    /// first); public for core dumps, as [`Instance::all_memories`].
+    pub fn all_globals(&self, mut store: impl AsContextMut) -> Vec<Global> {
+        let store = store.as_context_mut();
+        let opaque = &mut store.0.opaque;
+        let count = opaque.instances[opaque.check(self.0)].globals.len() as u32;
+        (0..count).filter_map(|g| self.global(opaque, g)).collect()
+    }
+
     /// The module this is an instance of.
     pub fn module(&self, store: impl AsContext) -> Module {
         let store = store.as_context();

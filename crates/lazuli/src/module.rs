@@ -15,7 +15,7 @@ use crate::module_bytes::ModuleBytes;
 use crate::segments::Segments;
 use crate::serialize::Image;
 use crate::types::{ExportType, ExternType, ImportType};
-use crate::{Engine, Validation};
+use crate::{Engine, ProfilingStrategy, Validation};
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli_cranelift::{CompileError, Compiler};
 use lazuli_environ::{
@@ -415,6 +415,27 @@ pub(crate) fn compile_guarded(
     compiled.with_context(|| format!("compiling function {}", info.num_imported_funcs + defined))
 }
 
+/// Compiles every defined function of `info` with `compile`, on all cores, in
+/// module order, telling the engine's `Config::compile_progress` callback after
+/// each one.
+pub(crate) fn compile_each(
+    engine: &Engine,
+    info: &ModuleInfo,
+    compile: impl Fn(u32) -> Result<CompiledFunction> + Sync,
+) -> Result<Vec<CompiledFunction>> {
+    let total = info.num_defined_funcs();
+    let done = AtomicUsize::new(0);
+    let hooks = &engine.config().hooks;
+    (0..total)
+        .into_par_iter()
+        .map(|d| {
+            let func = compile(d)?;
+            hooks.progress(done.fetch_add(1, Ordering::Relaxed) + 1, total as usize);
+            Ok(func)
+        })
+        .collect()
+}
+
 /// Validates and parses `bytes`; with eager validation the function bodies are
 /// validated too, on all cores, reporting the first invalid body in module order.
 pub(crate) fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
@@ -631,10 +652,7 @@ impl ModuleInner {
     /// Compiles every function in parallel and publishes them as one block with
     /// direct calls between them.
     fn compile_all(&self) -> Result<()> {
-        let compiled = (0..self.info.num_defined_funcs())
-            .into_par_iter()
-            .map(|d| self.compile_one(d))
-            .collect::<Result<Vec<_>>>()?;
+        let compiled = compile_each(&self.engine, &self.info, |d| self.compile_one(d))?;
         self.publish_all(&compiled)
     }
 
@@ -730,6 +748,11 @@ impl ModuleInner {
     /// Registers `batch` (holding `functions`, the first being defined function
     /// `first`) for trap lookups and backtraces.
     fn register(&self, batch: &Batch, functions: &[CompiledFunction], first: u32) {
+        if self.engine.config().hooks.profiler == ProfilingStrategy::PerfMap {
+            let first = self.info.num_imported_funcs + first;
+            let named: Vec<_> = (batch.functions.iter().cloned()).zip(first..).collect();
+            crate::profiling::record_perf_map(&self.info, &named);
+        }
         let infos = functions
             .iter()
             .zip(&batch.functions)

@@ -31,7 +31,7 @@
 //! Wasmtime's: the caller promises that it came from `serialize`.
 
 use crate::codec::{self, Reader};
-use crate::module::{compile_guarded, parse};
+use crate::module::{compile_each, compile_guarded, parse};
 use crate::module_bytes::ModuleBytes;
 use crate::segments::image_segments;
 use crate::{Engine, Module};
@@ -39,7 +39,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use lazuli_environ::{CompiledFunction, ModuleInfo, translate_module};
 use lazuli_jit::{InPlaceTables, Mapping, Tables, relocatable_image};
 use lazuli_runtime::{MemoryImage, image_range};
-use rayon::prelude::*;
 use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
@@ -69,10 +68,9 @@ impl Engine {
         };
         let info = parse(self, &binary)?;
         let compiler = self.optimizer().unwrap_or(self.compiler());
-        let mut code = (0..info.num_defined_funcs())
-            .into_par_iter()
-            .map(|d| compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut code = compile_each(self, &info, |d| {
+            compile_guarded(&info, d, || compiler.compile_function(&info, &binary, d))
+        })?;
         for ty in &info.types {
             code.extend(self.trampoline_code(ty)?);
         }

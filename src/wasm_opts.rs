@@ -1,0 +1,229 @@
+//! `lazuli run -W KEY[=VALUE][,KEY[=VALUE]...]`: Wasm settings under the names
+//! Wasmtime's CLI gives them, so that a Wasmtime command line works unchanged.
+//!
+//! Each key is one entry of [`SETTINGS`] (a key with a value) or [`PROPOSALS`]
+//! (`NAME=y|n`). A new key is one more entry of [`SETTINGS`] with a field of
+//! [`WasmOptions`] for its value, parsed by [`parse_number`] or a parser of its own.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use lazuli::Config;
+
+/// Turns a Wasm proposal on or off in a [`Config`].
+type Switch = for<'a> fn(&'a mut Config, bool) -> &'a mut Config;
+
+/// A Wasm proposal that `-W NAME=y|n` names.
+struct Proposal {
+    /// Wasmtime's name for it.
+    name: &'static str,
+    /// Its switch, or `None` if Lazuli does not implement the proposal: turning
+    /// it off is then accepted (it is off), turning it on is an error.
+    switch: Option<Switch>,
+}
+
+/// Every proposal Wasmtime's CLI has a `-W` switch for (the core ones; the
+/// component model is not a Wasm core proposal).
+const PROPOSALS: &[Proposal] = &[
+    Proposal {
+        name: "simd",
+        switch: Some(Config::wasm_simd),
+    },
+    Proposal {
+        name: "bulk-memory",
+        switch: Some(Config::wasm_bulk_memory),
+    },
+    Proposal {
+        name: "reference-types",
+        switch: Some(Config::wasm_reference_types),
+    },
+    Proposal {
+        name: "multi-value",
+        switch: Some(Config::wasm_multi_value),
+    },
+    Proposal {
+        name: "relaxed-simd",
+        switch: None,
+    },
+    Proposal {
+        name: "tail-call",
+        switch: None,
+    },
+    Proposal {
+        name: "function-references",
+        switch: None,
+    },
+    Proposal {
+        name: "gc",
+        switch: None,
+    },
+    Proposal {
+        name: "threads",
+        switch: None,
+    },
+    Proposal {
+        name: "memory64",
+        switch: None,
+    },
+    Proposal {
+        name: "multi-memory",
+        switch: None,
+    },
+    Proposal {
+        name: "exceptions",
+        switch: None,
+    },
+    Proposal {
+        name: "extended-const",
+        switch: None,
+    },
+    Proposal {
+        name: "custom-page-sizes",
+        switch: None,
+    },
+    Proposal {
+        name: "wide-arithmetic",
+        switch: None,
+    },
+    Proposal {
+        name: "stack-switching",
+        switch: None,
+    },
+];
+
+/// Parses the value of a setting into [`WasmOptions`]; the value is `None` when
+/// the key was given without `=`.
+type SetValue = fn(&mut WasmOptions, Option<&str>) -> Result<()>;
+
+/// The `-W` keys that take a value: (key, what the value is, its parser).
+const SETTINGS: &[(&str, &str, SetValue)] = &[("max-memory-size", "BYTES", |options, value| {
+    options.max_memory_size = Some(parse_number(value)?);
+    Ok(())
+})];
+
+/// What the `-W` options of one `lazuli run` asked for.
+#[derive(Debug, Default)]
+pub struct WasmOptions {
+    /// `max-memory-size=BYTES`: the most bytes any one linear memory may have
+    /// (growing past it fails, as past a declared maximum).
+    pub max_memory_size: Option<usize>,
+    /// `NAME=y|n` of each implemented proposal, in the order given.
+    proposals: Vec<(Switch, bool)>,
+}
+
+impl WasmOptions {
+    /// Adds the settings of one `-W` value: `KEY[=VALUE]` items separated by commas.
+    pub fn parse(&mut self, text: &str) -> Result<()> {
+        for item in text.split(',') {
+            let (key, value) = match item.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (item, None),
+            };
+            self.set(key, value)
+                .with_context(|| format!("`-W {item}`"))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the key `key` to `value`.
+    fn set(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        if let Some((_, _, set)) = SETTINGS.iter().find(|(k, _, _)| *k == key) {
+            return set(self, value);
+        }
+        let Some(proposal) = PROPOSALS.iter().find(|p| p.name == key) else {
+            bail!("unknown key `{key}`; the known keys are {}", known_keys());
+        };
+        let enable = parse_bool(value)?;
+        match proposal.switch {
+            Some(switch) => self.proposals.push((switch, enable)),
+            None if enable => bail!(
+                "Lazuli does not implement the `{}` proposal, so it cannot be turned on",
+                proposal.name
+            ),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Applies the proposals turned on or off to `config`.
+    pub fn configure(&self, config: &mut Config) {
+        for (switch, enable) in &self.proposals {
+            switch(config, *enable);
+        }
+    }
+}
+
+/// Every key, for the error naming an unknown one.
+fn known_keys() -> String {
+    let settings = SETTINGS
+        .iter()
+        .map(|(key, what, _)| format!("{key}={what}"));
+    let proposals = PROPOSALS.iter().map(|p| format!("{}=y|n", p.name));
+    settings.chain(proposals).collect::<Vec<_>>().join(", ")
+}
+
+/// A boolean as Wasmtime's CLI reads it: nothing, `y`, `yes`, `true`; `n`, `no`, `false`.
+fn parse_bool(value: Option<&str>) -> Result<bool> {
+    match value {
+        None | Some("y" | "yes" | "true") => Ok(true),
+        Some("n" | "no" | "false") => Ok(false),
+        Some(other) => bail!("`{other}` is not a boolean; expected `y` or `n`"),
+    }
+}
+
+/// A whole number: decimal, or hexadecimal after `0x`; `_` may separate digits.
+pub fn parse_number<T: TryFrom<u64>>(value: Option<&str>) -> Result<T> {
+    let text = value
+        .ok_or_else(|| anyhow!("a number must be given as KEY=N"))?
+        .replace('_', "");
+    let number = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    }
+    .map_err(|_| anyhow!("`{text}` is not a whole number"))?;
+    T::try_from(number).map_err(|_| anyhow!("{number} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_split_at_commas_and_later_ones_win() {
+        let mut options = WasmOptions::default();
+        options.parse("simd=n,max-memory-size=0x1_0000").unwrap();
+        options.parse("max-memory-size=65536,simd").unwrap();
+        assert_eq!(options.max_memory_size, Some(65536));
+        assert_eq!(
+            options.proposals.iter().map(|p| p.1).collect::<Vec<_>>(),
+            [false, true]
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_lists_the_known_ones() {
+        let err = WasmOptions::default().parse("no-such-key=1").unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains("unknown key `no-such-key`"), "{message}");
+        assert!(message.contains("max-memory-size=BYTES"), "{message}");
+        assert!(message.contains("tail-call=y|n"), "{message}");
+    }
+
+    #[test]
+    fn unimplemented_proposals_may_be_turned_off_only() {
+        let mut options = WasmOptions::default();
+        options.parse("tail-call=n,gc=no").unwrap();
+        let err = options.parse("tail-call=y").unwrap_err();
+        assert!(format!("{err:#}").contains("does not implement the `tail-call` proposal"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for bad in [
+            "simd=maybe",
+            "max-memory-size",
+            "max-memory-size=-1",
+            "max-memory-size=1k",
+        ] {
+            assert!(WasmOptions::default().parse(bad).is_err(), "{bad}");
+        }
+    }
+}
