@@ -14,7 +14,8 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{
-    Builtin, BuiltinType, ModuleInfo, TrapKind, VMOffsets, WasmFuncType, WasmValType, store_ctx,
+    Builtin, BuiltinType, GROW_LIMITER_FAILED, ModuleInfo, TrapKind, VMOffsets, WasmFuncType,
+    WasmValType, store_ctx,
 };
 use wasmparser::{MemArg, MemArgTarget};
 
@@ -362,6 +363,13 @@ impl<'a> ModuleEnvironment<'a> {
     }
 }
 
+/// Traps with `HostError` if `grown`, the result of a `MemoryGrow` or `TableGrow`
+/// builtin, says that the store's limiter failed the growth with an error.
+pub(crate) fn trap_if_limiter_failed(b: &mut FunctionBuilder<'_>, grown: Value) {
+    let failed = b.ins().icmp_imm_s(IntCC::Equal, grown, GROW_LIMITER_FAILED);
+    b.ins().trapnz(failed, trap_code(TrapKind::HostError));
+}
+
 /// Calls `builtin` with `vmctx` prepended to `args`, through the builtins table of
 /// the VMContext `vmctx`.
 pub(crate) fn call_builtin(
@@ -621,6 +629,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         let memory = b.ins().iconst(types::I32, i64::from(memory));
         let delta = b.ins().uextend(types::I64, delta);
         let old = self.call_builtin(b, vmctx, Builtin::MemoryGrow, &[memory, delta]);
+        trap_if_limiter_failed(b, old);
         b.ins().ireduce(types::I32, old)
     }
 }

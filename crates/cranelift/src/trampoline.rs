@@ -59,7 +59,7 @@ pub fn array_to_wasm(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa
 }
 
 /// A function with `ty`'s Wasm signature that calls the host through the shim in
-/// its callee vmctx (a `VMHostContext`).
+/// its callee vmctx (a `VMHostContext`), passing it its own frame pointer.
 pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa) {
     func.signature = wasm_signature(ty);
     let mut ctx = FunctionBuilderContext::new();
@@ -78,7 +78,7 @@ pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa)
             .store(slot_flags(), *v, values, (i as u32 * SLOT) as i32);
     }
     let mut shim_sig = Signature::new(isa.default_call_conv());
-    shim_sig.params.extend([AbiParam::new(types::I64); 4]);
+    shim_sig.params.extend([AbiParam::new(types::I64); 5]);
     shim_sig.returns.push(AbiParam::new(types::I32));
     let shim_sig = b.import_signature(shim_sig);
     let shim = b.ins().load(
@@ -88,9 +88,13 @@ pub fn wasm_to_host(func: &mut Function, ty: &WasmFuncType, isa: &dyn TargetIsa)
         host_ctx::SHIM as i32,
     );
     let len = b.ins().iconst(types::I64, i64::from(len));
-    let call = b
-        .ins()
-        .call_indirect(shim_sig, shim, &[host_vmctx, caller_vmctx, values, len]);
+    // Where the host's backtraces start walking the Wasm frames that called it.
+    let exit_fp = b.ins().get_frame_pointer(types::I64);
+    let call = b.ins().call_indirect(
+        shim_sig,
+        shim,
+        &[host_vmctx, caller_vmctx, values, len, exit_fp],
+    );
     let ok = b.inst_results(call)[0];
     b.ins().trapz(ok, trap_code(TrapKind::HostError));
     let results: Vec<_> = ty

@@ -9,6 +9,11 @@
 
 use crate::vmoffsets::PTR;
 
+/// What `MemoryGrow` and `TableGrow` return when the store's limiter failed the
+/// growth with an error of its own (recorded as the host failure): generated
+/// code traps with `HostError` on it. No memory or table is ever that large.
+pub const GROW_LIMITER_FAILED: i64 = -2;
+
 /// A builtin's parameter or result type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuiltinType {
@@ -24,7 +29,7 @@ pub enum BuiltinType {
 macro_rules! for_each_builtin {
     ($m:ident) => {
         $m! {
-            /// `(memory, delta pages) -> old size in pages, or -1`.
+            /// `(memory, delta pages) -> old size in pages, -1, or GROW_LIMITER_FAILED`.
             MemoryGrow = memory_grow(I32, I64) -> I64;
             /// `(function index) -> code address`, called by a lazy-compile stub with the
             /// callee's VMContext: compiles the function unless that is done already and
@@ -40,7 +45,7 @@ macro_rules! for_each_builtin {
             /// (after asking for it and for the function's tier-up, and storing a
             /// budget after which the loop asks again).
             OsrEntry = osr_entry(I32, I32) -> Ptr;
-            /// `(table, delta, init) -> old size, or -1`.
+            /// `(table, delta, init) -> old size, -1, or GROW_LIMITER_FAILED`.
             TableGrow = table_grow(I32, I32, Ptr) -> I32;
             /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.
             TableFill = table_fill(I32, I32, Ptr, I32) -> I32;

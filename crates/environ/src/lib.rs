@@ -17,7 +17,7 @@ mod trap;
 mod types;
 mod vmoffsets;
 
-pub use builtins::{Builtin, BuiltinType};
+pub use builtins::{Builtin, BuiltinType, GROW_LIMITER_FAILED};
 pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::WasmError;

@@ -54,8 +54,9 @@ pub mod store_ctx {
 
 /// Offsets inside `VMHostContext`, the callee "vmctx" of a host function.
 pub mod host_ctx {
-    /// `extern "C" fn(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize) -> u32`;
-    /// returns 1 on success and 0 if the host function failed.
+    /// `extern "C" fn(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize,
+    /// exit_fp: usize) -> u32`, where `exit_fp` is the calling trampoline's frame
+    /// pointer; returns 1 on success and 0 if the host function failed.
     pub const SHIM: u32 = 0;
     /// The embedder's data for the shim; generated code does not read it.
     pub const DATA: u32 = super::PTR;

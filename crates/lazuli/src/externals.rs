@@ -55,6 +55,21 @@ impl Extern {
         self.ty_in(&store.as_context().0.opaque)
     }
 
+    /// The type of this item, or an error if it belongs to another store.
+    pub(crate) fn try_ty_in(&self, opaque: &StoreOpaque) -> Result<ExternType> {
+        opaque.owned(self.stored())?;
+        Ok(self.ty_in(opaque))
+    }
+
+    fn stored(&self) -> Stored {
+        match self {
+            Extern::Func(f) => f.0,
+            Extern::Global(g) => g.0,
+            Extern::Memory(m) => m.0,
+            Extern::Table(t) => t.0,
+        }
+    }
+
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> ExternType {
         match self {
             Extern::Func(f) => ExternType::Func(opaque.funcs[opaque.check(f.0)].ty.clone()),
@@ -137,7 +152,7 @@ impl Global {
     pub fn set(&self, mut store: impl AsContextMut, value: Val) -> Result<()> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let data = &opaque.globals[opaque.check(self.0)];
+        let data = &opaque.globals[opaque.owned(self.0)?];
         if data.ty.mutability() != Mutability::Var {
             bail!("immutable global cannot be set");
         }
@@ -184,7 +199,12 @@ impl Memory {
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let style = opaque.engine.config().memory_style;
         let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style, Some(&mut limiter))
-            .map_err(|e| anyhow!("cannot create memory of {} pages: {e}", ty.minimum()))?;
+            .map_err(|e| {
+                limiter.explain(anyhow!(
+                    "cannot create memory of {} pages: {e}",
+                    ty.minimum()
+                ))
+            })?;
         Ok(opaque.push_memory(memory))
     }
 
@@ -219,6 +239,24 @@ impl Memory {
         opaque.memory_mut(index).data_mut()
     }
 
+    /// The memory's bytes and the store's data, both mutably, e.g. for a host
+    /// function that copies guest memory into its own state.
+    ///
+    /// No `unsafe` is needed: the bytes are reached through the store's objects
+    /// and the data is another field of the store, so the two borrows are split
+    /// by the compiler (and the bytes themselves live in the memory's own
+    /// mapping, never inside `T`). Panics if the memory belongs to another
+    /// store, as [`Memory::data_mut`] does.
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let inner = store.into().0;
+        let opaque = &mut inner.opaque;
+        let index = opaque.check(self.0);
+        (opaque.memory_mut(index).data_mut(), &mut inner.data)
+    }
+
     /// Size in 64 KiB pages.
     pub fn size(&self, store: impl AsContext) -> u64 {
         self.get(&store.as_context().0.opaque).pages()
@@ -233,14 +271,15 @@ impl Memory {
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
-        let index = opaque.check(self.0);
-        Ok(opaque.memory_mut(index).grow(delta, Some(&mut limiter))?)
+        let index = opaque.owned(self.0)?;
+        let grown = opaque.memory_mut(index).grow(delta, Some(&mut limiter));
+        grown.map_err(|e| limiter.explain(e.into()))
     }
 
     /// Copies `buf.len()` bytes from `offset`.
     pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
-        let store = store.as_context();
-        let data = self.get(&store.0.opaque).data();
+        let opaque = &store.as_context().0.opaque;
+        let data = opaque.memory(opaque.owned(self.0)?).data();
         let end = offset.checked_add(buf.len()).filter(|e| *e <= data.len());
         let Some(end) = end else {
             bail!("out of bounds memory access");
@@ -253,7 +292,7 @@ impl Memory {
     pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        let index = opaque.check(self.0);
+        let index = opaque.owned(self.0)?;
         let data = opaque.memory_mut(index).data_mut();
         let end = offset.checked_add(buf.len()).filter(|e| *e <= data.len());
         let Some(end) = end else {
@@ -308,11 +347,14 @@ impl Table {
         if init.ty() != *ty.element() {
             bail!("a {} table cannot hold a {}", ty.element(), init.ty());
         }
-        let init = init.to_raw(opaque) as *const VMFuncRef;
+        let init = init.checked_raw(opaque)? as *const VMFuncRef;
         let mut table =
             RuntimeTable::new(ty.minimum(), ty.maximum(), Some(&mut limiter)).map_err(|e| {
                 let why = table_error(&e);
-                anyhow!("cannot create table of {} elements: {why}", ty.minimum())
+                limiter.explain(anyhow!(
+                    "cannot create table of {} elements: {why}",
+                    ty.minimum()
+                ))
             })?;
         table
             .fill(0, init, ty.minimum())
@@ -350,12 +392,13 @@ impl Table {
     }
 
     /// Checks that `value` fits this table and returns its raw form.
+    /// An error if the table or `value` belongs to another store.
     fn raw(&self, opaque: &StoreOpaque, value: Ref) -> Result<*const VMFuncRef> {
-        let element = opaque.tables[opaque.check(self.0)].element;
+        let element = opaque.tables[opaque.owned(self.0)?].element;
         if value.ty() != element {
             bail!("a {element} table cannot hold a {}", value.ty());
         }
-        Ok(value.to_raw(opaque) as *const VMFuncRef)
+        Ok(value.checked_raw(opaque)? as *const VMFuncRef)
     }
 
     /// Sets the element at `index`.
@@ -363,7 +406,7 @@ impl Table {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let raw = self.raw(opaque, value)?;
-        let i = opaque.check(self.0);
+        let i = opaque.owned(self.0)?;
         opaque.tables[i]
             .table_mut()
             .set(index, raw)
@@ -375,11 +418,13 @@ impl Table {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let raw = self.raw(opaque, init)?;
-        let i = opaque.check(self.0);
+        let i = opaque.owned(self.0)?;
         opaque.tables[i]
             .table_mut()
             .grow(delta, raw, Some(&mut limiter))
-            .map_err(|e| anyhow!("table cannot grow by {delta}: {}", table_error(&e)))
+            .map_err(|e| {
+                limiter.explain(anyhow!("table cannot grow by {delta}: {}", table_error(&e)))
+            })
     }
 }
 
@@ -389,5 +434,6 @@ pub(crate) fn table_error(error: &TableError) -> &'static str {
         TableError::OutOfBounds => "out of bounds",
         TableError::TooLarge => "size exceeds the table's maximum",
         TableError::Refused => "refused by the store's limits",
+        TableError::Limiter => "the store's limiter failed the growth",
     }
 }

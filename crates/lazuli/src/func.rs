@@ -1,6 +1,7 @@
 //! [`Func`]: a Wasm or host function in a store, and calling it from the host.
 
 use crate::engine::Trampolines;
+use crate::limits::EntryLimiter;
 use crate::store::{
     AsContext, AsContextMut, OwnedPtr, StoreContextMut, StoreInner, StoreOpaque, Stored,
 };
@@ -9,8 +10,8 @@ use crate::types::{FuncType, ValType};
 use crate::values::Val;
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
-    GrowthLimiter, HostFailure, VMContext, VMFuncRef, VMFuncSlot, VMHostContext, VMStoreContext,
-    ValRaw, invoke, record_host_failure,
+    GrowthLimiter, HostCall, HostFailure, VMContext, VMFuncRef, VMFuncSlot, VMHostContext,
+    VMStoreContext, ValRaw, invoke, record_host_failure,
 };
 use std::any::Any;
 use std::cell::Cell;
@@ -83,7 +84,9 @@ unsafe extern "C" fn host_shim<T: 'static>(
     caller_vmctx: *mut VMContext,
     values: *mut ValRaw,
     len: usize,
+    exit_fp: usize,
 ) -> u32 {
+    let _call = HostCall::begin(exit_fp);
     // SAFETY: `ctx` is the `vmctx` of a live `HostFuncState<T>`, which is never
     // written after its creation. The callback is cloned out so that no borrow
     // of the state is held while the callback runs.
@@ -253,7 +256,7 @@ impl Func {
         results: &mut [Val],
     ) -> Result<()> {
         let store = store.as_context_mut().0;
-        let index = store.opaque.check(self.0);
+        let index = store.opaque.owned(self.0)?;
         let ty = &store.opaque.funcs[index].ty.0;
         if params.len() != ty.params.len() {
             bail!(
@@ -321,8 +324,9 @@ struct EntryPoint {
 impl StoreOpaque {
     /// Where calling `func` enters Wasm: the code its dispatch slot holds now (a
     /// lazy-compile stub compiles the function inside the entry).
-    fn entry_point(&self, func: Func) -> EntryPoint {
-        let data = &self.funcs[self.check(func.0)];
+    /// An error if `func` belongs to another store.
+    fn entry_point(&self, func: Func) -> Result<EntryPoint> {
+        let data = &self.funcs[self.owned(func.0)?];
         // SAFETY: a store's funcrefs stay valid as long as the store and never
         // change once made; their slots live as long as the module or host
         // function they belong to, which the store keeps alive.
@@ -330,13 +334,13 @@ impl StoreOpaque {
             let func_ref = *data.func_ref;
             (func_ref.vmctx, (*func_ref.slot).code())
         };
-        EntryPoint {
+        Ok(EntryPoint {
             vm: self.vm(),
             max_stack: self.engine.config().max_wasm_stack,
             trampoline: data.trampolines.array_to_wasm,
             callee_vmctx,
             code,
-        }
+        })
     }
 }
 
@@ -371,65 +375,6 @@ impl EntryScope {
     }
 }
 
-/// The limiter an entry publishes for builtins: the entry's store, its data type
-/// erased into the functions that know it.
-struct EntryLimiter {
-    store: *mut (),
-    memory_growing: unsafe fn(*mut (), usize, usize, Option<usize>) -> bool,
-    table_growing: unsafe fn(*mut (), usize, usize, Option<usize>) -> bool,
-}
-
-impl EntryLimiter {
-    fn new<T>(store: *mut StoreInner<T>) -> EntryLimiter {
-        EntryLimiter {
-            store: store.cast(),
-            memory_growing: memory_growing::<T>,
-            table_growing: table_growing::<T>,
-        }
-    }
-}
-
-impl GrowthLimiter for EntryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
-        // SAFETY: the limiter is published only while its entry runs, when
-        // `store` is the live store of that entry and a builtin is its only user.
-        unsafe { (self.memory_growing)(self.store, current, desired, maximum) }
-    }
-
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool {
-        // SAFETY: as in `memory_growing`.
-        unsafe { (self.table_growing)(self.store, current, desired, maximum) }
-    }
-}
-
-/// # Safety
-/// `store` must be a live `StoreInner<T>` that nothing else uses during the call.
-unsafe fn memory_growing<T>(
-    store: *mut (),
-    current: usize,
-    desired: usize,
-    maximum: Option<usize>,
-) -> bool {
-    // SAFETY: per the contract.
-    let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
-    let (_, mut limiter) = store.opaque_and_limiter();
-    limiter.memory_growing(current, desired, maximum)
-}
-
-/// # Safety
-/// As for [`memory_growing`].
-unsafe fn table_growing<T>(
-    store: *mut (),
-    current: usize,
-    desired: usize,
-    maximum: Option<usize>,
-) -> bool {
-    // SAFETY: per the contract.
-    let store = unsafe { &mut *store.cast::<StoreInner<T>>() };
-    let (_, mut limiter) = store.opaque_and_limiter();
-    limiter.table_growing(current, desired, maximum)
-}
-
 impl Drop for EntryScope {
     fn drop(&mut self) {
         ENTERED.set(self.previous);
@@ -455,7 +400,7 @@ pub(crate) unsafe fn enter<T>(
     func: Func,
     values: *mut ValRaw,
 ) -> Result<()> {
-    let entry = store.opaque.entry_point(func);
+    let entry = store.opaque.entry_point(func)?;
     let store_id = store.opaque.id;
     let store: *mut StoreInner<T> = store;
     let mut limiter = EntryLimiter::new(store);
@@ -480,7 +425,11 @@ pub(crate) unsafe fn enter<T>(
             values,
         )
     }
-    .map_err(|trap| trap_to_error(*trap))
+    .map_err(|trap| {
+        // SAFETY: Wasm has returned: nothing else uses the store any more.
+        let opaque = unsafe { &(*store).opaque };
+        trap_to_error(*trap, opaque)
+    })
 }
 
 /// Calls with inline slots of this many values live on the stack.

@@ -78,8 +78,10 @@ impl Instance {
         imports: &[Extern],
     ) -> Result<Instance> {
         let store = store.as_context_mut().0;
+        store.limits.count_instance(module.info())?;
         let (opaque, mut limiter) = store.opaque_and_limiter();
-        let (instance, start) = instantiate(opaque, &mut limiter, module, imports)?;
+        let (instance, start) =
+            instantiate(opaque, &mut limiter, module, imports).map_err(|e| limiter.explain(e))?;
         if let Some(start) = start {
             let mut slot = [ValRaw::default()];
             // SAFETY: the start function takes and returns nothing; the slot is
@@ -117,6 +119,7 @@ impl Instance {
         mut store: impl AsContextMut,
         name: &str,
     ) -> Result<TypedFunc<P, R>> {
+        store.as_context().0.opaque.owned(self.0)?;
         let Some(func) = self.get_func(&mut store, name) else {
             bail!("no exported function named `{name}`");
         };
@@ -255,7 +258,7 @@ impl StoreOpaque {
 }
 
 /// Checks that `actual` may satisfy an import declared as `expected`.
-fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
+pub(crate) fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
     match (expected, actual) {
         (ExternType::Func(e), ExternType::Func(a)) => e == a,
         (ExternType::Global(e), ExternType::Global(a)) => e == a,
@@ -305,7 +308,7 @@ fn instantiate(
     let mut globals = Vec::with_capacity(info.globals.len());
     for (import, item) in info.imports.iter().zip(imports) {
         let expected = module.entity_type(import.index);
-        let actual = item.ty_in(opaque);
+        let actual = item.try_ty_in(opaque)?;
         if !check_import(&expected, &actual) {
             bail!(
                 "incompatible import type for `{}::{}`: expected {}, found {}",

@@ -30,11 +30,13 @@
 mod background;
 mod cache;
 mod codec;
+mod commands;
 mod config;
 mod engine;
 mod externals;
 mod func;
 mod instance;
+mod instance_pre;
 mod limits;
 mod linker;
 mod module;
@@ -59,7 +61,11 @@ pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::{Export, Instance};
-pub use limits::{ResourceLimiter, StoreLimits};
+pub use instance_pre::InstancePre;
+pub use limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
+    StoreLimits, StoreLimitsBuilder,
+};
 pub use linker::Linker;
 pub use module::{CompileStats, Module};
 pub use profiling::ProfilingStrategy;

@@ -1,11 +1,13 @@
 //! [`Linker`]: resolves a module's imports by name.
 
 use crate::func::HostCallback;
+use crate::instance::check_import;
+use crate::instance_pre::InstancePre;
 use crate::store::{AsContext, AsContextMut};
-use crate::types::FuncType;
+use crate::types::{ExternType, FuncType, ImportType};
 use crate::values::Val;
 use crate::{Caller, Engine, Extern, Func, Instance, IntoFunc, Module};
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,11 +16,13 @@ pub struct Linker<T> {
     engine: Engine,
     definitions: HashMap<(String, String), Definition<T>>,
     allow_shadowing: bool,
+    pub(crate) allow_unknown_exports: bool,
 }
 
-enum Definition<T> {
-    /// An item that already lives in a store.
-    Extern(Extern),
+/// What a name of a linker stands for.
+pub(crate) enum Definition<T> {
+    /// An item that already lives in a store, with its type when it was defined.
+    Extern(Extern, ExternType),
     /// A host function, instantiated into each store that uses it.
     HostFunc(FuncType, Arc<HostCallback<T>>),
 }
@@ -26,21 +30,58 @@ enum Definition<T> {
 impl<T> Clone for Definition<T> {
     fn clone(&self) -> Self {
         match self {
-            Definition::Extern(e) => Definition::Extern(*e),
+            Definition::Extern(e, ty) => Definition::Extern(*e, ty.clone()),
             Definition::HostFunc(ty, f) => Definition::HostFunc(ty.clone(), f.clone()),
         }
     }
 }
 
+impl<T> Clone for Linker<T> {
+    fn clone(&self) -> Self {
+        Linker {
+            engine: self.engine.clone(),
+            definitions: self.definitions.clone(),
+            allow_shadowing: self.allow_shadowing,
+            allow_unknown_exports: self.allow_unknown_exports,
+        }
+    }
+}
+
+impl<T> Definition<T> {
+    fn ty(&self) -> ExternType {
+        match self {
+            Definition::Extern(_, ty) => ty.clone(),
+            Definition::HostFunc(ty, _) => ExternType::Func(ty.clone()),
+        }
+    }
+
+    /// The item in `store`, instantiating a host function into it if needed.
+    pub(crate) fn resolve(&self, store: &mut impl AsContextMut<Data = T>) -> Result<Extern>
+    where
+        T: 'static,
+    {
+        Ok(match self {
+            Definition::Extern(e, _) => *e,
+            Definition::HostFunc(ty, callback) => {
+                let store = store.as_context_mut();
+                Extern::Func(Func::from_callback(store.0, ty.clone(), callback.clone())?)
+            }
+        })
+    }
+}
+
 impl<T: 'static> Linker<T> {
+    /// An empty linker for modules of `engine`.
     pub fn new(engine: &Engine) -> Linker<T> {
         Linker {
             engine: engine.clone(),
             definitions: HashMap::new(),
             allow_shadowing: false,
+            allow_unknown_exports: false,
         }
     }
 
+    /// The engine this linker's modules belong to.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -49,6 +90,15 @@ impl<T: 'static> Linker<T> {
     /// (otherwise it is an error).
     pub fn allow_shadowing(&mut self, allow: bool) -> &mut Self {
         self.allow_shadowing = allow;
+        self
+    }
+
+    /// Whether [`Linker::module`] accepts a command module that exports items
+    /// other than functions and the ones toolchains add (`memory`, `table`,
+    /// `__indirect_function_table`, `__data_end`, `__heap_base`, ...); they are
+    /// then left undefined. Off by default: such an export is an error.
+    pub fn allow_unknown_exports(&mut self, allow: bool) -> &mut Self {
+        self.allow_unknown_exports = allow;
         self
     }
 
@@ -88,12 +138,14 @@ impl<T: 'static> Linker<T> {
     /// Defines `module::name` as an item of `store`.
     pub fn define(
         &mut self,
-        _store: impl AsContext<Data = T>,
+        store: impl AsContext<Data = T>,
         module: &str,
         name: &str,
         item: impl Into<Extern>,
     ) -> Result<&mut Self> {
-        self.insert(module, name, Definition::Extern(item.into()))
+        let item = item.into();
+        let ty = item.try_ty_in(&store.as_context().0.opaque)?;
+        self.insert(module, name, Definition::Extern(item, ty))
     }
 
     /// Defines every export of `instance` under `module_name`.
@@ -103,12 +155,12 @@ impl<T: 'static> Linker<T> {
         module_name: &str,
         instance: Instance,
     ) -> Result<&mut Self> {
-        for export in instance.exports(store.as_context_mut()) {
-            self.insert(
-                module_name,
-                export.name(),
-                Definition::Extern(export.into_extern()),
-            )?;
+        let exports: Vec<(String, Extern)> = instance
+            .exports(store.as_context_mut())
+            .map(|e| (e.name().to_string(), e.into_extern()))
+            .collect();
+        for (name, item) in exports {
+            self.define(&store, module_name, &name, item)?;
         }
         Ok(self)
     }
@@ -124,41 +176,79 @@ impl<T: 'static> Linker<T> {
         let def = self
             .definitions
             .get(&(module.to_string(), name.to_string()))?;
-        self.resolve(&mut store, def).ok()
+        def.resolve(&mut store).ok()
     }
 
-    fn resolve(
+    /// The "default" function of `module`, as Wasmtime defines it: the function
+    /// named `""`, else `_start`, else a function that does nothing.
+    pub fn get_default(
         &self,
-        store: &mut impl AsContextMut<Data = T>,
-        def: &Definition<T>,
-    ) -> Result<Extern> {
-        Ok(match def {
-            Definition::Extern(e) => *e,
-            Definition::HostFunc(ty, callback) => {
-                let store = store.as_context_mut();
-                Extern::Func(Func::from_callback(store.0, ty.clone(), callback.clone())?)
+        mut store: impl AsContextMut<Data = T>,
+        module: &str,
+    ) -> Result<Func> {
+        for name in ["", "_start"] {
+            if let Some(item) = self.get(&mut store, module, name) {
+                return item
+                    .into_func()
+                    .ok_or_else(|| anyhow!("`{module}::{name}` is not a function"));
             }
-        })
+        }
+        let (ty, callback) = IntoFunc::<T, (), ()>::into_callback(|| {});
+        Func::from_callback(store.as_context_mut().0, ty, callback)
+    }
+
+    /// The definition that satisfies `import`, type-checked against it.
+    fn definition_for(&self, import: &ImportType<'_>) -> Result<&Definition<T>> {
+        let (module, name) = (import.module(), import.name());
+        let key = (module.to_string(), name.to_string());
+        let Some(def) = self.definitions.get(&key) else {
+            bail!("unknown import: `{module}::{name}` has not been defined");
+        };
+        let (expected, actual) = (import.ty(), def.ty());
+        if !check_import(&expected, &actual) {
+            bail!(
+                "incompatible import type for `{module}::{name}`: expected {}, found {}",
+                expected.describe(),
+                actual.describe()
+            );
+        }
+        Ok(def)
+    }
+
+    /// Defines every function import of `module` that this linker cannot
+    /// satisfy as a host function that fails with the unknown-import error when
+    /// called, so that a module whose unused imports are missing can still run.
+    pub fn define_unknown_imports_as_traps(&mut self, module: &Module) -> Result<()> {
+        for import in module.imports() {
+            let Err(error) = self.definition_for(&import) else {
+                continue;
+            };
+            if let ExternType::Func(ty) = import.ty() {
+                let message = error.to_string();
+                self.func_new(import.module(), import.name(), ty, move |_, _, _| {
+                    Err(anyhow!("{message}"))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves and type-checks `module`'s imports once, for instantiating it
+    /// many times (in any store of this engine) without looking them up again.
+    pub fn instantiate_pre(&self, module: &Module) -> Result<InstancePre<T>> {
+        let definitions = module
+            .imports()
+            .map(|import| self.definition_for(&import).cloned())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(InstancePre::new(module.clone(), definitions))
     }
 
     /// Instantiates `module`, resolving its imports from this linker's definitions.
     pub fn instantiate(
         &self,
-        mut store: impl AsContextMut<Data = T>,
+        store: impl AsContextMut<Data = T>,
         module: &Module,
     ) -> Result<Instance> {
-        let mut imports = Vec::with_capacity(module.info().imports.len());
-        for import in &module.info().imports {
-            let key = (import.module.clone(), import.name.clone());
-            let Some(def) = self.definitions.get(&key) else {
-                bail!(
-                    "unknown import: `{}::{}` has not been defined",
-                    import.module,
-                    import.name
-                );
-            };
-            imports.push(self.resolve(&mut store, def)?);
-        }
-        Instance::new(store, module, &imports)
+        self.instantiate_pre(module)?.instantiate(store)
     }
 }

@@ -113,6 +113,15 @@ impl StoreOpaque {
         assert_eq!(s.store, self.id, "object used with a different store");
         s.index
     }
+
+    /// The index of `s`, or an error if it belongs to another store: for the
+    /// operations that can report the host's mistake rather than panic.
+    pub(crate) fn owned(&self, s: Stored) -> anyhow::Result<usize> {
+        if s.store != self.id {
+            anyhow::bail!("object used with a different store");
+        }
+        Ok(s.index)
+    }
 }
 
 // SAFETY: everything a store's raw pointers point to (VMContexts, memories, tables,
@@ -123,7 +132,7 @@ unsafe impl Send for StoreOpaque {}
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,
-    pub(crate) limiter: Option<crate::limits::LimiterAccessor<T>>,
+    pub(crate) limits: crate::limits::Limits<T>,
 }
 
 /// A collection of instances and host objects, with host data `T`.
@@ -151,7 +160,7 @@ impl<T> Store<T> {
                     externref_by_addr: HashMap::new(),
                 },
                 data,
-                limiter: None,
+                limits: crate::limits::Limits::new(),
             }),
         }
     }

@@ -1,32 +1,110 @@
 //! Traps as errors: the [`Trap`] kind, plus a [`WasmBacktrace`] as context.
 
+use crate::Module;
+use crate::store::{AsContext, StoreOpaque};
 pub use lazuli_environ::TrapKind as Trap;
-use lazuli_runtime::{HostFailure, TrapInfo};
+use lazuli_runtime::{Backtrace, HostFailure, TrapInfo};
 use std::fmt;
+use std::sync::Arc;
 
 /// One frame of a Wasm backtrace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct FrameInfo {
-    /// Index of the function in its module.
-    pub func_index: u32,
+    module: Module,
+    func_index: u32,
+    func_name: Option<String>,
+    /// Where the function's body starts in the module's bytes.
+    func_start: Option<usize>,
+    module_offset: Option<usize>,
+}
+
+impl FrameInfo {
+    /// Index of the function in its module's function index space.
+    pub fn func_index(&self) -> u32 {
+        self.func_index
+    }
+
     /// The function's name from the name section.
-    pub func_name: Option<String>,
-    /// The module's name from the name section.
-    pub module_name: Option<String>,
-    /// Byte offset of the executing instruction in the module.
-    pub module_offset: Option<u32>,
+    pub fn func_name(&self) -> Option<&str> {
+        self.func_name.as_deref()
+    }
+
+    /// The module the function belongs to.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Byte offset of the executing instruction in the module's bytes.
+    pub fn module_offset(&self) -> Option<usize> {
+        self.module_offset
+    }
+
+    /// Byte offset of the executing instruction from the start of its
+    /// function's body.
+    pub fn func_offset(&self) -> Option<usize> {
+        Some(self.module_offset? - self.func_start?)
+    }
+
+    /// The frame of `frame` in one of the modules instantiated in `opaque`.
+    fn resolve(opaque: &StoreOpaque, frame: lazuli_jit::FrameInfo) -> Option<FrameInfo> {
+        let info = frame.module?;
+        let module = opaque
+            .instances
+            .iter()
+            .map(|instance| &instance.module)
+            .find(|module| Arc::ptr_eq(&module.inner.info, &info))?
+            .clone();
+        let defined = frame.func_index.checked_sub(info.num_imported_funcs);
+        Some(FrameInfo {
+            func_index: frame.func_index,
+            func_name: info.func_name(frame.func_index).map(str::to_string),
+            func_start: defined.and_then(|d| Some(info.bodies.get(d as usize)?.range.start)),
+            module_offset: frame.wasm_offset.map(|o| o as usize),
+            module,
+        })
+    }
+}
+
+impl fmt::Debug for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameInfo")
+            .field("module", &self.module.name())
+            .field("func_index", &self.func_index)
+            .field("func_name", &self.func_name)
+            .field("module_offset", &self.module_offset)
+            .finish()
+    }
 }
 
 /// The Wasm frames active when a trap happened, innermost first. Attached as
-/// context to trap errors: `err.downcast_ref::<WasmBacktrace>()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// context to trap errors and to a host function's error that crossed Wasm
+/// frames: `err.downcast_ref::<WasmBacktrace>()`.
+#[derive(Debug, Clone, Default)]
 pub struct WasmBacktrace {
     frames: Vec<FrameInfo>,
 }
 
 impl WasmBacktrace {
+    /// The Wasm frames of `store` on this thread's stack, innermost first:
+    /// called from a host function that Wasm called, the frames that led to it
+    /// (through every entry into that store); empty when no Wasm of the store runs.
+    pub fn capture(store: impl AsContext) -> WasmBacktrace {
+        let opaque = &store.as_context().0.opaque;
+        Self::resolve(opaque, &lazuli_runtime::capture_backtrace(opaque.vm()))
+    }
+
+    /// The frames, innermost first.
     pub fn frames(&self) -> &[FrameInfo] {
         &self.frames
+    }
+
+    fn resolve(opaque: &StoreOpaque, backtrace: &Backtrace) -> WasmBacktrace {
+        let frames = backtrace.frames().into_iter();
+        WasmBacktrace {
+            frames: frames
+                .filter_map(|f| FrameInfo::resolve(opaque, f))
+                .collect(),
+        }
     }
 }
 
@@ -40,7 +118,7 @@ impl fmt::Display for WasmBacktrace {
             let offset = frame
                 .module_offset
                 .map_or_else(|| "?".to_string(), |o| format!("{o:#x}"));
-            let module = frame.module_name.as_deref().unwrap_or("<unknown>");
+            let module = frame.module.name().unwrap_or("<unknown>");
             match &frame.func_name {
                 Some(name) => write!(f, "  {i:>3}: {offset:>8} - {module}!{name}")?,
                 None => write!(
@@ -63,27 +141,21 @@ pub(crate) fn host_error(error: Box<dyn std::any::Any + Send>) -> anyhow::Error 
 }
 
 /// Converts what the runtime reports into the error the embedder sees: a host
-/// function's own error, a resumed host panic, or a [`Trap`] with its backtrace.
-pub(crate) fn trap_to_error(info: TrapInfo) -> anyhow::Error {
+/// function's own error (with the Wasm frames it crossed, unless an inner
+/// entry attached them already), a resumed host panic, or a [`Trap`] with its
+/// backtrace. `opaque` is the store that ran the Wasm.
+pub(crate) fn trap_to_error(info: TrapInfo, opaque: &StoreOpaque) -> anyhow::Error {
+    let backtrace = || WasmBacktrace::resolve(opaque, &info.backtrace);
     match info.host_failure {
         Some(HostFailure::Panic(payload)) => std::panic::resume_unwind(payload),
-        Some(HostFailure::Error(error)) => host_error(error),
-        None => {
-            let frames = info
-                .backtrace
-                .frames()
-                .into_iter()
-                .map(|f| FrameInfo {
-                    func_index: f.func_index,
-                    func_name: f
-                        .module
-                        .as_ref()
-                        .and_then(|m| m.func_name(f.func_index).map(str::to_string)),
-                    module_name: f.module.as_ref().and_then(|m| m.name.clone()),
-                    module_offset: f.wasm_offset,
-                })
-                .collect();
-            anyhow::Error::new(info.kind).context(WasmBacktrace { frames })
+        Some(HostFailure::Error(error)) => {
+            let error = host_error(error);
+            let backtrace = backtrace();
+            if error.downcast_ref::<WasmBacktrace>().is_some() || backtrace.frames.is_empty() {
+                return error;
+            }
+            error.context(backtrace)
         }
+        None => anyhow::Error::new(info.kind).context(backtrace()),
     }
 }

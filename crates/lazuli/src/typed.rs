@@ -161,6 +161,7 @@ impl<P, R> Copy for TypedFunc<P, R> {}
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub(crate) fn new(func: Func, store: impl AsContext) -> Result<Self> {
+        store.as_context().0.opaque.owned(func.0)?;
         let ty = func.ty(store);
         let (params, results) = (P::types(), R::types());
         if !ty.params().eq(params.iter().copied()) || !ty.results().eq(results.iter().copied()) {

@@ -74,6 +74,18 @@ impl Ref {
         }
     }
 
+    /// As `to_raw`, or an error if the reference belongs to another store.
+    pub(crate) fn checked_raw(self, store: &StoreOpaque) -> Result<usize> {
+        let stored = match self {
+            Ref::Func(f) => f.map(|f| f.0),
+            Ref::Extern(e) => e.map(|e| e.0),
+        };
+        if let Some(stored) = stored {
+            store.owned(stored)?;
+        }
+        Ok(self.to_raw(store))
+    }
+
     /// The reference behind a raw pointer of type `ty`.
     pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: RefType) -> Ref {
         match ty.heap_type() {
@@ -292,8 +304,8 @@ impl Val {
             Val::F32(v) => ValRaw::f32(v),
             Val::F64(v) => ValRaw::f64(v),
             Val::V128(v) => ValRaw(v),
-            Val::FuncRef(f) => ValRaw(Ref::Func(f).to_raw(store) as u128),
-            Val::ExternRef(e) => ValRaw(Ref::Extern(e).to_raw(store) as u128),
+            Val::FuncRef(f) => ValRaw(Ref::Func(f).checked_raw(store)? as u128),
+            Val::ExternRef(e) => ValRaw(Ref::Extern(e).checked_raw(store)? as u128),
         })
     }
 

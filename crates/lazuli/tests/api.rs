@@ -89,13 +89,17 @@ fn traps_carry_kind_and_backtrace() {
         Some(&Trap::IntegerDivisionByZero)
     );
     let bt = err.downcast_ref::<WasmBacktrace>().unwrap();
-    let names: Vec<_> = bt.frames().iter().map(|f| f.func_name.clone()).collect();
+    let names: Vec<_> = bt
+        .frames()
+        .iter()
+        .map(|f| f.func_name().map(str::to_string))
+        .collect();
     assert_eq!(
         names,
         [Some("inner".to_string()), Some("outer".to_string())]
     );
-    assert!(bt.frames()[0].module_offset.is_some());
-    assert_eq!(bt.frames()[0].module_name.as_deref(), Some("m"));
+    assert!(bt.frames()[0].module_offset().is_some());
+    assert_eq!(bt.frames()[0].module().name(), Some("m"));
     // The store stays usable after a trap.
     assert_eq!(div.call(&mut store, 1).unwrap(), 1);
     let boom = instance

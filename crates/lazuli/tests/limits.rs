@@ -2,7 +2,7 @@
 
 use lazuli::{
     Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Ref, RefType, ResourceLimiter,
-    Store, StoreLimits, Table, TableType,
+    Store, StoreLimitsBuilder, Table, TableType,
 };
 
 /// Records every question and grants memory up to `budget` bytes in all.
@@ -15,19 +15,29 @@ struct Recorder {
 }
 
 impl ResourceLimiter for Recorder {
-    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> bool {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> lazuli::Result<bool> {
         self.memory_asks.push((current, desired));
         let granted = self.granted + (desired - current);
         if granted > self.budget {
-            return false;
+            return Ok(false);
         }
         self.granted = granted;
-        true
+        Ok(true)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> bool {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> lazuli::Result<bool> {
         self.table_asks.push((current, desired));
-        true
+        Ok(true)
     }
 }
 
@@ -178,7 +188,10 @@ fn limiter_is_asked_through_nested_entries_into_wasm() {
 fn store_limits_cap_each_memory_not_their_sum() {
     let engine = Engine::default();
     let module = Module::new(&engine, GROWER).unwrap();
-    let mut store = Store::new(&engine, StoreLimits::new().memory_size(2 * PAGE));
+    let mut store = Store::new(
+        &engine,
+        StoreLimitsBuilder::new().memory_size(2 * PAGE).build(),
+    );
     store.limiter(|limits| limits);
     let linker = Linker::new(&engine);
     let first = linker.instantiate(&mut store, &module).unwrap();
@@ -202,8 +215,8 @@ fn store_limits_cap_each_memory_not_their_sum() {
 struct Miser;
 
 impl ResourceLimiter for Miser {
-    fn memory_growing(&mut self, _current: usize, _desired: usize, _max: Option<usize>) -> bool {
-        false
+    fn memory_growing(&mut self, _: usize, _: usize, _: Option<usize>) -> lazuli::Result<bool> {
+        Ok(false)
     }
 }
 

@@ -2,7 +2,8 @@
 //! modes, and store limits.
 
 use lazuli::{
-    Config, Engine, Linker, Memory, MemoryStyle, MemoryType, Module, Store, StoreLimits, Trap,
+    Config, Engine, Linker, Memory, MemoryStyle, MemoryType, Module, Store, StoreLimitsBuilder,
+    Trap,
 };
 
 const WAT: &str = r#"(module
@@ -116,7 +117,10 @@ fn large_offsets_trap_in_both_modes() {
 fn store_limits_refuse_growth_and_instantiation() {
     let engine = Engine::default();
     let module = Module::new(&engine, WAT).unwrap();
-    let mut store = Store::new(&engine, StoreLimits::new().memory_size(2 * 65536));
+    let mut store = Store::new(
+        &engine,
+        StoreLimitsBuilder::new().memory_size(2 * 65536).build(),
+    );
     store.limiter(|limits| limits);
     let instance = Linker::new(&engine)
         .instantiate(&mut store, &module)

@@ -250,10 +250,13 @@ fn a_trap_in_precompiled_code_has_its_kind_and_backtrace() {
         Some(&Trap::IntegerDivisionByZero)
     );
     let frames = err.downcast_ref::<WasmBacktrace>().unwrap().frames();
-    let names: Vec<_> = frames.iter().map(|f| f.func_name.as_deref()).collect();
+    let names: Vec<_> = frames.iter().map(|f| f.func_name()).collect();
     assert_eq!(names, [Some("inner"), Some("outer")]);
     // `i32.div_u` in $inner, and the call in $outer, at their module offsets.
-    let offsets: Vec<u32> = frames.iter().map(|f| f.module_offset.unwrap()).collect();
+    let offsets: Vec<u32> = frames
+        .iter()
+        .map(|f| f.module_offset().unwrap() as u32)
+        .collect();
     let binary = wat::parse_str(wat).unwrap();
     assert_eq!(
         binary[offsets[0] as usize], 0x6e,

@@ -233,7 +233,7 @@ fn optimised_code_traps_with_the_same_kind_and_backtrace() {
             .expect("a backtrace")
             .frames()
             .iter()
-            .map(|f| (f.func_name.clone(), f.module_offset))
+            .map(|f| (f.func_name().map(str::to_string), f.module_offset()))
             .collect();
         traps.push((kind, frames));
     }
@@ -560,7 +560,7 @@ fn a_trap_in_an_osr_entry_has_the_kind_and_backtrace_of_the_function() {
             .expect("a backtrace")
             .frames()
             .iter()
-            .map(|f| (f.func_name.clone(), f.module_offset))
+            .map(|f| (f.func_name().map(str::to_string), f.module_offset()))
             .collect();
         ((kind, frames), module.compile_stats().osr_entries)
     };

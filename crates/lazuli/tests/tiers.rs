@@ -145,13 +145,24 @@ const TRAPS: &str = r#"(module $traps
   (func $out_of_table (export "out_of_table") (call_indirect (type $v) (i32.const 2)))
 )"#;
 
-fn trap_of(err: &lazuli::Error) -> (Trap, Vec<FrameInfo>) {
+/// What the tiers must agree on of a frame: index, name, module offset.
+type Frame = (u32, Option<String>, Option<usize>);
+
+fn trap_of(err: &lazuli::Error) -> (Trap, Vec<Frame>) {
     let kind = *err.downcast_ref::<Trap>().expect("a trap");
     let frames = err
         .downcast_ref::<WasmBacktrace>()
         .expect("a backtrace")
         .frames()
-        .to_vec();
+        .iter()
+        .map(|f: &FrameInfo| {
+            (
+                f.func_index(),
+                f.func_name().map(str::to_string),
+                f.module_offset(),
+            )
+        })
+        .collect();
     (kind, frames)
 }
 
@@ -189,11 +200,11 @@ fn the_fast_tier_traps_with_the_same_kinds_and_backtraces() {
             trap_of(&err)
         });
         assert_eq!(reference.0, kind, "{export}");
-        let frame_names: Vec<_> = reference.1.iter().map(|f| f.func_name.as_deref()).collect();
+        let frame_names: Vec<_> = reference.1.iter().map(|f| f.1.as_deref()).collect();
         let expected: Vec<_> = names.iter().copied().map(Some).collect();
         assert_eq!(frame_names, expected, "{export}");
         assert!(
-            reference.1.iter().all(|f| f.module_offset.is_some()),
+            reference.1.iter().all(|f| f.2.is_some()),
             "{export}: {:?}",
             reference.1
         );
@@ -214,7 +225,7 @@ fn the_fast_tier_reports_stack_overflow() {
         let err = call(&engine(tiering, compilation), wat, "down", &[Val::I32(0)]).unwrap_err();
         let (kind, frames) = trap_of(&err);
         assert_eq!(kind, Trap::StackOverflow, "{tiering:?}, {compilation:?}");
-        assert_eq!(frames[0].func_name.as_deref(), Some("down"));
+        assert_eq!(frames[0].1.as_deref(), Some("down"));
     }
 }
 

@@ -7,29 +7,53 @@ use lazuli_jit::FrameInfo;
 /// At most this many frames are kept (the innermost ones).
 pub const MAX_FRAMES: usize = 64;
 
-/// The PCs of a trap's Wasm frames, innermost first.
+/// The code addresses of a trap's Wasm frames, innermost first: the faulting PC,
+/// then each return address less one (so that it lies in the call).
 #[derive(Debug, Clone, Default)]
 pub struct Backtrace {
     pcs: Vec<usize>,
 }
 
 impl Backtrace {
-    pub(crate) fn new(pcs: &[usize]) -> Self {
-        Backtrace { pcs: pcs.to_vec() }
+    /// From a faulting PC followed by the return addresses above it.
+    pub(crate) fn from_trap(pcs: &[usize]) -> Self {
+        let returns = pcs.iter().skip(1).map(|pc| pc.saturating_sub(1));
+        Backtrace {
+            pcs: pcs.first().copied().into_iter().chain(returns).collect(),
+        }
+    }
+
+    /// Appends the frames of `outer`, which called the code of these.
+    pub(crate) fn extend(&mut self, outer: Backtrace) {
+        self.pcs.extend(outer.pcs);
     }
 
     /// The Wasm frames, resolved through the code registry; trampolines are skipped.
     pub fn frames(&self) -> Vec<FrameInfo> {
         self.pcs
             .iter()
-            .enumerate()
-            .filter_map(|(i, pc)| {
-                // A return address points after the call; look up the call itself.
-                let pc = if i == 0 { *pc } else { pc.saturating_sub(1) };
-                lazuli_jit::registry::frame_at(pc)
-            })
+            .filter_map(|pc| lazuli_jit::registry::frame_at(*pc))
             .collect()
     }
+}
+
+/// Appends to `out` the frames above the Wasm→host trampoline whose frame
+/// pointer is `exit_fp`, up to the entry at `entry_sp`: the Wasm frames of an
+/// activation that is calling the host.
+///
+/// # Safety
+/// `exit_fp` must be the frame pointer of a live trampoline frame on this
+/// thread's stack, below `entry_sp`.
+pub(crate) unsafe fn walk_exit(exit_fp: usize, entry_sp: usize, out: &mut Backtrace) {
+    // SAFETY: per the contract, `exit_fp` addresses a live frame record: the
+    // caller's frame pointer, then the return address into the caller.
+    let (caller_fp, ret) =
+        unsafe { (*(exit_fp as *const usize), *((exit_fp + 8) as *const usize)) };
+    let mut frames = [0usize; MAX_FRAMES];
+    // SAFETY: the caller's frames lie between the trampoline's and the entry.
+    let n = unsafe { walk(ret, caller_fp, exit_fp, entry_sp, &mut frames) };
+    out.pcs
+        .extend(frames[..n].iter().map(|pc| pc.saturating_sub(1)));
 }
 
 /// Collects `pc` and the return addresses of the frames above it whose frame

@@ -3,11 +3,11 @@
 //! success and 0 when generated code must trap.
 
 use crate::instance::Instance;
-use crate::memory::{LinearMemory, range};
-use crate::table::Table;
+use crate::memory::{LinearMemory, MemoryError, range};
+use crate::table::{Table, TableError};
 use crate::traphandlers::{HostFailure, record_host_failure};
 use crate::vmcontext::{GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
-use lazuli_environ::{Builtin, BuiltinType};
+use lazuli_environ::{Builtin, BuiltinType, GROW_LIMITER_FAILED};
 
 /// Addresses of the builtins, indexed by `Builtin as usize`.
 pub struct BuiltinTable([*const (); Builtin::ALL.len()]);
@@ -147,7 +147,8 @@ fn status(ok: bool) -> u32 {
     u32::from(ok)
 }
 
-/// `memory.grow`: the old size in pages, or -1 if the memory cannot grow by `delta`.
+/// `memory.grow`: the old size in pages, -1 if the memory cannot grow by `delta`,
+/// or [`GROW_LIMITER_FAILED`].
 unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) -> i64 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
@@ -155,7 +156,11 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) 
     let memory = unsafe { memory(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
-    memory.grow(delta, limiter).map_or(-1, |old| old as i64)
+    match memory.grow(delta, limiter) {
+        Ok(old) => old as i64,
+        Err(MemoryError::Limiter) => GROW_LIMITER_FAILED,
+        Err(_) => -1,
+    }
 }
 
 /// The limiter of the store running `instance`'s code.
@@ -215,9 +220,11 @@ unsafe extern "C" fn table_grow(
     let table = unsafe { table(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
-    table
-        .grow(delta.into(), init, limiter)
-        .map_or(-1, |old| old as i32)
+    match table.grow(delta.into(), init, limiter) {
+        Ok(old) => old as i32,
+        Err(TableError::Limiter) => GROW_LIMITER_FAILED as i32,
+        Err(_) => -1,
+    }
 }
 
 unsafe extern "C" fn table_fill(

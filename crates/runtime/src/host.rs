@@ -3,11 +3,12 @@
 
 use crate::vmcontext::{VMContext, ValRaw};
 
-/// `extern "C" fn(host_ctx, caller_vmctx, values, len) -> u32`: runs the host
-/// function on `values` (arguments in, results out); 1 on success, 0 after recording
-/// a failure with [`crate::record_host_failure`].
+/// `extern "C" fn(host_ctx, caller_vmctx, values, len, exit_fp) -> u32`: runs the
+/// host function on `values` (arguments in, results out); 1 on success, 0 after
+/// recording a failure with [`crate::record_host_failure`]. `exit_fp` is the
+/// frame pointer of the trampoline that called it, for [`crate::HostCall`].
 pub type HostShim =
-    unsafe extern "C" fn(*mut VMHostContext, *mut VMContext, *mut ValRaw, usize) -> u32;
+    unsafe extern "C" fn(*mut VMHostContext, *mut VMContext, *mut ValRaw, usize, usize) -> u32;
 
 /// The "vmctx" of a host function.
 #[repr(C)]

@@ -26,8 +26,10 @@ pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
 pub use memory_image::{MemoryImage, image_range};
 pub use memory_pool::MemoryPool;
 pub use table::{Table, TableError};
-pub use traphandlers::{HostFailure, TrapInfo, invoke, record_host_failure};
+pub use traphandlers::{
+    HostCall, HostFailure, TrapInfo, capture_backtrace, invoke, record_host_failure,
+};
 pub use vmcontext::{
-    GrowthLimiter, VMContext, VMFuncRef, VMFuncSlot, VMGlobalDefinition, VMMemoryDefinition,
-    VMStoreContext, VMTableDefinition, ValRaw,
+    GrowthLimiter, LimiterError, VMContext, VMFuncRef, VMFuncSlot, VMGlobalDefinition,
+    VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
 };

@@ -2,7 +2,7 @@
 //! growing only makes more of the reservation accessible.
 
 use crate::memory_pool::MemoryPool;
-use crate::vmcontext::{GrowthLimiter, VMMemoryDefinition};
+use crate::vmcontext::{GrowthLimiter, LimiterError, VMMemoryDefinition};
 use std::sync::Arc;
 
 /// Bytes in a Wasm page.
@@ -40,6 +40,8 @@ pub enum MemoryError {
     TooLarge,
     /// The store's limiter refused the growth.
     Refused,
+    /// The store's limiter failed the growth with an error, which it keeps.
+    Limiter,
     /// Every reservation of the engine's memory pool is in use.
     PoolExhausted,
 }
@@ -50,6 +52,7 @@ impl std::fmt::Display for MemoryError {
             MemoryError::Os(e) => write!(f, "memory mapping failed: {e}"),
             MemoryError::TooLarge => f.write_str("memory size exceeds its maximum"),
             MemoryError::Refused => f.write_str("memory growth refused by the store's limits"),
+            MemoryError::Limiter => f.write_str("the store's limiter failed the memory growth"),
             MemoryError::PoolExhausted => f.write_str("all memories of the pool are in use"),
         }
     }
@@ -179,30 +182,37 @@ impl LinearMemory {
 
     /// Grows by `delta` pages; returns the old size in pages. `limiter` is asked
     /// only for a growth the memory's maximum allows, so it never approves (and
-    /// counts) one that then fails for that reason; growing by 0 always succeeds
+    /// counts) one that then fails for that reason; it is told of that failure,
+    /// and of the system's refusal, instead. Growing by 0 always succeeds
     /// without asking.
     pub fn grow(
         &mut self,
         delta: u64,
-        limiter: Option<&mut dyn GrowthLimiter>,
+        mut limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<u64, MemoryError> {
         let old = self.pages();
         if delta == 0 {
             return Ok(old);
         }
-        let new = old
+        let Some(new) = old
             .checked_add(delta)
             .filter(|new| *new <= self.maximum_pages)
-            .ok_or(MemoryError::TooLarge)?;
+        else {
+            return Err(grow_failed(limiter, MemoryError::TooLarge));
+        };
         let desired = new as usize * PAGE_SIZE;
         let maximum = self
             .declared_maximum
             .map(|p| (p as usize).saturating_mul(PAGE_SIZE));
         let current = self.definition.current_length;
-        if limiter.is_some_and(|l| !l.memory_growing(current, desired, maximum)) {
-            return Err(MemoryError::Refused);
+        if let Some(limiter) = limiter.as_mut() {
+            let allowed = limiter.memory_growing(current, desired, maximum);
+            if !allowed.map_err(|LimiterError| MemoryError::Limiter)? {
+                return Err(MemoryError::Refused);
+            }
         }
-        self.set_accessible(desired)?;
+        self.set_accessible(desired)
+            .map_err(|e| grow_failed(limiter, e))?;
         Ok(old)
     }
 
@@ -355,10 +365,19 @@ fn check_limits(
     }
     let bytes = minimum as usize * PAGE_SIZE;
     let maximum_bytes = maximum.map(|p| (p as usize).saturating_mul(PAGE_SIZE));
-    if limiter.is_some_and(|l| !l.memory_growing(0, bytes, maximum_bytes)) {
+    let allowed = limiter.map_or(Ok(true), |l| l.memory_growing(0, bytes, maximum_bytes));
+    if !allowed.map_err(|LimiterError| MemoryError::Limiter)? {
         return Err(MemoryError::Refused);
     }
     Ok(())
+}
+
+/// Tells `limiter` that a growth failed for `why`; what the growth fails with.
+fn grow_failed(limiter: Option<&mut dyn GrowthLimiter>, why: MemoryError) -> MemoryError {
+    match limiter.map(|l| l.memory_grow_failed(&why)) {
+        Some(Err(LimiterError)) => MemoryError::Limiter,
+        _ => why,
+    }
 }
 
 /// A new inaccessible reservation of `len` bytes.

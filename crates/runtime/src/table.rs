@@ -1,6 +1,6 @@
 //! Tables of function references.
 
-use crate::vmcontext::{GrowthLimiter, VMFuncRef, VMTableDefinition};
+use crate::vmcontext::{GrowthLimiter, LimiterError, VMFuncRef, VMTableDefinition};
 
 /// Why a table operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +9,8 @@ pub enum TableError {
     TooLarge,
     /// The store's limiter refused the growth.
     Refused,
+    /// The store's limiter failed the growth with an error, which it keeps.
+    Limiter,
 }
 
 /// A table: the definition generated code reads, followed by the elements.
@@ -38,9 +40,7 @@ impl Table {
             return Err(TableError::TooLarge);
         }
         let maximum_elements = maximum.map(|m| m as usize);
-        if limiter.is_some_and(|l| !l.table_growing(0, minimum as usize, maximum_elements)) {
-            return Err(TableError::Refused);
-        }
+        ask(limiter, 0, minimum, maximum_elements)?;
         let mut table = Box::new(Table {
             definition: VMTableDefinition {
                 base: std::ptr::null_mut(),
@@ -157,16 +157,38 @@ impl Table {
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<u64, TableError> {
         let old = self.size();
-        let new = old.checked_add(delta).ok_or(TableError::TooLarge)?;
-        if new > self.maximum.unwrap_or(u64::from(u32::MAX)) || new > MAX_ELEMENTS {
-            return Err(TableError::TooLarge);
-        }
+        let limit = self
+            .maximum
+            .unwrap_or(u64::from(u32::MAX))
+            .min(MAX_ELEMENTS);
+        let Some(new) = old.checked_add(delta).filter(|new| *new <= limit) else {
+            let failed = limiter.map(|l| l.table_grow_failed(&TableError::TooLarge));
+            return Err(match failed {
+                Some(Err(LimiterError)) => TableError::Limiter,
+                _ => TableError::TooLarge,
+            });
+        };
         let maximum = self.maximum.map(|m| m as usize);
-        if limiter.is_some_and(|l| !l.table_growing(old as usize, new as usize, maximum)) {
-            return Err(TableError::Refused);
-        }
+        ask(limiter, old, new, maximum)?;
         self.elements.resize(new as usize, init);
         self.sync();
         Ok(old)
+    }
+}
+
+/// Asks `limiter` whether a table may grow from `current` to `desired` elements.
+fn ask(
+    limiter: Option<&mut dyn GrowthLimiter>,
+    current: u64,
+    desired: u64,
+    maximum: Option<usize>,
+) -> Result<(), TableError> {
+    let allowed = limiter.map_or(Ok(true), |l| {
+        l.table_growing(current as usize, desired as usize, maximum)
+    });
+    match allowed {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(TableError::Refused),
+        Err(LimiterError) => Err(TableError::Limiter),
     }
 }

@@ -43,6 +43,11 @@ struct Activation {
     stack_limit: usize,
     trap: Cell<Option<TrapKind>>,
     host_failure: RefCell<Option<HostFailure>>,
+    /// The store whose Wasm this activation runs.
+    store: *const VMStoreContext,
+    /// While its Wasm calls the host: the frame pointer of the Wasm→host
+    /// trampoline it called through (0 otherwise).
+    exit_fp: Cell<usize>,
 }
 
 thread_local! {
@@ -114,6 +119,8 @@ pub unsafe fn invoke(
         stack_limit,
         trap: Cell::new(None),
         host_failure: RefCell::new(None),
+        store,
+        exit_fp: Cell::new(0),
     };
     // SAFETY: `store` is valid per the caller's contract. The first entry into a
     // store on this thread gives it the thread's limit; nested entries keep it.
@@ -151,24 +158,71 @@ pub unsafe fn invoke(
         unreachable!("unwound from Wasm without a recorded trap kind")
     };
     let (frames, num_frames) = TRAP_FRAMES.get();
+    let mut backtrace = Backtrace::from_trap(&frames[..num_frames]);
+    backtrace.extend(capture_backtrace(store));
     Err(Box::new(TrapInfo {
         kind,
-        backtrace: Backtrace::new(&frames[..num_frames]),
+        backtrace,
         host_failure: activation.host_failure.take(),
     }))
+}
+
+/// The Wasm frames of `store` on this thread's stack, innermost first: those of
+/// each of its activations that is calling the host (from the innermost). Called
+/// from a host function, the frames that led to it.
+pub fn capture_backtrace(store: *const VMStoreContext) -> Backtrace {
+    let mut backtrace = Backtrace::default();
+    let mut current = CURRENT.get();
+    while !current.is_null() {
+        // SAFETY: CURRENT and each activation's `previous` are null or live
+        // activations further up this thread's stack.
+        let activation = unsafe { &*current };
+        let exit_fp = activation.exit_fp.get();
+        if activation.store == store && exit_fp != 0 {
+            // SAFETY: a non-zero `exit_fp` is the frame of the trampoline through
+            // which this activation is calling the host, live until that call
+            // returns (`HostCall` clears it), below the activation's entry.
+            unsafe { crate::backtrace::walk_exit(exit_fp, activation.saved_sp, &mut backtrace) };
+        }
+        current = activation.previous;
+    }
+    backtrace
+}
+
+/// A call from Wasm into the host, under way: the innermost activation records
+/// the trampoline frame it left Wasm through, for [`capture_backtrace`], until
+/// this is dropped when the host returns.
+pub struct HostCall {
+    previous: usize,
+}
+
+impl HostCall {
+    /// Called by a host shim with the `exit_fp` its trampoline passed it.
+    pub fn begin(exit_fp: usize) -> HostCall {
+        HostCall {
+            previous: with_current(|a| a.exit_fp.replace(exit_fp)).unwrap_or(0),
+        }
+    }
+}
+
+impl Drop for HostCall {
+    fn drop(&mut self) {
+        with_current(|a| a.exit_fp.set(self.previous));
+    }
+}
+
+/// Runs `f` on this thread's innermost activation, if any.
+fn with_current<R>(f: impl FnOnce(&Activation) -> R) -> Option<R> {
+    let current = CURRENT.get();
+    // SAFETY: a non-null CURRENT points at the live activation of an `invoke`
+    // on this thread's stack.
+    (!current.is_null()).then(|| f(unsafe { &*current }))
 }
 
 /// Records why the host function that is about to return failure failed. Called by
 /// host shims, which then return 0 so that the trampoline traps with `HostError`.
 pub fn record_host_failure(failure: HostFailure) {
-    let current = CURRENT.get();
-    if current.is_null() {
-        return;
-    }
-    // SAFETY: a non-null CURRENT points at the live activation of an `invoke` on
-    // this thread's stack.
-    let activation = unsafe { &*current };
-    *activation.host_failure.borrow_mut() = Some(failure);
+    with_current(|activation| *activation.host_failure.borrow_mut() = Some(failure));
 }
 
 /// The signal handler: see the module documentation.

@@ -1,6 +1,8 @@
 //! The `repr(C)` records generated code reads, laid out as `lazuli_environ::VMOffsets`
 //! and `store_ctx` describe (the tests below check that they agree).
 
+use crate::memory::MemoryError;
+use crate::table::TableError;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -40,11 +42,31 @@ impl Default for OsrLocals {
 }
 
 /// Decides whether a memory or table may grow (sizes in bytes for memories and in
-/// elements for tables).
+/// elements for tables), and hears of growths that failed for another reason.
+/// `Err` fails the growth with an error of the limiter's own, which the limiter
+/// keeps for its embedder: the growth's caller fails, and Wasm traps.
 pub trait GrowthLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool;
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> bool;
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError>;
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError>;
+    /// A memory growth failed for `why`, a reason other than the limiter's refusal.
+    fn memory_grow_failed(&mut self, why: &MemoryError) -> Result<(), LimiterError>;
+    /// A table growth failed for `why`, a reason other than the limiter's refusal.
+    fn table_grow_failed(&mut self, why: &TableError) -> Result<(), LimiterError>;
 }
+
+/// A [`GrowthLimiter`] failed a growth with an error that it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimiterError;
 
 impl VMStoreContext {
     /// The limiter of the store context at `this`, as published by the entry into

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use super::state::FuncState;
-use crate::func_environ::FuncEnvironment;
+use crate::func_environ::{FuncEnvironment, trap_if_limiter_failed};
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
 use cranelift_frontend::FunctionBuilder;
@@ -50,6 +50,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             let old = cx
                 .env
                 .builtin(b, vmctx, Builtin::TableGrow, &[t, delta, init]);
+            trap_if_limiter_failed(b, old);
             state.push1(old);
         }
         Operator::TableFill { table } => {
