@@ -162,7 +162,9 @@ fn host_functions_see_store_data_and_propagate_errors() {
         .get_typed_func::<(), ()>(&mut store, "fail")
         .unwrap();
     let err = fail.call(&mut store, ()).unwrap_err();
-    assert_eq!(err.to_string(), "host says no");
+    // The host's error, under the backtrace of the Wasm frames it crossed.
+    assert_eq!(err.root_cause().to_string(), "host says no");
+    assert!(err.downcast_ref::<WasmBacktrace>().is_some());
 }
 
 #[test]
