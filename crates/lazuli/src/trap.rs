@@ -42,7 +42,7 @@ impl FrameInfo {
     /// Byte offset of the executing instruction from the start of its
     /// function's body.
     pub fn func_offset(&self) -> Option<usize> {
-        Some(self.module_offset? - self.func_start?)
+        self.module_offset?.checked_sub(self.func_start?)
     }
 
     /// The frame of `frame` in one of the modules instantiated in `opaque`.
