@@ -277,3 +277,21 @@ fn instance_pre_checks_imports_before_any_store() {
     let mut store = Store::new(&engine, ());
     assert!(linker.instantiate(&mut store, &module).is_err());
 }
+
+#[test]
+fn a_memory_defined_before_it_grew_satisfies_imports_of_its_new_size() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let memory = lazuli::Memory::new(&mut store, lazuli::MemoryType::new(1, None)).unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.define(&store, "m", "memory", memory).unwrap();
+    memory.grow(&mut store, 1).unwrap();
+    let module = Module::new(&engine, r#"(module (import "m" "memory" (memory 2)))"#).unwrap();
+    linker.instantiate(&mut store, &module).unwrap();
+    let too_big = Module::new(&engine, r#"(module (import "m" "memory" (memory 3)))"#).unwrap();
+    let err = linker.instantiate(&mut store, &too_big).err().unwrap();
+    assert!(
+        err.to_string().contains("incompatible import type"),
+        "{err}"
+    );
+}
