@@ -68,14 +68,14 @@ fn stack(crash: &Crash<'_>) -> CoreDumpStackSection {
         .count();
     let mut stack = CoreDumpStackSection::new("main");
     for frame in crash.backtrace.frames() {
-        let start = (frame.func_index as usize)
+        let start = (frame.func_index() as usize)
             .checked_sub(imported)
             .and_then(|defined| starts.get(defined));
-        let offset = match (frame.module_offset, start) {
-            (Some(offset), Some(&start)) => offset.saturating_sub(start),
+        let offset = match (frame.module_offset(), start) {
+            (Some(offset), Some(&start)) => (offset as u32).saturating_sub(start),
             _ => 0,
         };
-        stack.frame(0, frame.func_index, offset, [], []);
+        stack.frame(0, frame.func_index(), offset, [], []);
     }
     stack
 }

@@ -23,7 +23,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
     CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Instance, Linker,
-    Module, ProfilingStrategy, Store, StoreLimits, Tiering, Trap, Val, WasmBacktrace,
+    Module, ProfilingStrategy, Store, StoreLimits, StoreLimitsBuilder, Tiering, Trap, Val,
+    WasmBacktrace,
 };
 use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
 
@@ -502,10 +503,11 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let engine = run_engine(&args)?;
     let module = compile_file(&engine, Path::new(args.file))?;
     let entry = entry_point(&args, &module)?;
-    let mut limits = StoreLimits::new();
+    let mut limits = StoreLimitsBuilder::new();
     if let Some(bytes) = args.wasm.max_memory_size {
         limits = limits.memory_size(bytes);
     }
+    let limits = limits.build();
     let host = Host {
         wasi: wasi_ctx(&args, entry)?,
         limits,
