@@ -818,14 +818,19 @@ fn rights_of_calls_on_paths() {
         ("path_filestat_get", "PATH_FILESTAT_GET"),
         ("path_filestat_set_times", "PATH_FILESTAT_SET_TIMES"),
         ("fd_filestat_get on a directory", "FD_FILESTAT_GET"),
-        ("fd_filestat_set_times on a directory", "FD_FILESTAT_SET_TIMES"),
+        (
+            "fd_filestat_set_times on a directory",
+            "FD_FILESTAT_SET_TIMES",
+        ),
+        ("fd_sync on a directory", "FD_SYNC"),
+        ("fd_datasync on a directory", "FD_DATASYNC"),
     ] {
         expected += &refused_without(call, right);
     }
     expected += "open for writing, fd_write not passed on: ENOTCAPABLE
 open for appending, fd_write not passed on: ENOTCAPABLE
 open with dsync, no sync right passed on: ENOTCAPABLE
-asking for every right: no fd_write 1, within what the directory passes on 1
+asking for every other right: fd_read 1, no fd_allocate 1, within what the directory passes on 1
 a directory beneath: open for writing ENOTCAPABLE
 ";
     assert_eq!(text, expected);

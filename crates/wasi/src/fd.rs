@@ -133,6 +133,15 @@ fn fdflags_of(fd: impl std::os::fd::AsFd) -> Result<u16, Errno> {
     Ok(out)
 }
 
+/// A descriptor of `dir` itself that `fsync` accepts: cap-std opens directories
+/// with `O_PATH` on Linux, which `fsync` and `futimens` refuse (`EBADF`).
+/// Opening `.` beneath the handle cannot leave it.
+fn syncable(dir: &cap_std::fs::Dir) -> Result<std::os::fd::OwnedFd, Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, ".", flags, Mode::empty())?)
+}
+
 /// Reads the listing of a directory for `fd_readdir`: `.`, `..`, then the
 /// entries in the host's order.
 fn read_listing(dir: &cap_std::fs::Dir) -> io::Result<Vec<DirRecord>> {
@@ -254,7 +263,7 @@ impl WasiP1Ctx {
     pub(crate) fn fd_datasync(&mut self, fd: u32) -> Result<(), Errno> {
         match self.file_or_dir(fd, rights::FD_DATASYNC)? {
             Desc::File(f) => retry(|| f.file.sync_data()),
-            Desc::Dir(d) => Ok(rustix::fs::fdatasync(&d.dir)?),
+            Desc::Dir(d) => Ok(rustix::fs::fdatasync(syncable(&d.dir)?)?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
     }
@@ -262,7 +271,7 @@ impl WasiP1Ctx {
     pub(crate) fn fd_sync(&mut self, fd: u32) -> Result<(), Errno> {
         match self.file_or_dir(fd, rights::FD_SYNC)? {
             Desc::File(f) => retry(|| f.file.sync_all()),
-            Desc::Dir(d) => Ok(rustix::fs::fsync(&d.dir)?),
+            Desc::Dir(d) => Ok(rustix::fs::fsync(syncable(&d.dir)?)?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
     }
@@ -389,7 +398,13 @@ impl WasiP1Ctx {
         };
         match self.file_or_dir(fd, rights::FD_FILESTAT_SET_TIMES)? {
             Desc::File(f) => Ok(rustix::fs::futimens(&f.file, &times)?),
-            Desc::Dir(d) => Ok(rustix::fs::futimens(&d.dir, &times)?),
+            // Through the directory's own entry: see `syncable`.
+            Desc::Dir(d) => Ok(rustix::fs::utimensat(
+                &d.dir,
+                ".",
+                &times,
+                rustix::fs::AtFlags::empty(),
+            )?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
     }
@@ -651,7 +666,9 @@ impl WasiP1Ctx {
     ) -> Result<(), Errno> {
         mem.range(offset, 8)?;
         let file = self.file(fd, Errno::SPIPE, 0)?;
-        self.fds.get(fd)?.need_any(rights::FD_TELL | rights::FD_SEEK)?;
+        self.fds
+            .get(fd)?
+            .need_any(rights::FD_TELL | rights::FD_SEEK)?;
         let pos = retry(|| (&file.file).stream_position())?;
         mem.write_u64(offset, pos)
     }

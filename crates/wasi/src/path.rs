@@ -258,7 +258,11 @@ impl WasiP1Ctx {
         let path = mem.path(path, path_len)?;
         // cap-std reports an absolute target as an escape (`EPERM`) rather than
         // telling the guest a host path.
-        let target = self.fds.dir(fd, rights::PATH_READLINK)?.dir.read_link(path)?;
+        let target = self
+            .fds
+            .dir(fd, rights::PATH_READLINK)?
+            .dir
+            .read_link(path)?;
         let bytes = target.as_os_str().as_bytes();
         // Like `readlink(2)`: cut to the buffer, no terminating NUL.
         let n = bytes.len().min(buf_len as usize);
@@ -301,14 +305,16 @@ impl WasiP1Ctx {
         // on. Asking for more is not an error: Rust's standard library asks for
         // every right that might apply.
         let (base, inheriting) = (base & allowed, inheriting & allowed);
+        let append = fdflags & fdflags::APPEND != 0;
         let read = base & rights::READING != 0;
-        let write = base & rights::WRITING != 0 || fdflags & fdflags::APPEND != 0;
+        let write = base & rights::WRITING != 0 || append;
 
         let entry = if oflags & oflags::DIRECTORY != 0 {
             if create || truncate || oflags & oflags::EXCL != 0 {
                 return Err(Errno::INVAL);
             }
-            if write {
+            // Asking to write it, not merely for rights that do not apply to it.
+            if base & rights::FD_WRITE != 0 || append {
                 return Err(Errno::ISDIR);
             }
             let dir = if follow {
@@ -325,7 +331,9 @@ impl WasiP1Ctx {
             options
                 .read(read || !write)
                 .write(write || create || truncate)
-                .append(fdflags & fdflags::APPEND != 0)
+                // cap-std (as Rust's `std`) refuses append with truncate, which
+                // POSIX allows: truncate on opening, then turn append mode on.
+                .append(append && !truncate)
                 .truncate(truncate)
                 .follow(if follow {
                     FollowSymlinks::Yes
@@ -343,6 +351,10 @@ impl WasiP1Ctx {
                 options.create(true);
             }
             let file = parent.dir.open_with(path, &options)?;
+            if append && truncate {
+                let flags = rustix::fs::fcntl_getfl(&file)?;
+                rustix::fs::fcntl_setfl(&file, flags | rustix::fs::OFlags::APPEND)?;
+            }
             let ty = filetype_of(&file.metadata()?.file_type());
             if ty == filetype::DIRECTORY {
                 if write {

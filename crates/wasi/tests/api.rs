@@ -152,7 +152,13 @@ fn preopen_rights_follow_the_permissions() {
         rights.push(rights_of(&mut Guest::new(ctx), 3));
     }
     let has = |rights: u64, right: i64| rights & right as u64 != 0;
-    let [(all, all_inh), (ro, ro_inh), (wo, wo_inh), (mutate, mutate_inh)] = rights[..] else {
+    let [
+        (all, all_inh),
+        (ro, ro_inh),
+        (wo, wo_inh),
+        (mutate, mutate_inh),
+    ] = rights[..]
+    else {
         unreachable!()
     };
     // Full permissions: every directory right, and every file right beneath.
@@ -224,7 +230,10 @@ fn read_only_preopen() {
         guest.errno("path_filestat_set_times", &[3, 1, f, f_len, 0, 0, 2]),
         notcapable
     );
-    assert_eq!(guest.errno("fd_filestat_set_times", &[3, 0, 0, 2]), notcapable);
+    assert_eq!(
+        guest.errno("fd_filestat_set_times", &[3, 0, 0, 2]),
+        notcapable
+    );
 
     // Reading works, and what is opened beneath stays read-only, whatever it
     // asks for.
@@ -240,7 +249,10 @@ fn read_only_preopen() {
     assert_eq!(guest.errno("fd_read", &[fd, 2000, 1, 3000]), 0);
     assert_eq!(guest.read(1000, 4), b"data");
     assert_eq!(guest.errno("fd_filestat_set_size", &[fd, 0]), notcapable);
-    assert_eq!(guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]), notcapable);
+    assert_eq!(
+        guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]),
+        notcapable
+    );
     assert_eq!(
         guest.errno("path_open", &[3, 1, sub, sub_len, 2, -1, -1, 0, 100]),
         0
@@ -273,7 +285,10 @@ fn write_only_files() {
         errno(Errno::NOTCAPABLE)
     );
     assert_eq!(
-        guest.errno("path_open", &[3, 1, f, f_len, 0, FD_WRITE | FD_TELL, 0, 0, 100]),
+        guest.errno(
+            "path_open",
+            &[3, 1, f, f_len, 0, FD_WRITE | FD_TELL, 0, 0, 100]
+        ),
         0
     );
     let fd = guest.u32_at(100) as i64;
@@ -282,7 +297,10 @@ fn write_only_files() {
     assert_eq!(guest.errno("fd_write", &[fd, 2000, 1, 3000]), 0);
     assert_eq!(guest.errno("fd_tell", &[fd, 3000]), 0);
     assert_eq!(guest.u64_at(3000), 2);
-    assert_eq!(std::fs::read_to_string(dir.0.join("f.txt")).unwrap(), "DAta");
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("f.txt")).unwrap(),
+        "DAta"
+    );
 }
 
 #[test]

@@ -25,14 +25,22 @@ static const __wasi_rights_t ALL_RIGHTS = ((__wasi_rights_t)1 << 30) - 1;
     } while (0)
 
 /* Opens `path` beneath the preopen with every right it can pass on. */
-static __wasi_fd_t open_all(const char *path, __wasi_oflags_t oflags) {
+static inline __wasi_fd_t open_all(const char *path, __wasi_oflags_t oflags) {
     __wasi_fd_t fd;
     OK(__wasi_path_open(PREOPEN, 0, path, oflags, ALL_RIGHTS, ALL_RIGHTS, 0, &fd));
     return fd;
 }
 
+/* Every right but fd_write: asking for it on opening a directory is asking to
+ * write the directory (EISDIR). */
+static const __wasi_rights_t DIR_RIGHTS = ALL_RIGHTS & ~__WASI_RIGHTS_FD_WRITE;
+
 /* A fresh descriptor for the preopen itself, with all its rights. */
-static inline __wasi_fd_t open_dir(void) { return open_all(".", __WASI_OFLAGS_DIRECTORY); }
+static inline __wasi_fd_t open_dir(void) {
+    __wasi_fd_t fd;
+    OK(__wasi_path_open(PREOPEN, 0, ".", __WASI_OFLAGS_DIRECTORY, DIR_RIGHTS, ALL_RIGHTS, 0, &fd));
+    return fd;
+}
 
 /* Drops `base` from the descriptor's rights and `inheriting` from what it passes on. */
 static void drop_rights(__wasi_fd_t fd, __wasi_rights_t base, __wasi_rights_t inheriting) {

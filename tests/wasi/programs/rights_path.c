@@ -88,25 +88,36 @@ int main(void) {
                      __WASI_RIGHTS_FD_FILESTAT_SET_TIMES,
                      __wasi_fd_filestat_set_times(dir, 0, 0, __WASI_FSTFLAGS_MTIM_NOW));
 
+    dir = open_dir();
+    WITH_AND_WITHOUT("fd_sync on a directory", dir, __WASI_RIGHTS_FD_SYNC, __wasi_fd_sync(dir));
+    dir = open_dir();
+    WITH_AND_WITHOUT("fd_datasync on a directory", dir, __WASI_RIGHTS_FD_DATASYNC,
+                     __wasi_fd_datasync(dir));
+
     /* What a directory passes on bounds what is opened beneath it. */
     dir = open_dir();
-    drop_rights(dir, 0, __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SYNC | __WASI_RIGHTS_FD_DATASYNC);
+    drop_rights(dir, 0,
+                __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SYNC | __WASI_RIGHTS_FD_DATASYNC |
+                    __WASI_RIGHTS_FD_ALLOCATE);
     printf("open for writing, fd_write not passed on: %s\n",
            errname(open_in(dir, "f.txt", 0, __WASI_RIGHTS_FD_WRITE, 0)));
     printf("open for appending, fd_write not passed on: %s\n",
            errname(open_in(dir, "f.txt", 0, 0, __WASI_FDFLAGS_APPEND)));
     printf("open with dsync, no sync right passed on: %s\n",
            errname(open_in(dir, "f.txt", 0, __WASI_RIGHTS_FD_READ, __WASI_FDFLAGS_DSYNC)));
-    OK(__wasi_path_open(dir, 0, "f.txt", 0, ALL_RIGHTS, ALL_RIGHTS, 0, &opened));
+    /* Asking for rights that are not passed on (but not to write) gets the rest. */
+    OK(__wasi_path_open(dir, 0, "f.txt", 0, DIR_RIGHTS, ALL_RIGHTS, 0, &opened));
     __wasi_fdstat_t fst, dst;
     OK(__wasi_fd_fdstat_get(opened, &fst));
     OK(__wasi_fd_fdstat_get(dir, &dst));
-    printf("asking for every right: no fd_write %d, within what the directory passes on %d\n",
-           (fst.fs_rights_base & __WASI_RIGHTS_FD_WRITE) == 0,
+    printf("asking for every other right: fd_read %d, no fd_allocate %d, within what the "
+           "directory passes on %d\n",
+           (fst.fs_rights_base & __WASI_RIGHTS_FD_READ) != 0,
+           (fst.fs_rights_base & __WASI_RIGHTS_FD_ALLOCATE) == 0,
            (fst.fs_rights_base & ~dst.fs_rights_inheriting) == 0 &&
                (fst.fs_rights_inheriting & ~dst.fs_rights_inheriting) == 0);
     __wasi_fd_t sub;
-    OK(__wasi_path_open(dir, 0, ".", __WASI_OFLAGS_DIRECTORY, ALL_RIGHTS, ALL_RIGHTS, 0, &sub));
+    OK(__wasi_path_open(dir, 0, ".", __WASI_OFLAGS_DIRECTORY, DIR_RIGHTS, ALL_RIGHTS, 0, &sub));
     printf("a directory beneath: open for writing %s\n",
            errname(open_in(sub, "f.txt", 0, __WASI_RIGHTS_FD_WRITE, 0)));
     return 0;

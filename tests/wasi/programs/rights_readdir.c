@@ -10,7 +10,7 @@ int main(void) {
     WITH_AND_WITHOUT("fd_readdir", dir, __WASI_RIGHTS_FD_READDIR,
                      __wasi_fd_readdir(dir, buf, sizeof buf, 0, &used));
     OK(__wasi_path_open(PREOPEN, 0, ".", __WASI_OFLAGS_DIRECTORY,
-                        ALL_RIGHTS & ~__WASI_RIGHTS_FD_READDIR, ALL_RIGHTS, 0, &dir));
+                        DIR_RIGHTS & ~__WASI_RIGHTS_FD_READDIR, ALL_RIGHTS, 0, &dir));
     printf("fd_readdir on a directory opened without it: %s\n",
            errname(__wasi_fd_readdir(dir, buf, sizeof buf, 0, &used)));
     return 0;
