@@ -27,6 +27,19 @@ pub struct WasiP1Ctx {
     pub(crate) fds: FdTable,
 }
 
+/// Wasmtime's preview-2 WASI context. Lazuli implements preview 1 only, so this
+/// type has no values: it keeps the entry point Wasmtime's preview-1 examples
+/// start from, `WasiCtx::builder()`, whose
+/// [`build_p1`](WasiCtxBuilder::build_p1) makes the [`WasiP1Ctx`].
+pub enum WasiCtx {}
+
+impl WasiCtx {
+    /// A builder, as [`WasiCtxBuilder::new`] makes it.
+    pub fn builder() -> WasiCtxBuilder {
+        WasiCtxBuilder::new()
+    }
+}
+
 /// Output captured in memory, shared between the host and a guest's stdout or
 /// stderr.
 #[derive(Clone, Default, Debug)]

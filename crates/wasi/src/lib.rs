@@ -1,7 +1,8 @@
 //! WASI preview 1 (`wasi_snapshot_preview1`) for Lazuli: the host functions that
 //! let command-line programs compiled for `wasm32-wasi` run, sandboxed. The
-//! surface is wasmtime-wasi's preview-1 one: [`WasiCtxBuilder`],
-//! [`p1::WasiP1Ctx`], [`p1::add_to_linker_sync`], [`I32Exit`].
+//! surface is wasmtime-wasi's preview-1 one: [`WasiCtxBuilder`] (also reached
+//! as [`WasiCtx::builder`]), [`p1::WasiP1Ctx`], [`p1::add_to_linker_sync`],
+//! [`I32Exit`].
 //!
 //! The guest sees only what the embedder gives it in a [`p1::WasiP1Ctx`]: its
 //! arguments and environment, its standard streams (inherited from the host,
@@ -65,7 +66,7 @@ mod perms;
 mod poll;
 mod types;
 
-pub use ctx::{OutputBuffer, WasiCtxBuilder};
+pub use ctx::{OutputBuffer, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use perms::{DirPerms, FilePerms};
 

@@ -5,7 +5,7 @@ mod support;
 
 use lazuli::{Engine, Linker, Module, Store, Val};
 use lazuli_wasi::p1::{self, WasiP1Ctx};
-use lazuli_wasi::{DirPerms, Errno, FilePerms, I32Exit, OutputBuffer, WasiCtxBuilder};
+use lazuli_wasi::{DirPerms, Errno, FilePerms, I32Exit, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use support::{Guest, TempDir, ctx_with_dir};
 
 const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wasi/programs");
@@ -100,6 +100,30 @@ fn proc_exit_is_an_i32_exit_error() {
         err.root_cause().to_string(),
         "exited with i32 exit status -3"
     );
+}
+
+/// Wasmtime's `wasip1` example with `wasmtime` renamed: `WasiCtx::builder()`,
+/// `inherit_stdio`, `inherit_args`, `build_p1`, `p1::add_to_linker_sync` with the
+/// identity closure (stdout is captured here to check it).
+#[test]
+fn wasmtimes_wasip1_example_after_the_rename() {
+    let engine = Engine::default();
+    let mut linker = Linker::new(&engine);
+    lazuli_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
+    let out = OutputBuffer::new();
+    let wasi = WasiCtx::builder()
+        .inherit_stdio()
+        .inherit_args()
+        .stdout_buffer(&out)
+        .build_p1();
+    let mut store = Store::new(&engine, wasi);
+    let module = Module::from_file(&engine, format!("{PROGRAMS}/hello.wasm")).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .unwrap();
+    start.call(&mut store, ()).unwrap();
+    assert_eq!(out.take(), b"Hello, world!\n");
 }
 
 #[test]
