@@ -301,11 +301,13 @@ impl WasiP1Ctx {
         check_open_access(oflags, fdflags, base, allowed)?;
         let create = oflags & oflags::CREAT != 0;
         let truncate = oflags & oflags::TRUNC != 0;
+        let append = fdflags & fdflags::APPEND != 0;
+        // Asked to write it, not merely for rights that do not apply to a directory.
+        let asks_to_write = base & rights::FD_WRITE != 0 || append;
         // The new descriptor holds what was asked for that the directory can pass
         // on. Asking for more is not an error: Rust's standard library asks for
         // every right that might apply.
         let (base, inheriting) = (base & allowed, inheriting & allowed);
-        let append = fdflags & fdflags::APPEND != 0;
         let read = base & rights::READING != 0;
         let write = base & rights::WRITING != 0 || append;
 
@@ -313,8 +315,7 @@ impl WasiP1Ctx {
             if create || truncate || oflags & oflags::EXCL != 0 {
                 return Err(Errno::INVAL);
             }
-            // Asking to write it, not merely for rights that do not apply to it.
-            if base & rights::FD_WRITE != 0 || append {
+            if asks_to_write {
                 return Err(Errno::ISDIR);
             }
             let dir = if follow {

@@ -277,8 +277,14 @@ fn read_only_preopen() {
         guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]),
         notcapable
     );
+    // Asking to write a directory is EISDIR, whether or not writing is allowed;
+    // asking for every other right opens it with the rights it can have.
     assert_eq!(
-        guest.errno("path_open", &[3, 1, sub, sub_len, 2, -1, -1, 0, 100]),
+        guest.errno("path_open", &[3, 1, sub, sub_len, 2, FD_WRITE, 0, 0, 100]),
+        errno(Errno::ISDIR)
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, sub, sub_len, 2, !FD_WRITE, -1, 0, 100]),
         0
     );
     let subfd = guest.u32_at(100) as i64;
