@@ -11,7 +11,8 @@
 
 use anyhow::{Context, Result, bail};
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store};
-use lazuli_wasi::{WasiCtx, WasiCtxBuilder};
+use lazuli_wasi::p1::{self, WasiP1Ctx};
+use lazuli_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
 use std::time::Instant;
 
 fn main() -> Result<()> {
@@ -32,7 +33,7 @@ fn main() -> Result<()> {
             }
             [flag, value, tail @ ..] if flag == "--dir" => {
                 let (host, guest) = value.split_once("::").unwrap_or((value, value));
-                wasi.preopened_dir(host, guest)?;
+                wasi.preopened_dir(host, guest, DirPerms::all(), FilePerms::all())?;
                 rest = tail;
             }
             [flag, value, tail @ ..] if flag == "--env" => {
@@ -54,9 +55,9 @@ fn main() -> Result<()> {
     let engine = Engine::new(&config)?;
     let start = Instant::now();
     let module = Module::from_file(&engine, file)?;
-    let mut store = Store::<WasiCtx>::new(&engine, wasi.build());
-    let mut linker = Linker::<WasiCtx>::new(&engine);
-    lazuli_wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+    let mut store = Store::<WasiP1Ctx>::new(&engine, wasi.build_p1());
+    let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+    p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
     let instance = linker.instantiate(&mut store, &module)?;
     let run = instance
         .get_func(&mut store, "_start")

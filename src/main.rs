@@ -26,7 +26,8 @@ use lazuli::{
     Module, ProfilingStrategy, Store, StoreLimits, StoreLimitsBuilder, Tiering, Trap, Val,
     WasmBacktrace,
 };
-use lazuli_wasi::{I32Exit, WasiCtx, WasiCtxBuilder};
+use lazuli_wasi::p1::{self, WasiP1Ctx};
+use lazuli_wasi::{DirPerms, FilePerms, I32Exit, WasiCtxBuilder};
 
 use wasm_opts::WasmOptions;
 
@@ -469,7 +470,7 @@ fn kind(ty: &ExternType) -> &'static str {
 
 /// The WASI context of `lazuli run`: inherited stdio, FILE and (for a command)
 /// ARGS as arguments, the `--env` variables and the `--dir` directories.
-fn wasi_ctx(args: &RunArgs<'_>, entry: Entry<'_>) -> Result<WasiCtx> {
+fn wasi_ctx(args: &RunArgs<'_>, entry: Entry<'_>) -> Result<WasiP1Ctx> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio().arg(args.file);
     if let Entry::Command = entry {
@@ -482,14 +483,14 @@ fn wasi_ctx(args: &RunArgs<'_>, entry: Entry<'_>) -> Result<WasiCtx> {
         builder.env(key, value);
     }
     for (host, guest) in &args.dirs {
-        builder.preopened_dir(host, *guest)?;
+        builder.preopened_dir(host, *guest, DirPerms::all(), FilePerms::all())?;
     }
-    Ok(builder.build())
+    Ok(builder.build_p1())
 }
 
 /// The data of `lazuli run`'s store.
 struct Host {
-    wasi: WasiCtx,
+    wasi: WasiP1Ctx,
     /// `-W max-memory-size`.
     limits: StoreLimits,
 }
@@ -517,7 +518,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     // WASI preview 1 and the preloaded modules are the only imports: any other is
     // reported as unknown, naming the first one.
     let mut linker = Linker::<Host>::new(&engine);
-    lazuli_wasi::add_to_linker(&mut linker, |host: &mut Host| &mut host.wasi)?;
+    p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)?;
     for (name, file) in &args.preloads {
         preload(&mut linker, &mut store, name, file)?;
     }

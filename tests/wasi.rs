@@ -728,3 +728,191 @@ fn sandbox_refuses_paths_with_nul() {
     assert_verdicts(&text, "EINVAL", &[("invalid UTF-8", "EILSEQ")]);
     sandbox.assert_unchanged(&[]);
 }
+
+// ---------------------------------------------------------------------------
+// Preview-1 rights, one program per family: each call succeeds while the
+// descriptor holds its right and fails with ENOTCAPABLE once
+// `fd_fdstat_set_rights` has dropped it.
+
+/// Runs `NAME.wasm` with a fresh directory preopened (fd 3); returns the
+/// directory and the program's stdout, after checking it exited cleanly.
+fn run_in_fresh_dir(name: &str) -> (TempDir, String) {
+    let dir = TempDir::new();
+    let out = run(&[
+        "run",
+        "--dir",
+        &format!("{}::/d", dir.str()),
+        &program(name),
+        "/d",
+    ]);
+    assert_success(&out);
+    let text = stdout(&out);
+    (dir, text)
+}
+
+/// The line `rights.h` prints for a call that succeeded with `right` and failed
+/// with ENOTCAPABLE without it.
+fn refused_without(call: &str, right: &str) -> String {
+    format!("{call}: OK, without __WASI_RIGHTS_{right}: ENOTCAPABLE\n")
+}
+
+#[test]
+fn rights_of_calls_on_files() {
+    let (dir, text) = run_in_fresh_dir("rights_fd");
+    let mut expected = String::new();
+    for (call, right) in [
+        ("fd_write", "FD_WRITE"),
+        ("fd_read", "FD_READ"),
+        ("fd_pread", "FD_READ"),
+        ("fd_pread", "FD_SEEK"),
+        ("fd_pwrite", "FD_WRITE"),
+        ("fd_pwrite", "FD_SEEK"),
+        ("fd_seek", "FD_SEEK"),
+        ("fd_seek to where it is", "FD_TELL"),
+        ("fd_tell", "FD_TELL | __WASI_RIGHTS_FD_SEEK"),
+    ] {
+        expected += &refused_without(call, right);
+    }
+    expected += "fd_tell with fd_seek only: OK\n";
+    for (call, right) in [
+        ("fd_advise", "FD_ADVISE"),
+        ("fd_allocate", "FD_ALLOCATE"),
+        ("fd_datasync", "FD_DATASYNC"),
+        ("fd_sync", "FD_SYNC"),
+        ("fd_fdstat_set_flags", "FD_FDSTAT_SET_FLAGS"),
+        ("fd_filestat_get", "FD_FILESTAT_GET"),
+        ("fd_filestat_set_size", "FD_FILESTAT_SET_SIZE"),
+        ("fd_filestat_set_times", "FD_FILESTAT_SET_TIMES"),
+    ] {
+        expected += &refused_without(call, right);
+    }
+    expected += "giving a dropped right back: ENOTCAPABLE\n\
+                 with no rights: fdstat OK, rights 0, close OK\n";
+    assert_eq!(text, expected);
+    // The last size set was 2 (the refused set-size to 2 came after it).
+    assert_eq!(std::fs::read(dir.join("f.txt")).unwrap(), b"da");
+}
+
+#[test]
+fn rights_of_calls_on_paths() {
+    let (dir, text) = run_in_fresh_dir("rights_path");
+    let mut expected = String::new();
+    for (call, right) in [
+        ("path_create_directory", "PATH_CREATE_DIRECTORY"),
+        ("path_open", "PATH_OPEN"),
+        ("path_open with creat", "PATH_CREATE_FILE"),
+        ("path_open with trunc", "PATH_FILESTAT_SET_SIZE"),
+    ] {
+        expected += &refused_without(call, right);
+    }
+    expected += "size after the refused truncation: 4\n";
+    for (call, right) in [
+        ("path_link from", "PATH_LINK_SOURCE"),
+        ("path_link to", "PATH_LINK_TARGET"),
+        ("path_rename from", "PATH_RENAME_SOURCE"),
+        ("path_rename to", "PATH_RENAME_TARGET"),
+        ("path_readlink", "PATH_READLINK"),
+        ("path_symlink", "PATH_SYMLINK"),
+        ("path_unlink_file", "PATH_UNLINK_FILE"),
+        ("path_remove_directory", "PATH_REMOVE_DIRECTORY"),
+        ("path_filestat_get", "PATH_FILESTAT_GET"),
+        ("path_filestat_set_times", "PATH_FILESTAT_SET_TIMES"),
+        ("fd_filestat_get on a directory", "FD_FILESTAT_GET"),
+        (
+            "fd_filestat_set_times on a directory",
+            "FD_FILESTAT_SET_TIMES",
+        ),
+        ("fd_sync on a directory", "FD_SYNC"),
+        ("fd_datasync on a directory", "FD_DATASYNC"),
+    ] {
+        expected += &refused_without(call, right);
+    }
+    expected += "open for writing, fd_write not passed on: ENOTCAPABLE
+open for appending, fd_write not passed on: ENOTCAPABLE
+open with dsync, no sync right passed on: ENOTCAPABLE
+asking for every other right: fd_read 1, no fd_allocate 1, within what the directory passes on 1
+a directory beneath: open for writing ENOTCAPABLE
+";
+    assert_eq!(text, expected);
+    // What the calls that had their rights did, and nothing the others tried.
+    assert_eq!(
+        snapshot(dir.path()),
+        entry(&[
+            ("f.txt", "file: data"),
+            ("link2", "file: data"),
+            ("made", "dir"),
+            ("new.txt", "file: "),
+            ("r3", "file: data"),
+            ("sym", "link -> f.txt"),
+            ("sym2", "link -> f.txt"),
+        ])
+    );
+}
+
+#[test]
+fn rights_of_listing_a_directory() {
+    let (_dir, text) = run_in_fresh_dir("rights_readdir");
+    assert_eq!(
+        text,
+        refused_without("fd_readdir", "FD_READDIR")
+            + "fd_readdir on a directory opened without it: ENOTCAPABLE\n"
+    );
+}
+
+#[test]
+fn rights_of_polling() {
+    let (_dir, text) = run_in_fresh_dir("rights_poll");
+    assert_eq!(
+        text,
+        [
+            refused_without("poll for reading", "POLL_FD_READWRITE"),
+            refused_without("poll for reading", "FD_READ"),
+            refused_without("poll for writing", "POLL_FD_READWRITE"),
+            refused_without("poll for writing", "FD_WRITE"),
+        ]
+        .concat()
+    );
+}
+
+/// What `append.c` prints for one of its two descriptors, found by doing the
+/// same on the host: "abc" written in append mode, the offset set to 1, "XY"
+/// written at offset 0 with `pwrite`.
+fn host_pwrite_in_append_mode(dir: &TempDir, how: &str) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("host-append.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .unwrap();
+    file.set_len(0).unwrap();
+    std::io::Write::write_all(&mut file, b"abc").unwrap();
+    file.seek(SeekFrom::Start(1)).unwrap();
+    file.write_all_at(b"XY", 0).unwrap();
+    let offset = file.stream_position().unwrap();
+    let mut contents = String::new();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.read_to_string(&mut contents).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    format!("{how}: offset {offset}, contents {contents}\n")
+}
+
+#[test]
+fn pwrite_in_append_mode_writes_as_the_host_does_and_keeps_the_offset() {
+    let dir = TempDir::new();
+    let expected = host_pwrite_in_append_mode(&dir, "opened with O_APPEND")
+        + &host_pwrite_in_append_mode(&dir, "O_APPEND set later");
+    // The host keeps the offset: what the guest must see too.
+    assert!(expected.contains("offset 1,"), "{expected}");
+    let out = run(&[
+        "run",
+        "--dir",
+        &format!("{}::/d", dir.str()),
+        &program("append"),
+        "/d",
+    ]);
+    assert_prints(&out, &expected);
+}

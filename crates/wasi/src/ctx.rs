@@ -2,29 +2,39 @@
 //! — and the builder that makes one.
 
 use crate::errno::Errno;
+use crate::perms::{DirPerms, FilePerms, preopen_rights};
 use crate::types::{filetype, rights};
+use anyhow::Context;
 use cap_std::fs::Dir;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// The state of one WASI guest: its arguments, environment and file descriptors.
+/// The state of one WASI preview-1 guest: its arguments, environment and file
+/// descriptors with their rights.
 ///
-/// Made by [`WasiCtxBuilder`]; kept in the store's data and reached by the host
-/// functions through the accessor given to [`add_to_linker`](crate::add_to_linker).
+/// Made by [`WasiCtxBuilder::build_p1`]; kept in the store's data and reached by
+/// the host functions through the accessor given to
+/// [`p1::add_to_linker_sync`](crate::p1::add_to_linker_sync).
 #[derive(Default)]
-pub struct WasiCtx {
+pub struct WasiP1Ctx {
     pub(crate) args: Vec<Vec<u8>>,
     /// `KEY=VALUE` strings.
     pub(crate) env: Vec<Vec<u8>>,
     pub(crate) fds: FdTable,
 }
 
+/// Wasmtime's preview-2 WASI context. Lazuli implements preview 1 only, so this
+/// type has no values: it keeps the entry point Wasmtime's preview-1 examples
+/// start from, `WasiCtx::builder()`, whose
+/// [`build_p1`](WasiCtxBuilder::build_p1) makes the [`WasiP1Ctx`].
+pub enum WasiCtx {}
+
 impl WasiCtx {
-    /// A builder with no arguments, no environment, empty stdin, discarded
-    /// stdout/stderr and no preopened directories.
+    /// A builder, as [`WasiCtxBuilder::new`] makes it.
     pub fn builder() -> WasiCtxBuilder {
         WasiCtxBuilder::new()
     }
@@ -36,6 +46,7 @@ impl WasiCtx {
 pub struct OutputBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl OutputBuffer {
+    /// An empty buffer.
     pub fn new() -> OutputBuffer {
         OutputBuffer::default()
     }
@@ -70,18 +81,23 @@ enum StdioConfig {
     File(std::fs::File),
 }
 
-/// Builds a [`WasiCtx`].
+/// Builds a [`WasiP1Ctx`], as wasmtime-wasi's builder of the same name does.
+///
+/// Arguments and environment variables are bytes (`impl AsRef<[u8]>`, which
+/// `&str` and `String` are) rather than Wasmtime's `impl AsRef<str>`: preview 1
+/// passes bytes, and a host argument need not be UTF-8.
 ///
 /// ```no_run
+/// use lazuli_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
 /// # fn main() -> anyhow::Result<()> {
-/// let ctx = lazuli_wasi::WasiCtxBuilder::new()
+/// let ctx = WasiCtxBuilder::new()
 ///     .arg("prog")
 ///     .arg("--verbose")
 ///     .env("LANG", "C")
 ///     .inherit_stdio()
-///     .preopened_dir("/srv/data", "/data")?
-///     .preopened_dir_read_only("/srv/config", "/config")?
-///     .build();
+///     .preopened_dir("/srv/data", "/data", DirPerms::all(), FilePerms::all())?
+///     .preopened_dir("/srv/config", "/config", DirPerms::READ, FilePerms::READ)?
+///     .build_p1();
 /// # Ok(()) }
 /// ```
 pub struct WasiCtxBuilder {
@@ -90,7 +106,15 @@ pub struct WasiCtxBuilder {
     stdin: StdioConfig,
     stdout: StdioConfig,
     stderr: StdioConfig,
-    preopens: Vec<(Dir, String, bool)>,
+    preopens: Vec<Preopen>,
+}
+
+/// A directory given to the guest, with what it may do there.
+struct Preopen {
+    dir: Dir,
+    guest_path: String,
+    dir_perms: DirPerms,
+    file_perms: FilePerms,
 }
 
 impl Default for WasiCtxBuilder {
@@ -100,6 +124,8 @@ impl Default for WasiCtxBuilder {
 }
 
 impl WasiCtxBuilder {
+    /// A builder with no arguments, no environment, empty stdin, discarded
+    /// stdout/stderr and no preopened directories.
     pub fn new() -> WasiCtxBuilder {
         WasiCtxBuilder {
             args: Vec::new(),
@@ -117,7 +143,8 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Appends arguments.
+    /// Appends arguments: a slice as in Wasmtime (`&["a", "b"]`), or any other
+    /// iterator.
     pub fn args<I: IntoIterator<Item = A>, A: AsRef<[u8]>>(&mut self, args: I) -> &mut Self {
         for arg in args {
             self.arg(arg);
@@ -125,7 +152,16 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Sets an environment variable, replacing an earlier value of the same name.
+    /// Appends the host process's own arguments, its name first.
+    pub fn inherit_args(&mut self) -> &mut Self {
+        for arg in std::env::args_os() {
+            self.arg(arg.as_bytes());
+        }
+        self
+    }
+
+    /// Sets an environment variable, replacing an earlier value of the same name
+    /// (Wasmtime would pass both; a guest's `getenv` then sees only the first).
     pub fn env(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         let (key, value) = (key.as_ref().to_vec(), value.as_ref().to_vec());
         match self.env.iter_mut().find(|(k, _)| *k == key) {
@@ -135,13 +171,8 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Sets environment variables.
-    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<[u8]>,
-        V: AsRef<[u8]>,
-    {
+    /// Sets environment variables, each as [`env`](Self::env) does.
+    pub fn envs(&mut self, vars: &[(impl AsRef<[u8]>, impl AsRef<[u8]>)]) -> &mut Self {
         for (k, v) in vars {
             self.env(k, v);
         }
@@ -150,7 +181,6 @@ impl WasiCtxBuilder {
 
     /// Passes the host process's whole environment to the guest.
     pub fn inherit_env(&mut self) -> &mut Self {
-        use std::os::unix::ffi::OsStrExt;
         for (k, v) in std::env::vars_os() {
             self.env(k.as_bytes(), v.as_bytes());
         }
@@ -162,16 +192,19 @@ impl WasiCtxBuilder {
         self.inherit_stdin().inherit_stdout().inherit_stderr()
     }
 
+    /// Stdin is the host process's own.
     pub fn inherit_stdin(&mut self) -> &mut Self {
         self.stdin = StdioConfig::Inherit;
         self
     }
 
+    /// Stdout is the host process's own.
     pub fn inherit_stdout(&mut self) -> &mut Self {
         self.stdout = StdioConfig::Inherit;
         self
     }
 
+    /// Stderr is the host process's own.
     pub fn inherit_stderr(&mut self) -> &mut Self {
         self.stderr = StdioConfig::Inherit;
         self
@@ -213,43 +246,40 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Gives the guest the host directory `host_path` under the name `guest_path`,
-    /// with full access to everything beneath it and nothing outside it.
+    /// Gives the guest the host directory `host_path` under the name
+    /// `guest_path`, with nothing outside it.
+    ///
+    /// The permissions become the preopen's preview-1 rights: its base rights
+    /// are the directory rights of `dir_perms` (see [`DirPerms`]); its
+    /// inheriting rights, the most that anything opened beneath it can hold,
+    /// add the file rights of `file_perms` (see [`FilePerms`]). A call without
+    /// the right it needs fails with `ENOTCAPABLE`, as one on a descriptor whose
+    /// rights the guest dropped with `fd_fdstat_set_rights` does.
     pub fn preopened_dir(
         &mut self,
         host_path: impl AsRef<Path>,
-        guest_path: impl Into<String>,
-    ) -> io::Result<&mut Self> {
-        let dir = open_host_dir(host_path.as_ref())?;
-        Ok(self.preopened_cap_dir(dir, guest_path, false))
-    }
-
-    /// Like [`preopened_dir`](Self::preopened_dir), read-only: the guest can open,
-    /// read, list and stat, but every change (open for writing, create, truncate,
-    /// remove, rename, link, set size or times) fails with `EROFS`.
-    pub fn preopened_dir_read_only(
-        &mut self,
-        host_path: impl AsRef<Path>,
-        guest_path: impl Into<String>,
-    ) -> io::Result<&mut Self> {
-        let dir = open_host_dir(host_path.as_ref())?;
-        Ok(self.preopened_cap_dir(dir, guest_path, true))
-    }
-
-    /// Gives the guest an already open cap-std directory.
-    pub fn preopened_cap_dir(
-        &mut self,
-        dir: Dir,
-        guest_path: impl Into<String>,
-        read_only: bool,
-    ) -> &mut Self {
-        self.preopens.push((dir, guest_path.into(), read_only));
-        self
+        guest_path: impl AsRef<str>,
+        dir_perms: DirPerms,
+        file_perms: FilePerms,
+    ) -> anyhow::Result<&mut Self> {
+        let host_path = host_path.as_ref();
+        // Opening a host directory is the one place this crate uses ambient
+        // authority.
+        let dir = Dir::open_ambient_dir(host_path, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open directory `{}`", host_path.display()))?;
+        self.preopens.push(Preopen {
+            dir,
+            guest_path: guest_path.as_ref().to_owned(),
+            dir_perms,
+            file_perms,
+        });
+        Ok(self)
     }
 
     /// The context: fds 0–2 are the standard streams, the preopened directories
-    /// follow from fd 3 in the order they were added.
-    pub fn build(&mut self) -> WasiCtx {
+    /// follow from fd 3 in the order they were added. Leaves the builder as
+    /// [`new`](Self::new) makes it (Wasmtime's panics if used again).
+    pub fn build_p1(&mut self) -> WasiP1Ctx {
         let mut fds = FdTable::default();
         let stdin = std::mem::replace(&mut self.stdin, StdioConfig::Null);
         let stdout = std::mem::replace(&mut self.stdout, StdioConfig::Null);
@@ -266,22 +296,20 @@ impl WasiCtxBuilder {
             2,
             stdio_entry(stderr, Direction::Out, || dup(io::stderr().as_fd())),
         );
-        for (i, (dir, name, read_only)) in
-            std::mem::take(&mut self.preopens).into_iter().enumerate()
-        {
+        for (i, preopen) in std::mem::take(&mut self.preopens).into_iter().enumerate() {
+            let (base, inheriting) = preopen_rights(preopen.dir_perms, preopen.file_perms);
             let entry = Entry {
                 desc: Desc::Dir(DirDesc {
-                    dir,
-                    preopen: Some(name),
-                    read_only,
+                    dir: preopen.dir,
+                    preopen: Some(preopen.guest_path),
                     listing: None,
                 }),
-                base: rights::DIRECTORY,
-                inheriting: rights::DIRECTORY | rights::FILE,
+                base,
+                inheriting,
             };
             fds.insert_at(3 + i as u32, entry);
         }
-        WasiCtx {
+        WasiP1Ctx {
             args: std::mem::take(&mut self.args),
             env: std::mem::take(&mut self.env)
                 .into_iter()
@@ -294,16 +322,6 @@ impl WasiCtxBuilder {
             fds,
         }
     }
-}
-
-/// Opens a host directory: the one place this crate uses ambient authority.
-fn open_host_dir(path: &Path) -> io::Result<Dir> {
-    Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot open directory `{}`: {e}", path.display()),
-        )
-    })
 }
 
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<std::fs::File> {
@@ -327,7 +345,10 @@ fn stdio_entry(
     };
     let stream = |stream: Stream| Entry {
         desc: Desc::Stream(stream),
-        base: io_rights | rights::POLL_FD_READWRITE | rights::FD_FILESTAT_GET,
+        base: io_rights
+            | rights::POLL_FD_READWRITE
+            | rights::FD_FILESTAT_GET
+            | rights::FD_FDSTAT_SET_FLAGS,
         inheriting: 0,
     };
     let file = match config {
@@ -353,7 +374,6 @@ fn stdio_entry(
         desc: Desc::File(FileDesc {
             file,
             filetype,
-            read_only: false,
             shared: true,
         }),
         base,
@@ -384,8 +404,28 @@ pub(crate) fn filetype_of(ty: &cap_std::fs::FileType) -> u8 {
 /// An open file descriptor: what it refers to and the rights it carries.
 pub(crate) struct Entry {
     pub(crate) desc: Desc,
+    /// The rights of calls on this descriptor.
     pub(crate) base: u64,
+    /// The most rights a descriptor opened through this one can hold.
     pub(crate) inheriting: u64,
+}
+
+impl Entry {
+    /// `ENOTCAPABLE` unless the descriptor holds every right in `needed`.
+    pub(crate) fn need(&self, needed: u64) -> Result<(), Errno> {
+        if self.base & needed != needed {
+            return Err(Errno::NOTCAPABLE);
+        }
+        Ok(())
+    }
+
+    /// `ENOTCAPABLE` unless the descriptor holds at least one right in `any`.
+    pub(crate) fn need_any(&self, any: u64) -> Result<(), Errno> {
+        if self.base & any == 0 {
+            return Err(Errno::NOTCAPABLE);
+        }
+        Ok(())
+    }
 }
 
 pub(crate) enum Desc {
@@ -399,8 +439,6 @@ pub(crate) enum Desc {
 pub(crate) struct FileDesc {
     pub(crate) file: cap_std::fs::File,
     pub(crate) filetype: u8,
-    /// Opened beneath a read-only directory: its size and times stay as they are.
-    pub(crate) read_only: bool,
     /// A standard stream shared with the host process: its flags stay as they are.
     pub(crate) shared: bool,
 }
@@ -409,8 +447,6 @@ pub(crate) struct DirDesc {
     pub(crate) dir: Dir,
     /// The guest's name for a preopened directory.
     pub(crate) preopen: Option<String>,
-    /// Inherited by everything opened beneath it.
-    pub(crate) read_only: bool,
     /// The listing `fd_readdir` continues from (taken afresh at cookie 0).
     pub(crate) listing: Option<Vec<DirRecord>>,
 }
@@ -487,29 +523,24 @@ impl FdTable {
         Ok(())
     }
 
-    /// The directory `fd`: `EBADF` if it is not open, `ENOTDIR` if it is not a
-    /// directory.
-    pub(crate) fn dir(&self, fd: u32) -> Result<&DirDesc, Errno> {
-        match &self.get(fd)?.desc {
-            Desc::Dir(d) => Ok(d),
-            _ => Err(Errno::NOTDIR),
-        }
+    /// The directory `fd`, for a call that needs the rights `needed`: `EBADF` if
+    /// it is not open, `ENOTDIR` if it is not a directory, `ENOTCAPABLE` if it
+    /// lacks one of them.
+    pub(crate) fn dir(&self, fd: u32, needed: u64) -> Result<&DirDesc, Errno> {
+        let entry = self.get(fd)?;
+        let Desc::Dir(d) = &entry.desc else {
+            return Err(Errno::NOTDIR);
+        };
+        entry.need(needed)?;
+        Ok(d)
     }
 
-    pub(crate) fn dir_mut(&mut self, fd: u32) -> Result<&mut DirDesc, Errno> {
+    /// Like [`dir`](Self::dir), to change the directory's state.
+    pub(crate) fn dir_mut(&mut self, fd: u32, needed: u64) -> Result<&mut DirDesc, Errno> {
+        self.dir(fd, needed)?;
         match &mut self.get_mut(fd)?.desc {
             Desc::Dir(d) => Ok(d),
             _ => Err(Errno::NOTDIR),
         }
-    }
-
-    /// The directory `fd`, which the call is going to change: `EROFS` if it is
-    /// read-only.
-    pub(crate) fn writable_dir(&self, fd: u32) -> Result<&Dir, Errno> {
-        let dir = self.dir(fd)?;
-        if dir.read_only {
-            return Err(Errno::ROFS);
-        }
-        Ok(&dir.dir)
     }
 }

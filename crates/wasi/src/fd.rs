@@ -1,7 +1,7 @@
 //! `fd_*`: operations on open file descriptors — files, directories and the
 //! standard streams.
 
-use crate::ctx::{Desc, DirRecord, Entry, FileDesc, Stream, WasiCtx, filetype_of};
+use crate::ctx::{Desc, DirRecord, Entry, FileDesc, Stream, WasiP1Ctx, filetype_of};
 use crate::errno::Errno;
 use crate::memory::{GuestMemory, Regions};
 use crate::types::{
@@ -133,6 +133,15 @@ fn fdflags_of(fd: impl std::os::fd::AsFd) -> Result<u16, Errno> {
     Ok(out)
 }
 
+/// A descriptor of `dir` itself that `fsync` accepts: cap-std opens directories
+/// with `O_PATH` on Linux, which `fsync` and `futimens` refuse (`EBADF`).
+/// Opening `.` beneath the handle cannot leave it.
+fn syncable(dir: &cap_std::fs::Dir) -> Result<std::os::fd::OwnedFd, Errno> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, ".", flags, Mode::empty())?)
+}
+
 /// Reads the listing of a directory for `fd_readdir`: `.`, `..`, then the
 /// entries in the host's order.
 fn read_listing(dir: &cap_std::fs::Dir) -> io::Result<Vec<DirRecord>> {
@@ -165,14 +174,6 @@ fn read_listing(dir: &cap_std::fs::Dir) -> io::Result<Vec<DirRecord>> {
 }
 
 impl Entry {
-    /// `EBADF` unless the descriptor carries `right`.
-    fn require(&self, right: u64) -> Result<(), Errno> {
-        if self.base & right == 0 {
-            return Err(Errno::BADF);
-        }
-        Ok(())
-    }
-
     fn filetype(&self) -> u8 {
         match &self.desc {
             Desc::File(f) => f.filetype,
@@ -182,15 +183,19 @@ impl Entry {
     }
 }
 
-impl WasiCtx {
-    /// The host file behind `fd`: `EBADF` for a directory, `espipe` for a stream
-    /// that is not a file.
-    fn file(&self, fd: u32, stream: Errno) -> Result<&FileDesc, Errno> {
-        match &self.fds.get(fd)?.desc {
-            Desc::File(f) => Ok(f),
-            Desc::Dir(_) => Err(Errno::BADF),
-            Desc::Stream(_) => Err(stream),
-        }
+impl WasiP1Ctx {
+    /// The host file behind `fd`, for a call that needs the rights `needed`:
+    /// `EBADF` for a directory, `stream` for a stream that is not a file,
+    /// `ENOTCAPABLE` if it lacks one of the rights.
+    fn file(&self, fd: u32, stream: Errno, needed: u64) -> Result<&FileDesc, Errno> {
+        let entry = self.fds.get(fd)?;
+        let file = match &entry.desc {
+            Desc::File(f) => f,
+            Desc::Dir(_) => return Err(Errno::BADF),
+            Desc::Stream(_) => return Err(stream),
+        };
+        entry.need(needed)?;
+        Ok(file)
     }
 
     pub(crate) fn fd_advise(
@@ -203,7 +208,7 @@ impl WasiCtx {
         if advice > 5 {
             return Err(Errno::INVAL);
         }
-        let file = self.file(fd, Errno::SPIPE)?;
+        let file = self.file(fd, Errno::SPIPE, rights::FD_ADVISE)?;
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use rustix::fs::Advice;
@@ -224,9 +229,7 @@ impl WasiCtx {
     }
 
     pub(crate) fn fd_allocate(&mut self, fd: u32, offset: u64, len: u64) -> Result<(), Errno> {
-        let entry = self.fds.get(fd)?;
-        entry.require(rights::FD_WRITE)?;
-        let file = self.file(fd, Errno::SPIPE)?;
+        let file = self.file(fd, Errno::SPIPE, rights::FD_ALLOCATE)?;
         if file.filetype != filetype::REGULAR_FILE {
             return Err(Errno::SPIPE);
         }
@@ -258,19 +261,31 @@ impl WasiCtx {
     }
 
     pub(crate) fn fd_datasync(&mut self, fd: u32) -> Result<(), Errno> {
-        match &self.fds.get(fd)?.desc {
+        match self.file_or_dir(fd, rights::FD_DATASYNC)? {
             Desc::File(f) => retry(|| f.file.sync_data()),
-            Desc::Dir(d) => Ok(rustix::fs::fdatasync(&d.dir)?),
+            Desc::Dir(d) => Ok(rustix::fs::fdatasync(syncable(&d.dir)?)?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
     }
 
     pub(crate) fn fd_sync(&mut self, fd: u32) -> Result<(), Errno> {
-        match &self.fds.get(fd)?.desc {
+        match self.file_or_dir(fd, rights::FD_SYNC)? {
             Desc::File(f) => retry(|| f.file.sync_all()),
-            Desc::Dir(d) => Ok(rustix::fs::fsync(&d.dir)?),
+            Desc::Dir(d) => Ok(rustix::fs::fsync(syncable(&d.dir)?)?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
+    }
+
+    /// What `fd` refers to, for a call on files and directories that needs the
+    /// rights `needed`: `EINVAL` for a stream that is not a file, `ENOTCAPABLE`
+    /// if it lacks one of the rights.
+    fn file_or_dir(&self, fd: u32, needed: u64) -> Result<&Desc, Errno> {
+        let entry = self.fds.get(fd)?;
+        if let Desc::Stream(_) = entry.desc {
+            return Err(Errno::INVAL);
+        }
+        entry.need(needed)?;
+        Ok(&entry.desc)
     }
 
     pub(crate) fn fd_fdstat_get(
@@ -298,7 +313,9 @@ impl WasiCtx {
         if flags & !fdflags::ALL != 0 {
             return Err(Errno::INVAL);
         }
-        let fd = match &self.fds.get(fd)?.desc {
+        let entry = self.fds.get(fd)?;
+        entry.need(rights::FD_FDSTAT_SET_FLAGS)?;
+        let fd = match &entry.desc {
             // The inherited standard streams share their open file with the host
             // process (and its parent shell), where a change would outlive the guest.
             Desc::File(f) if f.shared => {
@@ -352,7 +369,9 @@ impl WasiCtx {
         buf: u32,
     ) -> Result<(), Errno> {
         mem.range(buf, u64::from(FILESTAT_SIZE))?;
-        let stat = match &self.fds.get(fd)?.desc {
+        let entry = self.fds.get(fd)?;
+        entry.need(rights::FD_FILESTAT_GET)?;
+        let stat = match &entry.desc {
             Desc::File(f) => filestat(&f.file.metadata()?),
             Desc::Dir(d) => filestat(&d.dir.dir_metadata()?),
             Desc::Stream(_) => Filestat::default(),
@@ -361,12 +380,7 @@ impl WasiCtx {
     }
 
     pub(crate) fn fd_filestat_set_size(&mut self, fd: u32, size: u64) -> Result<(), Errno> {
-        let entry = self.fds.get(fd)?;
-        let file = self.file(fd, Errno::INVAL)?;
-        if file.read_only {
-            return Err(Errno::ROFS);
-        }
-        entry.require(rights::FD_WRITE)?;
+        let file = self.file(fd, Errno::INVAL, rights::FD_FILESTAT_SET_SIZE)?;
         retry(|| file.file.set_len(size))
     }
 
@@ -382,11 +396,15 @@ impl WasiCtx {
             last_access: TimeSpec::to_timespec(atime),
             last_modification: TimeSpec::to_timespec(mtime),
         };
-        match &self.fds.get(fd)?.desc {
-            Desc::File(f) if f.read_only => Err(Errno::ROFS),
+        match self.file_or_dir(fd, rights::FD_FILESTAT_SET_TIMES)? {
             Desc::File(f) => Ok(rustix::fs::futimens(&f.file, &times)?),
-            Desc::Dir(d) if d.read_only => Err(Errno::ROFS),
-            Desc::Dir(d) => Ok(rustix::fs::futimens(&d.dir, &times)?),
+            // Through the directory's own entry: see `syncable`.
+            Desc::Dir(d) => Ok(rustix::fs::utimensat(
+                &d.dir,
+                ".",
+                &times,
+                rustix::fs::AtFlags::empty(),
+            )?),
             Desc::Stream(_) => Err(Errno::INVAL),
         }
     }
@@ -406,9 +424,8 @@ impl WasiCtx {
             .write_all(&bufs)
             .write(nread, 4)
             .check(mem)?;
-        let entry = self.fds.get(fd)?;
-        let file = self.file(fd, Errno::SPIPE)?;
-        entry.require(rights::FD_READ)?;
+        // Reading at an offset is reading and seeking (the offset stays as it is).
+        let file = self.file(fd, Errno::SPIPE, rights::FD_READ | rights::FD_SEEK)?;
         let mut total: u64 = 0;
         for buf in &bufs {
             let slice = mem.bytes_mut(buf.start, buf.len)?;
@@ -438,9 +455,7 @@ impl WasiCtx {
             .read_all(&bufs)
             .write(nwritten, 4)
             .check(mem)?;
-        let entry = self.fds.get(fd)?;
-        let file = self.file(fd, Errno::SPIPE)?;
-        entry.require(rights::FD_WRITE)?;
+        let file = self.file(fd, Errno::SPIPE, rights::FD_WRITE | rights::FD_SEEK)?;
         let mut total: u64 = 0;
         for buf in &bufs {
             let slice = mem.bytes(buf.start, buf.len)?;
@@ -505,7 +520,7 @@ impl WasiCtx {
             .write(nread, 4)
             .check(mem)?;
         let entry = self.fds.get_mut(fd)?;
-        entry.require(rights::FD_READ)?;
+        entry.need(rights::FD_READ)?;
         let n = match &mut entry.desc {
             Desc::File(f) => {
                 let mut slices = mem.io_slices_mut(&bufs)?;
@@ -540,7 +555,7 @@ impl WasiCtx {
             .write(nwritten, 4)
             .check(mem)?;
         let entry = self.fds.get_mut(fd)?;
-        entry.require(rights::FD_WRITE)?;
+        entry.need(rights::FD_WRITE)?;
         // Like Linux, one call writes at most `MAX_WRITE` bytes (the buffers may
         // overlap, so together they can be far larger than the memory).
         let total: u64 = bufs
@@ -584,7 +599,7 @@ impl WasiCtx {
             .write(buf, buf_len)
             .write(bufused, 4)
             .check(mem)?;
-        let dir = self.fds.dir_mut(fd)?;
+        let dir = self.fds.dir_mut(fd, rights::FD_READDIR)?;
         if cookie == 0 || dir.listing.is_none() {
             dir.listing = Some(read_listing(&dir.dir)?);
         }
@@ -632,7 +647,13 @@ impl WasiCtx {
             whence::END => SeekFrom::End(offset),
             _ => return Err(Errno::INVAL),
         };
-        let file = self.file(fd, Errno::SPIPE)?;
+        // Asking where the offset is needs only `fd_tell`, which `fd_seek` implies.
+        let needed = match from {
+            SeekFrom::Current(0) => rights::FD_TELL | rights::FD_SEEK,
+            _ => rights::FD_SEEK,
+        };
+        let file = self.file(fd, Errno::SPIPE, 0)?;
+        self.fds.get(fd)?.need_any(needed)?;
         let pos = retry(|| (&file.file).seek(from))?;
         mem.write_u64(newoffset, pos)
     }
@@ -644,7 +665,10 @@ impl WasiCtx {
         offset: u32,
     ) -> Result<(), Errno> {
         mem.range(offset, 8)?;
-        let file = self.file(fd, Errno::SPIPE)?;
+        let file = self.file(fd, Errno::SPIPE, 0)?;
+        self.fds
+            .get(fd)?
+            .need_any(rights::FD_TELL | rights::FD_SEEK)?;
         let pos = retry(|| (&file.file).stream_position())?;
         mem.write_u64(offset, pos)
     }

@@ -1,7 +1,7 @@
 //! Arguments, environment, clocks, randomness, scheduling and the socket calls
 //! (which have no sockets to work on).
 
-use crate::ctx::WasiCtx;
+use crate::ctx::WasiP1Ctx;
 use crate::errno::Errno;
 use crate::memory::{GuestMemory, Regions};
 use crate::types::clockid;
@@ -77,7 +77,7 @@ pub(crate) fn now(id: u32) -> Result<u64, Errno> {
     Ok(timespec_nanos(rustix::time::clock_gettime(host_clock(id)?)))
 }
 
-impl WasiCtx {
+impl WasiP1Ctx {
     pub(crate) fn args_get(
         &mut self,
         mem: &mut GuestMemory,

@@ -9,7 +9,7 @@
 //! itself: the symlink check reads the guest's own strings and asks cap-std which
 //! of the names they contain are symlinks.
 
-use crate::ctx::{Desc, DirDesc, Entry, FileDesc, WasiCtx, filetype_of};
+use crate::ctx::{Desc, DirDesc, Entry, FileDesc, WasiP1Ctx, filetype_of};
 use crate::errno::Errno;
 use crate::fd::{filestat, time_specs};
 use crate::memory::{GuestMemory, Regions};
@@ -90,7 +90,7 @@ fn follow(flags: u32) -> Result<bool, Errno> {
     Ok(flags & LOOKUP_SYMLINK_FOLLOW != 0)
 }
 
-impl WasiCtx {
+impl WasiP1Ctx {
     pub(crate) fn path_create_directory(
         &mut self,
         mem: &mut GuestMemory,
@@ -99,7 +99,8 @@ impl WasiCtx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
-        Ok(self.fds.writable_dir(fd)?.create_dir(path)?)
+        let dir = self.fds.dir(fd, rights::PATH_CREATE_DIRECTORY)?;
+        Ok(dir.dir.create_dir(path)?)
     }
 
     pub(crate) fn path_remove_directory(
@@ -110,7 +111,8 @@ impl WasiCtx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
-        Ok(self.fds.writable_dir(fd)?.remove_dir(path)?)
+        let dir = self.fds.dir(fd, rights::PATH_REMOVE_DIRECTORY)?;
+        Ok(dir.dir.remove_dir(path)?)
     }
 
     pub(crate) fn path_unlink_file(
@@ -121,7 +123,8 @@ impl WasiCtx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
-        Ok(self.fds.writable_dir(fd)?.remove_file(path)?)
+        let dir = self.fds.dir(fd, rights::PATH_UNLINK_FILE)?;
+        Ok(dir.dir.remove_file(path)?)
     }
 
     pub(crate) fn path_filestat_get(
@@ -139,7 +142,7 @@ impl WasiCtx {
             .check(mem)?;
         let follow = follow(flags)?;
         let path = mem.path(path, path_len)?;
-        let dir = &self.fds.dir(fd)?.dir;
+        let dir = &self.fds.dir(fd, rights::PATH_FILESTAT_GET)?.dir;
         let meta = if follow {
             dir.metadata(path)?
         } else {
@@ -165,7 +168,7 @@ impl WasiCtx {
         let (atime, mtime) = time_specs(atim, mtim, fst_flags)?;
         let atime = atime.map(|t| t.to_cap()).transpose()?;
         let mtime = mtime.map(|t| t.to_cap()).transpose()?;
-        let dir = self.fds.writable_dir(fd)?;
+        let dir = &self.fds.dir(fd, rights::PATH_FILESTAT_SET_TIMES)?.dir;
         if follow {
             dir.set_times(path, atime, mtime)?;
         } else {
@@ -193,10 +196,11 @@ impl WasiCtx {
         if follow(old_flags)? {
             return Err(Errno::INVAL);
         }
-        // Both sides must be writable: a link from a read-only directory into a
-        // writable one would make a read-only file writable.
-        let old_dir = self.fds.writable_dir(old_fd)?;
-        let new_dir = self.fds.writable_dir(new_fd)?;
+        // Linking out of a directory needs a right there too (`DirPerms::MUTATE`):
+        // a link from a read-only tree into a writable one would make a file the
+        // guest may only read one it may write.
+        let old_dir = &self.fds.dir(old_fd, rights::PATH_LINK_SOURCE)?.dir;
+        let new_dir = &self.fds.dir(new_fd, rights::PATH_LINK_TARGET)?.dir;
         Ok(old_dir.hard_link(old_path, new_dir, new_path)?)
     }
 
@@ -213,8 +217,8 @@ impl WasiCtx {
     ) -> Result<(), Errno> {
         let old_path = mem.path(old_path, old_len)?;
         let new_path = mem.path(new_path, new_len)?;
-        let old_dir = self.fds.writable_dir(fd)?;
-        let new_dir = self.fds.writable_dir(new_fd)?;
+        let old_dir = &self.fds.dir(fd, rights::PATH_RENAME_SOURCE)?.dir;
+        let new_dir = &self.fds.dir(new_fd, rights::PATH_RENAME_TARGET)?.dir;
         Ok(old_dir.rename(old_path, new_dir, new_path)?)
     }
 
@@ -229,7 +233,7 @@ impl WasiCtx {
     ) -> Result<(), Errno> {
         let target = mem.path(old_path, old_len)?;
         let link = mem.path(new_path, new_len)?;
-        let dir = self.fds.writable_dir(fd)?;
+        let dir = &self.fds.dir(fd, rights::PATH_SYMLINK)?.dir;
         check_symlink_target(dir, link, target)?;
         Ok(DirExt::symlink(dir, target, link)?)
     }
@@ -254,7 +258,11 @@ impl WasiCtx {
         let path = mem.path(path, path_len)?;
         // cap-std reports an absolute target as an escape (`EPERM`) rather than
         // telling the guest a host path.
-        let target = self.fds.dir(fd)?.dir.read_link(path)?;
+        let target = self
+            .fds
+            .dir(fd, rights::PATH_READLINK)?
+            .dir
+            .read_link(path)?;
         let bytes = target.as_os_str().as_bytes();
         // Like `readlink(2)`: cut to the buffer, no terminating NUL.
         let n = bytes.len().min(buf_len as usize);
@@ -288,22 +296,26 @@ impl WasiCtx {
         if oflags & !oflags::ALL != 0 || fdflags & !fdflags::ALL != 0 {
             return Err(Errno::INVAL);
         }
-        let parent = self.fds.dir(fd)?;
-        let read_only = parent.read_only;
+        let allowed = self.fds.get(fd)?.inheriting;
+        let parent = self.fds.dir(fd, open_rights(oflags))?;
+        check_open_access(oflags, fdflags, base, allowed)?;
         let create = oflags & oflags::CREAT != 0;
         let truncate = oflags & oflags::TRUNC != 0;
+        let append = fdflags & fdflags::APPEND != 0;
+        // Asked to write it, not merely for rights that do not apply to a directory.
+        let asks_to_write = base & rights::FD_WRITE != 0 || append;
+        // The new descriptor holds what was asked for that the directory can pass
+        // on. Asking for more is not an error: Rust's standard library asks for
+        // every right that might apply.
+        let (base, inheriting) = (base & allowed, inheriting & allowed);
         let read = base & rights::READING != 0;
-        let write = base & rights::WRITING != 0 || fdflags & fdflags::APPEND != 0;
-        if read_only && (write || create || truncate) {
-            return Err(Errno::ROFS);
-        }
-        let inheriting = inheriting & (rights::DIRECTORY | rights::FILE);
+        let write = base & rights::WRITING != 0 || append;
 
         let entry = if oflags & oflags::DIRECTORY != 0 {
             if create || truncate || oflags & oflags::EXCL != 0 {
                 return Err(Errno::INVAL);
             }
-            if write {
+            if asks_to_write {
                 return Err(Errno::ISDIR);
             }
             let dir = if follow {
@@ -311,7 +323,7 @@ impl WasiCtx {
             } else {
                 parent.dir.open_dir_nofollow(path)?
             };
-            dir_entry(dir, read_only, base, inheriting)
+            dir_entry(dir, base, inheriting)
         } else {
             let mut options = cap_std::fs::OpenOptions::new();
             // The host needs write access to create or truncate even when the guest
@@ -320,7 +332,9 @@ impl WasiCtx {
             options
                 .read(read || !write)
                 .write(write || create || truncate)
-                .append(fdflags & fdflags::APPEND != 0)
+                // cap-std (as Rust's `std`) refuses append with truncate, which
+                // POSIX allows: truncate on opening, then turn append mode on.
+                .append(append && !truncate)
                 .truncate(truncate)
                 .follow(if follow {
                     FollowSymlinks::Yes
@@ -338,26 +352,29 @@ impl WasiCtx {
                 options.create(true);
             }
             let file = parent.dir.open_with(path, &options)?;
+            if append && truncate {
+                let flags = rustix::fs::fcntl_getfl(&file)?;
+                rustix::fs::fcntl_setfl(&file, flags | rustix::fs::OFlags::APPEND)?;
+            }
             let ty = filetype_of(&file.metadata()?.file_type());
             if ty == filetype::DIRECTORY {
                 if write {
                     return Err(Errno::ISDIR);
                 }
                 let dir = cap_std::fs::Dir::from_std_file(file.into_std());
-                dir_entry(dir, read_only, base, inheriting)
+                dir_entry(dir, base, inheriting)
             } else {
-                let mut allowed = rights::FILE;
+                let mut kind = rights::FILE;
                 if ty != filetype::REGULAR_FILE {
-                    allowed &= !rights::SEEKING;
+                    kind &= !rights::SEEKING;
                 }
                 Entry {
                     desc: Desc::File(FileDesc {
                         file,
                         filetype: ty,
-                        read_only,
                         shared: false,
                     }),
-                    base: base & allowed,
+                    base: base & kind,
                     inheriting,
                 }
             }
@@ -367,12 +384,49 @@ impl WasiCtx {
     }
 }
 
-fn dir_entry(dir: cap_std::fs::Dir, read_only: bool, base: u64, inheriting: u64) -> Entry {
+/// The rights `path_open` needs on the directory for `oflags`.
+fn open_rights(oflags: u16) -> u64 {
+    let mut needed = rights::PATH_OPEN;
+    if oflags & oflags::CREAT != 0 {
+        needed |= rights::PATH_CREATE_FILE;
+    }
+    if oflags & oflags::TRUNC != 0 {
+        needed |= rights::PATH_FILESTAT_SET_SIZE;
+    }
+    needed
+}
+
+/// `ENOTCAPABLE` if `path_open` asks for something the directory cannot pass on
+/// (its inheriting rights are `allowed`): to read or write (or append to) a file,
+/// or a sync flag without the sync right it stands for (`fd_sync` covers every
+/// sync flag, `fd_datasync` only `dsync`).
+fn check_open_access(oflags: u16, fdflags: u16, base: u64, allowed: u64) -> Result<(), Errno> {
+    let mut access = base & (rights::FD_READ | rights::FD_WRITE);
+    if fdflags & fdflags::APPEND != 0 {
+        access |= rights::FD_WRITE;
+    }
+    // A directory is neither read nor written: those rights just do not apply.
+    if oflags & oflags::DIRECTORY == 0 && access & !allowed != 0 {
+        return Err(Errno::NOTCAPABLE);
+    }
+    let sync = if fdflags & (fdflags::RSYNC | fdflags::SYNC) != 0 {
+        rights::FD_SYNC
+    } else if fdflags & fdflags::DSYNC != 0 {
+        rights::FD_SYNC | rights::FD_DATASYNC
+    } else {
+        return Ok(());
+    };
+    if allowed & sync == 0 {
+        return Err(Errno::NOTCAPABLE);
+    }
+    Ok(())
+}
+
+fn dir_entry(dir: cap_std::fs::Dir, base: u64, inheriting: u64) -> Entry {
     Entry {
         desc: Desc::Dir(DirDesc {
             dir,
             preopen: None,
-            read_only,
             listing: None,
         }),
         base: base & rights::DIRECTORY,

@@ -4,13 +4,13 @@
 //! (terminals, pipes, sockets inherited as stdio) are waited on with `poll(2)`,
 //! with the earliest clock deadline as the timeout.
 
-use crate::ctx::{Desc, Stream, WasiCtx};
+use crate::ctx::{Desc, Stream, WasiP1Ctx};
 use crate::errno::Errno;
 use crate::memory::{GuestMemory, Regions};
 use crate::misc::now;
 use crate::types::{
     EVENT_FD_READWRITE_HANGUP, EVENT_SIZE, SUBSCRIPTION_CLOCK_ABSTIME, SUBSCRIPTION_SIZE, clockid,
-    eventtype, filetype,
+    eventtype, filetype, rights,
 };
 use std::io::Seek;
 use std::os::fd::AsFd;
@@ -69,7 +69,7 @@ struct Wait {
     kind: u8,
 }
 
-impl WasiCtx {
+impl WasiP1Ctx {
     pub(crate) fn poll_oneoff(
         &mut self,
         mem: &mut GuestMemory,
@@ -154,10 +154,19 @@ impl WasiCtx {
     }
 
     /// `Some(nbytes)` if `fd` is ready for `kind` without waiting, `None` if it is
-    /// a host stream to wait on.
+    /// a host stream to wait on. Waiting to read needs the rights
+    /// `poll_fd_readwrite` and `fd_read`, waiting to write `poll_fd_readwrite`
+    /// and `fd_write`.
     fn fd_readiness(&mut self, fd: u32, kind: u8) -> Result<Option<u64>, Errno> {
         let reading = kind == eventtype::FD_READ;
-        match &mut self.fds.get_mut(fd)?.desc {
+        let entry = self.fds.get_mut(fd)?;
+        let io = if reading {
+            rights::FD_READ
+        } else {
+            rights::FD_WRITE
+        };
+        entry.need(rights::POLL_FD_READWRITE | io)?;
+        match &mut entry.desc {
             Desc::File(f) if f.filetype == filetype::REGULAR_FILE => {
                 if !reading {
                     return Ok(Some(0));

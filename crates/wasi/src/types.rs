@@ -43,47 +43,54 @@ pub(crate) mod rights {
     pub const PATH_UNLINK_FILE: u64 = 1 << 26;
     pub const POLL_FD_READWRITE: u64 = 1 << 27;
 
-    /// Rights that only make sense on something read or written: files, stdio.
-    pub const FILE: u64 = FD_DATASYNC
-        | FD_READ
-        | FD_SEEK
+    /// Every right a file (or a standard stream) can hold.
+    pub const FILE: u64 = FILE_COMMON | FILE_READ | FILE_WRITE;
+
+    /// File rights that go with reading or with writing alike.
+    pub const FILE_COMMON: u64 = FD_SEEK
+        | FD_TELL
+        | FD_ADVISE
+        | FD_SYNC
+        | FD_FDSTAT_SET_FLAGS
+        | FD_FILESTAT_GET
+        | POLL_FD_READWRITE;
+    /// File rights of reading.
+    pub const FILE_READ: u64 = FD_READ;
+    /// File rights of changing a file's contents, size or times.
+    pub const FILE_WRITE: u64 =
+        FD_WRITE | FD_DATASYNC | FD_ALLOCATE | FD_FILESTAT_SET_SIZE | FD_FILESTAT_SET_TIMES;
+
+    /// Every right a directory can hold.
+    pub const DIRECTORY: u64 = DIRECTORY_READ | DIRECTORY_MUTATE;
+
+    /// Directory rights of looking: opening, listing, stat, readlink, sync.
+    pub const DIRECTORY_READ: u64 = PATH_OPEN
+        | FD_READDIR
+        | PATH_READLINK
+        | PATH_FILESTAT_GET
+        | FD_FILESTAT_GET
         | FD_FDSTAT_SET_FLAGS
         | FD_SYNC
-        | FD_TELL
-        | FD_WRITE
-        | FD_ADVISE
-        | FD_ALLOCATE
-        | FD_FILESTAT_GET
-        | FD_FILESTAT_SET_SIZE
-        | FD_FILESTAT_SET_TIMES
-        | POLL_FD_READWRITE;
-
-    /// Rights of a directory.
-    pub const DIRECTORY: u64 = FD_FDSTAT_SET_FLAGS
-        | FD_SYNC
-        | FD_ADVISE
-        | PATH_CREATE_DIRECTORY
+        | FD_DATASYNC;
+    /// Directory rights of changing what is beneath: create, remove, rename, link,
+    /// truncate on open, set times.
+    pub const DIRECTORY_MUTATE: u64 = PATH_CREATE_DIRECTORY
         | PATH_CREATE_FILE
         | PATH_LINK_SOURCE
         | PATH_LINK_TARGET
-        | PATH_OPEN
-        | FD_READDIR
-        | PATH_READLINK
         | PATH_RENAME_SOURCE
         | PATH_RENAME_TARGET
-        | PATH_FILESTAT_GET
         | PATH_FILESTAT_SET_SIZE
         | PATH_FILESTAT_SET_TIMES
-        | FD_FILESTAT_GET
         | FD_FILESTAT_SET_TIMES
         | PATH_SYMLINK
         | PATH_REMOVE_DIRECTORY
         | PATH_UNLINK_FILE;
 
-    /// What a file descriptor opened for reading needs.
+    /// Rights whose use needs the host file open for reading.
     pub const READING: u64 = FD_READ | FD_READDIR;
-    /// What a file descriptor opened for writing needs.
-    pub const WRITING: u64 = FD_DATASYNC | FD_WRITE | FD_ALLOCATE | FD_FILESTAT_SET_SIZE;
+    /// Rights whose use needs the host file open for writing.
+    pub const WRITING: u64 = FD_WRITE | FD_ALLOCATE | FD_FILESTAT_SET_SIZE;
     /// What a file descriptor that is not a regular file lacks (`isatty` checks this).
     pub const SEEKING: u64 = FD_SEEK | FD_TELL;
 }

@@ -1,20 +1,21 @@
-//! The embedding API — builder, captured stdio, exit status, read-only preopens —
-//! and the behaviour of individual calls, driven from a Wasm guest.
+//! The embedding API — builder, captured stdio, exit status, preopen permissions
+//! and rights — and the behaviour of individual calls, driven from a Wasm guest.
 
 mod support;
 
 use lazuli::{Engine, Linker, Module, Store, Val};
-use lazuli_wasi::{Errno, I32Exit, OutputBuffer, WasiCtx, WasiCtxBuilder};
+use lazuli_wasi::p1::{self, WasiP1Ctx};
+use lazuli_wasi::{DirPerms, Errno, FilePerms, I32Exit, OutputBuffer, WasiCtx, WasiCtxBuilder};
 use support::{Guest, TempDir, ctx_with_dir};
 
 const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wasi/programs");
 
 /// Runs a command module's `_start`; returns its exit status.
-fn run_command(path: &str, ctx: WasiCtx) -> anyhow::Result<i32> {
+fn run_command(path: &str, ctx: WasiP1Ctx) -> anyhow::Result<i32> {
     let engine = Engine::default();
     let module = Module::from_file(&engine, path)?;
     let mut linker = Linker::new(&engine);
-    lazuli_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+    p1::add_to_linker_sync(&mut linker, |ctx: &mut WasiP1Ctx| ctx)?;
     let mut store = Store::new(&engine, ctx);
     let instance = linker.instantiate(&mut store, &module)?;
     let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
@@ -37,9 +38,9 @@ fn captured_stdout_and_arguments() {
     let ctx = WasiCtxBuilder::new()
         .args(["echo", "a b", "c"])
         .env("X", "1")
-        .envs([("Y", "2"), ("X", "3")])
+        .envs(&[("Y", "2"), ("X", "3")])
         .stdout_buffer(&out)
-        .build();
+        .build_p1();
     assert_eq!(
         run_command(&format!("{PROGRAMS}/echo.wasm"), ctx).unwrap(),
         0
@@ -58,7 +59,7 @@ fn stdin_bytes_and_captured_stderr() {
         .stdin_bytes("ignored")
         .stdout_buffer(&out)
         .stderr_buffer(&err)
-        .build();
+        .build_p1();
     let trap = run_command(&format!("{PROGRAMS}/exit.wasm"), ctx).unwrap_err();
     assert_eq!(
         trap.downcast_ref::<lazuli::Trap>(),
@@ -68,7 +69,7 @@ fn stdin_bytes_and_captured_stderr() {
     let ctx = WasiCtxBuilder::new()
         .stdin_bytes("hello\nworld\n")
         .stdout_buffer(&out)
-        .build();
+        .build_p1();
     assert_eq!(
         run_command(&format!("{PROGRAMS}/stdin.wasm"), ctx).unwrap(),
         0
@@ -80,12 +81,12 @@ fn stdin_bytes_and_captured_stderr() {
 
 #[test]
 fn proc_exit_is_an_i32_exit_error() {
-    let ctx = WasiCtxBuilder::new().args(["exit", "7"]).build();
+    let ctx = WasiCtxBuilder::new().args(["exit", "7"]).build_p1();
     assert_eq!(
         run_command(&format!("{PROGRAMS}/exit.wasm"), ctx).unwrap(),
         7
     );
-    let mut guest = Guest::new(WasiCtx::default());
+    let mut guest = Guest::new(WasiP1Ctx::default());
     let exit = guest
         .instance
         .get_func(&mut guest.store, "proc_exit")
@@ -101,86 +102,235 @@ fn proc_exit_is_an_i32_exit_error() {
     );
 }
 
+/// Wasmtime's `wasip1` example with `wasmtime` renamed: `WasiCtx::builder()`,
+/// `inherit_stdio`, `inherit_args`, `build_p1`, `p1::add_to_linker_sync` with the
+/// identity closure (stdout is captured here to check it).
+#[test]
+fn wasmtimes_wasip1_example_after_the_rename() {
+    let engine = Engine::default();
+    let mut linker = Linker::new(&engine);
+    lazuli_wasi::p1::add_to_linker_sync(&mut linker, |s| s).unwrap();
+    let out = OutputBuffer::new();
+    let wasi = WasiCtx::builder()
+        .inherit_stdio()
+        .inherit_args()
+        .stdout_buffer(&out)
+        .build_p1();
+    let mut store = Store::new(&engine, wasi);
+    let module = Module::from_file(&engine, format!("{PROGRAMS}/hello.wasm")).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .unwrap();
+    start.call(&mut store, ()).unwrap();
+    assert_eq!(out.take(), b"Hello, world!\n");
+}
+
+#[test]
+fn inherited_arguments_are_the_host_processes() {
+    let out = OutputBuffer::new();
+    let ctx = WasiCtxBuilder::new()
+        .inherit_args()
+        .stdout_buffer(&out)
+        .build_p1();
+    assert_eq!(
+        run_command(&format!("{PROGRAMS}/echo.wasm"), ctx).unwrap(),
+        0
+    );
+    let expected: String = std::env::args()
+        .enumerate()
+        .map(|(i, arg)| format!("arg {i}: {arg}\n"))
+        .collect();
+    assert_eq!(String::from_utf8(out.take()).unwrap(), expected);
+}
+
+// Preview-1 rights, by bit.
+const FD_READ: i64 = 1 << 1;
+const FD_SEEK: i64 = 1 << 2;
+const FD_TELL: i64 = 1 << 5;
+const FD_WRITE: i64 = 1 << 6;
+const FD_READDIR: i64 = 1 << 14;
+const PATH_CREATE_FILE: i64 = 1 << 10;
+const PATH_OPEN: i64 = 1 << 13;
+
+/// The (base, inheriting) rights `fd_fdstat_get` reports for `fd`.
+fn rights_of(guest: &mut Guest, fd: i64) -> (u64, u64) {
+    assert_eq!(guest.errno("fd_fdstat_get", &[fd, 200]), 0);
+    (guest.u64_at(208), guest.u64_at(216))
+}
+
+#[test]
+fn preopen_rights_follow_the_permissions() {
+    let dir = TempDir::new();
+    let mut rights = Vec::new();
+    for (d, f) in [
+        (DirPerms::all(), FilePerms::all()),
+        (DirPerms::READ, FilePerms::READ),
+        (DirPerms::READ, FilePerms::WRITE),
+        (DirPerms::MUTATE, FilePerms::empty()),
+    ] {
+        let ctx = WasiCtxBuilder::new()
+            .preopened_dir(&dir.0, "/d", d, f)
+            .unwrap()
+            .build_p1();
+        rights.push(rights_of(&mut Guest::new(ctx), 3));
+    }
+    let has = |rights: u64, right: i64| rights & right as u64 != 0;
+    let [
+        (all, all_inh),
+        (ro, ro_inh),
+        (wo, wo_inh),
+        (mutate, mutate_inh),
+    ] = rights[..]
+    else {
+        unreachable!()
+    };
+    // Full permissions: every directory right, and every file right beneath.
+    assert_eq!(all, 0x7bf_fe19);
+    assert_eq!(all_inh, 0xfff_ffff);
+    assert!(has(ro, PATH_OPEN) && has(ro, FD_READDIR) && !has(ro, PATH_CREATE_FILE));
+    assert!(has(ro_inh, FD_READ) && !has(ro_inh, FD_WRITE));
+    assert_eq!(ro, wo);
+    assert!(!has(wo_inh, FD_READ) && has(wo_inh, FD_WRITE) && has(wo_inh, FD_SEEK));
+    assert!(has(mutate, PATH_CREATE_FILE) && !has(mutate, PATH_OPEN));
+    assert_eq!(mutate, mutate_inh, "no file rights to pass on");
+    assert_eq!(all, ro | mutate);
+}
+
 #[test]
 fn read_only_preopen() {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("f.txt"), "data").unwrap();
     std::fs::create_dir(dir.0.join("sub")).unwrap();
     let ctx = WasiCtxBuilder::new()
-        .preopened_dir_read_only(&dir.0, "/ro")
+        .preopened_dir(&dir.0, "/ro", DirPerms::READ, FilePerms::READ)
         .unwrap()
-        .build();
+        .build_p1();
     let mut guest = Guest::new(ctx);
     let (f, f_len) = guest.string(4000, "f.txt");
     let (new, new_len) = guest.string(4100, "new");
     let (sub, sub_len) = guest.string(4200, "sub");
-    let read = (1 << 1) | (1 << 14);
-    let write = 1 << 6;
-    let rofs = errno(Errno::ROFS);
+    let read = FD_READ | FD_SEEK;
+    let notcapable = errno(Errno::NOTCAPABLE);
 
-    assert_eq!(
-        guest.errno("path_open", &[3, 1, f, f_len, 0, write, 0, 0, 100]),
-        rofs
-    );
-    assert_eq!(
-        guest.errno("path_open", &[3, 1, new, new_len, 1, read, 0, 0, 100]),
-        rofs
-    );
-    assert_eq!(
-        guest.errno("path_open", &[3, 1, f, f_len, 8, read, 0, 0, 100]),
-        rofs
-    );
+    // Writing, appending, creating or truncating a file.
+    for (path, oflags, rights, fdflags) in [
+        ((f, f_len), 0, FD_WRITE, 0),
+        ((f, f_len), 0, read, 1),
+        ((new, new_len), 1, read, 0),
+        ((f, f_len), 8, read, 0),
+    ] {
+        assert_eq!(
+            guest.errno(
+                "path_open",
+                &[3, 1, path.0, path.1, oflags, rights, 0, fdflags, 100]
+            ),
+            notcapable,
+            "oflags {oflags} rights {rights:#x} fdflags {fdflags}"
+        );
+    }
     assert_eq!(
         guest.errno("path_create_directory", &[3, new, new_len]),
-        rofs
+        notcapable
     );
-    assert_eq!(guest.errno("path_unlink_file", &[3, f, f_len]), rofs);
+    assert_eq!(guest.errno("path_unlink_file", &[3, f, f_len]), notcapable);
     assert_eq!(
         guest.errno("path_remove_directory", &[3, sub, sub_len]),
-        rofs
+        notcapable
     );
     assert_eq!(
         guest.errno("path_rename", &[3, f, f_len, 3, new, new_len]),
-        rofs
+        notcapable
     );
     assert_eq!(
         guest.errno("path_link", &[3, 0, f, f_len, 3, new, new_len]),
-        rofs
+        notcapable
     );
     assert_eq!(
         guest.errno("path_symlink", &[f, f_len, 3, new, new_len]),
-        rofs
+        notcapable
     );
     assert_eq!(
         guest.errno("path_filestat_set_times", &[3, 1, f, f_len, 0, 0, 2]),
-        rofs
+        notcapable
+    );
+    assert_eq!(
+        guest.errno("fd_filestat_set_times", &[3, 0, 0, 2]),
+        notcapable
     );
 
-    // Reading works, and what is opened beneath stays read-only.
+    // Reading works, and what is opened beneath stays read-only, whatever it
+    // asks for.
     assert_eq!(
-        guest.errno("path_open", &[3, 1, f, f_len, 0, read, 0, 0, 100]),
+        guest.errno("path_open", &[3, 1, f, f_len, 0, read, -1, 0, 100]),
         0
     );
     let fd = guest.u32_at(100) as i64;
+    let (base, inheriting) = rights_of(&mut guest, fd);
+    assert_eq!(base, read as u64);
+    assert_eq!(inheriting & FD_WRITE as u64, 0);
     guest.iovecs(2000, &[(1000, 10)]);
     assert_eq!(guest.errno("fd_read", &[fd, 2000, 1, 3000]), 0);
     assert_eq!(guest.read(1000, 4), b"data");
-    assert_eq!(guest.errno("fd_filestat_set_size", &[fd, 0]), rofs);
-    assert_eq!(guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]), rofs);
+    assert_eq!(guest.errno("fd_filestat_set_size", &[fd, 0]), notcapable);
     assert_eq!(
-        guest.errno("path_open", &[3, 1, sub, sub_len, 2, read, -1, 0, 100]),
+        guest.errno("fd_filestat_set_times", &[fd, 0, 0, 2]),
+        notcapable
+    );
+    // Asking to write a directory is EISDIR, whether or not writing is allowed;
+    // asking for every other right opens it with the rights it can have.
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, sub, sub_len, 2, FD_WRITE, 0, 0, 100]),
+        errno(Errno::ISDIR)
+    );
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, sub, sub_len, 2, !FD_WRITE, -1, 0, 100]),
         0
     );
     let subfd = guest.u32_at(100) as i64;
+    assert_eq!(rights_of(&mut guest, subfd), rights_of(&mut guest, 3));
     assert_eq!(
         guest.errno("path_create_directory", &[subfd, new, new_len]),
-        rofs
+        notcapable
     );
     assert_eq!(
         std::fs::read_to_string(dir.0.join("f.txt")).unwrap(),
         "data"
     );
     assert!(!dir.0.join("new").exists());
+}
+
+#[test]
+fn write_only_files() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("f.txt"), "data").unwrap();
+    let ctx = WasiCtxBuilder::new()
+        .preopened_dir(&dir.0, "/wo", DirPerms::READ, FilePerms::WRITE)
+        .unwrap()
+        .build_p1();
+    let mut guest = Guest::new(ctx);
+    let (f, f_len) = guest.string(4000, "f.txt");
+    assert_eq!(
+        guest.errno("path_open", &[3, 1, f, f_len, 0, FD_READ, 0, 0, 100]),
+        errno(Errno::NOTCAPABLE)
+    );
+    assert_eq!(
+        guest.errno(
+            "path_open",
+            &[3, 1, f, f_len, 0, FD_WRITE | FD_TELL, 0, 0, 100]
+        ),
+        0
+    );
+    let fd = guest.u32_at(100) as i64;
+    guest.write(1000, b"DA");
+    guest.iovecs(2000, &[(1000, 2)]);
+    assert_eq!(guest.errno("fd_write", &[fd, 2000, 1, 3000]), 0);
+    assert_eq!(guest.errno("fd_tell", &[fd, 3000]), 0);
+    assert_eq!(guest.u64_at(3000), 2);
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("f.txt")).unwrap(),
+        "DAta"
+    );
 }
 
 #[test]
@@ -200,7 +350,7 @@ fn descriptors_renumber_close_and_rights() {
     assert_eq!(guest.errno("fd_fdstat_get", &[4, 200]), 0);
     assert_eq!(guest.read(200, 1), [4]);
     assert_eq!(guest.u64_at(208), rights as u64);
-    // Rights can shrink, never grow; without FD_READ reading is EBADF.
+    // Rights can shrink, never grow; without FD_READ reading is ENOTCAPABLE.
     assert_eq!(
         guest.errno("fd_fdstat_set_rights", &[4, rights | (1 << 6), 0]),
         errno(Errno::NOTCAPABLE)
@@ -209,7 +359,12 @@ fn descriptors_renumber_close_and_rights() {
     guest.iovecs(2000, &[(1000, 4)]);
     assert_eq!(
         guest.errno("fd_read", &[4, 2000, 1, 3000]),
-        errno(Errno::BADF)
+        errno(Errno::NOTCAPABLE)
+    );
+    assert_eq!(
+        guest.errno("fd_fdstat_set_rights", &[4, 1 << 5, 0]),
+        errno(Errno::NOTCAPABLE),
+        "a dropped right stays dropped"
     );
 
     // prestat only for preopens.
@@ -242,7 +397,7 @@ fn streams() {
     let ctx = WasiCtxBuilder::new()
         .stdin_bytes("abc")
         .stdout_buffer(&out)
-        .build();
+        .build_p1();
     let mut guest = Guest::new(ctx);
     assert_eq!(guest.errno("fd_seek", &[0, 0, 0, 100]), errno(Errno::SPIPE));
     assert_eq!(guest.errno("fd_tell", &[1, 100]), errno(Errno::SPIPE));
@@ -250,16 +405,16 @@ fn streams() {
     let rights = guest.u64_at(208);
     assert_eq!(rights & (1 << 6), 1 << 6, "stdout is writable");
     assert_eq!(rights & ((1 << 2) | (1 << 5)), 0, "stdout cannot seek");
-    // Writing to stdin and reading stdout are refused.
+    // Writing to stdin and reading stdout are refused: they lack the rights.
     guest.write(1000, b"xyz");
     guest.iovecs(2000, &[(1000, 3)]);
     assert_eq!(
         guest.errno("fd_write", &[0, 2000, 1, 3000]),
-        errno(Errno::BADF)
+        errno(Errno::NOTCAPABLE)
     );
     assert_eq!(
         guest.errno("fd_read", &[1, 2000, 1, 3000]),
-        errno(Errno::BADF)
+        errno(Errno::NOTCAPABLE)
     );
     assert_eq!(guest.errno("fd_write", &[2, 2000, 1, 3000]), 0);
     assert!(out.contents().is_empty(), "stderr is not stdout");
@@ -355,7 +510,7 @@ fn unsupported_calls_and_bad_arguments() {
 fn preopening_a_missing_directory_is_an_error() {
     let missing = std::env::temp_dir().join("lazuli-wasi-no-such-directory");
     let err = WasiCtxBuilder::new()
-        .preopened_dir(&missing, "/x")
+        .preopened_dir(&missing, "/x", DirPerms::all(), FilePerms::all())
         .err()
         .expect("preopening a missing directory fails");
     assert!(
@@ -369,7 +524,8 @@ fn open_flags_are_reported_back() {
     let dir = TempDir::new();
     let mut guest = Guest::new(ctx_with_dir(&dir.0));
     let (f, f_len) = guest.string(4000, "f.txt");
-    let rw = (1 << 1) | (1 << 6);
+    // Reading, writing and setting the flags (`fd_fdstat_set_flags`).
+    let rw = (1 << 1) | (1 << 6) | (1 << 3);
     // CREAT | EXCL | TRUNC with APPEND | DSYNC | NONBLOCK | RSYNC | SYNC.
     let oflags = 1 | 4 | 8;
     let fdflags = 1 | 2 | 4 | 8 | 16;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use lazuli_wasi::{OutputBuffer, WasiCtxBuilder};
+use lazuli_wasi::{DirPerms, FilePerms, OutputBuffer, WasiCtxBuilder};
 use std::collections::BTreeMap;
 use support::{Guest, TempDir, ctx_with_dir};
 
@@ -48,7 +48,7 @@ fn tree(dir: &std::path::Path) -> BTreeMap<String, String> {
 
 #[test]
 fn the_guest_declares_every_function_with_the_right_type() {
-    // Instantiation type-checks each import against what `add_to_linker` defines.
+    // Instantiation type-checks each import against what `add_to_linker_sync` defines.
     let dir = TempDir::new();
     let mut guest = Guest::new(ctx_with_dir(&dir.0));
     assert_eq!(guest.errno("sched_yield", &[]), 0);
@@ -104,9 +104,9 @@ fn fd_write() {
     let out = OutputBuffer::new();
     let ctx = WasiCtxBuilder::new()
         .stdout_buffer(&out)
-        .preopened_dir(&dir.0, "/dir")
+        .preopened_dir(&dir.0, "/dir", DirPerms::all(), FilePerms::all())
         .unwrap()
-        .build();
+        .build_p1();
     let mut guest = Guest::new(ctx);
     guest.write(1000, b"0123456789");
     // The iovec array itself out of bounds, or reaching past the end.
@@ -164,7 +164,8 @@ fn positioned_io_seek_and_stat() {
     std::fs::write(dir.0.join("f.txt"), "file contents").unwrap();
     let mut guest = Guest::new(ctx_with_dir(&dir.0));
     let (path, len) = guest.string(4000, "f.txt");
-    let rw = (1 << 1) | (1 << 6) | (1 << 2) | (1 << 5);
+    // Read, write, seek, tell and stat (`fd_filestat_get`).
+    let rw = (1 << 1) | (1 << 6) | (1 << 2) | (1 << 5) | (1 << 21);
     assert_eq!(
         guest.errno("path_open", &[3, 0, path, len, 0, rw, 0, 0, 100]),
         0

@@ -6,7 +6,8 @@
 #![allow(dead_code)]
 
 use lazuli::{Engine, Instance, Linker, Memory, Module, Store, Val};
-use lazuli_wasi::{WasiCtx, WasiCtxBuilder};
+use lazuli_wasi::p1::{self, WasiP1Ctx};
+use lazuli_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -108,22 +109,22 @@ impl Drop for TempDir {
 
 /// An instantiated guest.
 pub struct Guest {
-    pub store: Store<WasiCtx>,
+    pub store: Store<WasiP1Ctx>,
     pub instance: Instance,
     pub memory: Option<Memory>,
 }
 
 impl Guest {
     /// A guest with one page of memory and the context `ctx`.
-    pub fn new(ctx: WasiCtx) -> Guest {
+    pub fn new(ctx: WasiP1Ctx) -> Guest {
         Guest::with_memory(ctx, r#"(memory (export "memory") 1)"#)
     }
 
-    pub fn with_memory(ctx: WasiCtx, memory: &str) -> Guest {
+    pub fn with_memory(ctx: WasiP1Ctx, memory: &str) -> Guest {
         let engine = Engine::default();
         let module = Module::new(&engine, guest_wat(memory)).unwrap();
         let mut linker = Linker::new(&engine);
-        lazuli_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx).unwrap();
+        p1::add_to_linker_sync(&mut linker, |ctx: &mut WasiP1Ctx| ctx).unwrap();
         let mut store = Store::new(&engine, ctx);
         let instance = linker.instantiate(&mut store, &module).unwrap();
         let memory = instance.get_memory(&mut store, "memory");
@@ -197,12 +198,12 @@ impl Guest {
 
 /// A context with a captured stdout, a few arguments and variables, and `dir`
 /// preopened as `/dir` (fd 3).
-pub fn ctx_with_dir(dir: &std::path::Path) -> WasiCtx {
+pub fn ctx_with_dir(dir: &std::path::Path) -> WasiP1Ctx {
     WasiCtxBuilder::new()
         .args(["prog", "arg"])
         .env("KEY", "value")
         .stdin_bytes("input")
-        .preopened_dir(dir, "/dir")
+        .preopened_dir(dir, "/dir", DirPerms::all(), FilePerms::all())
         .unwrap()
-        .build()
+        .build_p1()
 }
