@@ -9,6 +9,7 @@ use crate::instance::InstanceData;
 use lazuli_runtime::{LinearMemory, VMMemoryDefinition, VMStoreContext};
 use std::any::Any;
 use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An index into one store's tables of objects.
@@ -133,6 +134,8 @@ pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,
     pub(crate) limits: crate::limits::Limits<T>,
+    /// What reaching the epoch deadline does: trap when `None`.
+    pub(crate) epoch_callback: Option<crate::interrupt::EpochCallback<T>>,
 }
 
 /// A collection of instances and host objects, with host data `T`.
@@ -144,12 +147,14 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
+        let mut vm = Box::<VMStoreContext>::default();
+        vm.epoch_counter = Some(NonNull::from(engine.epoch_counter()));
         Store {
             inner: Box::new(StoreInner {
                 opaque: StoreOpaque {
                     id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                     engine: engine.clone(),
-                    vm: OwnedPtr::new(Box::default()),
+                    vm: OwnedPtr::new(vm),
                     funcs: Vec::new(),
                     instances: Vec::new(),
                     globals: Vec::new(),
@@ -161,6 +166,7 @@ impl<T> Store<T> {
                 },
                 data,
                 limits: crate::limits::Limits::new(),
+                epoch_callback: None,
             }),
         }
     }
