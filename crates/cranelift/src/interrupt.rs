@@ -10,9 +10,9 @@
 //! `FUEL_CONSUMED` (a count that starts negative and runs out at 0) between
 //! calls: it is loaded at entry and after each call and written back before each
 //! call, `unreachable` and return, so a host function, or the host after a
-//! trap or return, reads the exact count. Traps raised by other instructions
-//! leave out the cost of their block's operators since the last boundary, as in
-//! Wasmtime.
+//! trap or return, reads the exact count. A trap raised by another instruction
+//! (an access out of bounds, say) leaves the count where the function last
+//! wrote it back, as in Wasmtime.
 
 use crate::CompilerOptions;
 use crate::func_environ::{call_builtin, readonly, trusted};

@@ -27,10 +27,12 @@ pub enum UpdateDeadline {
 pub(crate) type EpochCallback<T> =
     Box<dyn FnMut(StoreContextMut<'_, T>) -> Result<UpdateDeadline> + Send + Sync>;
 
+/// The store context's fuel count and deadline are read and written here only
+/// while no Wasm of the store runs, or while it is suspended in a host call or
+/// the deadline callback, when generated code has written its fuel count back
+/// and reloads it on return.
 impl StoreOpaque {
-    /// The store context, read and written only while no Wasm of this store
-    /// runs, or while it is suspended in a host call (when generated code has
-    /// written its fuel count back and reloads it on return).
+    /// Fails unless the engine consumes fuel, as Wasmtime does.
     fn fuel_enabled(&self) -> Result<()> {
         if !self.engine.config().consume_fuel {
             bail!("fuel is not enabled in this store's engine (`Config::consume_fuel`)");
@@ -41,7 +43,7 @@ impl StoreOpaque {
     pub(crate) fn get_fuel(&self) -> Result<u64> {
         self.fuel_enabled()?;
         // SAFETY: the store context lives as long as the store; no generated
-        // code writes it while the host holds the store (see `fuel_enabled`).
+        // code uses its fuel count while the host holds the store (see above).
         let consumed = unsafe { (*self.vm()).fuel_consumed };
         Ok(consumed.saturating_neg().max(0) as u64)
     }
