@@ -78,7 +78,11 @@ pub struct Interrupts<'a> {
     /// With fuel: the fuel variable (declared at the first use) and the cost of
     /// the operators translated since the last block boundary.
     fuel: Option<(Option<Variable>, i64)>,
-    epochs: bool,
+    /// With epochs: the variable holding the store's deadline (declared at the
+    /// first use). Only the host changes the deadline, so the variable is
+    /// loaded where the count of fuel is, at entry and after each call, and
+    /// after the `NewEpoch` builtin.
+    deadline: Option<Option<Variable>>,
 }
 
 impl<'a> Interrupts<'a> {
@@ -89,13 +93,13 @@ impl<'a> Interrupts<'a> {
             isa,
             store_ctx,
             fuel: options.consume_fuel.then_some((None, 0)),
-            epochs: options.epoch_interruption,
+            deadline: options.epoch_interruption.then_some(None),
         }
     }
 
-    /// At function entry: loads the fuel and checks it and the epoch.
+    /// At function entry: loads the fuel and the deadline and checks them.
     pub fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
-        self.load_fuel(b, vmctx);
+        self.load_state(b, vmctx);
         self.check(b, vmctx);
     }
 
@@ -105,9 +109,9 @@ impl<'a> Interrupts<'a> {
     }
 
     /// In an OSR entry's entry block: loads the fuel the code that left for it
-    /// wrote back (see [`Interrupts::before_leaving`]).
+    /// wrote back (see [`Interrupts::before_leaving`]), and the deadline.
     pub fn enter_at_loop(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
-        self.load_fuel(b, vmctx);
+        self.load_state(b, vmctx);
     }
 
     /// Before the function returns, or tail-calls its OSR entry: writes the fuel
@@ -135,8 +139,9 @@ impl<'a> Interrupts<'a> {
     /// After operator `op` was translated, if the code after it is reachable.
     pub fn after_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator) {
         if matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) {
-            // The callee, or the host, may have used or set fuel.
-            self.load_fuel(b, vmctx);
+            // The callee, or the host, may have used or set fuel, or moved the
+            // deadline.
+            self.load_state(b, vmctx);
         }
     }
 
@@ -150,6 +155,28 @@ impl<'a> Interrupts<'a> {
     fn store(&self, b: &mut FunctionBuilder<'_>, vmctx: Value) -> Value {
         b.ins()
             .load(types::I64, readonly(), vmctx, self.store_ctx as i32)
+    }
+
+    /// Loads what the variables hold from the store context.
+    fn load_state(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.load_fuel(b, vmctx);
+        self.load_deadline(b, vmctx);
+    }
+
+    fn load_deadline(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        let Some(var) = self.deadline_var(b) else {
+            return;
+        };
+        let store = self.store(b, vmctx);
+        let offset = store_ctx::EPOCH_DEADLINE as i32;
+        let deadline = b.ins().load(types::I64, trusted(), store, offset);
+        b.def_var(var, deadline);
+    }
+
+    /// The deadline variable, declared at its first use.
+    fn deadline_var(&mut self, b: &mut FunctionBuilder<'_>) -> Option<Variable> {
+        let var = self.deadline.as_mut()?;
+        Some(*var.get_or_insert_with(|| b.declare_var(types::I64)))
     }
 
     fn load_fuel(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
@@ -190,9 +217,7 @@ impl<'a> Interrupts<'a> {
 
     fn check(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
         self.check_fuel(b, vmctx);
-        if self.epochs {
-            self.check_epoch(b, vmctx);
-        }
+        self.check_epoch(b, vmctx);
     }
 
     /// Traps with `OutOfFuel` (after writing the count back) unless the count is
@@ -217,10 +242,13 @@ impl<'a> Interrupts<'a> {
         b.seal_block(go_on);
     }
 
-    /// Once the engine's epoch is at or past the store's deadline, calls the
+    /// Once the engine's epoch is at or past the deadline variable, calls the
     /// `NewEpoch` builtin (the fuel written back around it, since the host runs),
     /// trapping as it says or going on under the deadline it set.
     fn check_epoch(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        let Some(var) = self.deadline_var(b) else {
+            return;
+        };
         let store = self.store(b, vmctx);
         let counter = b.ins().load(
             types::I64,
@@ -229,8 +257,7 @@ impl<'a> Interrupts<'a> {
             store_ctx::EPOCH_COUNTER as i32,
         );
         let epoch = b.ins().load(types::I64, trusted(), counter, 0);
-        let deadline_at = store_ctx::EPOCH_DEADLINE as i32;
-        let deadline = b.ins().load(types::I64, trusted(), store, deadline_at);
+        let deadline = b.use_var(var);
         let reached = b
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
@@ -244,7 +271,7 @@ impl<'a> Interrupts<'a> {
         b.ins().trapz(status, trap_code(TrapKind::Interrupt));
         let failed = b.ins().icmp_imm_u(IntCC::Equal, status, 2);
         b.ins().trapnz(failed, trap_code(TrapKind::HostError));
-        self.load_fuel(b, vmctx);
+        self.load_state(b, vmctx);
         b.ins().jump(go_on, &[]);
         b.switch_to_block(go_on);
         b.seal_block(go_on);

@@ -363,3 +363,25 @@ fn cached_code_without_fuel_is_not_reused_by_an_engine_that_consumes_fuel() {
     assert_eq!(trap, Some(Trap::OutOfFuel));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_deadline_a_host_function_moves_earlier_stops_its_caller() {
+    for (name, engine) in engines(|c| c.epoch_interruption(true)) {
+        let module = Module::new(&engine, TICKS).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("host", "tick", |mut caller: Caller<'_, ()>| {
+                caller.set_epoch_deadline(0);
+            })
+            .unwrap();
+        let mut store = Store::new(&engine, ());
+        store.set_epoch_deadline(1_000_000);
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let ticks = instance
+            .get_typed_func::<i32, ()>(&mut store, "ticks")
+            .unwrap();
+        // The loop header after the first tick sees the deadline it set.
+        let error = ticks.call(&mut store, 1000).unwrap_err();
+        assert_eq!(trap_of(error), Trap::Interrupt, "{name}");
+    }
+}
