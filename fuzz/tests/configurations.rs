@@ -1,7 +1,7 @@
 //! The configurations the fuzz targets run in are the ones `CONFIG_COUNT` documents:
 //! in particular, the tiered ones really switch tiers between a case's calls.
 
-use lazuli::{Instance, Module, Store};
+use lazuli::{Instance, Module};
 use lazuli_fuzz::{CONFIG_COUNT, configurations};
 
 const MODULE: &str = r#"(module

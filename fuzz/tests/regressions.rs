@@ -1,6 +1,6 @@
 //! Divergences the fuzz targets found, each as the minimised module that shows it.
 
-use lazuli::{Instance, Module, Store, Val};
+use lazuli::{Instance, Module, Val};
 
 /// The module of `cargo xtask fuzz differential --seed 0x100275b --cases 1`,
 /// minimised: after each call, the i64 global `"\u{c}"` accumulates the bits of
