@@ -108,7 +108,7 @@ fn run_failing(bytes: &[u8]) -> u64 {
         let Ok(module) = Module::new(&setup.engine, bytes) else {
             continue;
         };
-        let mut store = Store::new(&setup.engine, ());
+        let mut store = setup.store();
         // Imports are not provided: such a module fails here, after loading.
         let Ok(instance) = Instance::new(&mut store, &module, &[]) else {
             continue;

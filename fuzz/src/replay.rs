@@ -41,7 +41,7 @@ fn wasmtime_agrees_everywhere(bytes: &[u8]) -> bool {
 fn replay(setup: &Setup, bytes: &[u8], trace: &Trace) -> Result<(), String> {
     let module =
         Module::new(&setup.engine, bytes).map_err(|e| format!("valid module rejected: {e:#}"))?;
-    let mut store = Store::new(&setup.engine, ());
+    let mut store = setup.store();
     let instance = Instance::new(&mut store, &module, &[]).map_err(|e| value::lazuli_failure(&e));
     let instance = match (instance, &trace.instantiation) {
         (Ok(instance), Ok(expected)) => {

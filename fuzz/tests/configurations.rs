@@ -1,7 +1,7 @@
 //! The configurations the fuzz targets run in are the ones `CONFIG_COUNT` documents:
 //! in particular, the tiered ones really switch tiers between a case's calls.
 
-use lazuli::{Instance, Module, Store};
+use lazuli::{Instance, Module};
 use lazuli_fuzz::{CONFIG_COUNT, configurations};
 
 const MODULE: &str = r#"(module
@@ -27,7 +27,7 @@ fn only_the_tiered_configurations_tier_up_and_they_do_after_the_first_call() {
         let is_tiered = setup.name.starts_with("Auto tier (budget 1");
         tiered += usize::from(is_tiered);
         let module = Module::new(&setup.engine, MODULE).unwrap();
-        let mut store = Store::new(&setup.engine, ());
+        let mut store = setup.store();
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let f = instance.get_typed_func::<(), i32>(&mut store, "f").unwrap();
         assert_eq!(f.call(&mut store, ()).unwrap(), 7, "{}", setup.name);
@@ -58,7 +58,7 @@ fn only_the_osr_configurations_enter_osr_entries() {
         let is_osr = setup.name.starts_with("Auto tier with OSR");
         with_osr += usize::from(is_osr);
         let module = Module::new(&setup.engine, LOOP).unwrap();
-        let mut store = Store::new(&setup.engine, ());
+        let mut store = setup.store();
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let count = instance
             .get_typed_func::<(), i32>(&mut store, "count")
@@ -67,5 +67,33 @@ fn only_the_osr_configurations_enter_osr_entries() {
         let stats = module.compile_stats();
         assert_eq!(stats.osr_entries, usize::from(is_osr), "{}", setup.name);
     }
-    assert_eq!(with_osr, 2);
+    assert_eq!(with_osr, 3, "one of them with fuel and epochs");
+}
+
+/// `(loop (br 0))`: only the configurations that consume fuel and check epochs
+/// stop it, once the deadline `Setup::store` set is moved to now.
+const SPIN: &str = r#"(module (func (export "spin") (loop (br 0))))"#;
+
+#[test]
+fn only_the_configurations_with_fuel_and_epochs_can_be_interrupted() {
+    let mut interrupted = 0;
+    for setup in configurations() {
+        if !setup.name.ends_with("fuel and epochs") {
+            assert!(setup.store().get_fuel().is_err(), "{}", setup.name);
+            continue;
+        }
+        interrupted += 1;
+        let module = Module::new(&setup.engine, SPIN).unwrap();
+        let mut store = setup.store();
+        assert_eq!(store.get_fuel().unwrap(), i64::MAX as u64, "{}", setup.name);
+        store.set_epoch_deadline(0);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let spin = instance
+            .get_typed_func::<(), ()>(&mut store, "spin")
+            .unwrap();
+        let error = spin.call(&mut store, ()).unwrap_err();
+        let trap = error.downcast_ref::<lazuli::Trap>();
+        assert_eq!(trap, Some(&lazuli::Trap::Interrupt), "{}", setup.name);
+    }
+    assert_eq!(interrupted, 2);
 }

@@ -1,6 +1,6 @@
 //! Divergences the fuzz targets found, each as the minimised module that shows it.
 
-use lazuli::{Instance, Module, Store, Val};
+use lazuli::{Instance, Module, Val};
 
 /// The module of `cargo xtask fuzz differential --seed 0x100275b --cases 1`,
 /// minimised: after each call, the i64 global `"\u{c}"` accumulates the bits of
@@ -19,7 +19,7 @@ fn seed_0x100275b_f64_if_parameters_agree_with_wasmtime() {
     let wat = include_str!("regressions/seed_0x100275b.wat");
     for setup in lazuli_fuzz::configurations() {
         let module = Module::new(&setup.engine, wat).unwrap();
-        let mut store = Store::new(&setup.engine, ());
+        let mut store = setup.store();
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let func = instance.get_func(&mut store, "3").unwrap();
         let global = instance.get_global(&mut store, "\u{c}").unwrap();

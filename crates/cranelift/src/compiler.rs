@@ -61,6 +61,12 @@ pub struct CompilerOptions {
     /// Locals live in stack slots instead of SSA variables: cheaper to compile
     /// when nothing will optimise them (`translate/locals.rs`).
     pub locals_in_frame: bool,
+    /// Functions consume fuel and trap with `OutOfFuel` when the store has none
+    /// left (`interrupt.rs`).
+    pub consume_fuel: bool,
+    /// Functions check the engine's epoch against the store's deadline at entry
+    /// and at loop headers (`interrupt.rs`).
+    pub epoch_interruption: bool,
 }
 
 /// Compiles functions and trampolines for one target at one tier, which is in its

@@ -3,6 +3,7 @@
 //! guarded is asked of a [`FuncEnvironment`].
 
 use crate::compiler::CompilerOptions;
+use crate::interrupt::Interrupts;
 use crate::tier_up;
 use crate::translate::Locals;
 use crate::trap::trap_code;
@@ -17,7 +18,7 @@ use lazuli_environ::{
     Builtin, BuiltinType, GROW_LIMITER_FAILED, ModuleInfo, TrapKind, VMOffsets, WasmFuncType,
     WasmValType, store_ctx,
 };
-use wasmparser::{MemArg, MemArgTarget};
+use wasmparser::{MemArg, MemArgTarget, Operator};
 
 /// The runtime-dependent half of translation.
 pub trait FuncEnvironment {
@@ -31,9 +32,26 @@ pub trait FuncEnvironment {
     fn begin_function(&mut self, func: &mut Function);
 
     /// Emits what runs once per call, after the locals are initialised and before
-    /// the body: a hook for counting calls (tier-up), and later for fuel and epoch
-    /// checks. Must leave `b` in a block that falls through to the body.
+    /// the body: the fuel and epoch checks and the count of calls (tier-up).
+    /// Must leave `b` in a block that falls through to the body.
     fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
+
+    /// Emits what runs before the function returns (its one `return`, at the
+    /// end of the body): writing the fuel count back.
+    fn function_exit(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
+
+    /// Emits what runs before reachable operator `op` is translated (fuel
+    /// accounting).
+    fn before_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator<'_>);
+
+    /// Emits what runs after operator `op`, when the code after it is reachable
+    /// (reloading the fuel count after a call).
+    fn after_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator<'_>);
+
+    /// Emits what an OSR entry's entry block runs once it has loaded the locals
+    /// and before it jumps to its loop: loading the state the function keeps in
+    /// variables (the fuel count) that the code leaving for it wrote back.
+    fn enter_at_loop(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value);
 
     /// Emits what runs at the top of every iteration of a loop, in the loop's header
     /// block before its body (every `br` to the loop runs it): the same hook as
@@ -202,13 +220,17 @@ pub struct ModuleEnvironment<'a> {
     defined: Option<u32>,
     /// The defined functions called directly so far, each once.
     callees: Vec<u32>,
+    /// Fuel and epoch checks.
+    interrupts: Interrupts<'a>,
 }
 
 impl<'a> ModuleEnvironment<'a> {
     pub fn new(module: &'a ModuleInfo, isa: &'a dyn TargetIsa, options: CompilerOptions) -> Self {
+        let offsets = VMOffsets::new(module);
         ModuleEnvironment {
             module,
-            offsets: VMOffsets::new(module),
+            offsets,
+            interrupts: Interrupts::new(isa, &options, offsets.store_ctx()),
             isa,
             guarded_memories: options.guarded_memories,
             slot_calls: options.slot_calls,
@@ -418,25 +440,44 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
     }
 
     fn function_entry(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.interrupts.function_entry(b, vmctx);
         self.count_then_tier_up(b, vmctx);
     }
 
+    fn function_exit(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.interrupts.before_leaving(b, vmctx);
+    }
+
+    fn before_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator<'_>) {
+        self.interrupts.before_operator(b, vmctx, op);
+    }
+
+    fn after_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator<'_>) {
+        self.interrupts.after_operator(b, vmctx, op);
+    }
+
+    fn enter_at_loop(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value) {
+        self.interrupts.enter_at_loop(b, vmctx);
+    }
+
     fn loop_header(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, header: LoopHeader<'_>) {
+        self.interrupts.loop_header(b, vmctx);
         let Some((index, defined)) = self.counting() else {
             return;
         };
         match header.locals {
             Some(locals) if locals.in_frame() && locals.len() <= tier_up::MAX_OSR_LOCALS => {
                 let ty = self.module.func_type(index);
-                let site = tier_up::OsrSite {
+                let mut site = tier_up::OsrSite {
                     func_index: index,
                     loop_index: header.index,
                     nested: header.nested && header.innermost,
                     locals,
                     signature: tier_up::osr_signature(ty),
                     store_ctx: self.offsets.store_ctx(),
+                    interrupts: &mut self.interrupts,
                 };
-                tier_up::count_then_enter(b, self.isa, vmctx, defined, &site);
+                tier_up::count_then_enter(b, self.isa, vmctx, defined, &mut site);
             }
             _ => self.count_then_tier_up(b, vmctx),
         }

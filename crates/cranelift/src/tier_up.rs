@@ -16,6 +16,7 @@
 //! interpreter loop recursed 12% less deep before the stack limit.)
 
 use crate::func_environ::{call_builtin, readonly, trusted};
+use crate::interrupt::Interrupts;
 use crate::translate::Locals;
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, Block, InstBuilder, Signature, Value, condcodes::IntCC, types,
@@ -73,7 +74,7 @@ pub fn count_down(
 }
 
 /// A loop the fast code may leave for an OSR entry.
-pub struct OsrSite<'a> {
+pub struct OsrSite<'a, 'i> {
     pub func_index: u32,
     pub loop_index: u32,
     /// Whether the loop is an innermost loop inside another (see
@@ -85,6 +86,9 @@ pub struct OsrSite<'a> {
     pub signature: Signature,
     /// Where the VMContext holds its store context pointer.
     pub store_ctx: u32,
+    /// The function's fuel and epoch checks: the fuel count is written back
+    /// before the OSR entry takes over.
+    pub interrupts: &'a mut Interrupts<'i>,
 }
 
 /// Counts one iteration of the loop at `site`; when the budget is used up, asks
@@ -97,7 +101,7 @@ pub fn count_then_enter(
     isa: &dyn TargetIsa,
     vmctx: Value,
     defined: u32,
-    site: &OsrSite<'_>,
+    site: &mut OsrSite<'_, '_>,
 ) {
     let floor = if site.nested { -NESTED_OSR_LAG } else { 0 };
     let (used_up, go_on) = count_down(b, vmctx, defined, floor);
@@ -112,6 +116,7 @@ pub fn count_then_enter(
     b.switch_to_block(enter);
     let buffer = osr_locals(b, vmctx, site.store_ctx);
     site.locals.copy_to(b, buffer);
+    site.interrupts.before_leaving(b, vmctx);
     let sig = b.import_signature(site.signature.clone());
     b.ins().return_call_indirect(sig, code, &[vmctx, vmctx]);
     b.switch_to_block(go_on);

@@ -63,6 +63,12 @@ macro_rules! for_each_builtin {
             MemoryInit = memory_init(I32, I32, I64, I32, I32) -> I32;
             /// `(data segment) -> 1`.
             DataDrop = data_drop(I32) -> I32;
+            /// `() -> 1, 0 or 2`, called by generated code (with its own VMContext)
+            /// when the engine's epoch reached the store's deadline: runs the store's
+            /// deadline behaviour, which either sets a later deadline (1), asks for
+            /// an `Interrupt` trap (0), or failed with an error recorded as a host
+            /// failure (2, a `HostError` trap).
+            NewEpoch = new_epoch() -> I32;
         }
     };
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! VMContext (per instance, 16-byte aligned)
 //!   magic                u32 (+4 padding)
-//!   store_ctx            *mut VMStoreContext      per-store state (stack limit, …)
+//!   store_ctx            *mut VMStoreContext      per-store state (stack limit, fuel, epoch deadline, …)
 //!   builtins             *const VMBuiltins        libcall addresses
 //!   instance             *mut Instance            the runtime's owner of this VMContext
 //!   func_slots           *const [VMFuncSlot]      the module's dispatch slots (one per defined function)
@@ -40,6 +40,11 @@ pub mod store_ctx {
     /// The store's growth limiter, a two-word `Option<NonNull<dyn …>>` that only the
     /// runtime reads.
     pub const LIMITER: u32 = PTR;
+    /// Fuel used so far, as a signed 64-bit count that starts at minus the fuel
+    /// the store was given (`Config::consume_fuel`): generated code adds each
+    /// block's cost to it and stops with `OutOfFuel` once it is no longer
+    /// negative.
+    pub const FUEL_CONSUMED: u32 = 3 * PTR;
     /// Where fast-tier code leaving for an OSR entry puts its locals, 16 bytes
     /// each (`OSR_LOCAL_SIZE`), and where the OSR entry takes them from at once.
     pub const OSR_LOCALS: u32 = 4 * PTR;
@@ -48,8 +53,14 @@ pub mod store_ctx {
     /// How many locals `OSR_LOCALS` holds: functions with more are not entered
     /// from their loops.
     pub const OSR_MAX_LOCALS: u32 = 256;
-    /// Size of the structure.
-    pub const SIZE: u32 = OSR_LOCALS + OSR_MAX_LOCALS * OSR_LOCAL_SIZE;
+    /// The epoch at which Wasm of the store stops to run the store's deadline
+    /// behaviour (`Config::epoch_interruption`), unsigned 64-bit.
+    pub const EPOCH_DEADLINE: u32 = OSR_LOCALS + OSR_MAX_LOCALS * OSR_LOCAL_SIZE;
+    /// The address of the engine's epoch counter, an unsigned 64-bit atomic that
+    /// any thread may increment.
+    pub const EPOCH_COUNTER: u32 = EPOCH_DEADLINE + PTR;
+    /// Size of the structure (a multiple of `OSR_LOCALS`' 16-byte alignment).
+    pub const SIZE: u32 = EPOCH_COUNTER + PTR;
 }
 
 /// Offsets inside `VMHostContext`, the callee "vmctx" of a host function.

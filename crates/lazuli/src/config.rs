@@ -130,6 +130,8 @@ pub struct Config {
     pub(crate) cache: CacheConfig,
     /// The progress callback and the profiler (`profiling.rs`).
     pub(crate) hooks: crate::profiling::Hooks,
+    pub(crate) consume_fuel: bool,
+    pub(crate) epoch_interruption: bool,
 }
 
 impl Default for Config {
@@ -149,6 +151,8 @@ impl Default for Config {
             target: None,
             cache: CacheConfig::disabled(),
             hooks: Default::default(),
+            consume_fuel: false,
+            epoch_interruption: false,
         }
     }
 }
@@ -269,6 +273,28 @@ impl Config {
     /// less than that left fails with the same trap without running Wasm.
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Whether Wasm consumes fuel (default: no): each store then has an amount
+    /// ([`crate::Store::set_fuel`], none at first), every operator uses some,
+    /// and Wasm that has used it all traps with [`crate::Trap::OutOfFuel`].
+    /// Deterministic: the same calls use the same fuel at every tier. The code
+    /// counts as it runs (measured in BENCHMARKS.md, "Interruption").
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Whether Wasm checks the engine's epoch ([`crate::Engine::increment_epoch`])
+    /// against its store's deadline ([`crate::Store::set_epoch_deadline`]) at
+    /// every function entry and loop header (default: no), to stop it from
+    /// another thread, e.g. a timer's. Reaching the deadline traps with
+    /// [`crate::Trap::Interrupt`] or runs the store's
+    /// [`crate::Store::epoch_deadline_callback`]. Cheaper than fuel, and not
+    /// deterministic.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.epoch_interruption = enable;
         self
     }
 

@@ -11,6 +11,7 @@ use lazuli_environ::{CompiledFunction, ModuleInfo, SignatureId, SignatureRegistr
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
 use lazuli_runtime::{MemoryPool, MemoryStyle};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Compiles and runs modules; cheap to clone, shared by all its modules and stores.
@@ -35,6 +36,9 @@ pub(crate) struct EngineInner {
     /// The code cache, if `Config::cache` has one, with the key parts of the
     /// first tier and of the optimiser.
     cache: Option<(CodeCache, cache::Tier, Option<cache::Tier>)>,
+    /// The epoch, which generated code compares with its store's deadline
+    /// (`Config::epoch_interruption`); every store points at it.
+    epoch: AtomicU64,
 }
 
 impl Drop for EngineInner {
@@ -105,6 +109,8 @@ impl Engine {
             slot_calls: lazy || tiers_up,
             tier_up_counters: tiers_up,
             locals_in_frame: first_tier == Tier::Fast,
+            consume_fuel: config.consume_fuel,
+            epoch_interruption: config.epoch_interruption,
         };
         let compiler = Compiler::new(isa(config, first_tier)?, options);
         let optimizer = tiers_up
@@ -134,8 +140,27 @@ impl Engine {
                 trampolines: Mutex::new(HashMap::new()),
                 trampoline_code: CodeMemory::new(),
                 memory_pool: memory_pool(config),
+                epoch: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Moves the epoch on by one: Wasm running in stores whose deadline this
+    /// reaches stops at its next function entry or loop header (with
+    /// [`Config::epoch_interruption`]). Callable from any thread, e.g. a timer
+    /// thread; one atomic addition.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The epoch now.
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    /// The epoch counter, which stores' contexts point to.
+    pub(crate) fn epoch_counter(&self) -> &AtomicU64 {
+        &self.inner.epoch
     }
 
     pub(crate) fn config(&self) -> &Config {

@@ -37,6 +37,7 @@ mod externals;
 mod func;
 mod instance;
 mod instance_pre;
+mod interrupt;
 mod limits;
 mod linker;
 mod module;
@@ -62,6 +63,7 @@ pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
 pub use instance::{Export, Instance};
 pub use instance_pre::InstancePre;
+pub use interrupt::UpdateDeadline;
 pub use limits::{
     DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
     StoreLimits, StoreLimitsBuilder,

@@ -364,6 +364,7 @@ impl<T> StoreInner<T> {
 pub(crate) struct EntryLimiter {
     store: *mut (),
     ask: unsafe fn(*mut (), Ask<'_>) -> Result<bool, LimiterError>,
+    epoch_deadline_reached: unsafe fn(*mut ()) -> lazuli_runtime::EpochOutcome,
 }
 
 impl EntryLimiter {
@@ -371,6 +372,7 @@ impl EntryLimiter {
         EntryLimiter {
             store: store.cast(),
             ask: ask_entered::<T>,
+            epoch_deadline_reached: crate::interrupt::epoch_deadline_reached::<T>,
         }
     }
 
@@ -406,6 +408,11 @@ impl GrowthLimiter for EntryLimiter {
 
     fn table_grow_failed(&mut self, why: &TableError) -> Result<(), LimiterError> {
         self.ask(Ask::TableGrowFailed(why)).map(drop)
+    }
+
+    fn epoch_deadline_reached(&mut self) -> lazuli_runtime::EpochOutcome {
+        // SAFETY: as in `ask`.
+        unsafe { (self.epoch_deadline_reached)(self.store) }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::instance::InstanceData;
 use lazuli_runtime::{LinearMemory, VMMemoryDefinition, VMStoreContext};
 use std::any::Any;
 use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An index into one store's tables of objects.
@@ -125,14 +126,18 @@ impl StoreOpaque {
 }
 
 // SAFETY: everything a store's raw pointers point to (VMContexts, memories, tables,
-// funcrefs, host-function states) is owned by the store itself and moves with it;
-// host callbacks are `Send + Sync`. A store is used by one thread at a time.
+// funcrefs, host-function states) is owned by the store itself and moves with it,
+// but for the engine's epoch counter, which the store's engine keeps alive and
+// which is atomic; host callbacks are `Send + Sync`. A store is used by one thread
+// at a time.
 unsafe impl Send for StoreOpaque {}
 
 pub(crate) struct StoreInner<T> {
     pub(crate) opaque: StoreOpaque,
     pub(crate) data: T,
     pub(crate) limits: crate::limits::Limits<T>,
+    /// What reaching the epoch deadline does: trap when `None`.
+    pub(crate) epoch_callback: Option<crate::interrupt::EpochCallback<T>>,
 }
 
 /// A collection of instances and host objects, with host data `T`.
@@ -144,12 +149,14 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
+        let mut vm = Box::<VMStoreContext>::default();
+        vm.epoch_counter = Some(NonNull::from(engine.epoch_counter()));
         Store {
             inner: Box::new(StoreInner {
                 opaque: StoreOpaque {
                     id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                     engine: engine.clone(),
-                    vm: OwnedPtr::new(Box::default()),
+                    vm: OwnedPtr::new(vm),
                     funcs: Vec::new(),
                     instances: Vec::new(),
                     globals: Vec::new(),
@@ -161,6 +168,7 @@ impl<T> Store<T> {
                 },
                 data,
                 limits: crate::limits::Limits::new(),
+                epoch_callback: None,
             }),
         }
     }

@@ -104,6 +104,7 @@ fn host_compiler() -> Compiler {
         slot_calls: true,
         tier_up_counters: true,
         locals_in_frame: true,
+        ..CompilerOptions::default()
     };
     Compiler::new(host_isa(Tier::Fast, true).unwrap(), options)
 }

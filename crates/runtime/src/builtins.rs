@@ -6,7 +6,7 @@ use crate::instance::Instance;
 use crate::memory::{LinearMemory, MemoryError, range};
 use crate::table::{Table, TableError};
 use crate::traphandlers::{HostFailure, record_host_failure};
-use crate::vmcontext::{GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
+use crate::vmcontext::{EpochOutcome, GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
 use lazuli_environ::{Builtin, BuiltinType, GROW_LIMITER_FAILED};
 
 /// Addresses of the builtins, indexed by `Builtin as usize`.
@@ -60,7 +60,7 @@ macro_rules! builtin_fn_arities {
     )*};
 }
 
-builtin_fn_arities!((A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E));
+builtin_fn_arities!(()(A)(A, B)(A, B, C)(A, B, C, D)(A, B, C, D, E));
 
 /// Whether the builtin function `_f` has the signature `params -> result`.
 const fn has_signature<F: BuiltinFn>(_f: &F, params: &[BuiltinType], result: BuiltinType) -> bool {
@@ -173,6 +173,22 @@ unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) 
 unsafe fn store_limiter<'a>(instance: &Instance) -> Option<&'a mut dyn GrowthLimiter> {
     // SAFETY: per the contract.
     unsafe { VMStoreContext::limiter(instance.store_context()).map(|mut l| l.as_mut()) }
+}
+
+/// The engine's epoch reached the deadline of the store running `vmctx`'s code:
+/// 1 to go on (the store moved its deadline on), 0 for an `Interrupt` trap, 2
+/// for a `HostError` trap (the deadline callback's error is recorded).
+unsafe extern "C" fn new_epoch(vmctx: *mut VMContext) -> u32 {
+    // SAFETY: called by generated code with its own VMContext.
+    let instance = unsafe { instance(vmctx) };
+    // SAFETY: see `store_limiter`.
+    let outcome = unsafe { store_limiter(instance) }
+        .map_or(EpochOutcome::Interrupt, |l| l.epoch_deadline_reached());
+    match outcome {
+        EpochOutcome::Interrupt => 0,
+        EpochOutcome::Continue => 1,
+        EpochOutcome::Failed => 2,
+    }
 }
 
 /// Compiles function `func_index` of the module of `vmctx` on its first call (the

@@ -30,6 +30,6 @@ pub use traphandlers::{
     HostCall, HostFailure, TrapInfo, capture_backtrace, invoke, record_host_failure,
 };
 pub use vmcontext::{
-    GrowthLimiter, LimiterError, VMContext, VMFuncRef, VMFuncSlot, VMGlobalDefinition,
-    VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
+    EpochOutcome, GrowthLimiter, LimiterError, VMContext, VMFuncRef, VMFuncSlot,
+    VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
 };

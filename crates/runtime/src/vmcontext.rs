@@ -5,7 +5,7 @@ use crate::memory::MemoryError;
 use crate::table::TableError;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// Opaque type of a VMContext pointer; see `VMOffsets` for its layout.
 #[repr(C)]
@@ -25,10 +25,21 @@ pub struct VMStoreContext {
     /// entry's exclusive borrow of the store, restored when the entry returns;
     /// `None` while no Wasm of this store runs.
     pub limiter: Option<NonNull<dyn GrowthLimiter>>,
+    /// Fuel used so far, counted up from minus the fuel the store has
+    /// (`store_ctx::FUEL_CONSUMED`); generated code that consumes fuel keeps
+    /// it in a register between calls and writes it back before each call
+    /// and return.
+    pub fuel_consumed: i64,
     /// Written and read only by generated code: the locals fast-tier code hands
     /// to an OSR entry, which loads them before it does anything else (so a
     /// nested activation of the same store cannot overwrite them first).
     osr_locals: OsrLocals,
+    /// The engine epoch at which Wasm of this store runs the store's deadline
+    /// behaviour (`store_ctx::EPOCH_DEADLINE`).
+    pub epoch_deadline: u64,
+    /// The engine's epoch counter, set when the store is made; generated code
+    /// that checks epochs reads it with plain loads.
+    pub epoch_counter: Option<NonNull<AtomicU64>>,
 }
 
 /// `store_ctx::OSR_MAX_LOCALS` slots of `store_ctx::OSR_LOCAL_SIZE` bytes.
@@ -43,6 +54,9 @@ impl Default for OsrLocals {
 
 /// Decides whether a memory or table may grow (sizes in bytes for memories and in
 /// elements for tables), and hears of growths that failed for another reason.
+/// Also the store's answer when the engine's epoch reaches the store's
+/// deadline ([`GrowthLimiter::epoch_deadline_reached`]): both are store
+/// callbacks that builtins reach through the entry into Wasm that is running.
 /// `Err` fails the growth with an error of the limiter's own, which the limiter
 /// keeps for its embedder: the growth's caller fails, and Wasm traps.
 pub trait GrowthLimiter {
@@ -62,6 +76,24 @@ pub trait GrowthLimiter {
     fn memory_grow_failed(&mut self, why: &MemoryError) -> Result<(), LimiterError>;
     /// A table growth failed for `why`, a reason other than the limiter's refusal.
     fn table_grow_failed(&mut self, why: &TableError) -> Result<(), LimiterError>;
+    /// Runs the store's deadline behaviour; on [`EpochOutcome::Continue`] the
+    /// store has set a deadline after the current epoch. Limiters that only
+    /// judge growth (the store's own) keep the default, `Interrupt`: only the
+    /// limiter an entry into Wasm publishes reaches the store's behaviour.
+    fn epoch_deadline_reached(&mut self) -> EpochOutcome {
+        EpochOutcome::Interrupt
+    }
+}
+
+/// What Wasm does after its store's epoch deadline was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochOutcome {
+    /// Go on: the deadline was moved on.
+    Continue,
+    /// Trap with `Interrupt`.
+    Interrupt,
+    /// The deadline callback failed; its error was recorded as a host failure.
+    Failed,
 }
 
 /// A [`GrowthLimiter`] failed a growth with an error that it keeps.
@@ -225,6 +257,18 @@ mod tests {
         assert_eq!(
             size_of::<OsrLocals>(),
             at(store_ctx::OSR_MAX_LOCALS * store_ctx::OSR_LOCAL_SIZE)
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, fuel_consumed),
+            at(store_ctx::FUEL_CONSUMED)
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, epoch_deadline),
+            at(store_ctx::EPOCH_DEADLINE)
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, epoch_counter),
+            at(store_ctx::EPOCH_COUNTER)
         );
         assert_eq!(size_of::<VMStoreContext>(), at(store_ctx::SIZE));
     }

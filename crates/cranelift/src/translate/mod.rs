@@ -146,7 +146,10 @@ fn translate_body<E: FuncEnvironment>(
     let osr = match start.osr_loop {
         Some(loop_index) => {
             let buffer = env.osr_locals(b, params[0]);
-            Some((loop_index, enter_at_loop(b, &locals, buffer)))
+            Some((
+                loop_index,
+                enter_at_loop(b, env, params[0], &locals, buffer),
+            ))
         }
         None => None,
     };
@@ -194,8 +197,14 @@ fn translate_body<E: FuncEnvironment>(
             v.op(offset, &op)?;
         }
         b.set_srcloc(SourceLoc::new(offset as u32));
+        if state.reachable {
+            cx.env.before_operator(b, cx.vmctx, &op);
+        }
         translate_operator(&op, b, state, &mut cx)
             .map_err(|message| WasmError::new(message, offset))?;
+        if state.reachable {
+            cx.env.after_operator(b, cx.vmctx, &op);
+        }
     }
     ops.finish()?;
     if let Some((loop_index, _)) = cx.osr.filter(|&(index, _)| index >= cx.loops) {
@@ -207,6 +216,7 @@ fn translate_body<E: FuncEnvironment>(
     // The final `end` closed the function frame and switched to `exit`.
     if state.reachable {
         let results = state.peekn(ty.results.len()).to_vec();
+        cx.env.function_exit(b, cx.vmctx);
         b.ins().return_(&results);
     }
     Ok(())
@@ -238,14 +248,22 @@ fn loops_with_inner_loops(body: &FunctionBody<'_>) -> Result<Vec<bool>, WasmErro
 }
 
 /// The entry block of an OSR entry: defines every local (with its type) from the
-/// OSR buffer at `buffer` and jumps to the header of the loop it starts at, which
-/// it creates and returns. Leaves the builder in a new block without
-/// predecessors, where the function's own start is translated (and later removed).
-fn enter_at_loop(b: &mut FunctionBuilder<'_>, locals: &Locals, buffer: Value) -> Block {
+/// OSR buffer at `buffer`, lets `env` load what it keeps in variables, and jumps
+/// to the header of the loop it starts at, which it creates and returns. Leaves
+/// the builder in a new block without predecessors, where the function's own
+/// start is translated (and later removed).
+fn enter_at_loop<E: FuncEnvironment>(
+    b: &mut FunctionBuilder<'_>,
+    env: &mut E,
+    vmctx: Value,
+    locals: &Locals,
+    buffer: Value,
+) -> Block {
     for (i, ty) in locals.types().iter().enumerate() {
         let value = load_osr_local(b, buffer, i as u32, *ty);
         locals.set(b, i, value);
     }
+    env.enter_at_loop(b, vmctx);
     let header = b.create_block();
     b.ins().jump(header, &[]);
     let unreachable_start = b.create_block();
