@@ -57,6 +57,8 @@ Usage:
       -W KEY=VALUE[,KEY=VALUE...], --wasm KEY=VALUE
                            Wasm settings, named as by Wasmtime:
                            max-memory-size=BYTES (no memory may grow past it),
+                           fuel=N (trap once N units of fuel are used),
+                           timeout=DURATION (trap after it: 10s, 500ms, ...),
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value (on by
                            default); relaxed-simd, tail-call, function-references,
@@ -515,6 +517,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     };
     let mut store = Store::new(&engine, host);
     store.limiter(|host| &mut host.limits);
+    interrupt(&args.wasm, &mut store)?;
     // WASI preview 1 and the preloaded modules are the only imports: any other is
     // reported as unknown, naming the first one.
     let mut linker = Linker::<Host>::new(&engine);
@@ -542,6 +545,23 @@ fn run(args: &[String]) -> Result<ExitCode> {
         coredump::write(Path::new(path), &mut store, &crash)?;
     }
     exit_status(err)
+}
+
+/// Gives `store` the fuel of `-W fuel=N`, and for `-W timeout=DURATION` a
+/// deadline of the next epoch, which a timer thread starts when the time is up.
+fn interrupt(options: &WasmOptions, store: &mut Store<Host>) -> Result<()> {
+    if let Some(fuel) = options.fuel {
+        store.set_fuel(fuel)?;
+    }
+    if let Some(timeout) = options.timeout {
+        store.set_epoch_deadline(1);
+        let engine = store.engine().clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            engine.increment_epoch();
+        });
+    }
+    Ok(())
 }
 
 /// Instantiates the module in `file` with `linker` and defines its exports in

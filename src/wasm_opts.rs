@@ -7,6 +7,7 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use lazuli::Config;
+use std::time::Duration;
 
 /// Turns a Wasm proposal on or off in a [`Config`].
 type Switch = for<'a> fn(&'a mut Config, bool) -> &'a mut Config;
@@ -94,10 +95,20 @@ const PROPOSALS: &[Proposal] = &[
 type SetValue = fn(&mut WasmOptions, Option<&str>) -> Result<()>;
 
 /// The `-W` keys that take a value: (key, what the value is, its parser).
-const SETTINGS: &[(&str, &str, SetValue)] = &[("max-memory-size", "BYTES", |options, value| {
-    options.max_memory_size = Some(parse_number(value)?);
-    Ok(())
-})];
+const SETTINGS: &[(&str, &str, SetValue)] = &[
+    ("max-memory-size", "BYTES", |options, value| {
+        options.max_memory_size = Some(parse_number(value)?);
+        Ok(())
+    }),
+    ("fuel", "N", |options, value| {
+        options.fuel = Some(parse_number(value)?);
+        Ok(())
+    }),
+    ("timeout", "DURATION", |options, value| {
+        options.timeout = Some(parse_duration(value)?);
+        Ok(())
+    }),
+];
 
 /// What the `-W` options of one `lazuli run` asked for.
 #[derive(Debug, Default)]
@@ -105,6 +116,12 @@ pub struct WasmOptions {
     /// `max-memory-size=BYTES`: the most bytes any one linear memory may have
     /// (growing past it fails, as past a declared maximum).
     pub max_memory_size: Option<usize>,
+    /// `fuel=N`: the fuel the store starts with (`Config::consume_fuel`); running
+    /// out traps.
+    pub fuel: Option<u64>,
+    /// `timeout=DURATION`: the run is interrupted (a trap) after this long, by
+    /// epoch interruption and a timer thread.
+    pub timeout: Option<Duration>,
     /// `NAME=y|n` of each implemented proposal, in the order given.
     proposals: Vec<(Switch, bool)>,
 }
@@ -148,6 +165,12 @@ impl WasmOptions {
         for (switch, enable) in &self.proposals {
             switch(config, *enable);
         }
+        if self.fuel.is_some() {
+            config.consume_fuel(true);
+        }
+        if self.timeout.is_some() {
+            config.epoch_interruption(true);
+        }
     }
 }
 
@@ -170,6 +193,26 @@ fn parse_bool(value: Option<&str>) -> Result<bool> {
 }
 
 /// A whole number: decimal, or hexadecimal after `0x`; `_` may separate digits.
+/// A duration as Wasmtime's `-W timeout` takes it: a whole number of seconds,
+/// or one followed by `s`, `ms`, `us` or `ns`.
+fn parse_duration(value: Option<&str>) -> Result<Duration> {
+    let text = value.ok_or_else(|| anyhow!("a duration must be given as KEY=DURATION"))?;
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| anyhow!("`{text}` is not a duration (e.g. 10s, 500ms)"))?;
+    Ok(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "us" => Duration::from_micros(n),
+        "ns" => Duration::from_nanos(n),
+        _ => bail!("`{text}`: the unit must be s, ms, us or ns"),
+    })
+}
+
 pub fn parse_number<T: TryFrom<u64>>(value: Option<&str>) -> Result<T> {
     let text = value
         .ok_or_else(|| anyhow!("a number must be given as KEY=N"))?
@@ -196,6 +239,19 @@ mod tests {
             options.proposals.iter().map(|p| p.1).collect::<Vec<_>>(),
             [false, true]
         );
+    }
+
+    #[test]
+    fn timeouts_are_seconds_or_have_a_unit() {
+        let parse = |text| parse_duration(Some(text));
+        assert_eq!(parse("3").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse("7us").unwrap(), Duration::from_micros(7));
+        assert_eq!(parse("9ns").unwrap(), Duration::from_nanos(9));
+        assert!(parse("1h").is_err());
+        assert!(parse("ms").is_err());
+        assert!(parse_duration(None).is_err());
     }
 
     #[test]

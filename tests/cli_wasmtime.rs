@@ -368,3 +368,38 @@ fn profile_perfmap_names_every_compiled_function() {
     let err = assert_error(&lazuli(&["run", "--profile=jitdump", FIB]));
     assert!(err.contains("perfmap"), "{err}");
 }
+
+const SPIN: &str = r#"(module
+  (func (export "spin") (loop (br 0)))
+  (func (export "count") (param i32) (result i32)
+    (loop
+      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+      (br_if 0 (local.get 0)))
+    (local.get 0)))"#;
+
+#[test]
+fn w_fuel_stops_an_infinite_loop_and_lets_a_short_run_finish() {
+    let file = temp_file("spin.wat", SPIN);
+    let file = path_str(&file);
+    let out = lazuli(&["run", "-W", "fuel=100000", "--invoke", "spin", file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: wasm trap: all fuel consumed"),
+        "{err}"
+    );
+    let out = lazuli(&["run", "-W", "fuel=100000", "--invoke", "count", file, "10"]);
+    assert_prints(&out, "0\n");
+}
+
+#[test]
+fn w_timeout_interrupts_an_infinite_loop() {
+    let file = temp_file("spin.wat", SPIN);
+    let file = path_str(&file);
+    let out = lazuli(&["run", "-W", "timeout=200ms", "--invoke", "spin", file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: wasm trap: interrupt"), "{err}");
+    let out = lazuli(&["run", "-W", "timeout=60s", "--invoke", "count", file, "10"]);
+    assert_prints(&out, "0\n");
+}
