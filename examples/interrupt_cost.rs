@@ -14,7 +14,8 @@
 
 use anyhow::{Context, Result, bail};
 use lazuli::{Config, Engine, Linker, Module, Store, Tiering};
-use lazuli_wasi::{WasiCtx, WasiCtxBuilder};
+use lazuli_wasi::WasiCtxBuilder;
+use lazuli_wasi::p1::{self, WasiP1Ctx};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,13 +44,13 @@ fn main() -> Result<()> {
     let module = Module::from_file(&engine, file)?;
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio().args(rest);
-    let mut store = Store::<WasiCtx>::new(&engine, wasi.build());
+    let mut store = Store::<WasiP1Ctx>::new(&engine, wasi.build_p1());
     if fuel {
         store.set_fuel(u64::MAX)?;
     }
     store.set_epoch_deadline(u64::MAX);
-    let mut linker = Linker::<WasiCtx>::new(&engine);
-    lazuli_wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+    let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+    p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
     let instance = linker.instantiate(&mut store, &module)?;
     let run = instance
         .get_func(&mut store, "_start")
