@@ -712,10 +712,9 @@ fn exit_status(err: anyhow::Error) -> Result<ExitCode> {
 fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
     let failed = || format!("failed to compile `{}`", path.display());
     if starts_precompiled(path)? {
-        // SAFETY: the user names the file to run; a precompiled module is trusted
-        // like the native program it is (the usage says so), its header is
-        // checked against this engine before anything in it is used, and the
-        // file is mapped, not read, so it must not change while it runs.
+        // The file is mapped, not read: it must not change while it runs.
+        // SAFETY: the user names the file to run, trusted like a native program
+        // (the usage says so); its header is checked against this engine first.
         return unsafe { Module::deserialize_file(engine, path) }.with_context(failed);
     }
     let binary = read_module_bytes(path)?;

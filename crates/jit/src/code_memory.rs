@@ -176,13 +176,14 @@ impl CodeMemory {
         functions: &[&CompiledFunction],
         resolve: impl Fn(usize, u32) -> Option<RelocTarget>,
     ) -> Result<Batch, JitError> {
-        let size = lay_out(functions).1.max(1);
+        let (offsets, size) = lay_out(functions);
         // Every batch takes room, so that no two batches start at the same address.
+        let size = size.max(1);
         let mut chunks = self.chunks.lock().unwrap_or_else(PoisonError::into_inner);
         let chunk = place(&mut chunks, size)?;
         let offset = chunk.used;
         let start = chunk.base() + offset;
-        let (mut bytes, offsets) = relocate(functions, start, resolve)?;
+        let mut bytes = relocate(functions, &offsets, start, resolve)?;
         bytes.resize(size, 0);
         chunk.write(offset, &bytes)?;
         chunk.used = (offset + size).next_multiple_of(FUNCTION_ALIGN);
@@ -221,9 +222,11 @@ pub fn relocatable_image(
         )));
     }
     // Relative relocations come out the same whatever the base: lay out at 0.
-    relocate(functions, 0, |_, func| {
+    let (offsets, _) = lay_out(functions);
+    let bytes = relocate(functions, &offsets, 0, |_, func| {
         resolve(func).map(RelocTarget::Batch)
-    })
+    })?;
+    Ok((bytes, offsets))
 }
 
 /// Each of `functions`' range in their layout (16-byte aligned, in order), and
@@ -239,17 +242,17 @@ fn lay_out(functions: &[&CompiledFunction]) -> (Vec<Range<usize>>, usize) {
     (offsets, size)
 }
 
-/// The bytes of `functions` laid out to start at address `start`, with their
-/// relocations applied (targets from `resolve(i, callee)` for the `i`th
-/// function), and each function's range in them.
+/// The bytes of `functions`, laid out at `offsets` (from [`lay_out`]) to start
+/// at address `start`, with their relocations applied (targets from
+/// `resolve(i, callee)` for the `i`th function).
 fn relocate(
     functions: &[&CompiledFunction],
+    offsets: &[Range<usize>],
     start: usize,
     resolve: impl Fn(usize, u32) -> Option<RelocTarget>,
-) -> Result<(Vec<u8>, Vec<Range<usize>>), JitError> {
-    let (offsets, size) = lay_out(functions);
-    let mut bytes = vec![0u8; size];
-    for (i, (f, range)) in functions.iter().zip(&offsets).enumerate() {
+) -> Result<Vec<u8>, JitError> {
+    let mut bytes = vec![0u8; offsets.last().map_or(0, |r| r.end)];
+    for (i, (f, range)) in functions.iter().zip(offsets).enumerate() {
         bytes[range.clone()].copy_from_slice(&f.code);
         for reloc in &f.relocs {
             let target = match resolve(i, reloc.func) {
@@ -265,7 +268,7 @@ fn relocate(
             apply(&mut bytes, range.start, reloc, start, target)?;
         }
     }
-    Ok((bytes, offsets))
+    Ok(bytes)
 }
 
 /// The chunk `size` bytes go into: the last one if they fit after its code, else a

@@ -121,17 +121,22 @@ fn read(r: &mut Reader<'_>) -> Option<CompiledFunction> {
     })
 }
 
+/// The tables [`encode_tables`] wrote, decoded from their records.
 fn read_tables(r: &mut Reader<'_>) -> Option<SideTables> {
-    let traps = r.list(|r| {
+    let (traps, offsets) = table_records(r)?;
+    let u32_at = |record: &[u8], at: usize| {
+        u32::from_le_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]])
+    };
+    let traps = traps.chunks_exact(TRAP_RECORD).map(|t| {
         Some(TrapSite {
-            offset: r.u32()?,
-            kind: TrapKind::from_code(r.take(1)?[0])?,
+            offset: u32_at(t, 0),
+            kind: TrapKind::from_code(t[4])?,
         })
-    })?;
-    let wasm_offsets = r.list(|r| Some((r.u32()?, r.u32()?)))?;
+    });
+    let offsets = offsets.chunks_exact(OFFSET_RECORD);
     Some(SideTables {
-        traps,
-        wasm_offsets,
+        traps: traps.collect::<Option<_>>()?,
+        wasm_offsets: offsets.map(|o| (u32_at(o, 0), u32_at(o, 4))).collect(),
     })
 }
 

@@ -267,10 +267,14 @@ fn read(engine: &Engine, bytes: &[u8]) -> Result<Artifact> {
     // Its bodies were validated when it was compiled.
     info.func_validators.clear();
     let entries = read_entries(&mut r, &info).ok_or_else(corrupt)?;
-    let mut field = || r.u64().and_then(|v| usize::try_from(v).ok());
-    let fields: Option<[usize; 5]> =
-        (|| Some([field()?, field()?, field()?, field()?, field()?]))();
-    let [image_at, image_len, memory_at, memory_offset, memory_len] = fields.ok_or_else(corrupt)?;
+    let mut fields = [0usize; 5];
+    for field in &mut fields {
+        *field = r
+            .u64()
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(corrupt)?;
+    }
+    let [image_at, image_len, memory_at, memory_offset, memory_len] = fields;
     let after_fields = bytes.len() - r.0.len();
     let image = span(image_at, image_len, after_fields, bytes.len()).ok_or_else(corrupt)?;
     if entries.iter().any(|e| e.range.end > image.len()) {
