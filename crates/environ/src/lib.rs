@@ -26,7 +26,7 @@ pub use module::{
     MemoryPlan, ModuleInfo, SegmentMode, TablePlan,
 };
 pub use signatures::{SignatureId, SignatureRegistry};
-pub use translate::translate_module;
+pub use translate::{translate_module, translate_trusted_module};
 pub use trap::TrapKind;
 pub use types::{WasmFuncType, WasmValType, wasm_val_type};
 pub use vmoffsets::{VMCONTEXT_MAGIC, VMOffsets, host_ctx, store_ctx};

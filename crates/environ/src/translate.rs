@@ -2,8 +2,9 @@
 
 use crate::module::*;
 use crate::{ConstExpr, WasmError, WasmFuncType, wasm_val_type};
+use std::ops::Range;
 use wasmparser::{
-    DataKind, ElementKind, ExternalKind, Name, NameSectionReader, Parser, Payload, TypeRef,
+    Chunk, DataKind, ElementKind, ExternalKind, Name, NameSectionReader, Parser, Payload, TypeRef,
     ValidPayload, Validator, WasmFeatures,
 };
 
@@ -22,6 +23,45 @@ pub fn translate_module(bytes: &[u8], features: WasmFeatures) -> Result<ModuleIn
         }
         record(&mut info, bytes, payload)?;
     }
+    finish(info)
+}
+
+/// Records what the already validated module `bytes` declares without validating
+/// it again or reading its code section: its function bodies are `bodies`, which
+/// the caller kept from an earlier [`translate_module`] of the same bytes (a
+/// precompiled artifact does). Malformed bytes are still an error, never a panic.
+pub fn translate_trusted_module(
+    bytes: &[u8],
+    bodies: Vec<Range<usize>>,
+) -> Result<ModuleInfo, WasmError> {
+    let mut info = ModuleInfo::default();
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => return Err(WasmError::new("unexpected end", 0)),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                rest = rest
+                    .get(size as usize..)
+                    .ok_or_else(|| WasmError::new("unexpected end", parser_offset(bytes, rest)))?;
+            }
+            Payload::End(_) => break,
+            payload => record(&mut info, bytes, payload)?,
+        }
+    }
+    info.bodies = bodies
+        .into_iter()
+        .map(|range| FunctionBody { range })
+        .collect();
+    finish(info)
+}
+
+fn finish(mut info: ModuleInfo) -> Result<ModuleInfo, WasmError> {
     info.export_map = info
         .exports
         .iter()
@@ -284,4 +324,66 @@ fn read_leb(
         }
     }
     Err(WasmError::new("integer representation too long", offset))
+}
+
+/// The offset in `bytes` at which its tail `rest` starts.
+fn parser_offset(bytes: &[u8], rest: &[u8]) -> u64 {
+    (bytes.len() - rest.len()) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAT: &str = r#"(module
+      (type (func (param i32) (result i32)))
+      (import "m" "f" (func (type 0)))
+      (memory 1)
+      (global i32 (i32.const 7))
+      (func (export "a") (type 0) (local.get 0))
+      (func (export "b") (type 0) (call 0 (local.get 0)))
+      (data (i32.const 8) "x"))"#;
+
+    #[test]
+    fn a_trusted_parse_records_what_a_validating_one_does() {
+        let bytes = wat::parse_str(WAT).unwrap();
+        let full = translate_module(&bytes, WasmFeatures::default()).unwrap();
+        let bodies = full.bodies.iter().map(|b| b.range.clone()).collect();
+        let trusted = translate_trusted_module(&bytes, bodies).unwrap();
+        assert_eq!(format!("{:?}", trusted.types), format!("{:?}", full.types));
+        assert_eq!(trusted.functions, full.functions);
+        assert_eq!(trusted.num_imported_funcs, full.num_imported_funcs);
+        assert_eq!(trusted.export_map, full.export_map);
+        assert_eq!(trusted.globals.len(), full.globals.len());
+        assert_eq!(trusted.data.len(), full.data.len());
+        let ranges = |i: &ModuleInfo| i.bodies.iter().map(|b| b.range.clone()).collect::<Vec<_>>();
+        assert_eq!(ranges(&trusted), ranges(&full));
+        assert!(trusted.func_validators.is_empty());
+    }
+
+    #[test]
+    fn a_trusted_parse_never_reads_the_code_section() {
+        let mut bytes = wat::parse_str(WAT).unwrap();
+        let full = translate_module(&bytes, WasmFeatures::default()).unwrap();
+        let bodies: Vec<_> = full.bodies.iter().map(|b| b.range.clone()).collect();
+        // Garble every body: validating it fails, a trusted parse never looks.
+        for body in &bodies {
+            bytes[body.clone()].fill(0xff);
+        }
+        let garbled = translate_module(&bytes, WasmFeatures::default()).unwrap();
+        assert!(garbled.validate_body(&bytes, 0).is_err());
+        let trusted = translate_trusted_module(&bytes, bodies.clone()).unwrap();
+        assert_eq!(trusted.bodies.len(), bodies.len());
+    }
+
+    #[test]
+    fn a_truncated_module_is_an_error_to_a_trusted_parse_never_a_panic() {
+        let bytes = wat::parse_str(WAT).unwrap();
+        // A cut between sections leaves a shorter module; any other cut is an error.
+        for len in 0..bytes.len() {
+            let _ = translate_trusted_module(&bytes[..len], Vec::new());
+        }
+        let cut = &bytes[..bytes.len() - 1];
+        assert!(translate_trusted_module(cut, Vec::new()).is_err());
+    }
 }

@@ -67,11 +67,22 @@ pub(crate) fn encode(w: &mut Vec<u8>, func: &CompiledFunction, body_start: u32) 
 /// `body_start` to `w`.
 pub(crate) fn encode_tables(w: &mut Vec<u8>, tables: &SideTables, body_start: u32) {
     put_u32(w, tables.traps.len() as u32);
+    put_trap_records(w, tables);
+    put_u32(w, tables.wasm_offsets.len() as u32);
+    put_offset_records(w, tables, body_start);
+}
+
+/// Appends the trap site records of `tables` to `w`, without their count.
+pub(crate) fn put_trap_records(w: &mut Vec<u8>, tables: &SideTables) {
     for t in &tables.traps {
         put_u32(w, t.offset);
         w.push(t.kind.code());
     }
-    put_u32(w, tables.wasm_offsets.len() as u32);
+}
+
+/// Appends the Wasm offset records of `tables` to `w`, without their count, the
+/// offsets made relative to `body_start`.
+pub(crate) fn put_offset_records(w: &mut Vec<u8>, tables: &SideTables, body_start: u32) {
     for (code, wasm) in &tables.wasm_offsets {
         put_u32(w, *code);
         put_u32(w, wasm.saturating_sub(body_start));

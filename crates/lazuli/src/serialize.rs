@@ -6,9 +6,13 @@
 //! magic "LZMODULE" | format u32
 //! version, target, settings: each a u32 length then UTF-8
 //! the Wasm module: u32 length then bytes
-//! the code: u32 count, then for the defined functions in order and two
-//!   trampolines per type (to Wasm, to the host): u32 start in the image,
-//!   u32 length, trap sites and Wasm offsets (`codec::encode_tables`)
+//! the code's index: u32 count of defined functions, u32 count of rows, then a
+//!   row for each defined function in order and two per type (trampolines to
+//!   Wasm, to the host), each six u32: start in the image, length, number of
+//!   trap sites, number of Wasm offsets, the body's start in the Wasm module
+//!   and its length (0 and 0 for a trampoline)
+//! the code's tables: each row's trap sites then Wasm offsets, in row order
+//!   (the records of `codec::put_trap_records` and `put_offset_records`)
 //! u64 where the image starts in the artifact (a multiple of IMAGE_ALIGN),
 //!   u64 its length; the memory image: u64 where it starts in the artifact (a
 //!   multiple of IMAGE_ALIGN; 0 if there is none), u64 where in the memory,
@@ -28,7 +32,10 @@
 //! change code (the optimising compiler's fingerprint, the Wasm features) before
 //! anything else is read, so that one from another version, machine or `Config`
 //! is refused with the reason. Past that, its contents are trusted, as with
-//! Wasmtime's: the caller promises that it came from `serialize`.
+//! Wasmtime's: the caller promises that it came from `serialize`. So loading
+//! neither validates the Wasm module again nor reads its code section (the index
+//! says where the bodies are), and it reads the index but never the tables:
+//! they are registered where they lie, and only a trap or a backtrace reads them.
 
 use crate::codec::{self, Reader};
 use crate::module::{compile_each, compile_guarded, parse};
@@ -36,8 +43,8 @@ use crate::module_bytes::ModuleBytes;
 use crate::segments::image_segments;
 use crate::{Engine, Module};
 use anyhow::{Context, Result, anyhow, bail};
-use lazuli_environ::{CompiledFunction, ModuleInfo, translate_module};
-use lazuli_jit::{InPlaceTables, Mapping, Tables, relocatable_image};
+use lazuli_environ::{CompiledFunction, ModuleInfo, translate_trusted_module};
+use lazuli_jit::{InPlaceTables, Mapping, OFFSET_RECORD, TRAP_RECORD, Tables, relocatable_image};
 use lazuli_runtime::{MemoryImage, image_range};
 use std::fs::File;
 use std::ops::Range;
@@ -45,7 +52,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"LZMODULE";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// What the image's start in an artifact is a multiple of: the largest host page
 /// size of the targets, so that it can be mapped where it lies.
 const IMAGE_ALIGN: usize = 64 * 1024;
@@ -148,12 +155,11 @@ fn write(
         put_bytes(&mut w, field.as_bytes());
     }
     put_bytes(&mut w, wasm);
-    codec::put_u32(&mut w, code.len() as u32);
-    for (i, (func, range)) in code.iter().zip(&ranges).enumerate() {
-        codec::put_u32(&mut w, range.start as u32);
-        codec::put_u32(&mut w, range.len() as u32);
+    write_index(&mut w, info, code, &ranges);
+    for (i, func) in code.iter().enumerate() {
         let body_start = info.bodies.get(i).map_or(0, |b| b.range.start as u32);
-        codec::encode_tables(&mut w, &func.tables, body_start);
+        codec::put_trap_records(&mut w, &func.tables);
+        codec::put_offset_records(&mut w, &func.tables, body_start);
     }
     let memory = image_segments(info, wasm)
         .map(|segments| memory_image_bytes(&segments))
@@ -181,6 +187,31 @@ fn write(
         w.extend_from_slice(&bytes);
     }
     Ok(w)
+}
+
+/// Appends the index of `code`, laid out in the image at `ranges`, to `w`.
+fn write_index(
+    w: &mut Vec<u8>,
+    info: &ModuleInfo,
+    code: &[CompiledFunction],
+    ranges: &[Range<usize>],
+) {
+    codec::put_u32(w, info.num_defined_funcs());
+    codec::put_u32(w, code.len() as u32);
+    for (i, (func, range)) in code.iter().zip(ranges).enumerate() {
+        let body = info.bodies.get(i).map_or(0..0, |b| b.range.clone());
+        let tables = &func.tables;
+        for field in [
+            range.start,
+            range.len(),
+            tables.traps.len(),
+            tables.wasm_offsets.len(),
+            body.start,
+            body.len(),
+        ] {
+            codec::put_u32(w, field as u32);
+        }
+    }
 }
 
 /// The memory range the image of `segments` covers, and its bytes.
@@ -262,11 +293,15 @@ fn read(engine: &Engine, bytes: &[u8]) -> Result<Artifact> {
     let wasm_len = r.u32().ok_or_else(corrupt)? as usize;
     let wasm_at = bytes.len() - r.0.len();
     let wasm = r.take(wasm_len).ok_or_else(corrupt)?;
-    let mut info = translate_module(wasm, engine.config().features)
+    let (defined, rows) = read_index(&mut r, wasm_len).ok_or_else(corrupt)?;
+    let bodies = rows[..defined].iter().map(|row| row.body.clone()).collect();
+    let info = translate_trusted_module(wasm, bodies)
         .map_err(|e| anyhow!("invalid module in the precompiled artifact: {e}"))?;
-    // Its bodies were validated when it was compiled.
-    info.func_validators.clear();
-    let entries = read_entries(&mut r, &info).ok_or_else(corrupt)?;
+    if info.num_defined_funcs() as usize != defined || rows.len() != defined + 2 * info.types.len()
+    {
+        return Err(corrupt());
+    }
+    let entries = read_entries(&mut r, &rows).ok_or_else(corrupt)?;
     let mut fields = [0usize; 5];
     for field in &mut fields {
         *field = r
@@ -304,26 +339,56 @@ fn span(at: usize, len: usize, after: usize, total: usize) -> Option<Range<usize
     (at.is_multiple_of(IMAGE_ALIGN) && at >= after && end <= total).then_some(at..end)
 }
 
-/// The entries of `info`'s code read off `r`: one per defined function, then two
-/// per type. Their tables are left where they lie in `r`'s bytes, which must be
-/// the artifact's mapping, kept by the module until it unregisters its code.
-fn read_entries(r: &mut Reader<'_>, info: &ModuleInfo) -> Option<Vec<ImageEntry>> {
-    let defined = info.num_defined_funcs();
-    let count = u32::try_from(info.types.len()).ok()?.checked_mul(2)? + defined;
-    if r.u32()? != count {
+/// One row of an artifact's index.
+struct Row {
+    /// Where the function's code lies in the image.
+    code: Range<usize>,
+    /// How many trap site and Wasm offset records it has.
+    traps: usize,
+    offsets: usize,
+    /// Where its body lies in the Wasm module (empty for a trampoline).
+    body: Range<usize>,
+}
+
+/// The count of defined functions and the rows of the index read off `r`, each
+/// body within the `wasm_len` bytes of the Wasm module.
+fn read_index(r: &mut Reader<'_>, wasm_len: usize) -> Option<(usize, Vec<Row>)> {
+    let defined = r.u32()? as usize;
+    let count = r.u32()? as usize;
+    // Each row takes 24 bytes: a count the artifact cannot hold is corrupt.
+    if defined > count || count > r.0.len() / 24 {
         return None;
     }
-    (0..count as usize)
-        .map(|i| {
-            let start = r.u32()? as usize;
-            let len = r.u32()? as usize;
-            let (traps, offsets) = codec::table_records(r)?;
-            let body_start = info.bodies.get(i).map_or(0, |b| b.range.start as u32);
+    let rows = (0..count)
+        .map(|_| {
+            let mut field = || r.u32().map(|v| v as usize);
+            let [start, len, traps, offsets, body_start, body_len] = [(); 6].map(|_| field());
+            let body = body_start?..body_start?.checked_add(body_len?)?;
+            (body.end <= wasm_len).then_some(())?;
+            Some(Row {
+                code: start?..start?.checked_add(len?)?,
+                traps: traps?,
+                offsets: offsets?,
+                body,
+            })
+        })
+        .collect::<Option<Vec<Row>>>()?;
+    Some((defined, rows))
+}
+
+/// The entries of the code `rows` index, their tables taken off `r` where they
+/// lie, which must be the artifact's mapping, kept by the module until it
+/// unregisters its code.
+fn read_entries(r: &mut Reader<'_>, rows: &[Row]) -> Option<Vec<ImageEntry>> {
+    rows.iter()
+        .map(|row| {
+            let traps = r.take(row.traps.checked_mul(TRAP_RECORD)?)?;
+            let offsets = r.take(row.offsets.checked_mul(OFFSET_RECORD)?)?;
             // SAFETY: the records lie in the artifact's mapping (the caller's
             // promise), which the module keeps until it has unregistered them.
-            let tables = unsafe { InPlaceTables::new(traps, offsets, body_start) }?;
+            let tables = unsafe { InPlaceTables::new(traps, offsets, row.body.start as u32) }?;
             Some(ImageEntry {
-                range: start..start.checked_add(len)?,
+                range: row.code.clone(),
                 tables: Tables::InPlace(tables),
             })
         })

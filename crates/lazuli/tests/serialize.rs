@@ -142,6 +142,29 @@ fn bytes_that_are_not_an_artifact_are_refused() {
     }
 }
 
+/// Loading trusts an artifact's contents past its header (the caller's promise),
+/// but it still reads the Wasm module, the index and the places it gives with
+/// checks: a damaged one is an error or loads, and never panics or reads out of
+/// bounds. Every byte up to the code image (the first 64 KiB of this small
+/// artifact) is damaged in turn; the module is never run.
+#[test]
+fn a_damaged_index_or_module_in_an_artifact_is_an_error_never_a_panic() {
+    let engine = engine(&mut Config::new());
+    let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    let used = artifact[..64 * 1024].iter().rposition(|&b| b != 0).unwrap();
+    let mut refused = 0;
+    for at in 0..=used {
+        let mut damaged = artifact.clone();
+        damaged[at] ^= 0xa5;
+        // SAFETY: never run; only loading is tried (see above).
+        refused += usize::from(unsafe { Module::deserialize(&engine, &damaged) }.is_err());
+    }
+    assert!(
+        refused > used / 2,
+        "{refused} of {used} damaged artifacts refused"
+    );
+}
+
 #[test]
 fn precompiling_an_invalid_module_is_an_error() {
     let engine = engine(&mut Config::new());
