@@ -285,11 +285,11 @@ impl Engine {
         };
         let key = cache::trampoline_key(tier, kind, ty);
         let counters = CacheCounters::default();
-        if let Some(cached) = cache.load(&key, &Bounds::TRAMPOLINE, &counters) {
+        if let Some(cached) = cache.load(&key, &Bounds::TRAMPOLINE, &counters, None) {
             return Ok(cached.func);
         }
         let func = compile(compiler, ty)?;
-        cache.store(&key, &func, 0, &counters);
+        cache.store(&key, &func, 0, &counters, None);
         Ok(func)
     }
 }

@@ -8,7 +8,7 @@
 //! optimised (`ModuleInner::optimize`) and its slot swapped to the new code.
 
 use crate::background::JobKind;
-use crate::cache::{self, CacheCounters, Cached, ModuleContext};
+use crate::cache::{self, CacheCounters, Cached, CodeCache, ModuleContext, Pack};
 use crate::codec::Bounds;
 use crate::engine::Trampolines;
 use crate::module_bytes::ModuleBytes;
@@ -36,7 +36,31 @@ use std::time::{Duration, Instant};
 /// A compiled module; cheap to clone.
 #[derive(Clone)]
 pub struct Module {
+    /// Shared by the embedder's handles alone, not by instances' internals or
+    /// background compiles: the last handle dropped writes the module's pack to
+    /// the code cache. Declared first, so it drops before `inner`.
+    _handles: Arc<Handles>,
     pub(crate) inner: Arc<ModuleInner>,
+}
+
+/// What the handles of one [`Module`] share.
+struct Handles(Weak<ModuleInner>);
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.close_pack();
+        }
+    }
+}
+
+impl Module {
+    fn of(inner: Arc<ModuleInner>) -> Module {
+        Module {
+            _handles: Arc::new(Handles(Arc::downgrade(&inner))),
+            inner,
+        }
+    }
 }
 
 pub(crate) struct ModuleInner {
@@ -76,6 +100,9 @@ pub(crate) struct ModuleInner {
     /// first use.
     cache_context: OnceLock<ModuleContext>,
     cache_counters: CacheCounters,
+    /// The module's pack in the code cache (`cache/pack.rs`): what its last run
+    /// used, read at load; written again when the module is dropped.
+    cache_pack: Option<Pack>,
     /// The segments prepared for instantiation, by the first one.
     segments: OnceLock<Segments>,
 }
@@ -176,6 +203,7 @@ pub struct CompileStats {
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
+        self.close_pack();
         for start in self
             .batches
             .get_mut()
@@ -233,18 +261,22 @@ impl Module {
 
     /// Compiles binary Wasm, named `name` if given.
     fn compile(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module> {
-        let mut info = parse(engine, bytes)?;
+        let marker = engine.validated_marker(bytes);
+        let mut info = parse_marked(engine, bytes, marker.as_ref())?;
         if let Some(name) = name {
             info.name = Some(name.to_string());
         }
         let trampolines = engine.module_trampolines(&info)?;
-        let inner = ModuleInner::new(engine, info, bytes.into(), trampolines);
+        let pack = marker
+            .filter(|_| info.num_defined_funcs() >= cache::PACK_MIN_FUNCTIONS)
+            .map(|(cache, key)| cache.open_pack(cache::pack_key(&key)));
+        let inner = ModuleInner::new(engine, info, bytes.into(), trampolines, pack);
         if !engine.is_lazy() {
             inner.compile_all()?;
         } else {
             inner.publish_stubs()?;
         }
-        Ok(Module { inner })
+        Ok(Module::of(inner))
     }
 
     /// The module of `bytes` (parsed into `info`) whose code and trampolines are
@@ -259,15 +291,15 @@ impl Module {
         memory_image: Option<MemoryImage>,
     ) -> Result<Module> {
         let Some(image) = image else {
-            let inner = ModuleInner::new(engine, info, bytes, Vec::new());
-            return Ok(Module { inner });
+            let inner = ModuleInner::new(engine, info, bytes, Vec::new(), None);
+            return Ok(Module::of(inner));
         };
         let defined = info.num_defined_funcs() as usize;
         let entry = |i: usize| image.range.start + image.entries[defined + i].range.start;
         let trampolines = (0..info.types.len())
             .map(|t| Arc::new(Trampolines::in_image(entry(2 * t), entry(2 * t + 1))))
             .collect();
-        let inner = ModuleInner::new(engine, info, bytes, trampolines);
+        let inner = ModuleInner::new(engine, info, bytes, trampolines, None);
         if let Some(memory_image) = memory_image {
             let segments = Segments::with_image(&inner.info, Some(memory_image));
             // The module is new: nothing has prepared its segments yet.
@@ -275,7 +307,7 @@ impl Module {
         }
         inner.never_tier_up();
         inner.publish_image(image);
-        Ok(Module { inner })
+        Ok(Module::of(inner))
     }
 
     /// Checks that `bytes` is a valid module without compiling it.
@@ -439,23 +471,29 @@ pub(crate) fn compile_each(
 /// Validates and parses `bytes`; with eager validation the function bodies are
 /// validated too, on all cores, reporting the first invalid body in module order.
 pub(crate) fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInfo> {
+    parse_marked(engine, bytes, engine.validated_marker(bytes).as_ref())
+}
+
+/// [`parse`], with the code cache and the key of the module's validity marker in
+/// it, if the engine has a cache.
+fn parse_marked(
+    engine: &Engine,
+    bytes: &[u8],
+    marker: Option<&(&CodeCache, cache::Key)>,
+) -> Result<ModuleInfo> {
     let invalid = |e| anyhow!("invalid module: {e}");
     let mut info = translate_module(bytes, engine.config().features).map_err(invalid)?;
     if engine.config().validation == Validation::Eager {
         // With the code cache, a module validated before (these very bytes, with
         // this engine's features) is not validated again; its validators stay,
         // so a body that is compiled is validated then.
-        let marker = engine.validated_marker(bytes);
-        if marker
-            .as_ref()
-            .is_some_and(|(cache, key)| cache.has_marker(key))
-        {
+        if marker.is_some_and(|(cache, key)| cache.has_marker(key)) {
             return Ok(info);
         }
         validate_bodies(&info, bytes).map_err(invalid)?;
         info.func_validators.clear();
         if let Some((cache, key)) = marker {
-            cache.store_marker(&key);
+            cache.store_marker(key);
         }
     }
     Ok(info)
@@ -487,6 +525,7 @@ impl ModuleInner {
         info: ModuleInfo,
         bytes: ModuleBytes,
         trampolines: Vec<Arc<Trampolines>>,
+        cache_pack: Option<Pack>,
     ) -> Arc<ModuleInner> {
         let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
         let defined = info.num_defined_funcs() as usize;
@@ -507,6 +546,7 @@ impl ModuleInner {
             stats: Counters::default(),
             cache_context: OnceLock::new(),
             cache_counters: CacheCounters::default(),
+            cache_pack,
             segments: OnceLock::new(),
         })
     }
@@ -577,7 +617,7 @@ impl ModuleInner {
         if let Some((cache, tier)) = self.engine.cache_for(compiler) {
             let key = self.cache_key(tier, defined, osr_loop);
             let start = self.info.bodies[defined as usize].range.start as u32;
-            cache.store(&key, &func, start, &self.cache_counters);
+            cache.store(&key, &func, start, &self.cache_counters, self.pack());
         }
         Ok(func)
     }
@@ -588,7 +628,7 @@ impl ModuleInner {
         let compiler = self.engine.compiler();
         if let Some((cache, tier)) = self.engine.cache_for(compiler) {
             let key = self.cache_key(tier, defined, None);
-            cache.mark_tiered(&key, &Bounds::of(&self.info, defined));
+            cache.mark_tiered(&key, &Bounds::of(&self.info, defined), self.pack());
         }
     }
 
@@ -603,7 +643,21 @@ impl ModuleInner {
         let (cache, tier) = self.engine.cache_for(compiler)?;
         let key = self.cache_key(tier, defined, osr_loop);
         let bounds = Bounds::of(&self.info, defined);
-        cache.load(&key, &bounds, &self.cache_counters)
+        cache.load(&key, &bounds, &self.cache_counters, self.pack())
+    }
+
+    /// The module's pack in the code cache, if it has one.
+    fn pack(&self) -> Option<&Pack> {
+        self.cache_pack.as_ref()
+    }
+
+    /// Writes the module's pack back to the code cache (once), and waits for
+    /// the cache's writes to be done.
+    fn close_pack(&self) {
+        let cache = self.engine.cache_for(self.engine.compiler());
+        if let (Some((cache, _)), Some(pack)) = (cache, self.pack()) {
+            cache.close_pack(pack);
+        }
     }
 
     fn cache_key(&self, tier: &cache::Tier, defined: u32, osr_loop: Option<u32>) -> cache::Key {
@@ -852,7 +906,7 @@ impl ModuleInner {
             return true;
         };
         self.cache_counters.hits.load(Ordering::Relaxed) == 0
-            || cache.contains(&self.cache_key(tier, defined, None))
+            || cache.contains(&self.cache_key(tier, defined, None), self.pack())
     }
 
     /// Queues the functions in `callees` that are not compiled yet for compiling

@@ -433,3 +433,96 @@ fn a_key_file_of_the_wrong_size_is_replaced() {
     assert_eq!(run_a(&dir).cache_hits, 2, "entries under the new key");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A module of 80 functions (enough for a pack), each `f{i}(x) = x + i`, and
+/// `sum(x)` calling them all.
+fn many_functions() -> String {
+    let mut wat = String::from("(module\n");
+    for i in 0..80 {
+        wat += &format!(
+            "  (func $f{i} (param i32) (result i32) (i32.add (local.get 0) (i32.const {i})))\n"
+        );
+    }
+    wat += "  (func (export \"sum\") (param i32) (result i32) (local $s i32)\n";
+    for i in 0..80 {
+        wat += &format!("    (local.set $s (i32.add (local.get $s) (call $f{i} (local.get 0))))\n");
+    }
+    wat += "    (local.get $s)))";
+    wat
+}
+
+/// Runs `sum(1)` of [`many_functions`] in a new engine on `dir`, which the
+/// engine finishes writing to before this returns; the module's statistics.
+fn run_sum(dir: &Path) -> CompileStats {
+    let engine = engine(dir, 1_000_000);
+    let module = Module::new(&engine, many_functions()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    // 80 * 1 + (0 + 1 + … + 79)
+    assert_eq!(call(&mut store, &instance, "sum", 1), 80 + 79 * 80 / 2);
+    module.compile_stats()
+}
+
+/// The largest file among `dir`'s entries: a module's pack holds them all.
+fn largest_entry(dir: &Path) -> PathBuf {
+    let files = entries(dir);
+    let size = |f: &&PathBuf| f.metadata().unwrap().len();
+    files.iter().max_by_key(size).unwrap().clone()
+}
+
+#[test]
+fn a_large_modules_second_run_reads_its_entries_from_its_pack() {
+    let dir = fresh_dir("pack");
+    assert_eq!(run_sum(&dir).functions_compiled, 81);
+    let pack = largest_entry(&dir);
+    // Without any entry file but the pack, nothing is compiled.
+    for f in entries(&dir).iter().filter(|f| **f != pack) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let second = run_sum(&dir);
+    assert_eq!((second.functions_compiled, second.cache_hits), (0, 81));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_pack_is_written_again_only_when_its_module_used_something_new() {
+    let dir = fresh_dir("pack-unchanged");
+    run_sum(&dir);
+    let pack = largest_entry(&dir);
+    let before = std::fs::read(&pack).unwrap();
+    run_sum(&dir);
+    assert_eq!(
+        std::fs::read(&pack).unwrap(),
+        before,
+        "all came from the pack"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_pack_falls_back_to_the_entry_files() {
+    for (name, damage) in [
+        (
+            "pack-cut",
+            (|b: &mut Vec<u8>| b.truncate(b.len() / 2)) as fn(&mut Vec<u8>),
+        ),
+        ("pack-flipped", |b| {
+            b.iter_mut().skip(8).step_by(97).for_each(|x| *x ^= 1)
+        }),
+        ("pack-empty", |b| b.clear()),
+    ] {
+        let dir = fresh_dir(name);
+        run_sum(&dir);
+        let pack = largest_entry(&dir);
+        let mut bytes = std::fs::read(&pack).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&pack, &bytes).unwrap();
+        let second = run_sum(&dir);
+        assert_eq!(
+            (second.functions_compiled, second.cache_hits),
+            (0, 81),
+            "{name}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

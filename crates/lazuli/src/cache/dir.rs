@@ -62,19 +62,35 @@ impl Dir {
         self.path.join(&hex[..2]).join(&hex[2..])
     }
 
-    /// Whether a file is stored under `key`, and the function in it if it is a
-    /// whole, authentic entry that fits `bounds`.
-    pub(super) fn load(&self, key: &Key, bounds: &Bounds) -> (bool, Option<Cached>) {
+    /// Whether a file is stored under `key`, and the function in it, with the
+    /// file's bytes, if it is a whole, authentic entry that fits `bounds`.
+    pub(super) fn load(&self, key: &Key, bounds: &Bounds) -> (bool, Option<(Cached, Vec<u8>)>) {
         let Ok(file) = File::open(self.entry_path(key)) else {
             return (false, None);
         };
         let cached = read_whole(&file).and_then(|(bytes, modified)| {
-            let (func, flags) = entry::decode(&bytes, key, &self.secret, bounds)?;
+            let cached = self.decode(&bytes, key, bounds)?;
             touch(&file, modified);
-            let tiered = flags & entry::TIERED != 0;
-            Some(Cached { func, tiered })
+            Some((cached, bytes))
         });
         (true, cached)
+    }
+
+    /// The function in entry file `bytes`, if it is a whole, authentic entry
+    /// stored under `key` that fits `bounds`.
+    pub(super) fn decode(&self, bytes: &[u8], key: &Key, bounds: &Bounds) -> Option<Cached> {
+        let (func, flags) = entry::decode(bytes, key, &self.secret, bounds)?;
+        let tiered = flags & entry::TIERED != 0;
+        Some(Cached { func, tiered })
+    }
+
+    /// The bytes of the file stored under `key` (a pack), if there is one no
+    /// larger than an entry may be; its time is renewed as an entry's is.
+    pub(super) fn read(&self, key: &Key) -> Option<Vec<u8>> {
+        let file = File::open(self.entry_path(key)).ok()?;
+        let (bytes, modified) = read_whole(&file)?;
+        touch(&file, modified);
+        Some(bytes)
     }
 
     pub(super) fn contains(&self, key: &Key) -> bool {
@@ -97,15 +113,9 @@ impl Dir {
     /// Rewrites the first-tier entry under `key` (fitting `bounds`) with the
     /// [`entry::TIERED`] flag.
     pub(super) fn mark_tiered(&self, key: &Key, bounds: &Bounds) {
-        if let (
-            _,
-            Some(Cached {
-                func,
-                tiered: false,
-            }),
-        ) = self.load(key, bounds)
-        {
-            let bytes = entry::encode(&func, bounds.body_start, entry::TIERED, key, &self.secret);
+        let old = self.read(key);
+        let flagged = old.and_then(|b| entry::with_tiered(&b, key, &self.secret, bounds));
+        if let Some(bytes) = flagged {
             let _ = self.write_file(key, &bytes);
         }
     }

@@ -77,6 +77,18 @@ pub(super) fn decode(
     Some((func, flags))
 }
 
+/// Entry file `bytes` (under `key`, fitting `bounds`) rewritten with the
+/// [`TIERED`] flag, if it is a usable entry without it.
+pub(super) fn with_tiered(
+    bytes: &[u8],
+    key: &Key,
+    secret: &[u8; 32],
+    bounds: &Bounds,
+) -> Option<Vec<u8>> {
+    let (func, flags) = decode(bytes, key, secret, bounds)?;
+    (flags & TIERED == 0).then(|| encode(&func, bounds.body_start, flags | TIERED, key, secret))
+}
+
 /// The MAC of `key` then `payload` under `secret`: BLAKE3 in its keyed mode, a
 /// pseudorandom function of the message for whoever lacks the key.
 fn mac(secret: &[u8; 32], key: &Key, payload: &[u8]) -> [u8; 32] {

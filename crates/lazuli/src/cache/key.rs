@@ -20,7 +20,7 @@ use lazuli_cranelift::Compiler;
 use wasmparser::Parser;
 
 /// A BLAKE3 digest naming one entry.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key(pub(super) [u8; 32]);
 
 impl Key {
@@ -118,6 +118,15 @@ pub(crate) fn trampoline_key(tier: &Tier, kind: &str, ty: &impl std::fmt::Debug)
     h.update(kind.as_bytes());
     h.update(&[0]);
     h.update(format!("{ty:?}").as_bytes());
+    Key(*h.finalize().as_bytes())
+}
+
+/// The key of the pack (`pack.rs`) of the module whose validity marker is under
+/// `validated` ([`validated_key`], a digest of the module's bytes and the engine).
+pub(crate) fn pack_key(validated: &Key) -> Key {
+    let mut h = Hasher::new();
+    h.update(b"pack\0");
+    h.update(&validated.0);
     Key(*h.finalize().as_bytes())
 }
 

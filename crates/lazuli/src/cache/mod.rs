@@ -9,6 +9,8 @@
 //!
 //! - `dir.rs`: reading and writing entries in the directory.
 //! - `writer.rs`: the thread that writes them, off the compiling thread.
+//! - `pack.rs`: a module's pack, copies of the entries its last run used in one
+//!   file, read instead of their files when the module is loaded again.
 //!
 //! Entries are written to a temporary file and renamed into place, so a reader sees
 //! a whole entry or none, and processes filling the same directory at once never
@@ -19,9 +21,11 @@ mod dir;
 mod entry;
 mod evict;
 mod key;
+mod pack;
 mod writer;
 
-pub(crate) use key::{Key, ModuleContext, Tier, key, trampoline_key, validated_key};
+pub(crate) use key::{Key, ModuleContext, Tier, key, pack_key, trampoline_key, validated_key};
+pub(crate) use pack::{PACK_MIN_FUNCTIONS, Pack};
 
 use crate::codec::Bounds;
 use anyhow::{Context, Result};
@@ -124,14 +128,21 @@ impl CodeCache {
     }
 
     /// The function stored under `key`, if there is a whole, authentic entry for
-    /// it whose contents fit `bounds`; anything else is a miss (counted as
-    /// rejected in `counters` when a file was there).
+    /// it whose contents fit `bounds`, in `pack` or else in its own file (which
+    /// `pack` then records); anything else is a miss (counted as rejected in
+    /// `counters` when a file was there).
     pub(crate) fn load(
         &self,
         key: &Key,
         bounds: &Bounds,
         counters: &CacheCounters,
+        pack: Option<&Pack>,
     ) -> Option<Cached> {
+        let packed = pack.and_then(|p| p.entry(key));
+        if let Some(cached) = packed.and_then(|bytes| self.dir.decode(bytes, key, bounds)) {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(cached);
+        }
         let (found, cached) = self.dir.load(key, bounds);
         let counter = match (found, &cached) {
             (_, Some(_)) => &counters.hits,
@@ -139,12 +150,36 @@ impl CodeCache {
             (false, None) => return None,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        cached
+        let (cached, bytes) = cached?;
+        if let Some(pack) = pack {
+            pack.record(*key, bytes);
+        }
+        Some(cached)
     }
 
-    /// Whether there is an entry under `key` (not whether it is usable).
-    pub(crate) fn contains(&self, key: &Key) -> bool {
-        self.dir.contains(key)
+    /// Whether there is an entry under `key` (not whether it is usable), in
+    /// `pack` or in its own file.
+    pub(crate) fn contains(&self, key: &Key, pack: Option<&Pack>) -> bool {
+        pack.is_some_and(|p| p.contains(key)) || self.dir.contains(key)
+    }
+
+    /// The pack stored under `key` (`pack.rs`), empty if there is none.
+    pub(crate) fn open_pack(&self, key: Key) -> Pack {
+        Pack::new(key, self.dir.read(&key))
+    }
+
+    /// Writes `pack` in place of the file it was read from if it gained entries
+    /// (once: later calls do nothing), after the writes handed to the writer
+    /// before, and returns when they are all done: a process whose background
+    /// compiles still hold its engine when it ends keeps what its run used.
+    pub(crate) fn close_pack(&self, pack: &Pack) {
+        if let Some(bytes) = pack.close(self.dir.secret()) {
+            self.writer.send(Job::Write {
+                key: pack.key,
+                bytes,
+            });
+        }
+        self.writer.flush();
     }
 
     /// Stores `func` under `key` (replacing any entry there); `body_start` is
@@ -156,8 +191,12 @@ impl CodeCache {
         func: &CompiledFunction,
         body_start: u32,
         counters: &CacheCounters,
+        pack: Option<&Pack>,
     ) {
         let bytes = entry::encode(func, body_start, 0, key, self.dir.secret());
+        if let Some(pack) = pack {
+            pack.record(*key, bytes.clone());
+        }
         self.writer.send(Job::Write { key: *key, bytes });
         counters.stored.fetch_add(1, Ordering::Relaxed);
     }
@@ -165,8 +204,11 @@ impl CodeCache {
     /// Marks the first-tier entry under `key` (fitting `bounds`) as [`entry::TIERED`]:
     /// its function's optimised code is in the cache too. Done by the writer, after
     /// the writes handed to it before.
-    pub(crate) fn mark_tiered(&self, key: &Key, bounds: &Bounds) {
+    pub(crate) fn mark_tiered(&self, key: &Key, bounds: &Bounds, pack: Option<&Pack>) {
         let bounds = *bounds;
+        if let Some(pack) = pack {
+            pack.record_tiered(*key, bounds);
+        }
         self.writer.send(Job::MarkTiered { key: *key, bounds });
     }
 
@@ -174,13 +216,13 @@ impl CodeCache {
     /// is stored under `key`.
     pub(crate) fn has_marker(&self, key: &Key) -> bool {
         let (_, cached) = self.dir.load(key, &Bounds::TRAMPOLINE);
-        cached.is_some_and(|c| c.func.code.is_empty())
+        cached.is_some_and(|(c, _)| c.func.code.is_empty())
     }
 
     /// Stores a marker under `key`: an authenticated entry that holds no code and
     /// says only that something (a module's validity) was established.
     pub(crate) fn store_marker(&self, key: &Key) {
         let counters = CacheCounters::default();
-        self.store(key, &CompiledFunction::default(), 0, &counters);
+        self.store(key, &CompiledFunction::default(), 0, &counters, None);
     }
 }

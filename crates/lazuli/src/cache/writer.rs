@@ -14,6 +14,8 @@ pub(super) enum Job {
     Write { key: Key, bytes: Vec<u8> },
     /// Set the TIERED flag of the first-tier entry under this key.
     MarkTiered { key: Key, bounds: Bounds },
+    /// Say when the jobs before are done.
+    Flush(Sender<()>),
 }
 
 pub(super) struct Writer {
@@ -48,6 +50,14 @@ impl Writer {
         run(&self.dir, job);
     }
 
+    /// Returns when every job sent before is done.
+    pub(super) fn flush(&self) {
+        let (done, finished) = channel();
+        self.send(Job::Flush(done));
+        // Done inline, or by the thread; an error means the thread is gone.
+        let _ = finished.recv();
+    }
+
     fn spawn(&self) -> Option<(Sender<Job>, JoinHandle<()>)> {
         let (queue, jobs) = channel();
         let dir = self.dir.clone();
@@ -76,5 +86,8 @@ fn run(dir: &Dir, job: Job) {
     match job {
         Job::Write { key, bytes } => dir.write(&key, &bytes),
         Job::MarkTiered { key, bounds } => dir.mark_tiered(&key, &bounds),
+        Job::Flush(done) => {
+            let _ = done.send(());
+        }
     }
 }
