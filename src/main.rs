@@ -60,11 +60,13 @@ Usage:
                            fuel=N (trap once N units of fuel are used),
                            timeout=DURATION (trap after it: 10s, 500ms, ...),
                            NAME=y|n to turn a proposal on or off: simd,
-                           bulk-memory, reference-types, multi-value (on by
-                           default); relaxed-simd, tail-call, function-references,
-                           gc, threads, memory64, multi-memory, exceptions,
-                           extended-const, custom-page-sizes, wide-arithmetic,
-                           stack-switching are not implemented (only `=n` works).
+                           bulk-memory, reference-types, multi-value,
+                           extended-const, relaxed-simd, tail-call (on by
+                           default); function-references, gc, threads,
+                           memory64, multi-memory, exceptions,
+                           custom-page-sizes, wide-arithmetic, stack-switching
+                           are not implemented (only `=n` works);
+                           relaxed-simd-deterministic=y|n (off by default).
       --preload NAME=PATH  Instantiate the module PATH first and let FILE import
                            its exports from the module NAME (repeatable; each may
                            import from the ones before it).

@@ -42,11 +42,16 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "relaxed-simd",
-        switch: None,
+        switch: Some(Config::wasm_relaxed_simd),
+    },
+    // Not a proposal, but a `y|n` switch under Wasmtime's name.
+    Proposal {
+        name: "relaxed-simd-deterministic",
+        switch: Some(Config::relaxed_simd_deterministic),
     },
     Proposal {
         name: "tail-call",
-        switch: None,
+        switch: Some(Config::wasm_tail_call),
     },
     Proposal {
         name: "function-references",
@@ -74,7 +79,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "extended-const",
-        switch: None,
+        switch: Some(Config::wasm_extended_const),
     },
     Proposal {
         name: "custom-page-sizes",

@@ -74,13 +74,33 @@ fn w_turns_implemented_proposals_off() {
 }
 
 #[test]
+fn w_switches_relaxed_simd_and_its_deterministic_results() {
+    // Swizzle index 17 is out of range: 0 deterministically, lane 1 with pshufb.
+    let file = temp_file(
+        "relaxed.wat",
+        r#"(module (func (export "lane") (result i32)
+             (i8x16.extract_lane_u 0 (i8x16.relaxed_swizzle
+               (v128.const i8x16 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25)
+               (i8x16.splat (i32.const 17))))))"#,
+    );
+    let file = path_str(&file);
+    let run = |w: &str| lazuli(&["run", "-W", w, "--invoke", "lane", file]);
+    assert_prints(&run("relaxed-simd-deterministic=y"), "0\n");
+    if cfg!(target_arch = "x86_64") {
+        assert_prints(&run("relaxed-simd-deterministic=n"), "11\n");
+    }
+    let err = assert_error(&run("relaxed-simd=n"));
+    assert!(err.contains("relaxed SIMD"), "{err}");
+}
+
+#[test]
 fn w_refuses_to_turn_on_an_unimplemented_proposal() {
     let file = temp_file("empty.wat", r#"(module (func (export "_start")))"#);
     let file = path_str(&file);
-    assert_prints(&lazuli(&["run", "-W", "tail-call=n,gc=no", file]), "");
-    let err = assert_error(&lazuli(&["run", "-W", "tail-call=y", file]));
+    assert_prints(&lazuli(&["run", "-W", "threads=n,gc=no", file]), "");
+    let err = assert_error(&lazuli(&["run", "-W", "threads=y", file]));
     assert!(
-        err.contains("does not implement the `tail-call` proposal"),
+        err.contains("does not implement the `threads` proposal"),
         "{err}"
     );
 }

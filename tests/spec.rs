@@ -1,9 +1,10 @@
-//! The WebAssembly 2.0 spec test suite and the suites of the proposals merged into
-//! 2.0: one test per `.wast` file and configuration. Every file runs with lazy and
-//! eager compilation, each with guard-page and with explicitly bounds-checked
-//! memories (`lazy-guarded/wasm-v2/i32.wast`, …), and each of those at the
-//! optimising tier, at the fast tier (`fast-lazy-guarded/…`) and tiered
-//! (`auto-lazy-guarded/…`): [`Tiering::Auto`] with a tier-up budget of 1 and no
+//! The WebAssembly 2.0 spec test suite, the suites of the proposals merged into
+//! 2.0, and those of the 3.0 proposals Lazuli supports so far (extended constant
+//! expressions, relaxed SIMD, tail calls): one test per `.wast` file and configuration. Every
+//! file runs with lazy and eager compilation, each with guard-page and with
+//! explicitly bounds-checked memories (`lazy-guarded/wasm-v2/i32.wast`, …), and
+//! each of those at the optimising tier, at the fast tier (`fast-lazy-guarded/…`)
+//! and tiered (`auto-lazy-guarded/…`): [`Tiering::Auto`] with a tier-up budget of 1 and no
 //! background compilation, so that every function's first call runs its fast code
 //! and every later call the optimised code, compiled synchronously when the first
 //! call begins. Every file runs both tiers and the switch between them, the same
@@ -83,6 +84,9 @@ fn main() {
         Proposal::ReferenceTypes,
         Proposal::BulkMemoryOperations,
         Proposal::Simd,
+        Proposal::ExtendedConst,
+        Proposal::RelaxedSimd,
+        Proposal::TailCall,
     ];
     let files: Vec<_> = spec(SpecVersion::V2)
         .chain(proposals.into_iter().flat_map(proposal))

@@ -9,7 +9,7 @@ use crate::replay;
 use crate::value::{self, ARGUMENT_SETS};
 use arbitrary::Unstructured;
 use lazuli::{Instance, Module, Store, Val, Validation};
-use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use wasmparser::{Parser, Payload, Validator};
 
 /// One input: a few rounds of failed compiles, each followed by a valid module
 /// checked in every configuration.
@@ -69,7 +69,7 @@ fn failing_module(u: &mut Unstructured<'_>) -> Option<Failing> {
     } else {
         generate::any_module(u)?
     };
-    let valid = Validator::new_with_features(WasmFeatures::WASM2)
+    let valid = Validator::new_with_features(generate::LAZULI_FEATURES)
         .validate_all(&bytes)
         .is_ok();
     Some(match (valid, mutated) {

@@ -14,14 +14,14 @@ fn engine() -> &'static Engine {
     static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
-        // wasm-smith's termination fuel bounds every run; Wasmtime's own
-        // proposals past 2.0 stay off, like the generator's.
+        // wasm-smith's termination fuel bounds every run; the proposals the
+        // generator leaves off stay off.
         config
-            .wasm_tail_call(false)
+            .wasm_tail_call(true)
             .wasm_multi_memory(false)
             .wasm_memory64(false)
             .wasm_relaxed_simd(false)
-            .wasm_extended_const(false)
+            .wasm_extended_const(true)
             .wasm_wide_arithmetic(false)
             .wasm_function_references(false)
             .wasm_gc(false);

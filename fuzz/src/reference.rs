@@ -78,8 +78,8 @@ fn engine() -> &'static Engine {
             // that their recursion ends the same way in both runtimes.
             .set_max_recursion_depth(4096)
             .wasm_simd(true)
-            .wasm_tail_call(false)
-            .wasm_extended_const(false)
+            .wasm_tail_call(true)
+            .wasm_extended_const(true)
             .wasm_multi_memory(false)
             .wasm_memory64(false)
             .wasm_wide_arithmetic(false)

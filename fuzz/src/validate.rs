@@ -7,7 +7,7 @@ use crate::generate;
 use arbitrary::Unstructured;
 use lazuli::{Module, Validation};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use wasmparser::{Validator, WasmFeatures};
+use wasmparser::Validator;
 
 /// Checks one input: raw bytes, or a generated module with some bytes mutated.
 pub fn validate(data: &[u8]) -> Outcome {
@@ -30,7 +30,7 @@ pub fn validate(data: &[u8]) -> Outcome {
 
 /// Compares Lazuli's verdict on `bytes` with wasmparser's, in every configuration.
 fn check(bytes: &[u8]) -> Outcome {
-    let valid = Validator::new_with_features(WasmFeatures::WASM2)
+    let valid = Validator::new_with_features(generate::LAZULI_FEATURES)
         .validate_all(bytes)
         .is_ok();
     let mut executions = 0;

@@ -67,6 +67,9 @@ pub struct CompilerOptions {
     /// Functions check the engine's epoch against the store's deadline at entry
     /// and at loop headers (`interrupt.rs`).
     pub epoch_interruption: bool,
+    /// Relaxed SIMD operators give the same results on every platform instead of
+    /// the native instruction's (`translate/relaxed_simd.rs`).
+    pub relaxed_simd_deterministic: bool,
 }
 
 /// Compiles functions and trampolines for one target at one tier, which is in its

@@ -63,6 +63,10 @@ pub trait FuncEnvironment {
     /// (`translate/locals.rs`).
     fn locals_in_frame(&self) -> bool;
 
+    /// Whether relaxed SIMD operators must give the same results on every platform
+    /// (`translate/relaxed_simd.rs`).
+    fn relaxed_simd_deterministic(&self) -> bool;
+
     /// Whether [`LoopHeader::innermost`] must be known (it costs a pass over the
     /// body before translation).
     fn needs_loop_nesting(&self) -> bool;
@@ -77,16 +81,22 @@ pub trait FuncEnvironment {
     /// Writes global `index`.
     fn global_set(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32, v: Value);
 
-    /// Calls function `callee` directly and returns its results.
+    /// Calls function `callee` directly and returns its results; a
+    /// [`CallKind::Tail`] call returns its results to this function's caller
+    /// instead and gives none.
     fn call(
         &mut self,
         b: &mut FunctionBuilder<'_>,
         vmctx: Value,
         callee: u32,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value>;
 
-    /// `call_indirect` through `table` with the module's type `type_index`.
+    /// `call_indirect` through `table` with the module's type `type_index`
+    /// (`return_call_indirect` with [`CallKind::Tail`]). The null and
+    /// signature checks come before this function's frame is gone.
+    #[allow(clippy::too_many_arguments)]
     fn call_indirect(
         &mut self,
         b: &mut FunctionBuilder<'_>,
@@ -95,6 +105,7 @@ pub trait FuncEnvironment {
         type_index: u32,
         callee: Value,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value>;
 
     /// The native address of a `size`-byte access at `index` + `memarg.offset`, with
@@ -199,6 +210,16 @@ pub(crate) fn readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
 }
 
+/// Whether a call returns here or replaces the calling function's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// `call`: the callee returns its results to the call.
+    Normal,
+    /// `return_call`: the callee returns its results to this function's caller,
+    /// and runs in this function's stack space (a tail call).
+    Tail,
+}
+
 /// The relocation namespace for calls to defined functions.
 pub const FUNC_NAMESPACE: u32 = 0;
 
@@ -216,6 +237,8 @@ pub struct ModuleEnvironment<'a> {
     tier_up_counters: bool,
     /// Whether locals live in stack slots.
     locals_in_frame: bool,
+    /// Whether relaxed SIMD takes its deterministic forms.
+    relaxed_simd_deterministic: bool,
     /// The defined function being translated, if known (the counters need it).
     defined: Option<u32>,
     /// The defined functions called directly so far, each once.
@@ -236,6 +259,7 @@ impl<'a> ModuleEnvironment<'a> {
             slot_calls: options.slot_calls,
             tier_up_counters: options.tier_up_counters,
             locals_in_frame: options.locals_in_frame,
+            relaxed_simd_deterministic: options.relaxed_simd_deterministic,
             defined: None,
             callees: Vec::new(),
         }
@@ -283,6 +307,7 @@ impl<'a> ModuleEnvironment<'a> {
         func_ref: Value,
         sig: ir::SigRef,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value> {
         // A funcref record never changes once its instance exists, but may be null
         // in a table until `call_indirect` checks it: readonly, not movable.
@@ -297,7 +322,7 @@ impl<'a> ModuleEnvironment<'a> {
             func_ref,
             VMOffsets::FUNC_REF_VMCTX as i32,
         );
-        self.call_code(b, code, callee_vmctx, vmctx, sig, args)
+        self.call_code(b, code, [callee_vmctx, vmctx], sig, args, kind)
     }
 
     /// Calls defined function `defined` through this module's dispatch slot.
@@ -308,31 +333,38 @@ impl<'a> ModuleEnvironment<'a> {
         defined: u32,
         sig: ir::SigRef,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value> {
         // The slot array never moves, but loading its address next to each call
         // rather than once per function keeps it out of a callee-saved register
         // (measured: `fib30` in `steady_state`); what a slot holds may change.
         let slots = self.load(b, types::I64, vmctx, VMOffsets::FUNC_SLOTS);
         let code = self.load(b, types::I64, slots, VMOffsets::func_slot(defined));
-        self.call_code(b, code, vmctx, vmctx, sig, args)
+        self.call_code(b, code, [vmctx, vmctx], sig, args, kind)
     }
 
-    /// `call_indirect` of `code` with the Wasm signature `sig`.
+    /// `call_indirect` (or `return_call_indirect`) of `code` with the Wasm
+    /// signature `sig`, passing the callee's and the caller's vmctx first.
     fn call_code(
         &self,
         b: &mut FunctionBuilder<'_>,
         code: Value,
-        callee_vmctx: Value,
-        vmctx: Value,
+        vmctxs: [Value; 2],
         sig: ir::SigRef,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value> {
-        let call_args: Vec<Value> = [callee_vmctx, vmctx]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let inst = b.ins().call_indirect(sig, code, &call_args);
-        b.inst_results(inst).to_vec()
+        let call_args = with_vmctxs(vmctxs, args);
+        match kind {
+            CallKind::Normal => {
+                let inst = b.ins().call_indirect(sig, code, &call_args);
+                b.inst_results(inst).to_vec()
+            }
+            CallKind::Tail => {
+                b.ins().return_call_indirect(sig, code, &call_args);
+                Vec::new()
+            }
+        }
     }
 
     fn load(&self, b: &mut FunctionBuilder<'_>, ty: ir::Type, base: Value, offset: u32) -> Value {
@@ -383,6 +415,11 @@ impl<'a> ModuleEnvironment<'a> {
     ) -> Value {
         call_builtin(b, self.isa, vmctx, builtin, args)
     }
+}
+
+/// The arguments of a Wasm call: the callee's and the caller's vmctx, then `args`.
+fn with_vmctxs(vmctxs: [Value; 2], args: &[Value]) -> Vec<Value> {
+    vmctxs.into_iter().chain(args.iter().copied()).collect()
 }
 
 /// Traps with `HostError` if `grown`, the result of a `MemoryGrow` or `TableGrow`
@@ -495,6 +532,10 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         self.locals_in_frame
     }
 
+    fn relaxed_simd_deterministic(&self) -> bool {
+        self.relaxed_simd_deterministic
+    }
+
     fn global_get(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, index: u32) -> Value {
         let ty = ir_type(self.module.globals[index as usize].ty);
         let addr = self.global_addr(b, vmctx, index);
@@ -512,20 +553,21 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         vmctx: Value,
         callee: u32,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value> {
         let sig = b.import_signature(wasm_signature(self.module.func_type(callee)));
         if self.module.is_imported_func(callee) {
             let func_ref = b
                 .ins()
                 .iadd_imm_u(vmctx, i64::from(self.offsets.func_ref(callee)));
-            return self.call_func_ref(b, vmctx, func_ref, sig, args);
+            return self.call_func_ref(b, vmctx, func_ref, sig, args, kind);
         }
         let defined = callee - self.module.num_imported_funcs;
         if !self.callees.contains(&defined) {
             self.callees.push(defined);
         }
         if self.slot_calls {
-            return self.call_defined_through_slot(b, vmctx, defined, sig, args);
+            return self.call_defined_through_slot(b, vmctx, defined, sig, args, kind);
         }
         let name = b.func.declare_imported_user_function(UserExternalName {
             namespace: FUNC_NAMESPACE,
@@ -537,12 +579,17 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             colocated: true,
             patchable: false,
         });
-        let call_args: Vec<Value> = [vmctx, vmctx]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let call = b.ins().call(func_ref, &call_args);
-        b.inst_results(call).to_vec()
+        let call_args = with_vmctxs([vmctx, vmctx], args);
+        match kind {
+            CallKind::Normal => {
+                let call = b.ins().call(func_ref, &call_args);
+                b.inst_results(call).to_vec()
+            }
+            CallKind::Tail => {
+                b.ins().return_call(func_ref, &call_args);
+                Vec::new()
+            }
+        }
     }
 
     fn builtin(
@@ -592,6 +639,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         type_index: u32,
         callee: Value,
         args: &[Value],
+        kind: CallKind,
     ) -> Vec<Value> {
         let slot = self.table_element(b, vmctx, table, callee);
         let func_ref = self.load(b, types::I64, slot, 0);
@@ -602,7 +650,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
         let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
-        self.call_func_ref(b, vmctx, func_ref, sig, args)
+        self.call_func_ref(b, vmctx, func_ref, sig, args, kind)
     }
 
     fn memory_address(

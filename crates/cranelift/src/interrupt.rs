@@ -54,9 +54,11 @@ enum Boundary {
 
 fn boundary(op: &Operator<'_>) -> Boundary {
     match op {
-        Operator::Unreachable | Operator::Call { .. } | Operator::CallIndirect { .. } => {
-            Boundary::Leave
-        }
+        Operator::Unreachable
+        | Operator::Call { .. }
+        | Operator::CallIndirect { .. }
+        | Operator::ReturnCall { .. }
+        | Operator::ReturnCallIndirect { .. } => Boundary::Leave,
         // `return` jumps to the function's exit, which writes the variable back.
         Operator::Return
         | Operator::Loop { .. }

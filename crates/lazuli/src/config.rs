@@ -132,6 +132,7 @@ pub struct Config {
     pub(crate) hooks: crate::profiling::Hooks,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
+    pub(crate) relaxed_simd_deterministic: bool,
 }
 
 impl Default for Config {
@@ -143,7 +144,10 @@ impl Default for Config {
             small_function_bytes: DEFAULT_SMALL_FUNCTION_BYTES,
             background_compilation: true,
             validation: Validation::Eager,
-            features: WasmFeatures::WASM2,
+            features: WasmFeatures::WASM2
+                | WasmFeatures::EXTENDED_CONST
+                | WasmFeatures::RELAXED_SIMD
+                | WasmFeatures::TAIL_CALL,
             memory_style: MemoryStyle::Guarded,
             allocation_strategy: InstanceAllocationStrategy::OnDemand,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
@@ -153,6 +157,7 @@ impl Default for Config {
             hooks: Default::default(),
             consume_fuel: false,
             epoch_interruption: false,
+            relaxed_simd_deterministic: false,
         }
     }
 }
@@ -194,6 +199,37 @@ impl Config {
     /// Whether functions and blocks may return several values (default: yes).
     pub fn wasm_multi_value(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::MULTI_VALUE, enable);
+        self
+    }
+
+    /// Whether `return_call` and `return_call_indirect` are accepted (default:
+    /// yes). A tail call runs the callee in the caller's stack space, so tail
+    /// recursion of any depth runs in constant stack.
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::TAIL_CALL, enable);
+        self
+    }
+
+    /// Whether constant expressions may use `i32`/`i64` `add`, `sub` and `mul`
+    /// (extended constant expressions; default: yes).
+    pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::EXTENDED_CONST, enable);
+        self
+    }
+
+    /// Whether the relaxed SIMD operators are accepted (default: yes, as in
+    /// Wasmtime). Their results may differ between platforms unless
+    /// [`Config::relaxed_simd_deterministic`] is on.
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::RELAXED_SIMD, enable);
+        self
+    }
+
+    /// Whether relaxed SIMD operators give the same results on every platform (the
+    /// spec's deterministic profile) instead of what one native instruction gives
+    /// on x86-64 (default: no, as in Wasmtime). On other targets they always do.
+    pub fn relaxed_simd_deterministic(&mut self, enable: bool) -> &mut Self {
+        self.relaxed_simd_deterministic = enable;
         self
     }
 

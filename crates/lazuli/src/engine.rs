@@ -111,6 +111,7 @@ impl Engine {
             locals_in_frame: first_tier == Tier::Fast,
             consume_fuel: config.consume_fuel,
             epoch_interruption: config.epoch_interruption,
+            relaxed_simd_deterministic: config.relaxed_simd_deterministic,
         };
         let compiler = Compiler::new(isa(config, first_tier)?, options);
         let optimizer = tiers_up

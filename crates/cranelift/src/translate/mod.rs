@@ -9,6 +9,7 @@ mod conversions;
 mod locals;
 mod memory;
 mod numeric;
+mod relaxed_simd;
 mod simd;
 mod state;
 mod tables;
@@ -290,7 +291,8 @@ fn translate_operator<E: FuncEnvironment>(
         || conversions::translate(op, b, state)
         || memory::translate(op, b, state, cx)
         || tables::translate(op, b, state, cx)
-        || simd::translate(op, b, state, cx);
+        || simd::translate(op, b, state, cx)
+        || relaxed_simd::translate(op, b, state, cx);
     if handled {
         Ok(())
     } else {

@@ -116,13 +116,7 @@ pub(super) fn translate<E: FuncEnvironment>(
         I64x2ExtMulLowI32x4U => extmul(b, s, I32X4, Opcode::UwidenLow),
         I64x2ExtMulHighI32x4U => extmul(b, s, I32X4, Opcode::UwidenHigh),
         // Sum of the products of adjacent lanes: matched to `pmaddwd` on x64.
-        I32x4DotI16x8S => binary(b, s, I16X8, |b, x, y| {
-            let (xl, yl) = (b.ins().swiden_low(x), b.ins().swiden_low(y));
-            let (xh, yh) = (b.ins().swiden_high(x), b.ins().swiden_high(y));
-            let low = b.ins().imul(xl, yl);
-            let high = b.ins().imul(xh, yh);
-            b.ins().iadd_pairwise(low, high)
-        }),
+        I32x4DotI16x8S => binary(b, s, I16X8, signed_dot),
 
         F32x4PMin => pseudo_min_max(b, s, F32X4, false),
         F32x4PMax => pseudo_min_max(b, s, F32X4, true),
@@ -133,16 +127,8 @@ pub(super) fn translate<E: FuncEnvironment>(
         I32x4TruncSatF32x4U => unary(b, s, F32X4, |b, x| b.ins().fcvt_to_uint_sat(I32X4, x)),
         F32x4ConvertI32x4S => unary(b, s, I32X4, |b, x| b.ins().fcvt_from_sint(F32X4, x)),
         F32x4ConvertI32x4U => unary(b, s, I32X4, |b, x| b.ins().fcvt_from_uint(F32X4, x)),
-        I32x4TruncSatF64x2SZero => unary(b, s, F64X2, |b, x| {
-            let wide = b.ins().fcvt_to_sint_sat(I64X2, x);
-            let zero = zero(b, I64X2);
-            b.ins().snarrow(wide, zero)
-        }),
-        I32x4TruncSatF64x2UZero => unary(b, s, F64X2, |b, x| {
-            let wide = b.ins().fcvt_to_uint_sat(I64X2, x);
-            let zero = zero(b, I64X2);
-            b.ins().uunarrow(wide, zero)
-        }),
+        I32x4TruncSatF64x2SZero => unary(b, s, F64X2, |b, x| trunc_sat_zero(b, x, true)),
+        I32x4TruncSatF64x2UZero => unary(b, s, F64X2, |b, x| trunc_sat_zero(b, x, false)),
         F64x2ConvertLowI32x4S => unary(b, s, I32X4, |b, x| {
             let wide = b.ins().swiden_low(x);
             b.ins().fcvt_from_sint(F64X2, wide)
@@ -448,7 +434,7 @@ fn address<E: FuncEnvironment>(
 }
 
 /// Views vector `v` as lanes of `ty`; scalars are returned as they are.
-fn as_lanes(b: &mut FunctionBuilder<'_>, v: Value, ty: Type) -> Value {
+pub(super) fn as_lanes(b: &mut FunctionBuilder<'_>, v: Value, ty: Type) -> Value {
     let from = b.func.dfg.value_type(v);
     if from == ty || !from.is_vector() {
         return v;
@@ -458,13 +444,13 @@ fn as_lanes(b: &mut FunctionBuilder<'_>, v: Value, ty: Type) -> Value {
 }
 
 /// Pushes `v`, as an `I8X16` if it is a vector.
-fn push(b: &mut FunctionBuilder<'_>, s: &mut FuncState, v: Value) {
+pub(super) fn push(b: &mut FunctionBuilder<'_>, s: &mut FuncState, v: Value) {
     let v = as_lanes(b, v, I8X16);
     s.push1(v);
 }
 
 /// Pops one operand, viewed as lanes of `ty`, and emits `f` on it.
-fn unary(
+pub(super) fn unary(
     b: &mut FunctionBuilder<'_>,
     s: &mut FuncState,
     ty: Type,
@@ -477,7 +463,7 @@ fn unary(
 
 /// Pops two operands, vectors viewed as lanes of `ty`, and emits `f` on them in push
 /// order.
-fn binary(
+pub(super) fn binary(
     b: &mut FunctionBuilder<'_>,
     s: &mut FuncState,
     ty: Type,
@@ -489,7 +475,7 @@ fn binary(
 }
 
 /// The all-zeros vector of type `ty`.
-fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
+pub(super) fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
     let c = b.func.dfg.constants.insert(vec![0; 16].into());
     b.ins().vconst(ty, c)
 }
@@ -556,14 +542,17 @@ fn extadd_pairwise(
     ty: Type,
     signed: bool,
 ) -> Value {
-    unary(b, s, ty, |b, x| {
-        let (low, high) = if signed {
-            (b.ins().swiden_low(x), b.ins().swiden_high(x))
-        } else {
-            (b.ins().uwiden_low(x), b.ins().uwiden_high(x))
-        };
-        b.ins().iadd_pairwise(low, high)
-    })
+    unary(b, s, ty, |b, x| pairwise_sum(b, x, signed))
+}
+
+/// Adjacent lanes of `x` widened (signed or not) and summed.
+pub(super) fn pairwise_sum(b: &mut FunctionBuilder<'_>, x: Value, signed: bool) -> Value {
+    let (low, high) = if signed {
+        (b.ins().swiden_low(x), b.ins().swiden_high(x))
+    } else {
+        (b.ins().uwiden_low(x), b.ins().uwiden_high(x))
+    };
+    b.ins().iadd_pairwise(low, high)
 }
 
 /// `extmul`: both operands viewed as `ty`, widened by `widen` (one of the
@@ -581,7 +570,12 @@ fn extmul(b: &mut FunctionBuilder<'_>, s: &mut FuncState, ty: Type, widen: Opcod
 
 /// Wasm `pmin` (`y < x ? y : x`) or `pmax` (`x < y ? y : x`) on lanes of `ty`, in the
 /// form x64 lowers to `minp*`/`maxp*`.
-fn pseudo_min_max(b: &mut FunctionBuilder<'_>, s: &mut FuncState, ty: Type, max: bool) -> Value {
+pub(super) fn pseudo_min_max(
+    b: &mut FunctionBuilder<'_>,
+    s: &mut FuncState,
+    ty: Type,
+    max: bool,
+) -> Value {
     binary(b, s, ty, |b, x, y| {
         let mask = if max {
             b.ins().fcmp(FloatCC::LessThan, x, y)
@@ -591,6 +585,29 @@ fn pseudo_min_max(b: &mut FunctionBuilder<'_>, s: &mut FuncState, ty: Type, max:
         let mask = as_lanes(b, mask, ty);
         b.ins().bitselect(mask, y, x)
     })
+}
+
+/// The sums of the products of adjacent signed lanes of `x` and `y`, in lanes twice
+/// as wide (wrapping): the shape x64 matches to `pmaddwd` for i16 lanes.
+pub(super) fn signed_dot(b: &mut FunctionBuilder<'_>, x: Value, y: Value) -> Value {
+    let (xl, yl) = (b.ins().swiden_low(x), b.ins().swiden_low(y));
+    let (xh, yh) = (b.ins().swiden_high(x), b.ins().swiden_high(y));
+    let low = b.ins().imul(xl, yl);
+    let high = b.ins().imul(xh, yh);
+    b.ins().iadd_pairwise(low, high)
+}
+
+/// The two f64 lanes of `x` truncated to i32 with saturation (NaN to 0), signed or
+/// unsigned, in the low lanes of an `I32X4` whose high lanes are zero.
+pub(super) fn trunc_sat_zero(b: &mut FunctionBuilder<'_>, x: Value, signed: bool) -> Value {
+    let zero = zero(b, I64X2);
+    if signed {
+        let wide = b.ins().fcvt_to_sint_sat(I64X2, x);
+        b.ins().snarrow(wide, zero)
+    } else {
+        let wide = b.ins().fcvt_to_uint_sat(I64X2, x);
+        b.ins().uunarrow(wide, zero)
+    }
 }
 
 #[cfg(test)]
