@@ -61,9 +61,9 @@ Usage:
                            timeout=DURATION (trap after it: 10s, 500ms, ...),
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value,
-                           extended-const, relaxed-simd, tail-call (on by
-                           default); function-references, gc, threads,
-                           memory64, multi-memory, exceptions,
+                           extended-const, relaxed-simd, tail-call,
+                           multi-memory (on by default); function-references,
+                           gc, threads, memory64, exceptions,
                            custom-page-sizes, wide-arithmetic, stack-switching
                            are not implemented (only `=n` works);
                            relaxed-simd-deterministic=y|n (off by default).

@@ -71,7 +71,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "multi-memory",
-        switch: None,
+        switch: Some(Config::wasm_multi_memory),
     },
     Proposal {
         name: "exceptions",

@@ -1,6 +1,6 @@
 //! The WebAssembly 2.0 spec test suite, the suites of the proposals merged into
 //! 2.0, and those of the 3.0 proposals Lazuli supports so far (extended constant
-//! expressions, relaxed SIMD, tail calls): one test per `.wast` file and configuration. Every
+//! expressions, relaxed SIMD, tail calls, multiple memories): one test per `.wast` file and configuration. Every
 //! file runs with lazy and eager compilation, each with guard-page and with
 //! explicitly bounds-checked memories (`lazy-guarded/wasm-v2/i32.wast`, …), and
 //! each of those at the optimising tier, at the fast tier (`fast-lazy-guarded/…`)
@@ -87,6 +87,7 @@ fn main() {
         Proposal::ExtendedConst,
         Proposal::RelaxedSimd,
         Proposal::TailCall,
+        Proposal::MultiMemory,
     ];
     let files: Vec<_> = spec(SpecVersion::V2)
         .chain(proposals.into_iter().flat_map(proposal))

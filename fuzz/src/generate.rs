@@ -1,5 +1,5 @@
 //! Module generation with wasm-smith: the feature set Lazuli implements (WebAssembly
-//! 2.0, extended constant expressions and tail calls, no imports; relaxed SIMD, whose results
+//! 2.0, extended constant expressions, tail calls and two memories, no imports; relaxed SIMD, whose results
 //! may differ between runtimes, only where modules are not run), small enough that
 //! a case takes milliseconds.
 
@@ -16,7 +16,8 @@ const TERMINATION_FUEL: u32 = 2_000;
 pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
-    .union(WasmFeatures::TAIL_CALL);
+    .union(WasmFeatures::TAIL_CALL)
+    .union(WasmFeatures::MULTI_MEMORY);
 
 /// The generator configuration of the differential targets.
 pub fn differential_config() -> Config {
@@ -36,6 +37,7 @@ pub fn differential_config() -> Config {
         // WebAssembly 3.0, as far as Lazuli implements it.
         extended_const_enabled: true,
         tail_call_enabled: true,
+        max_memories: 2,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
         // The rest of 3.0, which Lazuli does not implement.
@@ -50,7 +52,6 @@ pub fn differential_config() -> Config {
         compact_imports_enabled: false,
         acquire_release_atomics_enabled: false,
         multibyte_array_access_enabled: false,
-        max_memories: 1,
         // Small enough to run and compare quickly.
         max_types: 12,
         max_funcs: 10,

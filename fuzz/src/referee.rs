@@ -18,7 +18,7 @@ fn engine() -> &'static Engine {
         // generator leaves off stay off.
         config
             .wasm_tail_call(true)
-            .wasm_multi_memory(false)
+            .wasm_multi_memory(true)
             .wasm_memory64(false)
             .wasm_relaxed_simd(false)
             .wasm_extended_const(true)

@@ -80,7 +80,7 @@ fn engine() -> &'static Engine {
             .wasm_simd(true)
             .wasm_tail_call(true)
             .wasm_extended_const(true)
-            .wasm_multi_memory(false)
+            .wasm_multi_memory(true)
             .wasm_memory64(false)
             .wasm_wide_arithmetic(false)
             .wasm_custom_page_sizes(false)

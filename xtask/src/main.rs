@@ -20,14 +20,19 @@ mod compare;
 mod fuzz;
 mod whole_process;
 
-/// The proposals standardised in WebAssembly 2.0.
-const PROPOSALS: [Proposal; 6] = [
+/// The proposals standardised in WebAssembly 2.0, then those of 3.0 that Lazuli
+/// implements.
+const PROPOSALS: [Proposal; 10] = [
     Proposal::SignExtensionOps,
     Proposal::NontrappingFloatToIntConversions,
     Proposal::MultiValue,
     Proposal::ReferenceTypes,
     Proposal::BulkMemoryOperations,
     Proposal::Simd,
+    Proposal::ExtendedConst,
+    Proposal::RelaxedSimd,
+    Proposal::TailCall,
+    Proposal::MultiMemory,
 ];
 
 /// The suite name of the WebAssembly 2.0 core tests.

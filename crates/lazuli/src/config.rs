@@ -147,7 +147,8 @@ impl Default for Config {
             features: WasmFeatures::WASM2
                 | WasmFeatures::EXTENDED_CONST
                 | WasmFeatures::RELAXED_SIMD
-                | WasmFeatures::TAIL_CALL,
+                | WasmFeatures::TAIL_CALL
+                | WasmFeatures::MULTI_MEMORY,
             memory_style: MemoryStyle::Guarded,
             allocation_strategy: InstanceAllocationStrategy::OnDemand,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
@@ -199,6 +200,13 @@ impl Config {
     /// Whether functions and blocks may return several values (default: yes).
     pub fn wasm_multi_value(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::MULTI_VALUE, enable);
+        self
+    }
+
+    /// Whether a module may define and import several memories, each memory
+    /// instruction naming the one it uses (default: yes, as in Wasmtime).
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::MULTI_MEMORY, enable);
         self
     }
 
