@@ -65,6 +65,24 @@ fn config(compilation: Compilation, memory: MemoryStyle, tiering: Tiering) -> Co
     config
 }
 
+/// The proposals merged into WebAssembly 2.0.
+const WASM2_PROPOSALS: [Proposal; 6] = [
+    Proposal::SignExtensionOps,
+    Proposal::NontrappingFloatToIntConversions,
+    Proposal::MultiValue,
+    Proposal::ReferenceTypes,
+    Proposal::BulkMemoryOperations,
+    Proposal::Simd,
+];
+
+/// The 3.0 proposals Lazuli implements so far.
+const WASM3_PROPOSALS: [Proposal; 4] = [
+    Proposal::ExtendedConst,
+    Proposal::RelaxedSimd,
+    Proposal::TailCall,
+    Proposal::MultiMemory,
+];
+
 /// How many failures a failing test prints.
 const SHOWN_FAILURES: usize = 10;
 
@@ -77,29 +95,27 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let proposals = [
-        Proposal::SignExtensionOps,
-        Proposal::NontrappingFloatToIntConversions,
-        Proposal::MultiValue,
-        Proposal::ReferenceTypes,
-        Proposal::BulkMemoryOperations,
-        Proposal::Simd,
-        Proposal::ExtendedConst,
-        Proposal::RelaxedSimd,
-        Proposal::TailCall,
-        Proposal::MultiMemory,
-    ];
-    let files: Vec<_> = spec(SpecVersion::V2)
-        .chain(proposals.into_iter().flat_map(proposal))
-        .collect();
+    // Each file with whether it tests 2.0's rules (and so runs without 3.0's
+    // proposals, `lazuli_wast::wasm2_only`).
+    let wasm2 = spec(SpecVersion::V2)
+        .chain(WASM2_PROPOSALS.into_iter().flat_map(proposal))
+        .map(|f| (f, true));
+    let wasm3 = WASM3_PROPOSALS
+        .into_iter()
+        .flat_map(proposal)
+        .map(|f| (f, false));
+    let files: Vec<_> = wasm2.chain(wasm3).collect();
     let mut trials = Vec::new();
     for (tier, tiering) in TIERS {
         for (mode, compilation, memory) in CONFIGURATIONS {
-            for file in &files {
+            for (file, wasm2) in &files {
                 let file_name = format!("{}/{}", file.parent(), file.name());
                 let reason = expected.get(&file_name).cloned();
                 let source = file.raw();
-                let config = config(compilation, memory, tiering);
+                let mut config = config(compilation, memory, tiering);
+                if *wasm2 {
+                    lazuli_wast::wasm2_only(&mut config);
+                }
                 trials.push(Trial::test(
                     format!("{tier}{mode}/{file_name}"),
                     move || run_file(&config, &file_name, source, reason),

@@ -21,6 +21,18 @@ use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet, Wat}
 pub use lazuli::Config;
 pub use values::trap_matches;
 
+/// Turns off in `config` the 3.0 proposals Lazuli enables by default, for the
+/// scripts of the 2.0 suite and of the proposals merged into 2.0: they test 2.0's
+/// rules, some of which 3.0 relaxed (a second memory is invalid in 2.0, and a
+/// memory index in the binary format must be a zero byte).
+pub fn wasm2_only(config: &mut Config) -> &mut Config {
+    config
+        .wasm_multi_memory(false)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_relaxed_simd(false)
+}
+
 /// Executes `.wast` scripts; see the crate docs.
 pub struct WastRunner {
     engine: Engine,
