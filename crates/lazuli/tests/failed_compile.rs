@@ -213,13 +213,14 @@ fn a_malformed_operator_leaves_no_state() {
 
 #[test]
 fn an_unsupported_operator_leaves_no_state() {
-    // Tail calls pass a validator that has them enabled, but the translator has no
-    // translation for `return_call`. Lazuli's engines never enable them, so this
-    // goes through the compiler crate with a module parsed for Wasm 2 + tail calls.
-    let wat = r#"(module (func $f (param i32) (result i32)
+    // Atomics pass a validator that has threads enabled, but the translator has no
+    // translation for `i32.atomic.load`. Lazuli's engines never enable threads, so
+    // this goes through the compiler crate with a module parsed for Wasm 2 +
+    // threads.
+    let wat = r#"(module (memory 1) (func $f (param i32) (result i32)
       (block (result i32) (loop (result i32)
-        (return_call $f (i32.add (local.get 0) (i32.const 1)))))))"#;
-    let (bytes, info) = parse(wat, WasmFeatures::WASM2 | WasmFeatures::TAIL_CALL);
+        (i32.atomic.load (i32.add (local.get 0) (i32.const 4)))))))"#;
+    let (bytes, info) = parse(wat, WasmFeatures::WASM2 | WasmFeatures::THREADS);
     let err = host_compiler()
         .compile_function(&info, &bytes, 0)
         .unwrap_err();
