@@ -271,9 +271,10 @@ mod tests {
     #[test]
     fn unimplemented_proposals_may_be_turned_off_only() {
         let mut options = WasmOptions::default();
-        options.parse("tail-call=n,gc=no").unwrap();
-        let err = options.parse("tail-call=y").unwrap_err();
-        assert!(format!("{err:#}").contains("does not implement the `tail-call` proposal"));
+        options.parse("threads=n,gc=no").unwrap();
+        let err = options.parse("threads=y").unwrap_err();
+        assert!(format!("{err:#}").contains("does not implement the `threads` proposal"));
+        options.parse("tail-call=y,multi-memory=y").unwrap();
     }
 
     #[test]
