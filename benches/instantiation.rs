@@ -80,8 +80,8 @@ fn imports(store: &mut Store<()>, module: &Module) -> Vec<Extern> {
 }
 
 fn pooling_engine() -> Engine {
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_memories(1000).max_memory_pages(16);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_memories(1000).max_memory_size(16 << 16);
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).expect("valid config")

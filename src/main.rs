@@ -22,8 +22,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lazuli::{
-    CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Instance, Linker,
-    Module, ProfilingStrategy, Store, StoreLimits, StoreLimitsBuilder, Tiering, Trap, Val,
+    Cache, CacheConfig, Compilation, Config, DEFAULT_TIER_UP_BUDGET, Engine, ExternType, Instance,
+    Linker, Module, ProfilingStrategy, Store, StoreLimits, StoreLimitsBuilder, Tiering, Trap, Val,
     WasmBacktrace,
 };
 use lazuli_wasi::p1::{self, WasiP1Ctx};
@@ -187,8 +187,8 @@ struct RunArgs<'a> {
     invoke: Option<&'a str>,
     /// `--compile`, `--tier`, `--tier-up-budget` and `--profile`.
     config: Config,
-    /// `--cache`: `None` for the user's cache directory.
-    cache: Option<CacheConfig>,
+    /// `--cache`: `None` for the user's cache directory, `Some(None)` for `off`.
+    cache: Option<Option<CacheConfig>>,
     /// `-W`.
     wasm: WasmOptions,
     /// `--preload`: (name, file), in order.
@@ -320,11 +320,16 @@ fn parse_profile(value: &str) -> Result<ProfilingStrategy> {
     }
 }
 
-/// Parses the value of `--cache`, missing if it was the last argument.
-fn parse_cache(value: Option<&str>) -> Result<CacheConfig> {
+/// Parses the value of `--cache` (`None` for `off`), missing if it was the last
+/// argument.
+fn parse_cache(value: Option<&str>) -> Result<Option<CacheConfig>> {
     match value {
-        Some("off") => Ok(CacheConfig::disabled()),
-        Some(dir) if !dir.is_empty() => Ok(CacheConfig::new(dir)),
+        Some("off") => Ok(None),
+        Some(dir) if !dir.is_empty() => {
+            let mut config = CacheConfig::new();
+            config.with_directory(dir);
+            Ok(Some(config))
+        }
         _ => bail!("`--cache` needs a directory or `off`"),
     }
 }
@@ -334,11 +339,11 @@ fn parse_cache(value: Option<&str>) -> Result<CacheConfig> {
 fn run_engine(args: &RunArgs<'_>) -> Result<Engine> {
     let mut config = args.config.clone();
     if let Some(cache) = &args.cache {
-        config.cache(cache.clone());
+        config.cache(cache.clone().map(Cache::new).transpose()?);
         return Engine::new(&config);
     }
-    if let Some(dir) = CacheConfig::user_directory() {
-        config.cache(CacheConfig::new(dir));
+    if let Ok(cache) = Cache::new(CacheConfig::new()) {
+        config.cache(Some(cache));
         if let Ok(engine) = Engine::new(&config) {
             return Ok(engine);
         }
@@ -639,7 +644,7 @@ fn compile(args: &[String]) -> Result<ExitCode> {
             continue;
         }
         if let Some((value, taken)) = option_value(args, i, "--target") {
-            config.target(value.ok_or_else(|| anyhow!("`--target` needs a triple"))?);
+            config.target(value.ok_or_else(|| anyhow!("`--target` needs a triple"))?)?;
             i += taken;
             continue;
         }

@@ -142,7 +142,14 @@ impl Compiler {
     /// every shared and ISA flag (the host CPU's features among them) and the
     /// options. Two compilers with the same fingerprint emit the same code.
     pub fn fingerprint(&self) -> String {
-        format!("{} {} {:?}", self.isa.triple(), self.isa, self.options)
+        // The ISA's `Display` shows only the shared flags.
+        let isa_flags: Vec<String> = self.isa.isa_flags().iter().map(|f| f.to_string()).collect();
+        let options = self.options;
+        format!(
+            "{} {} {isa_flags:?} {options:?}",
+            self.isa.triple(),
+            self.isa
+        )
     }
 
     /// Compiles defined function `defined_index` of `module`, whose bytes are

@@ -19,7 +19,7 @@ mod trap;
 pub use compiler::{CompileError, Compiler, CompilerOptions};
 pub use cranelift_codegen::isa::OwnedTargetIsa;
 pub use func_environ::{FuncEnvironment, ModuleEnvironment};
-pub use isa::{IsaError, Tier, host_isa, target_isa};
+pub use isa::{Flag, IsaError, IsaSettings, Tier, check_target, host_isa, target_isa};
 pub use lazuli_environ::{CompiledFunction, RelocKind, Relocation, TrapSite};
 pub use translate::FuncTranslator;
 pub use trap::{trap_code, trap_kind};

@@ -1,8 +1,15 @@
 //! [`Config`]: the choices an [`crate::Engine`] is built with.
 
-pub use lazuli_runtime::MemoryStyle;
+mod cranelift;
+mod memory;
+mod pooling;
 
-use crate::CacheConfig;
+pub use cranelift::{OptLevel, Strategy};
+pub use lazuli_runtime::MemoryStyle;
+pub use pooling::{InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::Cache;
+use lazuli_cranelift::Flag;
 use wasmparser::WasmFeatures;
 
 /// When function bodies are validated.
@@ -65,53 +72,6 @@ pub const DEFAULT_SMALL_FUNCTION_BYTES: u32 = 0;
 /// optimised: each call and each loop iteration uses one unit.
 pub const DEFAULT_TIER_UP_BUDGET: u32 = 10_000;
 
-/// Where the memories an instance defines come from ([`Config::allocation_strategy`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstanceAllocationStrategy {
-    /// Each memory reserves its address space when created and unmaps it when its
-    /// store drops.
-    OnDemand,
-    /// Memories take their reservations from a pool the engine keeps: a dropped
-    /// memory's reservation is reset (one `mmap` over the bytes it used) and kept
-    /// for the next one, which saves reserving and unmapping address space per
-    /// instance. Host-created memories (`Memory::new`) are not pooled.
-    Pooling(PoolingAllocationConfig),
-}
-
-/// The limits of [`InstanceAllocationStrategy::Pooling`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolingAllocationConfig {
-    pub(crate) total_memories: usize,
-    pub(crate) max_memory_pages: u64,
-}
-
-impl Default for PoolingAllocationConfig {
-    /// 1,000 memories of at most 160 pages (10 MiB) each.
-    fn default() -> Self {
-        PoolingAllocationConfig {
-            total_memories: 1000,
-            max_memory_pages: 160,
-        }
-    }
-}
-
-impl PoolingAllocationConfig {
-    /// How many pooled memories may be live at once, over all the engine's
-    /// stores; instantiating one more is an error.
-    pub fn total_memories(&mut self, count: usize) -> &mut Self {
-        self.total_memories = count;
-        self
-    }
-
-    /// The most pages a pooled memory may have: a module asking for more at
-    /// instantiation fails, and growth past it fails as past a declared maximum.
-    /// With bounds-checked memories this is also each reservation's size.
-    pub fn max_memory_pages(&mut self, pages: u64) -> &mut Self {
-        self.max_memory_pages = pages;
-        self
-    }
-}
-
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -121,13 +81,24 @@ pub struct Config {
     pub(crate) small_function_bytes: u32,
     pub(crate) background_compilation: bool,
     pub(crate) validation: Validation,
+    pub(crate) parallel_compilation: bool,
     pub(crate) features: WasmFeatures,
-    pub(crate) memory_style: MemoryStyle,
+    /// Bytes of address space asked for each memory, and of guard after it
+    /// (`config/memory.rs`).
+    pub(crate) memory_reservation: u64,
+    pub(crate) memory_guard_size: u64,
+    pub(crate) signals_based_traps: bool,
+    pub(crate) memory_init_cow: bool,
     pub(crate) allocation_strategy: InstanceAllocationStrategy,
     pub(crate) max_wasm_stack: usize,
+    pub(crate) strategy: Strategy,
     pub(crate) verify: bool,
+    pub(crate) opt_level: OptLevel,
+    /// `Config::cranelift_flag_enable` and `cranelift_flag_set`, in order.
+    pub(crate) cranelift_flags: Vec<Flag>,
+    /// Checked by `Config::target`: Cranelift has a code generator for it.
     pub(crate) target: Option<String>,
-    pub(crate) cache: CacheConfig,
+    pub(crate) cache: Option<Cache>,
     /// The progress callback and the profiler (`profiling.rs`).
     pub(crate) hooks: crate::profiling::Hooks,
     pub(crate) consume_fuel: bool,
@@ -144,17 +115,24 @@ impl Default for Config {
             small_function_bytes: DEFAULT_SMALL_FUNCTION_BYTES,
             background_compilation: true,
             validation: Validation::Eager,
+            parallel_compilation: true,
             features: WasmFeatures::WASM2
                 | WasmFeatures::EXTENDED_CONST
                 | WasmFeatures::RELAXED_SIMD
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY,
-            memory_style: MemoryStyle::Guarded,
+            memory_reservation: memory::GUARDED_RESERVATION,
+            memory_guard_size: memory::GUARDED_GUARD_SIZE,
+            signals_based_traps: true,
+            memory_init_cow: true,
             allocation_strategy: InstanceAllocationStrategy::OnDemand,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            strategy: Strategy::Auto,
             verify: cfg!(debug_assertions),
+            opt_level: OptLevel::Speed,
+            cranelift_flags: Vec::new(),
             target: None,
-            cache: CacheConfig::disabled(),
+            cache: None,
             hooks: Default::default(),
             consume_fuel: false,
             epoch_interruption: false,
@@ -168,11 +146,11 @@ impl Config {
         Self::default()
     }
 
-    /// The persistent code cache (default: off; the `lazuli` CLI turns it on in
-    /// the user's cache directory). With it, every function compiled, at every
-    /// tier, is stored, and a later engine with the same settings loads it instead
-    /// of compiling it again (see `CacheConfig`).
-    pub fn cache(&mut self, cache: CacheConfig) -> &mut Self {
+    /// The persistent code cache (default: none; the `lazuli` CLI uses one in
+    /// the user's cache directory). With one, every function compiled, at every
+    /// tier, is stored, one entry per function, and a later engine with the same
+    /// settings loads it instead of compiling it again (see [`crate::Cache`]).
+    pub fn cache(&mut self, cache: Option<Cache>) -> &mut Self {
         self.cache = cache;
         self
     }
@@ -294,10 +272,14 @@ impl Config {
         self
     }
 
-    /// How linear-memory accesses are bounds-checked: guard pages (default) or
-    /// explicit checks in generated code.
-    pub fn memory_style(&mut self, style: MemoryStyle) -> &mut Self {
-        self.memory_style = style;
+    /// Whether an eager compile ([`Compilation::Eager`],
+    /// [`crate::Engine::precompile_module`]) and the eager validation of a large
+    /// module use several threads (default: yes, rayon's pool, one thread per
+    /// core). Off, every function is validated and compiled on the thread that
+    /// loads the module. Lazy compiles always happen where
+    /// [`Config::background_compilation`] says.
+    pub fn parallel_compilation(&mut self, enable: bool) -> &mut Self {
+        self.parallel_compilation = enable;
         self
     }
 
@@ -345,13 +327,6 @@ impl Config {
     /// Runs Cranelift's IR verifier on every function (on in debug builds).
     pub fn cranelift_verifier(&mut self, enable: bool) -> &mut Self {
         self.verify = enable;
-        self
-    }
-
-    /// Compiles for another target triple (e.g. `aarch64-unknown-linux-gnu`). Such
-    /// an engine can compile modules but not run them.
-    pub fn target(&mut self, triple: &str) -> &mut Self {
-        self.target = Some(triple.to_string());
         self
     }
 }

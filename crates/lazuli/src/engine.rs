@@ -4,8 +4,9 @@
 use crate::background::Background;
 use crate::cache::{self, CacheCounters, CodeCache};
 use crate::codec::Bounds;
-use crate::{Compilation, Config, InstanceAllocationStrategy, Tiering};
-use anyhow::{Context, Result};
+use crate::instance_pool::InstancePool;
+use crate::{Compilation, Config, InstanceAllocationStrategy, Strategy, Tiering};
+use anyhow::{Context, Result, bail};
 use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa, target_isa};
 use lazuli_environ::{CompiledFunction, ModuleInfo, SignatureId, SignatureRegistry, WasmFuncType};
 use lazuli_jit::{CodeMemory, FunctionInfo, registry};
@@ -31,8 +32,10 @@ pub(crate) struct EngineInner {
     pub(crate) signatures: SignatureRegistry,
     trampolines: Mutex<HashMap<SignatureId, Arc<Trampolines>>>,
     trampoline_code: CodeMemory,
-    /// The memory pool, under `InstanceAllocationStrategy::Pooling`.
+    /// The memory pool and the instance and table counts, under
+    /// `InstanceAllocationStrategy::Pooling`.
     memory_pool: Option<Arc<MemoryPool>>,
+    instance_pool: Option<Arc<InstancePool>>,
     /// The code cache, if `Config::cache` has one, with the key parts of the
     /// first tier and of the optimiser.
     cache: Option<(CodeCache, cache::Tier, Option<cache::Tier>)>,
@@ -92,8 +95,15 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine for `config`; fails if its target is unknown.
+    /// An engine for `config`; fails if it asks for a compiler Lazuli does not
+    /// have ([`Strategy::Winch`]) or for Cranelift flags Cranelift refuses, or if
+    /// its code cache cannot be opened.
     pub fn new(config: &Config) -> Result<Engine> {
+        if config.strategy == Strategy::Winch {
+            bail!(
+                "compiler strategy `Winch` is not available: Lazuli compiles with Cranelift only"
+            );
+        }
         // Code for other targets is only ever compiled eagerly, and cannot tier up.
         let native = config.target.is_none();
         let lazy = config.compilation == Compilation::Lazy && native;
@@ -104,7 +114,7 @@ impl Engine {
             Tiering::Auto | Tiering::Optimized => Tier::Optimized,
         };
         let options = CompilerOptions {
-            guarded_memories: config.memory_style == MemoryStyle::Guarded,
+            guarded_memories: config.effective_memory_style() == MemoryStyle::Guarded,
             // A slot is where tier-up publishes, so every call must go through it.
             slot_calls: lazy || tiers_up,
             tier_up_counters: tiers_up,
@@ -125,7 +135,8 @@ impl Engine {
             })
             .transpose()?;
         let features = format!("{:?}", config.features);
-        let cache = CodeCache::open(&config.cache)?.map(|cache| {
+        let cache = config.cache.as_ref().map(CodeCache::open).transpose()?;
+        let cache = cache.map(|cache| {
             let first = cache::Tier::new(&compiler, &features);
             let optimized = optimizer.as_ref().map(|o| cache::Tier::new(o, &features));
             (cache, first, optimized)
@@ -141,6 +152,12 @@ impl Engine {
                 trampolines: Mutex::new(HashMap::new()),
                 trampoline_code: CodeMemory::new(),
                 memory_pool: memory_pool(config),
+                instance_pool: match config.allocation_strategy {
+                    InstanceAllocationStrategy::Pooling(limits) => {
+                        Some(Arc::new(InstancePool::new(limits)))
+                    }
+                    InstanceAllocationStrategy::OnDemand => None,
+                },
                 epoch: AtomicU64::new(0),
             }),
         })
@@ -171,6 +188,11 @@ impl Engine {
     /// The pool instances take their memories from, if the engine pools them.
     pub(crate) fn memory_pool(&self) -> Option<&Arc<MemoryPool>> {
         self.inner.memory_pool.as_ref()
+    }
+
+    /// The counts of live instances and tables, if the engine pools them.
+    pub(crate) fn instance_pool(&self) -> Option<&Arc<InstancePool>> {
+        self.inner.instance_pool.as_ref()
     }
 
     pub(crate) fn compiler(&self) -> &Compiler {
@@ -295,23 +317,25 @@ impl Engine {
     }
 }
 
-/// The ISA of `config`'s target (or the host) at `tier`.
+/// The memory pool of `config`'s allocation strategy, if it pools.
 fn memory_pool(config: &Config) -> Option<Arc<MemoryPool>> {
     let InstanceAllocationStrategy::Pooling(limits) = config.allocation_strategy else {
         return None;
     };
     let pool = MemoryPool::new(
-        config.memory_style,
+        config.effective_memory_style(),
         limits.max_memory_pages,
-        limits.total_memories,
+        limits.total_memories as usize,
     );
     Some(Arc::new(pool))
 }
 
+/// The ISA of `config`'s target (or the host) at `tier`.
 fn isa(config: &Config, tier: Tier) -> Result<lazuli_cranelift::OwnedTargetIsa> {
+    let settings = config.isa_settings();
     Ok(match &config.target {
-        Some(triple) => target_isa(triple, tier, config.verify)?,
-        None => host_isa(tier, config.verify)?,
+        Some(triple) => target_isa(triple, tier, &settings)?,
+        None => host_isa(tier, &settings)?,
     })
 }
 

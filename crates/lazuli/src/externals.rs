@@ -197,7 +197,7 @@ impl Memory {
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
-        let style = opaque.engine.config().memory_style;
+        let style = opaque.engine.config().effective_memory_style();
         let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style, Some(&mut limiter))
             .map_err(|e| {
                 limiter.explain(anyhow!(

@@ -3,6 +3,7 @@
 
 use crate::externals::TableData;
 use crate::func::FuncData;
+use crate::instance_pool::PoolPermit;
 use crate::segments::{Item, NonNullItem};
 use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, Mutability};
@@ -28,6 +29,9 @@ pub(crate) struct InstanceData {
     /// Handles of the globals, by index: imported ones from the start, defined
     /// ones made on their first export lookup and reused afterwards.
     globals: Vec<Option<Global>>,
+    /// Counts the instance and its tables against the engine's pooling limits
+    /// for as long as it lives.
+    _pool_permit: Option<PoolPermit>,
 }
 
 /// An export of an instance: its name and the item, as
@@ -302,6 +306,10 @@ fn instantiate(
             imports.len()
         );
     }
+    let defined_tables = (info.tables.len() - info.num_imported_tables as usize) as u32;
+    let pool = opaque.engine.instance_pool();
+    let pool_permit = pool.map(|p| p.admit(defined_tables)).transpose()?;
+    let table_limit = pool.map(|p| p.table_elements());
     let handle = RuntimeInstance::new(VMOffsets::new(info), opaque.vm(), module.inner.clone());
     let mut memories = Vec::new();
     let mut tables = Vec::new();
@@ -341,7 +349,7 @@ fn instantiate(
             _ => unreachable!("check_import accepted only matching kinds"),
         }
     }
-    let style = opaque.engine.config().memory_style;
+    let style = opaque.engine.config().effective_memory_style();
     for (i, plan) in info
         .memories
         .iter()
@@ -364,11 +372,15 @@ fn instantiate(
         .enumerate()
         .skip(info.num_imported_tables as usize)
     {
-        let table =
-            RuntimeTable::new(plan.minimum, plan.maximum, Some(&mut *limiter)).map_err(|e| {
-                let why = crate::externals::table_error(&e);
-                anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
-            })?;
+        // A pooled table grows to the pool's limit at most, as to a maximum.
+        let maximum = match table_limit {
+            Some(limit) => Some(plan.maximum.map_or(limit, |m| m.min(limit))),
+            None => plan.maximum,
+        };
+        let table = RuntimeTable::new(plan.minimum, maximum, Some(&mut *limiter)).map_err(|e| {
+            let why = crate::externals::table_error(&e);
+            anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
+        })?;
         let table = opaque.push_table(TableData::new(
             crate::RefType::of_element(plan.element),
             table,
@@ -411,6 +423,7 @@ fn instantiate(
         memories,
         tables,
         globals,
+        _pool_permit: pool_permit,
     });
     let instance = Instance(opaque.stored(opaque.instances.len() - 1));
     initialize(opaque, instance)?;

@@ -36,6 +36,7 @@ mod engine;
 mod externals;
 mod func;
 mod instance;
+mod instance_pool;
 mod instance_pre;
 mod interrupt;
 mod limits;
@@ -52,11 +53,11 @@ mod types;
 mod values;
 
 pub use anyhow::{Error, Result, bail, ensure, format_err};
-pub use cache::CacheConfig;
+pub use cache::{Cache, CacheConfig};
 pub use config::{
     Compilation, Config, DEFAULT_MAX_WASM_STACK, DEFAULT_SMALL_FUNCTION_BYTES,
-    DEFAULT_TIER_UP_BUDGET, InstanceAllocationStrategy, MemoryStyle, PoolingAllocationConfig,
-    Tiering, Validation,
+    DEFAULT_TIER_UP_BUDGET, InstanceAllocationStrategy, MemoryStyle, OptLevel,
+    PoolingAllocationConfig, Strategy, Tiering, Validation,
 };
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};

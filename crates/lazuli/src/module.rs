@@ -374,7 +374,7 @@ impl Module {
         let inner = &self.inner;
         inner
             .segments
-            .get_or_init(|| Segments::new(&inner.info, &inner.bytes))
+            .get_or_init(|| Segments::new(&inner.info, &inner.bytes, &inner.engine))
     }
 
     /// The dispatch slot of defined function `defined`.
@@ -447,8 +447,8 @@ pub(crate) fn compile_guarded(
     compiled.with_context(|| format!("compiling function {}", info.num_imported_funcs + defined))
 }
 
-/// Compiles every defined function of `info` with `compile`, on all cores, in
-/// module order, telling the engine's `Config::compile_progress` callback after
+/// Compiles every defined function of `info` with `compile`, on all cores
+/// unless `Config::parallel_compilation` is off, in module order, telling the engine's `Config::compile_progress` callback after
 /// each one.
 pub(crate) fn compile_each(
     engine: &Engine,
@@ -458,14 +458,15 @@ pub(crate) fn compile_each(
     let total = info.num_defined_funcs();
     let done = AtomicUsize::new(0);
     let hooks = &engine.config().hooks;
-    (0..total)
-        .into_par_iter()
-        .map(|d| {
-            let func = compile(d)?;
-            hooks.progress(done.fetch_add(1, Ordering::Relaxed) + 1, total as usize);
-            Ok(func)
-        })
-        .collect()
+    let compile_one = |d| {
+        let func = compile(d)?;
+        hooks.progress(done.fetch_add(1, Ordering::Relaxed) + 1, total as usize);
+        Ok(func)
+    };
+    match engine.config().parallel_compilation {
+        true => (0..total).into_par_iter().map(compile_one).collect(),
+        false => (0..total).map(compile_one).collect(),
+    }
 }
 
 /// Validates and parses `bytes`; with eager validation the function bodies are
@@ -490,7 +491,8 @@ fn parse_marked(
         if marker.is_some_and(|(cache, key)| cache.has_marker(key)) {
             return Ok(info);
         }
-        validate_bodies(&info, bytes).map_err(invalid)?;
+        let parallel = engine.config().parallel_compilation;
+        validate_bodies(&info, bytes, parallel).map_err(invalid)?;
         info.func_validators.clear();
         if let Some((cache, key)) = marker {
             cache.store_marker(key);
@@ -500,13 +502,13 @@ fn parse_marked(
 }
 
 /// Validates every function body of `info` (in `bytes`): on all cores for a large
-/// module, reporting the first invalid body in module order.
-fn validate_bodies(info: &ModuleInfo, bytes: &[u8]) -> Result<(), WasmError> {
+/// module if `parallel`, reporting the first invalid body in module order.
+fn validate_bodies(info: &ModuleInfo, bytes: &[u8], parallel: bool) -> Result<(), WasmError> {
     let validate = |d| info.validate_body(bytes, d);
     let defined = 0..info.num_defined_funcs();
     let body_bytes: usize = info.bodies.iter().map(|b| b.range.len()).sum();
     // Small modules are not worth waking the thread pool for.
-    let first_error = if body_bytes < PARALLEL_VALIDATION_BYTES {
+    let first_error = if !parallel || body_bytes < PARALLEL_VALIDATION_BYTES {
         defined.map(validate).find(Result::is_err)
     } else {
         defined
@@ -703,8 +705,8 @@ impl ModuleInner {
         }
     }
 
-    /// Compiles every function in parallel and publishes them as one block with
-    /// direct calls between them.
+    /// Compiles every function (in parallel unless `Config::parallel_compilation`
+    /// is off) and publishes them as one block with direct calls between them.
     fn compile_all(&self) -> Result<()> {
         let compiled = compile_each(&self.engine, &self.info, |d| self.compile_one(d))?;
         self.publish_all(&compiled)

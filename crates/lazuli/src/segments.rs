@@ -2,6 +2,7 @@
 //! rather than once per instance: the copy-on-write image of the module's memory,
 //! and where each element segment's non-null items are.
 
+use crate::Engine;
 use lazuli_environ::{ConstOp, ElemItems, ModuleInfo, SegmentMode};
 use lazuli_runtime::{MemoryImage, PAGE_SIZE};
 
@@ -32,8 +33,11 @@ pub(crate) enum Item {
 }
 
 impl Segments {
-    pub(crate) fn new(info: &ModuleInfo, bytes: &[u8]) -> Segments {
-        let image = image_segments(info, bytes);
+    /// The segments of `info` (in `bytes`), with a memory image unless
+    /// `engine`'s `Config::memory_init_cow` is off.
+    pub(crate) fn new(info: &ModuleInfo, bytes: &[u8], engine: &Engine) -> Segments {
+        let cow = engine.config().memory_init_cow;
+        let image = image_segments(info, bytes).filter(|_| cow);
         let image = image.and_then(|segments| MemoryImage::new(&segments).ok().flatten());
         Segments::with_image(info, image)
     }

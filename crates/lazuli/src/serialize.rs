@@ -241,7 +241,9 @@ fn load(engine: &Engine, mut map: Mapping, file: Option<Arc<File>>) -> Result<Mo
         true => Some(map.make_executable(artifact.image.clone())?),
         false => None,
     };
-    let memory_image = file.zip(artifact.memory).and_then(|(file, (at, range))| {
+    // Without copy-on-write the first instantiation copies the segments instead.
+    let memory = artifact.memory.filter(|_| engine.config().memory_init_cow);
+    let memory_image = file.zip(memory).and_then(|(file, (at, range))| {
         // SAFETY: the file is the artifact `map` maps, which holds the image at
         // `at` (checked by `read`) and which the caller keeps unchanged.
         unsafe { MemoryImage::in_file(file, at as u64, range) }

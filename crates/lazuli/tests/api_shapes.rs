@@ -48,7 +48,7 @@ fn func_wrap_in_a_store_of_an_engine_for_another_target_panics() {
     } else {
         "aarch64-unknown-linux-gnu"
     };
-    let engine = Engine::new(Config::new().target(triple)).unwrap();
+    let engine = Engine::new(Config::new().target(triple).unwrap()).unwrap();
     let mut store = Store::new(&engine, ());
     Func::wrap(&mut store, || 1i32);
 }

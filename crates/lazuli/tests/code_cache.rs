@@ -4,7 +4,7 @@
 //! the size bound evicts the least recently used entries.
 
 use lazuli::{
-    CacheConfig, CompileStats, Config, Engine, Instance, Module, Store, Tiering, Validation,
+    Cache, CacheConfig, CompileStats, Config, Engine, Instance, Module, Store, Tiering, Validation,
 };
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -43,11 +43,18 @@ fn engine(dir: &Path, budget: u32) -> Engine {
     Engine::new(config(dir).tier_up_budget(budget)).unwrap()
 }
 
+/// A cache in `dir`.
+fn cache_in(dir: &Path) -> Option<Cache> {
+    let mut config = CacheConfig::new();
+    config.with_directory(dir);
+    Some(Cache::new(config).unwrap())
+}
+
 /// The configuration of [`engine`], without the budget.
 fn config(dir: &Path) -> Config {
     let mut config = Config::new();
     config
-        .cache(CacheConfig::new(dir))
+        .cache(cache_in(dir))
         .background_compilation(false)
         .validation(Validation::Lazy);
     config
@@ -152,7 +159,7 @@ fn every_tier_keeps_its_own_entries() {
     let run = |tiering| {
         let mut config = Config::new();
         config
-            .cache(CacheConfig::new(&dir))
+            .cache(cache_in(&dir))
             .tiering(tiering)
             .background_compilation(false);
         let (module, mut store, instance) = instantiate(&Engine::new(&config).unwrap());
@@ -369,7 +376,11 @@ fn the_size_bound_evicts_the_least_recently_used_entries() {
         .flat_map(|m| m.values())
         .sum();
     let mut config = config(&dir);
-    config.cache(CacheConfig::new(&dir).max_bytes(recent * 10 / 9 + 10));
+    let mut bounded = CacheConfig::new();
+    bounded
+        .with_directory(&dir)
+        .with_files_total_size_soft_limit(recent * 10 / 9 + 10);
+    config.cache(Some(Cache::new(bounded).unwrap()));
     let module = Module::new(&Engine::new(&config).unwrap(), &changed).unwrap();
     let mut store = Store::new(module.engine(), ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
@@ -385,16 +396,15 @@ fn the_size_bound_evicts_the_least_recently_used_entries() {
 fn a_cache_directory_that_cannot_be_made_is_an_error() {
     let file = fresh_dir("not-a-dir");
     std::fs::write(&file, b"a file").unwrap();
-    let mut config = Config::new();
-    config.cache(CacheConfig::new(file.join("cache")));
-    let err = Engine::new(&config).expect_err("no engine").to_string();
+    let mut config = CacheConfig::new();
+    config.with_directory(file.join("cache"));
+    let err = Cache::new(config).expect_err("no cache").to_string();
     assert!(err.contains("cannot use"), "{err}");
     std::fs::remove_file(&file).unwrap();
 }
 
 #[test]
 fn the_cache_is_off_unless_configured() {
-    assert_eq!(CacheConfig::default().directory(), None);
     let engine = Engine::new(Config::new().background_compilation(false)).unwrap();
     let (module, mut store, instance) = instantiate(&engine);
     assert_eq!(call(&mut store, &instance, "a", 4), 15);

@@ -7,7 +7,7 @@
 //! a "victim" function there, checking its results.
 
 use lazuli::{Compilation, Config, Engine, Linker, Module, Store, Validation};
-use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, Tier, host_isa};
+use lazuli_cranelift::{CompileError, Compiler, CompilerOptions, IsaSettings, Tier, host_isa};
 use lazuli_environ::wasmparser::WasmFeatures;
 use lazuli_environ::{ModuleInfo, translate_module};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -106,7 +106,10 @@ fn host_compiler() -> Compiler {
         locals_in_frame: true,
         ..CompilerOptions::default()
     };
-    Compiler::new(host_isa(Tier::Fast, true).unwrap(), options)
+    Compiler::new(
+        host_isa(Tier::Fast, &IsaSettings::new(true)).unwrap(),
+        options,
+    )
 }
 
 /// Parses `wat` with `features`, keeping every body's validator (lazy validation).
@@ -240,6 +243,7 @@ fn a_code_generation_error_leaves_no_state() {
     let mut config = Config::new();
     config
         .target("x86_64-unknown-linux-gnu")
+        .unwrap()
         .validation(Validation::Lazy);
     let engine = Engine::new(&config).unwrap();
     let wat = r#"(module (func (param f32) (result f32)

@@ -5,8 +5,8 @@
 //! can be extended by a callback.
 
 use lazuli::{
-    CacheConfig, Caller, Compilation, Config, Engine, Instance, Linker, Module, Store, Tiering,
-    Trap, UpdateDeadline,
+    Cache, CacheConfig, Caller, Compilation, Config, Engine, Instance, Linker, Module, Store,
+    Tiering, Trap, UpdateDeadline,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -331,9 +331,11 @@ fn cached_code_without_fuel_is_not_reused_by_an_engine_that_consumes_fuel() {
     let dir = std::env::temp_dir().join(format!("lazuli-interrupt-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = |fuel: bool| {
+        let mut cache_config = CacheConfig::new();
+        cache_config.with_directory(&dir);
         let mut config = Config::new();
         config
-            .cache(CacheConfig::new(&dir))
+            .cache(Some(Cache::new(cache_config).unwrap()))
             .tiering(Tiering::Optimized)
             .consume_fuel(fuel);
         let engine = Engine::new(&config).unwrap();

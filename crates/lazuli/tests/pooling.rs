@@ -12,10 +12,10 @@ const WAT: &str = r#"(module
   (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#;
 
-fn engine(style: MemoryStyle, total_memories: usize, max_memory_pages: u64) -> Engine {
-    let mut pool = PoolingAllocationConfig::default();
+fn engine(style: MemoryStyle, total_memories: u32, max_memory_pages: usize) -> Engine {
+    let mut pool = PoolingAllocationConfig::new();
     pool.total_memories(total_memories)
-        .max_memory_pages(max_memory_pages);
+        .max_memory_size(max_memory_pages * 65536);
     let mut config = Config::new();
     config
         .memory_style(style)

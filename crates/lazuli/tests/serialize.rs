@@ -110,7 +110,7 @@ fn an_artifact_for_another_target_is_refused() {
         true => "aarch64-unknown-linux-gnu",
         false => "x86_64-unknown-linux-gnu",
     };
-    let cross = Engine::new(Config::new().target(triple)).unwrap();
+    let cross = Engine::new(Config::new().target(triple).unwrap()).unwrap();
     let artifact = cross.precompile_module(WAT.as_bytes()).unwrap();
     let host = engine(&mut Config::new());
     // SAFETY: from `precompile_module`; the header check refuses it first.

@@ -385,7 +385,8 @@ mod tests {
         defined: u32,
         ty: &WasmFuncType,
     ) -> Result<String, WasmError> {
-        let isa = crate::host_isa(crate::Tier::Optimized, true).expect("host ISA");
+        let isa = crate::host_isa(crate::Tier::Optimized, &crate::IsaSettings::new(true))
+            .expect("host ISA");
         let options = CompilerOptions::default();
         let mut env = ModuleEnvironment::new(info, &*isa, options);
         let range = info.bodies[defined as usize].range.clone();

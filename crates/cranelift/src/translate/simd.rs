@@ -625,7 +625,7 @@ mod tests {
 
     /// The host ISA with Lazuli's flags.
     fn host_isa() -> OwnedTargetIsa {
-        crate::host_isa(crate::Tier::Optimized, true).expect("host ISA")
+        crate::host_isa(crate::Tier::Optimized, &crate::IsaSettings::new(true)).expect("host ISA")
     }
 
     /// Builds a function that takes a vmctx and `params`, applies `op` to the
@@ -712,8 +712,12 @@ mod tests {
     /// bounds-checked memories, verifies the function and compiles it for the host and
     /// for aarch64.
     fn check(params: &[Type], result: Option<Type>, ops: &[Operator<'_>]) {
-        let aarch64 = crate::target_isa("aarch64-unknown-linux-gnu", crate::Tier::Optimized, true)
-            .expect("aarch64");
+        let aarch64 = crate::target_isa(
+            "aarch64-unknown-linux-gnu",
+            crate::Tier::Optimized,
+            &crate::IsaSettings::new(true),
+        )
+        .expect("aarch64");
         for isa in [host_isa(), aarch64] {
             for op in ops {
                 for guarded in [true, false] {

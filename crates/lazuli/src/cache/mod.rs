@@ -36,30 +36,55 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use writer::{Job, Writer};
 
-/// Where the code cache lives and how large it may grow (`Config::cache`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Where the code cache lives and how large it may grow, for [`Cache::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// `None`: no cache (the default for an embedding).
+    /// `None`: the user's cache directory ([`CacheConfig::user_directory`]).
     directory: Option<PathBuf>,
     max_bytes: u64,
 }
 
-impl CacheConfig {
-    /// The size bound of a cache made with [`CacheConfig::new`]: 512 MiB.
-    pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
-
-    /// A cache in `directory` (created if missing), bounded to
-    /// [`CacheConfig::DEFAULT_MAX_BYTES`].
-    pub fn new(directory: impl Into<PathBuf>) -> CacheConfig {
+impl Default for CacheConfig {
+    fn default() -> Self {
         CacheConfig {
-            directory: Some(directory.into()),
+            directory: None,
             max_bytes: CacheConfig::DEFAULT_MAX_BYTES,
         }
     }
+}
 
-    /// No cache: every run compiles what it runs.
-    pub fn disabled() -> CacheConfig {
+impl CacheConfig {
+    /// The size bound of a cache unless [`CacheConfig::with_files_total_size_soft_limit`]
+    /// says otherwise: 512 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+
+    /// A cache in the user's cache directory ([`CacheConfig::user_directory`]),
+    /// bounded to [`CacheConfig::DEFAULT_MAX_BYTES`].
+    pub fn new() -> CacheConfig {
         CacheConfig::default()
+    }
+
+    /// Puts the cache in `directory` (created if missing).
+    pub fn with_directory(&mut self, directory: impl Into<PathBuf>) -> &mut Self {
+        self.directory = Some(directory.into());
+        self
+    }
+
+    /// Bounds the cache to `bytes` of entries; beyond that the least recently used
+    /// ones are removed.
+    pub fn with_files_total_size_soft_limit(&mut self, bytes: u64) -> &mut Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The cache's directory, if one was given.
+    pub fn directory(&self) -> Option<&PathBuf> {
+        self.directory.as_ref()
+    }
+
+    /// The size bound.
+    pub fn files_total_size_soft_limit(&self) -> u64 {
+        self.max_bytes
     }
 
     /// The user's cache directory for Lazuli: `$XDG_CACHE_HOME/lazuli`, else
@@ -71,17 +96,50 @@ impl CacheConfig {
             None => non_empty("HOME").map(|home| PathBuf::from(home).join(".cache/lazuli")),
         }
     }
+}
 
-    /// Bounds the cache to `bytes` of entries; beyond that the least recently used
-    /// ones are removed.
-    pub fn max_bytes(mut self, bytes: u64) -> CacheConfig {
-        self.max_bytes = bytes;
-        self
+/// A code cache directory, checked and created, for [`crate::Config::cache`].
+/// Each engine given it keeps one entry per function and tier there (see
+/// `ARCHITECTURE.md`, "Code cache"); engines share entries through the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cache {
+    directory: PathBuf,
+    max_bytes: u64,
+}
+
+impl Cache {
+    /// The cache `config` describes; fails if it names no directory and the
+    /// user has none, or if the directory cannot be created.
+    pub fn new(config: CacheConfig) -> Result<Cache> {
+        let directory = match config.directory {
+            Some(dir) => dir,
+            None => CacheConfig::user_directory()
+                .context("no cache directory: neither XDG_CACHE_HOME nor HOME is set")?,
+        };
+        std::fs::create_dir_all(directory.join("tmp"))
+            .with_context(|| format!("cannot use `{}` as the code cache", directory.display()))?;
+        Ok(Cache {
+            directory,
+            max_bytes: config.max_bytes,
+        })
     }
 
-    /// The cache's directory, or `None` when it is off.
-    pub fn directory(&self) -> Option<&Path> {
-        self.directory.as_deref()
+    /// Wasmtime's constructor from a configuration file. Lazuli reads none:
+    /// `None` (Wasmtime's default file) gives the default cache,
+    /// [`CacheConfig::new`]'s; a file is refused with an error saying so.
+    pub fn from_file(path: Option<&Path>) -> Result<Cache> {
+        if let Some(path) = path {
+            anyhow::bail!(
+                "Lazuli reads no cache configuration file (`{}`): build a `CacheConfig` instead",
+                path.display()
+            );
+        }
+        Cache::new(CacheConfig::new())
+    }
+
+    /// The cache's directory.
+    pub fn directory(&self) -> &PathBuf {
+        &self.directory
     }
 }
 
@@ -110,21 +168,18 @@ pub(crate) struct CodeCache {
 }
 
 impl CodeCache {
-    /// Opens (creating it if needed) the cache `config` describes; `None` when the
-    /// cache is off.
-    pub(crate) fn open(config: &CacheConfig) -> Result<Option<CodeCache>> {
-        let Some(path) = config.directory() else {
-            return Ok(None);
-        };
+    /// Opens the directory of `cache` (creating it if it went missing).
+    pub(crate) fn open(cache: &Cache) -> Result<CodeCache> {
+        let path = cache.directory();
         let cannot = || format!("cannot use `{}` as the code cache", path.display());
         std::fs::create_dir_all(path.join("tmp")).with_context(cannot)?;
         let secret = entry::secret(path).with_context(cannot)?;
-        let dir = Dir::open(path, secret, config.max_bytes).with_context(cannot)?;
+        let dir = Dir::open(path, secret, cache.max_bytes).with_context(cannot)?;
         let dir = Arc::new(dir);
-        Ok(Some(CodeCache {
+        Ok(CodeCache {
             writer: Writer::new(dir.clone()),
             dir,
-        }))
+        })
     }
 
     /// The function stored under `key`, if there is a whole, authentic entry for
