@@ -132,6 +132,7 @@ pub struct Config {
     pub(crate) hooks: crate::profiling::Hooks,
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
+    pub(crate) coredump_on_trap: bool,
 }
 
 impl Default for Config {
@@ -153,6 +154,7 @@ impl Default for Config {
             hooks: Default::default(),
             consume_fuel: false,
             epoch_interruption: false,
+            coredump_on_trap: false,
         }
     }
 }
@@ -308,6 +310,17 @@ impl Config {
     /// an engine can compile modules but not run them.
     pub fn target(&mut self, triple: &str) -> &mut Self {
         self.target = Some(triple.to_string());
+        self
+    }
+
+    /// Whether the error of a trap carries a [`crate::WasmCoreDump`] of the
+    /// store (default: no): the trap's frames and the store's modules,
+    /// instances, memories and globals, which
+    /// [`WasmCoreDump::serialize`](crate::WasmCoreDump::serialize) writes in the
+    /// tool-conventions core dump format. A host function's error that crosses
+    /// Wasm gets one too. Costs nothing until a trap.
+    pub fn coredump_on_trap(&mut self, enable: bool) -> &mut Self {
+        self.coredump_on_trap = enable;
         self
     }
 }

@@ -32,6 +32,7 @@ mod cache;
 mod codec;
 mod commands;
 mod config;
+mod coredump;
 mod engine;
 mod externals;
 mod func;
@@ -58,6 +59,7 @@ pub use config::{
     DEFAULT_TIER_UP_BUDGET, InstanceAllocationStrategy, MemoryStyle, PoolingAllocationConfig,
     Tiering, Validation,
 };
+pub use coredump::WasmCoreDump;
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};
