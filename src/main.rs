@@ -509,6 +509,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         return print_usage();
     };
     args.wasm.configure(&mut args.config);
+    args.config.coredump_on_trap(args.coredump.is_some());
     progress::show_on_terminal(&mut args.config);
     let engine = run_engine(&args)?;
     let module = compile_file(&engine, Path::new(args.file))?;
@@ -537,19 +538,8 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let Err(err) = outcome else {
         return Ok(ExitCode::SUCCESS);
     };
-    let is_trap = err.downcast_ref::<Trap>().is_some();
-    let backtrace = err.downcast_ref::<WasmBacktrace>().filter(|_| is_trap);
-    if let (Some(path), Some(backtrace)) = (args.coredump, backtrace) {
-        // Read again only now: a precompiled module is mapped, not read.
-        let bytes = read_module_bytes(Path::new(args.file))?;
-        let crash = coredump::Crash {
-            file: args.file,
-            module: &module,
-            bytes: &bytes,
-            instance,
-            backtrace,
-        };
-        coredump::write(Path::new(path), &mut store, &crash)?;
+    if let Some(path) = args.coredump {
+        coredump::write_on_trap(Path::new(path), &mut store, &err, args.file)?;
     }
     exit_status(err)
 }

@@ -253,7 +253,7 @@ struct Dump {
     customs: Vec<String>,
     /// (function index, code offset) of each frame.
     frames: Vec<(u32, u32)>,
-    /// Memory 0's bytes from its data segment at 0.
+    /// Memory 0's bytes, from its data segments (up to its last non-zero byte).
     memory: Vec<u8>,
     /// The integer globals' values.
     globals: Vec<i64>,
@@ -283,8 +283,9 @@ fn read_dump(bytes: &[u8]) -> Dump {
                 }
             }
             Payload::DataSection(data) => {
-                let segment = data.into_iter().next().unwrap().unwrap();
-                dump.memory = segment.data.to_vec();
+                for segment in data {
+                    write_segment(&mut dump.memory, segment.unwrap());
+                }
             }
             Payload::GlobalSection(globals) => {
                 for global in globals {
@@ -301,6 +302,24 @@ fn read_dump(bytes: &[u8]) -> Dump {
         }
     }
     dump
+}
+
+/// Writes a data segment of memory 0 into `memory` at its offset.
+fn write_segment(memory: &mut Vec<u8>, segment: wasmparser::Data<'_>) {
+    let wasmparser::DataKind::Active {
+        memory_index: 0,
+        offset_expr,
+    } = segment.kind
+    else {
+        panic!("a core dump's segments are active");
+    };
+    let op = offset_expr.get_operators_reader().read().unwrap();
+    let wasmparser::Operator::I32Const { value } = op else {
+        panic!("unexpected offset {op:?}");
+    };
+    let (start, end) = (value as usize, value as usize + segment.data.len());
+    memory.resize(memory.len().max(end), 0);
+    memory[start..end].copy_from_slice(segment.data);
 }
 
 /// A module of `count` small functions, each exported.

@@ -104,6 +104,7 @@ pub struct Config {
     pub(crate) consume_fuel: bool,
     pub(crate) epoch_interruption: bool,
     pub(crate) relaxed_simd_deterministic: bool,
+    pub(crate) coredump_on_trap: bool,
 }
 
 impl Default for Config {
@@ -137,6 +138,7 @@ impl Default for Config {
             consume_fuel: false,
             epoch_interruption: false,
             relaxed_simd_deterministic: false,
+            coredump_on_trap: false,
         }
     }
 }
@@ -327,6 +329,17 @@ impl Config {
     /// Runs Cranelift's IR verifier on every function (on in debug builds).
     pub fn cranelift_verifier(&mut self, enable: bool) -> &mut Self {
         self.verify = enable;
+        self
+    }
+
+    /// Whether the error of a trap carries a [`crate::WasmCoreDump`] of the
+    /// store (default: no): the trap's frames and the store's modules,
+    /// instances, memories and globals, which
+    /// [`WasmCoreDump::serialize`](crate::WasmCoreDump::serialize) writes in the
+    /// tool-conventions core dump format. A host function's error that crosses
+    /// Wasm gets one too. Costs nothing until a trap.
+    pub fn coredump_on_trap(&mut self, enable: bool) -> &mut Self {
+        self.coredump_on_trap = enable;
         self
     }
 }

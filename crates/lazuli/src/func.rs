@@ -426,9 +426,9 @@ pub(crate) unsafe fn enter<T>(
         )
     }
     .map_err(|trap| {
-        // SAFETY: Wasm has returned: nothing else uses the store any more.
-        let opaque = unsafe { &(*store).opaque };
-        trap_to_error(*trap, opaque)
+        // SAFETY: Wasm has returned, so nothing uses the pointers published for
+        // the entry any more: this is the only access to the store.
+        trap_to_error(*trap, unsafe { &mut *store })
     })
 }
 

@@ -163,7 +163,7 @@ impl Instance {
 
     /// Every memory of the instance, exported or not, by index (imported ones
     /// first). Wasmtime keeps this crate-private, for the core dumps it writes
-    /// itself; Lazuli's CLI writes core dumps from it, so it is public.
+    /// itself; `WasmCoreDump` reads them, so it is public.
     pub fn all_memories(&self, store: impl AsContext) -> Vec<Memory> {
         let store = store.as_context();
         let opaque = &store.0.opaque;

@@ -32,6 +32,7 @@ mod cache;
 mod codec;
 mod commands;
 mod config;
+mod coredump;
 mod engine;
 mod externals;
 mod func;
@@ -59,6 +60,7 @@ pub use config::{
     DEFAULT_TIER_UP_BUDGET, InstanceAllocationStrategy, MemoryStyle, OptLevel,
     PoolingAllocationConfig, Strategy, Tiering, Validation,
 };
+pub use coredump::WasmCoreDump;
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func};

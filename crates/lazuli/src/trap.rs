@@ -1,7 +1,8 @@
 //! Traps as errors: the [`Trap`] kind, plus a [`WasmBacktrace`] as context.
 
 use crate::Module;
-use crate::store::{AsContext, StoreOpaque};
+use crate::coredump::WasmCoreDump;
+use crate::store::{AsContext, StoreContextMut, StoreInner, StoreOpaque};
 pub use lazuli_environ::TrapKind as Trap;
 use lazuli_runtime::{Backtrace, HostFailure, TrapInfo};
 use std::fmt;
@@ -143,19 +144,26 @@ pub(crate) fn host_error(error: Box<dyn std::any::Any + Send>) -> anyhow::Error 
 /// Converts what the runtime reports into the error the embedder sees: a host
 /// function's own error (with the Wasm frames it crossed, unless an inner
 /// entry attached them already), a resumed host panic, or a [`Trap`] with its
-/// backtrace. `opaque` is the store that ran the Wasm.
-pub(crate) fn trap_to_error(info: TrapInfo, opaque: &StoreOpaque) -> anyhow::Error {
-    let backtrace = || WasmBacktrace::resolve(opaque, &info.backtrace);
-    match info.host_failure {
+/// backtrace; under [`Config::coredump_on_trap`](crate::Config::coredump_on_trap)
+/// also a [`WasmCoreDump`] of `store`, the store that ran the Wasm.
+pub(crate) fn trap_to_error<T>(info: TrapInfo, store: &mut StoreInner<T>) -> anyhow::Error {
+    let backtrace = WasmBacktrace::resolve(&store.opaque, &info.backtrace);
+    let error = match info.host_failure {
         Some(HostFailure::Panic(payload)) => std::panic::resume_unwind(payload),
         Some(HostFailure::Error(error)) => {
             let error = host_error(error);
-            let backtrace = backtrace();
-            if error.downcast_ref::<WasmBacktrace>().is_some() || backtrace.frames.is_empty() {
+            if error.downcast_ref::<WasmBacktrace>().is_some() {
                 return error;
             }
-            error.context(backtrace)
+            match backtrace.frames.is_empty() {
+                true => error,
+                false => error.context(backtrace.clone()),
+            }
         }
-        None => anyhow::Error::new(info.kind).context(backtrace()),
+        None => anyhow::Error::new(info.kind).context(backtrace.clone()),
+    };
+    if !store.opaque.engine.config().coredump_on_trap {
+        return error;
     }
+    error.context(WasmCoreDump::capture(StoreContextMut(store), backtrace))
 }

@@ -15,8 +15,10 @@ use std::sync::Arc;
 /// A Rust type that is a Wasm value type.
 pub trait WasmTy: Copy + Send + 'static {
     fn valtype() -> ValType;
+    /// The raw value, or an error if it is a reference into another store than
+    /// `store` (numbers cannot fail: their `Ok` compiles away).
     #[doc(hidden)]
-    fn to_raw(self, store: &StoreOpaque) -> ValRaw;
+    fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw>;
     #[doc(hidden)]
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self;
 }
@@ -25,7 +27,8 @@ macro_rules! wasm_ty {
     ($($t:ty => $vt:ident, |$v:ident| $to:expr, |$r:ident| $from:expr;)*) => {$(
         impl WasmTy for $t {
             fn valtype() -> ValType { ValType::$vt }
-            fn to_raw(self, _: &StoreOpaque) -> ValRaw { let $v = self; $to }
+            #[inline]
+            fn to_raw(self, _: &StoreOpaque) -> Result<ValRaw> { let $v = self; Ok($to) }
             fn from_raw(_: &mut StoreOpaque, $r: ValRaw) -> Self { $from }
         }
     )*};
@@ -45,8 +48,8 @@ impl WasmTy for Option<Func> {
     fn valtype() -> ValType {
         ValType::FUNCREF
     }
-    fn to_raw(self, store: &StoreOpaque) -> ValRaw {
-        ValRaw(Ref::Func(self).to_raw(store) as u128)
+    fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Ok(ValRaw(Ref::Func(self).checked_raw(store)? as u128))
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
         match Ref::from_raw(store, raw.0 as usize, RefType::FUNCREF) {
@@ -60,8 +63,8 @@ impl WasmTy for Option<ExternRef> {
     fn valtype() -> ValType {
         ValType::EXTERNREF
     }
-    fn to_raw(self, store: &StoreOpaque) -> ValRaw {
-        ValRaw(Ref::Extern(self).to_raw(store) as u128)
+    fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Ok(ValRaw(Ref::Extern(self).checked_raw(store)? as u128))
     }
     fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
         match Ref::from_raw(store, raw.0 as usize, RefType::EXTERNREF) {
@@ -76,8 +79,10 @@ pub trait WasmParams: Send {
     /// How many values.
     const COUNT: usize;
     fn types() -> Vec<ValType>;
+    /// Writes the values into `slots`; an error if one is a reference into
+    /// another store than `store`.
     #[doc(hidden)]
-    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]);
+    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()>;
 }
 
 /// Results of a typed call: `()`, one [`WasmTy`] or a tuple of them.
@@ -94,8 +99,10 @@ impl<A: WasmTy> WasmParams for A {
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
-    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) {
-        slots[0] = self.to_raw(store);
+    #[inline]
+    fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()> {
+        slots[0] = self.to_raw(store)?;
+        Ok(())
     }
 }
 
@@ -115,7 +122,11 @@ macro_rules! tuples {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
             #[allow(unused_variables)]
-            fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw(store);)* }
+            #[inline]
+            fn store(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()> {
+                $(slots[$i] = self.$i.to_raw(store)?;)*
+                Ok(())
+            }
         }
         impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
@@ -185,7 +196,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     pub fn call(&self, mut store: impl AsContextMut, params: P) -> Result<R> {
         let store = store.as_context_mut().0;
         with_slots(P::COUNT.max(R::COUNT), |slots| {
-            params.store(&store.opaque, slots);
+            params.store(&store.opaque, slots)?;
             // SAFETY: the signature was checked in `new`; `slots` holds the typed
             // arguments, has room for every result and is outside the store.
             unsafe { enter(store, self.func, slots.as_mut_ptr())? };
@@ -216,13 +227,17 @@ impl<R: WasmResultsStore> WasmRet for Result<R> {
 
 /// Results a host function can write back into slots.
 pub trait WasmResultsStore: WasmResults {
+    /// Writes the results into `slots`; an error if one is a reference into
+    /// another store than `store`.
     #[doc(hidden)]
-    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]);
+    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()>;
 }
 
 impl<A: WasmTy> WasmResultsStore for A {
-    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) {
-        slots[0] = self.to_raw(store);
+    #[inline]
+    fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()> {
+        slots[0] = self.to_raw(store)?;
+        Ok(())
     }
 }
 
@@ -230,7 +245,11 @@ macro_rules! result_tuples {
     ($(($($t:ident $i:tt),*);)*) => {$(
         impl<$($t: WasmTy),*> WasmResultsStore for ($($t,)*) {
             #[allow(unused_variables)]
-            fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) { $(slots[$i] = self.$i.to_raw(store);)* }
+            #[inline]
+            fn store_results(self, store: &StoreOpaque, slots: &mut [ValRaw]) -> Result<()> {
+                $(slots[$i] = self.$i.to_raw(store)?;)*
+                Ok(())
+            }
         }
     )*};
 }
@@ -272,8 +291,7 @@ macro_rules! into_func {
                 let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
                     let store = &mut caller.store.0.opaque;
                     let r = self($($p::from_raw(store, slots[$i])),*).into_result()?;
-                    r.store_results(store, slots);
-                    Ok(())
+                    r.store_results(store, slots)
                 };
                 (ty, Arc::new(callback))
             }
@@ -290,8 +308,7 @@ macro_rules! into_func {
                 let callback = move |mut caller: Caller<'_, T>, slots: &mut [ValRaw]| {
                     $(let $p = $p::from_raw(&mut caller.store.0.opaque, slots[$i]);)*
                     let r = self(caller.reborrow(), $($p),*).into_result()?;
-                    r.store_results(&caller.store.0.opaque, slots);
-                    Ok(())
+                    r.store_results(&caller.store.0.opaque, slots)
                 };
                 (ty, Arc::new(callback))
             }

@@ -53,8 +53,10 @@ impl ExternRef {
         &*opaque.externrefs[opaque.check(self.0)].0
     }
 
-    fn to_raw(self, store: &StoreOpaque) -> usize {
-        &*store.externrefs[store.check(self.0)] as *const ExternRefData as usize
+    /// The raw value generated code holds: the data's address.
+    fn checked_raw(self, store: &StoreOpaque) -> Result<usize> {
+        let data = &*store.externrefs[store.owned(self.0)?];
+        Ok(data as *const ExternRefData as usize)
     }
 }
 
@@ -66,24 +68,14 @@ pub enum Ref {
 }
 
 impl Ref {
-    /// The raw pointer generated code uses (0 for null).
-    pub(crate) fn to_raw(self, store: &StoreOpaque) -> usize {
-        match self {
-            Ref::Func(f) => f.map_or(0, |f| f.func_ref(store) as usize),
-            Ref::Extern(e) => e.map_or(0, |e| e.to_raw(store)),
-        }
-    }
-
-    /// As `to_raw`, or an error if the reference belongs to another store.
+    /// The raw pointer generated code uses (0 for null), or an error if the
+    /// reference belongs to another store.
     pub(crate) fn checked_raw(self, store: &StoreOpaque) -> Result<usize> {
-        let stored = match self {
-            Ref::Func(f) => f.map(|f| f.0),
-            Ref::Extern(e) => e.map(|e| e.0),
-        };
-        if let Some(stored) = stored {
-            store.owned(stored)?;
-        }
-        Ok(self.to_raw(store))
+        Ok(match self {
+            Ref::Func(None) | Ref::Extern(None) => 0,
+            Ref::Func(Some(f)) => store.funcs[store.owned(f.0)?].func_ref as usize,
+            Ref::Extern(Some(e)) => e.checked_raw(store)?,
+        })
     }
 
     /// The reference behind a raw pointer of type `ty`.

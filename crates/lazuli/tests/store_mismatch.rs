@@ -2,8 +2,8 @@
 //! a `Result` reports the mistake as an error instead of panicking.
 
 use lazuli::{
-    Engine, Extern, Func, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module,
-    Mutability, Ref, RefType, Store, Table, TableType, Val, ValType,
+    Engine, Extern, ExternRef, Func, Global, GlobalType, Instance, Linker, Memory, MemoryType,
+    Module, Mutability, Ref, RefType, Store, Table, TableType, Val, ValType,
 };
 
 const MODULE: &str = r#"(module
@@ -12,7 +12,9 @@ const MODULE: &str = r#"(module
 
 fn mismatch(result: lazuli::Result<impl std::fmt::Debug>) {
     let err = result.unwrap_err();
-    assert!(err.to_string().contains("different store"), "{err:#}");
+    // The whole chain: an error from a host function comes with the backtrace
+    // of the Wasm it crossed as context.
+    assert!(format!("{err:#}").contains("different store"), "{err:#}");
 }
 
 fn two_stores() -> (Engine, Store<()>, Store<()>) {
@@ -50,6 +52,88 @@ fn func_called_or_typed_with_another_store_is_an_error() {
             .get_typed_func::<(i32, i32), i32>(&mut b, "add")
             .map(drop),
     );
+}
+
+/// Functions that take references and say whether they got null.
+const REFS: &str = r#"(module
+  (func (export "func") (param funcref) (result i32) (ref.is_null (local.get 0)))
+  (func (export "extern") (param externref) (result i32) (ref.is_null (local.get 0)))
+  (func (export "second") (param i32 funcref) (result i32) (ref.is_null (local.get 1))))"#;
+
+#[test]
+fn typed_arguments_from_another_store_are_an_error() {
+    let (engine, mut a, mut b) = two_stores();
+    let foreign = Func::wrap(&mut a, || {});
+    let foreign_ref = ExternRef::new(&mut a, 1u32);
+    let module = Module::new(&engine, REFS).unwrap();
+    let instance = Instance::new(&mut b, &module, &[]).unwrap();
+    let func = instance
+        .get_typed_func::<Option<Func>, i32>(&mut b, "func")
+        .unwrap();
+    mismatch(func.call(&mut b, Some(foreign)));
+    let extern_ = instance
+        .get_typed_func::<Option<ExternRef>, i32>(&mut b, "extern")
+        .unwrap();
+    mismatch(extern_.call(&mut b, Some(foreign_ref)));
+    let second = instance
+        .get_typed_func::<(i32, Option<Func>), i32>(&mut b, "second")
+        .unwrap();
+    mismatch(second.call(&mut b, (0, Some(foreign))));
+    // The store is unharmed: its own references and nulls still go through.
+    let own = Func::wrap(&mut b, || {});
+    assert_eq!(func.call(&mut b, Some(own)).unwrap(), 0);
+    assert_eq!(func.call(&mut b, None).unwrap(), 1);
+    assert_eq!(second.call(&mut b, (0, None)).unwrap(), 1);
+    let own_ref = ExternRef::new(&mut b, 2u32);
+    assert_eq!(extern_.call(&mut b, Some(own_ref)).unwrap(), 0);
+}
+
+#[test]
+fn typed_func_with_references_called_with_another_store_is_an_error() {
+    let (engine, mut a, mut b) = two_stores();
+    let module = Module::new(&engine, REFS).unwrap();
+    let instance = Instance::new(&mut a, &module, &[]).unwrap();
+    let func = instance
+        .get_typed_func::<Option<Func>, i32>(&mut a, "func")
+        .unwrap();
+    // Whichever store the argument is from, the function is not `b`'s.
+    let of_a = Func::wrap(&mut a, || {});
+    let of_b = Func::wrap(&mut b, || {});
+    mismatch(func.call(&mut b, Some(of_a)));
+    mismatch(func.call(&mut b, Some(of_b)));
+    mismatch(func.call(&mut b, None));
+    assert_eq!(func.call(&mut a, Some(of_a)).unwrap(), 0);
+}
+
+#[test]
+fn host_results_from_another_store_are_an_error() {
+    let (engine, mut a, mut b) = two_stores();
+    let foreign = Func::wrap(&mut a, || {});
+    let foreign_ref = ExternRef::new(&mut a, 1u32);
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "func" (func $func (result funcref)))
+          (import "host" "extern" (func $extern (result i32 externref)))
+          (func (export "func") (result i32) (ref.is_null (call $func)))
+          (func (export "extern") (result i32) (call $extern) (drop)))"#,
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "func", move || Some(foreign))
+        .unwrap()
+        .func_wrap("host", "extern", move || (7, Some(foreign_ref)))
+        .unwrap();
+    let instance = linker.instantiate(&mut b, &module).unwrap();
+    for name in ["func", "extern"] {
+        let run = instance.get_typed_func::<(), i32>(&mut b, name).unwrap();
+        mismatch(run.call(&mut b, ()));
+    }
+    // A closure made with `Func::wrap` directly, called from the host.
+    let wrapped = Func::wrap(&mut b, move || Some(foreign));
+    let mut results = [Val::FuncRef(None)];
+    mismatch(wrapped.call(&mut b, &[], &mut results));
 }
 
 #[test]
