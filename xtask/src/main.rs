@@ -20,25 +20,6 @@ mod compare;
 mod fuzz;
 mod whole_process;
 
-/// The proposals standardised in WebAssembly 2.0 (the first [`WASM2_PROPOSALS`]),
-/// then those of 3.0 that Lazuli implements.
-const PROPOSALS: [Proposal; 10] = [
-    Proposal::SignExtensionOps,
-    Proposal::NontrappingFloatToIntConversions,
-    Proposal::MultiValue,
-    Proposal::ReferenceTypes,
-    Proposal::BulkMemoryOperations,
-    Proposal::Simd,
-    Proposal::ExtendedConst,
-    Proposal::RelaxedSimd,
-    Proposal::TailCall,
-    Proposal::MultiMemory,
-];
-
-/// How many of [`PROPOSALS`] were merged into 2.0: their suites, like 2.0's own,
-/// test 2.0's rules.
-const WASM2_PROPOSALS: usize = 6;
-
 /// The suite name of the WebAssembly 2.0 core tests.
 const V2: &str = "wasm-v2";
 
@@ -111,7 +92,7 @@ fn spec_file(suite: &str, name: &str) -> Result<()> {
     // Panics are caught and reported by the runner; the default hook would only add noise.
     std::panic::set_hook(Box::new(|_| {}));
     let mut config = lazuli_wast::Config::new();
-    let wasm3 = PROPOSALS[WASM2_PROPOSALS..]
+    let wasm3 = lazuli_wast::WASM3_PROPOSALS
         .iter()
         .any(|p| p.to_string() == suite);
     if !wasm3 {
@@ -174,7 +155,10 @@ fn run_child(suite: &str, name: &str) -> Result<FileResult> {
 fn spec_report(proposals: bool) -> Result<()> {
     let mut suites = vec![V2.to_string()];
     if proposals {
-        suites.extend(PROPOSALS.iter().map(|p| p.to_string()));
+        let proposals = lazuli_wast::WASM2_PROPOSALS
+            .iter()
+            .chain(&lazuli_wast::WASM3_PROPOSALS);
+        suites.extend(proposals.map(|p| p.to_string()));
     }
     let (mut total_passed, mut total_failed) = (0, 0);
     for suite in &suites {

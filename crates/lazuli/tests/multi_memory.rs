@@ -48,14 +48,20 @@ const THREE: &str = r#"(module
     (memory.size $a) (memory.size $b) (memory.size $c)))
 "#;
 
+/// An instance of [`THREE`] in a store of its own, with the memory it imports.
+fn instantiate(config: &Config) -> (Store<()>, Instance, Memory) {
+    let engine = Engine::new(config).unwrap();
+    let module = Module::new(&engine, THREE).unwrap();
+    let mut store = Store::new(&engine, ());
+    let a = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
+    let instance = Instance::new(&mut store, &module, &[a.into()]).unwrap();
+    (store, instance, a)
+}
+
 #[test]
 fn each_instruction_reaches_the_memory_it_names_at_every_tier() {
     for (name, config) in configs() {
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, THREE).unwrap();
-        let mut store = Store::new(&engine, ());
-        let a = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
-        let instance = Instance::new(&mut store, &module, &[a.into()]).unwrap();
+        let (mut store, instance, a) = instantiate(&config);
         let store_at = instance
             .get_typed_func::<(i32, i32, i32), ()>(&mut store, "store")
             .unwrap();
@@ -93,11 +99,7 @@ fn each_instruction_reaches_the_memory_it_names_at_every_tier() {
 #[test]
 fn each_memory_grows_and_bounds_its_accesses_on_its_own() {
     for (name, config) in configs() {
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, THREE).unwrap();
-        let mut store = Store::new(&engine, ());
-        let a = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
-        let instance = Instance::new(&mut store, &module, &[a.into()]).unwrap();
+        let (mut store, instance, _) = instantiate(&config);
         let sizes = instance
             .get_typed_func::<(), (i32, i32, i32)>(&mut store, "sizes")
             .unwrap();

@@ -27,6 +27,15 @@ fn configs() -> Vec<(String, Config)> {
     out
 }
 
+/// An instance of `wat` in a store of its own.
+fn instantiate(config: &Config, wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::new(config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
 const COUNTERS: &str = r#"(module
   (type $step (func (param i64 i64) (result i64)))
   (table funcref (elem $even $odd))
@@ -62,10 +71,7 @@ const COUNTERS: &str = r#"(module
 #[test]
 fn ten_million_tail_calls_run_in_constant_stack_at_every_tier() {
     for (name, config) in configs() {
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, COUNTERS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&config, COUNTERS);
         let sum = instance
             .get_typed_func::<(i64, i64), i64>(&mut store, "sum")
             .unwrap();
@@ -101,10 +107,7 @@ fn tail_calls_pass_stack_arguments_and_several_results() {
         i64,
     );
     for (name, config) in configs() {
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, COUNTERS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&config, COUNTERS);
         let rotate = instance
             .get_typed_func::<Params, (i64, i64, i64)>(&mut store, "rotate")
             .unwrap();
@@ -125,10 +128,7 @@ fn a_tail_call_with_the_wrong_signature_traps_in_the_calling_frame() {
       (func $null (export "null") (result i32)
         (return_call_indirect (type $unary) (i32.const 1) (i32.const 5))))"#;
     for (name, config) in configs() {
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, wat).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(&config, wat);
         for (export, trap) in [
             ("caller", Trap::BadSignature),
             ("null", Trap::TableOutOfBounds),

