@@ -715,7 +715,13 @@ fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
         return unsafe { Module::deserialize_file(engine, path) }.with_context(failed);
     }
     let binary = read_module_bytes(path)?;
-    Module::from_binary(engine, &binary).with_context(failed)
+    // A module keeps the bytes read, uncopied; anything else goes to the binary
+    // reader, whose error says what is wrong.
+    match binary.starts_with(b"\0asm") {
+        true => Module::from_vec(engine, binary),
+        false => Module::from_binary(engine, &binary),
+    }
+    .with_context(failed)
 }
 
 /// Reads a module file: binary if it starts with the Wasm magic number (or the
