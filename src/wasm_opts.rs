@@ -63,7 +63,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "threads",
-        switch: None,
+        switch: Some(Config::wasm_threads),
     },
     Proposal {
         name: "memory64",

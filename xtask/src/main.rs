@@ -93,11 +93,12 @@ fn spec_file(suite: &str, name: &str) -> Result<()> {
     std::panic::set_hook(Box::new(|_| {}));
     let mut config = lazuli_wast::Config::new();
     let wasm3 = lazuli_wast::WASM3_PROPOSALS
-        .iter()
-        .any(|p| p.to_string() == suite);
-    if !wasm3 {
-        lazuli_wast::wasm2_only(&mut config);
-    }
+        .into_iter()
+        .find(|p| p.to_string() == suite);
+    match wasm3 {
+        Some(p) => lazuli_wast::wasm3_suite(p, &mut config),
+        None => lazuli_wast::wasm2_only(&mut config),
+    };
     let mut runner = lazuli_wast::WastRunner::new(&config)?;
     let report = runner.run_script(&format!("{suite}/{name}"), file.raw());
     println!("{} {}", report.passed, report.failed);

@@ -43,6 +43,8 @@ pub struct Global {
 pub struct MemoryPlan {
     pub minimum: u64,
     pub maximum: Option<u64>,
+    /// Whether the memory is `shared` (threads): then it has a maximum.
+    pub shared: bool,
 }
 
 /// A table's element type and limits.

@@ -281,6 +281,7 @@ fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
     MemoryPlan {
         minimum: ty.initial,
         maximum: ty.maximum,
+        shared: ty.shared,
     }
 }
 

@@ -328,6 +328,7 @@ impl GlobalType {
 pub struct MemoryType {
     minimum: u64,
     maximum: Option<u64>,
+    shared: bool,
 }
 
 impl MemoryType {
@@ -335,7 +336,25 @@ impl MemoryType {
         MemoryType {
             minimum: minimum.into(),
             maximum: maximum.map(Into::into),
+            shared: false,
         }
+    }
+
+    /// The type of a shared memory (threads), for [`SharedMemory::new`]: shared
+    /// memories always declare a maximum.
+    ///
+    /// [`SharedMemory::new`]: crate::SharedMemory::new
+    pub fn shared(minimum: u32, maximum: u32) -> MemoryType {
+        MemoryType {
+            minimum: minimum.into(),
+            maximum: Some(maximum.into()),
+            shared: true,
+        }
+    }
+
+    /// Whether the memory is shared between threads.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     pub fn minimum(&self) -> u64 {
@@ -404,6 +423,7 @@ impl ExternType {
                 ExternType::Memory(MemoryType {
                     minimum: m.minimum,
                     maximum: m.maximum,
+                    shared: m.shared,
                 })
             }
             EntityIndex::Table(t) => {
@@ -422,7 +442,10 @@ impl ExternType {
         match self {
             ExternType::Func(f) => format!("function {f}"),
             ExternType::Global(g) => format!("global {:?} {}", g.mutability, g.content),
-            ExternType::Memory(m) => format!("memory {}..{:?}", m.minimum, m.maximum),
+            ExternType::Memory(m) => {
+                let shared = if m.shared { " shared" } else { "" };
+                format!("memory {}..{:?}{shared}", m.minimum, m.maximum)
+            }
             ExternType::Table(t) => format!("table {} {}..{:?}", t.element, t.minimum, t.maximum),
         }
     }

@@ -34,11 +34,12 @@ pub const WASM2_PROPOSALS: [Proposal; 6] = [
 
 /// The 3.0 proposals Lazuli implements so far, whose suites run with every
 /// proposal on.
-pub const WASM3_PROPOSALS: [Proposal; 4] = [
+pub const WASM3_PROPOSALS: [Proposal; 5] = [
     Proposal::ExtendedConst,
     Proposal::RelaxedSimd,
     Proposal::TailCall,
     Proposal::MultiMemory,
+    Proposal::Threads,
 ];
 
 /// Turns off in `config` the 3.0 proposals Lazuli enables by default, for the
@@ -51,6 +52,17 @@ pub fn wasm2_only(config: &mut Config) -> &mut Config {
         .wasm_tail_call(false)
         .wasm_extended_const(false)
         .wasm_relaxed_simd(false)
+        .wasm_threads(false)
+}
+
+/// Adjusts `config` to the rules the scripts of 3.0 proposal `proposal` test:
+/// the threads suite is based on Wasm 1.0 and checks that a second memory or
+/// table is invalid, so it runs without multiple memories and reference types.
+pub fn wasm3_suite(proposal: Proposal, config: &mut Config) -> &mut Config {
+    if proposal == Proposal::Threads {
+        config.wasm_multi_memory(false).wasm_reference_types(false);
+    }
+    config
 }
 
 /// Executes `.wast` scripts; see the crate docs.

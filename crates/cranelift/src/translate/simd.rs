@@ -643,6 +643,7 @@ mod tests {
             memories: vec![MemoryPlan {
                 minimum: 1,
                 maximum: None,
+                shared: false,
             }],
             ..ModuleInfo::default()
         };
