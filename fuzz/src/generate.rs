@@ -17,7 +17,8 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::MULTI_MEMORY);
+    .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::THREADS);
 
 /// The generator configuration of the differential targets.
 pub fn differential_config() -> Config {
@@ -40,8 +41,9 @@ pub fn differential_config() -> Config {
         max_memories: 2,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
-        // The rest of 3.0, which Lazuli does not implement.
+        // Not in wasmi 2, the reference (Lazuli implements it).
         threads_enabled: false,
+        // The rest of 3.0, which Lazuli does not implement.
         shared_everything_threads_enabled: false,
         memory64_enabled: false,
         exceptions_enabled: false,

@@ -204,6 +204,12 @@ fn unaligned_and_out_of_bounds_atomics_trap_on_shared_and_unshared_memories() {
         let wait64 = instance
             .get_typed_func::<(i32, i64, i64), i32>(&mut store, "wait64")
             .unwrap();
+        let sub = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "rmw8_sub")
+            .unwrap();
+        let cmpxchg = instance
+            .get_typed_func::<(i32, i64, i64), i64>(&mut store, "cmpxchg16")
+            .unwrap();
         let case = format!("{style:?}, shared: {shared}");
         assert_eq!(load.call(&mut store, 4).unwrap(), 0, "{case}");
         assert_eq!(load_offset.call(&mut store, 4).unwrap(), 0, "{case}");
@@ -212,6 +218,7 @@ fn unaligned_and_out_of_bounds_atomics_trap_on_shared_and_unshared_memories() {
             load_offset.call(&mut store, 2).unwrap_err(),
             notify.call(&mut store, (2, 1)).unwrap_err(),
             wait64.call(&mut store, (4, 0, 0)).unwrap_err(),
+            cmpxchg.call(&mut store, (65535, 0, 1)).unwrap_err(),
         ];
         for err in unaligned {
             assert_eq!(trap_of(err), Trap::UnalignedAtomic, "{case}");
@@ -222,6 +229,8 @@ fn unaligned_and_out_of_bounds_atomics_trap_on_shared_and_unshared_memories() {
             load_offset.call(&mut store, 65532).unwrap_err(),
             notify.call(&mut store, (65536, 1)).unwrap_err(),
             wait64.call(&mut store, (-8, 0, 0)).unwrap_err(),
+            sub.call(&mut store, (65536, 1)).unwrap_err(),
+            cmpxchg.call(&mut store, (-2, 0, 1)).unwrap_err(),
         ];
         for err in out_of_bounds {
             assert_eq!(trap_of(err), Trap::MemoryOutOfBounds, "{case}");
