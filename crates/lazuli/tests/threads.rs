@@ -118,6 +118,39 @@ fn eight_threads_increment_one_counter_exactly() {
 }
 
 #[test]
+fn one_linker_definition_serves_stores_on_several_threads() {
+    let engine = engine(MemoryStyle::BoundsChecked);
+    let module = Module::new(&engine, COUNTER).unwrap();
+    let memory = SharedMemory::new(&engine, MemoryType::shared(1, 1)).unwrap();
+    let mut linker = lazuli::Linker::new(&engine);
+    linker
+        .define(Store::new(&engine, ()), "env", "memory", memory.clone())
+        .unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let mut store = Store::new(&engine, ());
+                let instance = linker.instantiate(&mut store, &module).unwrap();
+                let add = instance
+                    .get_typed_func::<i32, ()>(&mut store, "add")
+                    .unwrap();
+                add.call(&mut store, 10_000).unwrap();
+            });
+        }
+    });
+    assert_eq!(read_i32(&memory, 0), 40_000);
+    let mut unshared = lazuli::Linker::new(&engine);
+    let mut store = Store::new(&engine, ());
+    let plain = Memory::new(&mut store, MemoryType::new(1, Some(1))).unwrap();
+    unshared.define(&store, "env", "memory", plain).unwrap();
+    let err = unshared.instantiate(&mut store, &module).unwrap_err();
+    assert!(
+        err.to_string().contains("incompatible import type"),
+        "{err}"
+    );
+}
+
+#[test]
 fn two_threads_play_a_thousand_rounds_of_ping_pong_through_wait_and_notify() {
     let engine = engine(MemoryStyle::Guarded);
     let module = Module::new(&engine, PING_PONG).unwrap();
