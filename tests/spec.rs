@@ -1,6 +1,6 @@
 //! The WebAssembly 2.0 spec test suite, the suites of the proposals merged into
 //! 2.0, and those of the 3.0 proposals Lazuli supports so far (extended constant
-//! expressions, relaxed SIMD, tail calls, multiple memories, threads): one test per `.wast` file and configuration. Every
+//! expressions, relaxed SIMD, tail calls, multiple memories): one test per `.wast` file and configuration. Every
 //! file runs with lazy and eager compilation, each with guard-page and with
 //! explicitly bounds-checked memories (`lazy-guarded/wasm-v2/i32.wast`, …), and
 //! each of those at the optimising tier, at the fast tier (`fast-lazy-guarded/…`)
@@ -77,28 +77,22 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // Each file with the 3.0 proposal whose suite it is in, if any: the others
-    // test 2.0's rules, and so run without 3.0's proposals
-    // (`lazuli_wast::wasm2_only`).
-    let wasm2 = spec(SpecVersion::V2)
-        .chain(lazuli_wast::WASM2_PROPOSALS.into_iter().flat_map(proposal))
-        .map(|f| (f, None));
-    let wasm3 = lazuli_wast::WASM3_PROPOSALS
+    let proposals = lazuli_wast::WASM2_PROPOSALS
         .into_iter()
-        .flat_map(|p| proposal(p).map(move |f| (f, Some(p))));
-    let files: Vec<_> = wasm2.chain(wasm3).collect();
+        .chain(lazuli_wast::WASM3_PROPOSALS);
+    let files: Vec<_> = spec(SpecVersion::V2)
+        .chain(proposals.flat_map(proposal))
+        .collect();
     let mut trials = Vec::new();
     for (tier, tiering) in TIERS {
         for (mode, compilation, memory) in CONFIGURATIONS {
-            for (file, wasm3) in &files {
+            for file in &files {
                 let file_name = format!("{}/{}", file.parent(), file.name());
                 let reason = expected.get(&file_name).cloned();
                 let source = file.raw();
                 let mut config = config(compilation, memory, tiering);
-                match wasm3 {
-                    Some(p) => lazuli_wast::wasm3_suite(*p, &mut config),
-                    None => lazuli_wast::wasm2_only(&mut config),
-                };
+                // Each suite's own rules (`lazuli_wast::configure_for_suite`).
+                lazuli_wast::configure_for_suite(file.parent(), &mut config);
                 trials.push(Trial::test(
                     format!("{tier}{mode}/{file_name}"),
                     move || run_file(&config, &file_name, source, reason),

@@ -122,6 +122,7 @@ impl Default for Config {
                 | WasmFeatures::RELAXED_SIMD
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY
+                | WasmFeatures::MEMORY64
                 | WasmFeatures::THREADS,
             memory_reservation: memory::GUARDED_RESERVATION,
             memory_guard_size: memory::GUARDED_GUARD_SIZE,
@@ -197,6 +198,15 @@ impl Config {
     /// [`SharedMemory::new`](crate::SharedMemory::new) fails.
     pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::THREADS, enable);
+        self
+    }
+
+    /// Whether memories and tables may have `i64` addresses and indices
+    /// (memory64, with table64; default: yes, as in Wasmtime). A 64-bit memory
+    /// is always bounds-checked, reserves at most 16 GiB
+    /// ([`lazuli_runtime::MAX_PAGES_64`] pages) and cannot grow past that.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::MEMORY64, enable);
         self
     }
 

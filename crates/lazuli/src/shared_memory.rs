@@ -9,7 +9,7 @@
 
 use crate::{Engine, MemoryType};
 use anyhow::{Result, anyhow, bail};
-use lazuli_runtime::{GrowthLimiter, SharedMemory as RuntimeSharedMemory};
+use lazuli_runtime::{GrowthLimiter, MemoryLimits, SharedMemory as RuntimeSharedMemory};
 use std::cell::UnsafeCell;
 use wasmparser::WasmFeatures;
 
@@ -29,22 +29,22 @@ impl SharedMemory {
         if !ty.is_shared() {
             bail!("SharedMemory::new needs a shared memory type (MemoryType::shared)");
         }
-        Self::create(engine, ty.minimum(), ty.maximum(), None)
+        Self::create(engine, ty.limits(), None)
     }
 
-    /// A shared memory of `minimum` pages up to `maximum`, its creation asked of
-    /// `limiter` (instantiation passes the store's).
+    /// A shared memory of `limits`, its creation asked of `limiter`
+    /// (instantiation passes the store's).
     pub(crate) fn create(
         engine: &Engine,
-        minimum: u64,
-        maximum: Option<u64>,
+        limits: MemoryLimits,
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<SharedMemory> {
         if !engine.config().features.contains(WasmFeatures::THREADS) {
             bail!("shared memories need Config::wasm_threads, which is off");
         }
         let style = engine.config().effective_memory_style();
-        let memory = RuntimeSharedMemory::new(minimum, maximum, style, limiter)
+        let minimum = limits.minimum;
+        let memory = RuntimeSharedMemory::new(limits, style, limiter)
             .map_err(|e| anyhow!("cannot create shared memory of {minimum} pages: {e}"))?;
         Ok(SharedMemory {
             engine: engine.clone(),
@@ -59,11 +59,12 @@ impl SharedMemory {
 
     /// The memory's type: its current size as minimum, and its maximum.
     pub fn ty(&self) -> MemoryType {
-        let maximum = self
-            .memory
-            .declared_maximum()
-            .unwrap_or(self.memory.pages());
-        MemoryType::shared(self.memory.pages() as u32, maximum as u32)
+        let (pages, memory) = (self.memory.pages(), &self.memory);
+        let maximum = memory.declared_maximum().unwrap_or(pages);
+        match memory.is_64() {
+            true => MemoryType::shared64(pages, maximum),
+            false => MemoryType::shared(pages as u32, maximum as u32),
+        }
     }
 
     /// Size in 64 KiB pages.

@@ -375,3 +375,42 @@ fn engines_modules_and_shared_memories_are_send_and_sync() {
     send_sync::<Module>();
     send_sync::<SharedMemory>();
 }
+
+#[test]
+fn a_shared_64_bit_memory_checks_64_bit_effective_addresses() {
+    let engine = engine(MemoryStyle::Guarded);
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (memory (export "mem") i64 1 1 shared)
+          (func (export "load") (param i64) (result i64)
+            (i64.atomic.load offset=8 (local.get 0)))
+          (func (export "wait") (param i64) (result i32)
+            (memory.atomic.wait32 offset=8 (local.get 0) (i32.const 1) (i64.const 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let shared = instance.get_shared_memory(&mut store, "mem").unwrap();
+    assert_eq!(shared.ty(), MemoryType::shared64(1, 1));
+    shared.write(16, &9u64.to_le_bytes()).unwrap();
+    let load = instance
+        .get_typed_func::<i64, i64>(&mut store, "load")
+        .unwrap();
+    let wait = instance
+        .get_typed_func::<i64, i32>(&mut store, "wait")
+        .unwrap();
+    assert_eq!(load.call(&mut store, 8).unwrap(), 9);
+    assert_eq!(wait.call(&mut store, 0).unwrap(), 1, "0 is not 1");
+    assert_eq!(
+        trap_of(load.call(&mut store, 4).unwrap_err()),
+        Trap::UnalignedAtomic
+    );
+    // index + offset wraps around 2^64 to 0: out of bounds, not address 0.
+    for index in [-8, 65536] {
+        let err = load.call(&mut store, index).unwrap_err();
+        assert_eq!(trap_of(err), Trap::MemoryOutOfBounds, "load at {index}");
+        let err = wait.call(&mut store, index).unwrap_err();
+        assert_eq!(trap_of(err), Trap::MemoryOutOfBounds, "wait at {index}");
+    }
+}

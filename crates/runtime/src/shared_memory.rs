@@ -8,7 +8,7 @@
 //! only through raw pointers (`LinearMemory::{read, write, fill, copy}`) or
 //! atomics, and the embedding API hands out `UnsafeCell<u8>`s.
 
-use crate::memory::{LinearMemory, MemoryError, MemoryStyle, extent};
+use crate::memory::{LinearMemory, MemoryError, MemoryLimits, MemoryStyle, extent};
 use crate::vmcontext::{GrowthLimiter, VMMemoryDefinition};
 use std::cell::UnsafeCell;
 use std::sync::Arc;
@@ -29,16 +29,17 @@ struct Shared(Box<LinearMemory>);
 unsafe impl Sync for Shared {}
 
 impl SharedMemory {
-    /// A shared memory of `minimum` pages that may grow to `maximum`, which a
-    /// shared memory must declare. `limiter` is asked as for an unshared memory.
+    /// A shared memory of `limits`, whose maximum a shared memory must declare.
+    /// `limiter` is asked as for an unshared memory.
     pub fn new(
-        minimum: u64,
-        maximum: Option<u64>,
+        limits: MemoryLimits,
         style: MemoryStyle,
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<SharedMemory, MemoryError> {
-        let maximum = maximum.ok_or(MemoryError::SharedWithoutMaximum)?;
-        let mut memory = LinearMemory::new(minimum, Some(maximum), style, limiter)?;
+        if limits.maximum.is_none() {
+            return Err(MemoryError::SharedWithoutMaximum);
+        }
+        let mut memory = LinearMemory::new(limits, style, limiter)?;
         memory.mark_shared();
         Ok(SharedMemory(Arc::new(Shared(memory))))
     }
@@ -61,6 +62,11 @@ impl SharedMemory {
     /// Size in bytes.
     pub fn byte_size(&self) -> usize {
         self.memory().byte_size()
+    }
+
+    /// Whether addresses are `i64` (memory64).
+    pub fn is_64(&self) -> bool {
+        self.memory().is_64()
     }
 
     /// The declared maximum in pages.
@@ -120,15 +126,26 @@ mod tests {
     use super::*;
     use crate::memory::PAGE_SIZE;
 
+    /// Limits of a 32-bit memory.
+    fn limits(minimum: u64, maximum: Option<u64>) -> MemoryLimits {
+        MemoryLimits {
+            minimum,
+            maximum,
+            memory64: false,
+        }
+    }
+
     #[test]
     fn a_shared_memory_needs_a_maximum() {
-        let err = SharedMemory::new(1, None, MemoryStyle::BoundsChecked, None).unwrap_err();
+        let style = MemoryStyle::BoundsChecked;
+        let err = SharedMemory::new(limits(1, None), style, None).unwrap_err();
         assert_eq!(err, MemoryError::SharedWithoutMaximum);
     }
 
     #[test]
     fn growth_from_several_threads_adds_up_and_keeps_the_base() {
-        let memory = SharedMemory::new(1, Some(9), MemoryStyle::BoundsChecked, None).unwrap();
+        let style = MemoryStyle::BoundsChecked;
+        let memory = SharedMemory::new(limits(1, Some(9)), style, None).unwrap();
         // SAFETY: reading the base field of the live definition.
         let base = unsafe { (*memory.definition()).base };
         let threads: Vec<_> = (0..4)
@@ -150,7 +167,7 @@ mod tests {
 
     #[test]
     fn bytes_are_read_and_written_through_raw_pointers_within_bounds() {
-        let memory = SharedMemory::new(1, Some(1), MemoryStyle::Guarded, None).unwrap();
+        let memory = SharedMemory::new(limits(1, Some(1)), MemoryStyle::Guarded, None).unwrap();
         assert!(memory.write(PAGE_SIZE as u64 - 3, b"abc"));
         assert!(!memory.write(PAGE_SIZE as u64 - 2, b"abc"));
         let mut buf = [0; 3];
