@@ -21,11 +21,9 @@ pub struct SharedMemory(Arc<Shared>);
 /// for what [`SharedMemory`] exposes.
 struct Shared(Box<LinearMemory>);
 
-// SAFETY: `SharedMemory` uses the memory only through `&LinearMemory` methods that
-// are safe to call from several threads at once: growth takes the memory's lock,
-// the length is atomic, the base never changes, and the bytes are reached only
-// through raw pointers (never `data`/`data_mut`, which are empty for a shared
-// memory anyway).
+// SAFETY: `SharedMemory` calls only `&LinearMemory` methods safe from several
+// threads at once (growth locks, the length is atomic, the base fixed) and reaches
+// the bytes only through raw pointers (`data`/`data_mut` are empty for it).
 unsafe impl Sync for Shared {}
 
 impl SharedMemory {
