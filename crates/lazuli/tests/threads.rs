@@ -414,3 +414,42 @@ fn a_shared_64_bit_memory_checks_64_bit_effective_addresses() {
         assert_eq!(trap_of(err), Trap::MemoryOutOfBounds, "wait at {index}");
     }
 }
+
+#[test]
+fn the_last_page_is_accessible_whenever_another_thread_sees_it_grown() {
+    // One thread grows the memory page by page while others keep reading the last
+    // word of the size they see: a length published before its pages were
+    // accessible would fault as out of bounds.
+    let wat = r#"(module
+      (import "env" "memory" (memory 1 64 shared))
+      (func (export "grow") (param $n i32)
+        (loop $again
+          (drop (memory.grow (i32.const 1)))
+          (local.tee $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $again)))
+      (func (export "probe") (param $n i32)
+        (loop $again
+          (drop (i32.atomic.load
+            (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 4))))
+          (local.tee $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $again))))"#;
+    for style in STYLES {
+        let engine = engine(style);
+        let module = Module::new(&engine, wat).unwrap();
+        let memory = SharedMemory::new(&engine, MemoryType::shared(1, 64)).unwrap();
+        on_threads(&module, &memory, 3, |store, instance, t| {
+            if t == 0 {
+                let grow = instance
+                    .get_typed_func::<i32, ()>(&mut *store, "grow")
+                    .unwrap();
+                grow.call(&mut *store, 63).unwrap();
+            } else {
+                let probe = instance
+                    .get_typed_func::<i32, ()>(&mut *store, "probe")
+                    .unwrap();
+                probe.call(&mut *store, 200_000).unwrap();
+            }
+        });
+        assert_eq!(memory.size(), 64, "{style:?}");
+    }
+}
