@@ -18,7 +18,8 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::MULTI_MEMORY)
-    .union(WasmFeatures::MEMORY64);
+    .union(WasmFeatures::MEMORY64)
+    .union(WasmFeatures::THREADS);
 
 /// The generator configuration of the differential targets.
 pub fn differential_config() -> Config {
@@ -42,8 +43,9 @@ pub fn differential_config() -> Config {
         memory64_enabled: true,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
-        // The rest of 3.0, which Lazuli does not implement.
+        // Not in wasmi 2, the reference (Lazuli implements it).
         threads_enabled: false,
+        // The rest of 3.0, which Lazuli does not implement.
         shared_everything_threads_enabled: false,
         exceptions_enabled: false,
         gc_enabled: false,

@@ -31,11 +31,15 @@ pub enum TrapKind {
     OutOfFuel,
     /// A host function returned an error; the error itself is propagated.
     HostError,
+    /// An atomic access whose effective address is not a multiple of its size.
+    UnalignedAtomic,
+    /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
+    ExpectedSharedMemory,
 }
 
 impl TrapKind {
     /// Every kind, for tables that map to and from compiler trap codes.
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 15] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::TableOutOfBounds,
@@ -49,9 +53,11 @@ impl TrapKind {
         TrapKind::Interrupt,
         TrapKind::OutOfFuel,
         TrapKind::HostError,
+        TrapKind::UnalignedAtomic,
+        TrapKind::ExpectedSharedMemory,
     ];
 
-    /// This kind's number in compiled code's trap tables (1 to 13, stable).
+    /// This kind's number in compiled code's trap tables (1 to 15, stable).
     pub fn code(self) -> u8 {
         match self {
             TrapKind::StackOverflow => 1,
@@ -67,6 +73,8 @@ impl TrapKind {
             TrapKind::Interrupt => 11,
             TrapKind::OutOfFuel => 12,
             TrapKind::HostError => 13,
+            TrapKind::UnalignedAtomic => 14,
+            TrapKind::ExpectedSharedMemory => 15,
         }
     }
 
@@ -92,6 +100,8 @@ impl TrapKind {
             TrapKind::Interrupt => "interrupt",
             TrapKind::OutOfFuel => "all fuel consumed",
             TrapKind::HostError => "host function error",
+            TrapKind::UnalignedAtomic => "unaligned atomic",
+            TrapKind::ExpectedSharedMemory => "expected shared memory",
         }
     }
 }
@@ -121,7 +131,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_no_kind() {
-        for code in [0, 14, 99, u8::MAX] {
+        for code in [0, 16, 99, u8::MAX] {
             assert_eq!(TrapKind::from_code(code), None, "code {code}");
         }
     }

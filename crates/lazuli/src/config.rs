@@ -122,7 +122,8 @@ impl Default for Config {
                 | WasmFeatures::RELAXED_SIMD
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY
-                | WasmFeatures::MEMORY64,
+                | WasmFeatures::MEMORY64
+                | WasmFeatures::THREADS,
             memory_reservation: memory::GUARDED_RESERVATION,
             memory_guard_size: memory::GUARDED_GUARD_SIZE,
             signals_based_traps: true,
@@ -188,6 +189,15 @@ impl Config {
     /// instruction naming the one it uses (default: yes, as in Wasmtime).
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::MULTI_MEMORY, enable);
+        self
+    }
+
+    /// Whether shared memories, atomic instructions and `memory.atomic.wait`/
+    /// `notify` are accepted (threads; default: yes, as in Wasmtime built with its
+    /// `threads` feature). Off, a module with a shared memory is invalid and
+    /// [`SharedMemory::new`](crate::SharedMemory::new) fails.
+    pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::THREADS, enable);
         self
     }
 
