@@ -405,7 +405,9 @@ fn module_from_vec_takes_binary_or_text_as_module_new_does() {
         let module = Module::from_vec(&engine, bytes).unwrap();
         let mut store = Store::new(&engine, ());
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let seven = instance.get_typed_func::<(), i32>(&mut store, "seven").unwrap();
+        let seven = instance
+            .get_typed_func::<(), i32>(&mut store, "seven")
+            .unwrap();
         assert_eq!(seven.call(&mut store, ()).unwrap(), 7);
     }
     assert!(Module::from_vec(&engine, b"\0asm\x01\0\0\0\x05".to_vec()).is_err());
