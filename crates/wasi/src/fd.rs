@@ -3,7 +3,7 @@
 
 use crate::ctx::{Desc, DirRecord, Entry, FileDesc, Stream, WasiP1Ctx, filetype_of};
 use crate::errno::Errno;
-use crate::memory::{GuestMemory, Regions};
+use crate::memory::{GuestMemory, MAX_WRITE, Regions};
 use crate::types::{
     FDSTAT_SIZE, FILESTAT_SIZE, Filestat, PRESTAT_SIZE, dirent_bytes, fdflags, fdstat_bytes,
     filetype, fstflags, rights, whence,
@@ -21,9 +21,6 @@ fn retry<R>(mut f: impl FnMut() -> io::Result<R>) -> Result<R, Errno> {
         }
     }
 }
-
-/// The most bytes one `fd_write` takes, as on Linux.
-const MAX_WRITE: u64 = 0x7fff_f000;
 
 /// A byte count as the guest's 32-bit `size`.
 fn saturate(n: u64) -> u32 {
@@ -428,12 +425,12 @@ impl WasiP1Ctx {
         let file = self.file(fd, Errno::SPIPE, rights::FD_READ | rights::FD_SEEK)?;
         let mut total: u64 = 0;
         for buf in &bufs {
-            let slice = mem.bytes_mut(buf.start, buf.len)?;
             let at = offset.checked_add(total).ok_or(Errno::INVAL)?;
-            let n =
-                retry(|| rustix::io::pread(&file.file, &mut *slice, at).map_err(io::Error::from))?;
+            let n = mem.with_bytes_mut(buf.start, buf.len, |slice| {
+                retry(|| rustix::io::pread(&file.file, &mut *slice, at).map_err(io::Error::from))
+            })?;
             total += n as u64;
-            if n < slice.len() {
+            if n < buf.len as usize {
                 break;
             }
         }
@@ -460,7 +457,7 @@ impl WasiP1Ctx {
         for buf in &bufs {
             let slice = mem.bytes(buf.start, buf.len)?;
             let at = offset.checked_add(total).ok_or(Errno::INVAL)?;
-            let n = retry(|| rustix::io::pwrite(&file.file, slice, at).map_err(io::Error::from))?;
+            let n = retry(|| rustix::io::pwrite(&file.file, &slice, at).map_err(io::Error::from))?;
             total += n as u64;
             if n < slice.len() {
                 break;
@@ -522,15 +519,15 @@ impl WasiP1Ctx {
         let entry = self.fds.get_mut(fd)?;
         entry.need(rights::FD_READ)?;
         let n = match &mut entry.desc {
-            Desc::File(f) => {
-                let mut slices = mem.io_slices_mut(&bufs)?;
-                retry(|| (&f.file).read_vectored(&mut slices))?
-            }
+            Desc::File(f) => mem.with_io_slices_mut(&bufs, |slices| {
+                retry(|| (&f.file).read_vectored(&mut *slices))
+            })?,
             Desc::Dir(_) => return Err(Errno::BADF),
             Desc::Stream(Stream::Input { data, pos }) => {
-                let mut slices = mem.io_slices_mut(&bufs)?;
                 let mut rest = data.get(*pos..).unwrap_or_default();
-                let n = rest.read_vectored(&mut slices).map_err(Errno::from)?;
+                let n = mem.with_io_slices_mut(&bufs, |slices| {
+                    rest.read_vectored(slices).map_err(Errno::from)
+                })?;
                 *pos += n;
                 n
             }
@@ -565,18 +562,18 @@ impl WasiP1Ctx {
             .min(MAX_WRITE);
         let n = match &mut entry.desc {
             Desc::File(f) => {
-                let slices = mem.io_slices(&bufs)?;
-                retry(|| (&f.file).write_vectored(&slices))? as u64
+                mem.with_io_slices(&bufs, |slices| retry(|| (&f.file).write_vectored(slices)))?
+                    as u64
             }
             Desc::Dir(_) => return Err(Errno::BADF),
             Desc::Stream(Stream::Output(buffer)) => {
                 let mut out = buffer.lock();
                 let mut left = total;
                 for b in &bufs {
-                    let bytes = mem.bytes(b.start, b.len)?;
-                    let n = bytes.len().min(left as usize);
-                    out.extend_from_slice(&bytes[..n]);
-                    left -= n as u64;
+                    // At most `left`, so at most `b.len`.
+                    let n = u64::from(b.len).min(left) as u32;
+                    out.extend_from_slice(&mem.bytes(b.start, n)?);
+                    left -= u64::from(n);
                 }
                 total
             }
@@ -604,27 +601,29 @@ impl WasiP1Ctx {
             dir.listing = Some(read_listing(&dir.dir)?);
         }
         let listing = dir.listing.as_deref().unwrap_or_default();
-        let out = mem.bytes_mut(buf, buf_len)?;
-        let mut used = 0usize;
         let start = usize::try_from(cookie).unwrap_or(usize::MAX);
-        for (i, record) in listing.iter().enumerate().skip(start) {
-            let header = dirent_bytes(
-                i as u64 + 1,
-                record.ino,
-                record.name.len() as u32,
-                record.filetype,
-            );
-            // The last entry may be cut short: the guest sees a full buffer and
-            // asks again with a larger one.
-            for part in [&header[..], &record.name[..]] {
-                let n = part.len().min(out.len() - used);
-                out[used..used + n].copy_from_slice(&part[..n]);
-                used += n;
+        let used = mem.with_bytes_mut(buf, buf_len, |out| {
+            let mut used = 0usize;
+            for (i, record) in listing.iter().enumerate().skip(start) {
+                let header = dirent_bytes(
+                    i as u64 + 1,
+                    record.ino,
+                    record.name.len() as u32,
+                    record.filetype,
+                );
+                // The last entry may be cut short: the guest sees a full buffer and
+                // asks again with a larger one.
+                for part in [&header[..], &record.name[..]] {
+                    let n = part.len().min(out.len() - used);
+                    out[used..used + n].copy_from_slice(&part[..n]);
+                    used += n;
+                }
+                if used == out.len() {
+                    break;
+                }
             }
-            if used == out.len() {
-                break;
-            }
-        }
+            Ok(used)
+        })?;
         mem.write_u32(bufused, used as u32)
     }
 

@@ -1,23 +1,45 @@
 //! Checked access to the guest's linear memory.
 //!
-//! Every pointer a guest passes is a 32-bit offset into its linear memory, which the
-//! host sees as one `&mut [u8]`. All access goes through slices of it, so a bad
-//! pointer can at worst fail a range check: it becomes `EFAULT`, never a host
-//! access outside the guest's memory. Before a call writes anything, the regions
-//! it will touch are checked all at once ([`Regions`]): each must be in bounds, and
-//! no region the call writes may overlap another region of the same call (reads may
-//! overlap reads), so the result never depends on the order the host wrote in.
+//! Every pointer a guest passes is a 32-bit offset into its linear memory. All
+//! access goes through range-checked copies or slices of it, so a bad pointer can
+//! at worst fail a range check: it becomes `EFAULT`, never a host access outside
+//! the guest's memory. Before a call writes anything, the regions it will touch
+//! are checked all at once ([`Regions`]): each must be in bounds, and no region
+//! the call writes may overlap another region of the same call (reads may overlap
+//! reads), so the result never depends on the order the host wrote in.
+//!
+//! An unshared memory is lent out as one `&mut [u8]`, and the host reads and
+//! writes it in place. A shared memory (threads) is never borrowed as bytes, since
+//! other threads may write it at any time: reads copy out of it into owned
+//! buffers and writes copy into it, through `SharedMemory::read`/`write`. Where
+//! the host writes into guest buffers ([`GuestMemory::with_bytes_mut`],
+//! [`GuestMemory::with_io_slices_mut`]), it writes a zeroed staging buffer
+//! (calloc'd, so pages the host never writes cost nothing), and only the prefix
+//! it reports having written is copied back.
 
 use crate::errno::Errno;
+use lazuli::SharedMemory;
+use std::borrow::Cow;
 use std::io::{IoSlice, IoSliceMut};
 use std::ops::Range;
 
 /// The most iovecs one call accepts, as POSIX's `IOV_MAX` on Linux; more is `EINVAL`.
 pub(crate) const IOV_MAX: u32 = 1024;
 
+/// The most bytes one vectored write takes, as on Linux.
+pub(crate) const MAX_WRITE: u64 = 0x7fff_f000;
+
 /// The guest's linear memory during one WASI call.
 pub(crate) struct GuestMemory<'a> {
-    data: &'a mut [u8],
+    data: Data<'a>,
+}
+
+/// Where the guest's bytes are.
+enum Data<'a> {
+    /// An unshared memory: the store is borrowed, so nothing else touches it.
+    Unshared(&'a mut [u8]),
+    /// A shared memory: reached only by copies.
+    Shared(&'a SharedMemory),
 }
 
 /// One `(ptr, len)` range of guest memory a call reads or writes.
@@ -37,36 +59,96 @@ impl Region {
     }
 }
 
+/// Copies `buf.len()` bytes at `at` out of a shared memory. Only called on
+/// ranges [`GuestMemory::range`] accepted, and a shared memory never shrinks,
+/// so the copy cannot fail; if it did, the access is a bad pointer.
+fn shared_read(memory: &SharedMemory, at: usize, buf: &mut [u8]) -> Result<(), Errno> {
+    memory.read(at, buf).map_err(|_| Errno::FAULT)
+}
+
+/// Copies `bytes` to `at` in a shared memory (see [`shared_read`]).
+fn shared_write(memory: &SharedMemory, at: usize, bytes: &[u8]) -> Result<(), Errno> {
+    memory.write(at, bytes).map_err(|_| Errno::FAULT)
+}
+
 impl<'a> GuestMemory<'a> {
+    /// An unshared memory's bytes.
     pub(crate) fn new(data: &'a mut [u8]) -> GuestMemory<'a> {
-        GuestMemory { data }
+        GuestMemory {
+            data: Data::Unshared(data),
+        }
+    }
+
+    /// A shared memory, reached only by copies.
+    pub(crate) fn shared(memory: &'a SharedMemory) -> GuestMemory<'a> {
+        GuestMemory {
+            data: Data::Shared(memory),
+        }
+    }
+
+    /// The memory's size in bytes now (a shared memory may grow meanwhile, never
+    /// shrink, so a range inside it stays inside).
+    fn len(&self) -> usize {
+        match &self.data {
+            Data::Unshared(data) => data.len(),
+            Data::Shared(memory) => memory.data_size(),
+        }
     }
 
     /// The byte range of `ptr..ptr + len`, if it lies inside the memory.
     pub(crate) fn range(&self, ptr: u32, len: u64) -> Result<Range<usize>, Errno> {
         let start = u64::from(ptr);
         let end = start.checked_add(len).ok_or(Errno::FAULT)?;
-        if end > self.data.len() as u64 {
+        if end > self.len() as u64 {
             return Err(Errno::FAULT);
         }
-        // Both fit in `usize`: they are at most the length of a slice.
+        // Both fit in `usize`: they are at most the length of the memory.
         Ok(start as usize..end as usize)
     }
 
-    pub(crate) fn bytes(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
+    /// The bytes at `ptr..ptr + len`: borrowed from an unshared memory, copied
+    /// out of a shared one.
+    pub(crate) fn bytes(&self, ptr: u32, len: u32) -> Result<Cow<'_, [u8]>, Errno> {
         let range = self.range(ptr, u64::from(len))?;
-        Ok(&self.data[range])
+        match &self.data {
+            Data::Unshared(data) => Ok(Cow::Borrowed(&data[range])),
+            Data::Shared(memory) => {
+                let mut out = vec![0; range.len()];
+                shared_read(memory, range.start, &mut out)?;
+                Ok(Cow::Owned(out))
+            }
+        }
     }
 
-    pub(crate) fn bytes_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
+    /// Lets `f` write into the bytes at `ptr..ptr + len`; `f` returns how many
+    /// bytes from the start it wrote, which is also returned. On a shared memory
+    /// `f` writes a zeroed staging buffer and only that prefix is copied back, so
+    /// the bytes after it are left as other threads may have written them.
+    pub(crate) fn with_bytes_mut(
+        &mut self,
+        ptr: u32,
+        len: u32,
+        f: impl FnOnce(&mut [u8]) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
         let range = self.range(ptr, u64::from(len))?;
-        Ok(&mut self.data[range])
+        match &mut self.data {
+            Data::Unshared(data) => f(&mut data[range]),
+            Data::Shared(memory) => {
+                let mut staged = vec![0; range.len()];
+                let n = f(&mut staged)?.min(staged.len());
+                shared_write(memory, range.start, &staged[..n])?;
+                Ok(n)
+            }
+        }
     }
 
     fn array<const N: usize>(&self, ptr: u32) -> Result<[u8; N], Errno> {
         let range = self.range(ptr, N as u64)?;
         let mut out = [0; N];
-        out.copy_from_slice(&self.data[range]);
+        match &self.data {
+            Data::Unshared(data) => out.copy_from_slice(&data[range]),
+            Data::Shared(memory) => shared_read(memory, range.start, &mut out)?,
+        }
         Ok(out)
     }
 
@@ -88,7 +170,10 @@ impl<'a> GuestMemory<'a> {
 
     pub(crate) fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
         let range = self.range(ptr, bytes.len() as u64)?;
-        self.data[range].copy_from_slice(bytes);
+        match &mut self.data {
+            Data::Unshared(data) => data[range].copy_from_slice(bytes),
+            Data::Shared(memory) => shared_write(memory, range.start, bytes)?,
+        }
         Ok(())
     }
 
@@ -101,10 +186,15 @@ impl<'a> GuestMemory<'a> {
     }
 
     /// A guest string: in bounds (`EFAULT`), UTF-8 (`EILSEQ`) and free of NUL
-    /// bytes, which no host path can contain (`EINVAL`).
-    pub(crate) fn path(&self, ptr: u32, len: u32) -> Result<&str, Errno> {
-        let bytes = self.bytes(ptr, len)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| Errno::ILSEQ)?;
+    /// bytes, which no host path can contain (`EINVAL`). Copied out of a shared
+    /// memory once, so it is checked and used as the same bytes.
+    pub(crate) fn path(&self, ptr: u32, len: u32) -> Result<Cow<'_, str>, Errno> {
+        let text = match self.bytes(ptr, len)? {
+            Cow::Borrowed(bytes) => {
+                Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| Errno::ILSEQ)?)
+            }
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8(bytes).map_err(|_| Errno::ILSEQ)?),
+        };
         if text.contains('\0') {
             return Err(Errno::INVAL);
         }
@@ -128,49 +218,100 @@ impl<'a> GuestMemory<'a> {
         Ok(out)
     }
 
-    /// Shared slices over `regions`, for a vectored write.
-    pub(crate) fn io_slices(&self, regions: &[Region]) -> Result<Vec<IoSlice<'_>>, Errno> {
-        regions
-            .iter()
-            .map(|r| Ok(IoSlice::new(self.bytes(r.start, r.len)?)))
-            .collect()
+    /// Calls `f` with shared slices over `regions`, for a vectored write. Of a
+    /// shared memory, only the first [`MAX_WRITE`] bytes are copied out (the
+    /// regions may overlap, so together they can be far larger than the memory),
+    /// as no write takes more.
+    pub(crate) fn with_io_slices<R>(
+        &self,
+        regions: &[Region],
+        f: impl FnOnce(&[IoSlice<'_>]) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        let mut left = MAX_WRITE;
+        let mut bufs = Vec::with_capacity(regions.len());
+        for r in regions {
+            let len = match self.data {
+                Data::Unshared(_) => r.len,
+                // At most `MAX_WRITE`, which fits in `u32`.
+                Data::Shared(_) => u64::from(r.len).min(left) as u32,
+            };
+            left -= u64::from(len).min(left);
+            bufs.push(self.bytes(r.start, len)?);
+        }
+        let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        f(&slices)
     }
 
-    /// Mutable slices over `regions`, in their order, for a vectored read. The
-    /// regions must not overlap (checked: `EFAULT`).
-    pub(crate) fn io_slices_mut(
+    /// Calls `f` with mutable slices over `regions`, in their order, for a
+    /// vectored read; `f` returns how many bytes it wrote, front to back through
+    /// the slices, which is also returned. The regions must not overlap (checked:
+    /// `EFAULT`). On a shared memory `f` writes zeroed staging buffers, and only
+    /// the bytes it wrote are copied back.
+    pub(crate) fn with_io_slices_mut(
         &mut self,
         regions: &[Region],
-    ) -> Result<Vec<IoSliceMut<'_>>, Errno> {
+        f: impl FnOnce(&mut [IoSliceMut<'_>]) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
         for r in regions {
             self.range(r.start, u64::from(r.len))?;
         }
-        // Carve the memory front to back in address order, then put the pieces back
-        // in the caller's order.
-        // Empty regions get empty slices and take no part.
-        let mut order: Vec<usize> = (0..regions.len()).filter(|&i| regions[i].len > 0).collect();
-        order.sort_by_key(|&i| regions[i].start);
-        let mut pieces: Vec<Option<&mut [u8]>> = (0..regions.len()).map(|_| None).collect();
-        let mut rest: &mut [u8] = &mut *self.data;
-        let mut base = 0usize;
-        for i in order {
-            let r = regions[i];
-            let start = r.start as usize;
-            if start < base {
-                return Err(Errno::FAULT);
-            }
-            let tail = std::mem::take(&mut rest);
-            let (_, tail) = tail.split_at_mut(start - base);
-            let (piece, tail) = tail.split_at_mut(r.len as usize);
-            pieces[i] = Some(piece);
+        let memory = match &mut self.data {
+            Data::Unshared(data) => return f(&mut carve(data, regions)?),
+            Data::Shared(memory) => *memory,
+        };
+        // The same rule as `carve`'s: no two non-empty regions overlap.
+        Regions::new().write_all(regions).check(self)?;
+        // Disjoint and in bounds, so together no larger than the memory.
+        let total: usize = regions.iter().map(|r| r.len as usize).sum();
+        let mut staged = vec![0u8; total];
+        let mut slices = Vec::with_capacity(regions.len());
+        let mut rest = &mut staged[..];
+        for r in regions {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(r.len as usize);
+            slices.push(IoSliceMut::new(piece));
             rest = tail;
-            base = start + r.len as usize;
         }
-        Ok(pieces
-            .into_iter()
-            .map(|p| IoSliceMut::new(p.unwrap_or_default()))
-            .collect())
+        let n = f(&mut slices)?.min(total);
+        drop(slices);
+        let (mut done, mut left) = (0usize, n);
+        for r in regions {
+            let k = (r.len as usize).min(left);
+            shared_write(memory, r.start as usize, &staged[done..done + k])?;
+            done += k;
+            left -= k;
+        }
+        Ok(n)
     }
+}
+
+/// Mutable slices of `data` over `regions`, in their order; `EFAULT` if two
+/// overlap. The regions are in bounds.
+fn carve<'d>(data: &'d mut [u8], regions: &[Region]) -> Result<Vec<IoSliceMut<'d>>, Errno> {
+    // Carve the memory front to back in address order, then put the pieces back
+    // in the caller's order.
+    // Empty regions get empty slices and take no part.
+    let mut order: Vec<usize> = (0..regions.len()).filter(|&i| regions[i].len > 0).collect();
+    order.sort_by_key(|&i| regions[i].start);
+    let mut pieces: Vec<Option<&mut [u8]>> = (0..regions.len()).map(|_| None).collect();
+    let mut rest: &mut [u8] = data;
+    let mut base = 0usize;
+    for i in order {
+        let r = regions[i];
+        let start = r.start as usize;
+        if start < base {
+            return Err(Errno::FAULT);
+        }
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(start - base);
+        let (piece, tail) = tail.split_at_mut(r.len as usize);
+        pieces[i] = Some(piece);
+        rest = tail;
+        base = start + r.len as usize;
+    }
+    Ok(pieces
+        .into_iter()
+        .map(|p| IoSliceMut::new(p.unwrap_or_default()))
+        .collect())
 }
 
 /// The regions one call touches, checked together before anything is written.
@@ -281,12 +422,72 @@ mod tests {
         let mut data: Vec<u8> = (0..20).collect();
         let mut mem = GuestMemory::new(&mut data);
         let regions = [Region::new(10, 3), Region::new(0, 2), Region::new(11, 0)];
-        let slices = mem.io_slices_mut(&regions).unwrap();
-        assert_eq!(&*slices[0], &[10, 11, 12]);
-        assert_eq!(&*slices[1], &[0, 1]);
-        assert!(slices[2].is_empty());
-        drop(slices);
+        let n = mem
+            .with_io_slices_mut(&regions, |slices| {
+                assert_eq!(&*slices[0], &[10, 11, 12]);
+                assert_eq!(&*slices[1], &[0, 1]);
+                assert!(slices[2].is_empty());
+                Ok(0)
+            })
+            .unwrap();
+        assert_eq!(n, 0);
         let overlapping = [Region::new(0, 5), Region::new(4, 2)];
-        assert!(mem.io_slices_mut(&overlapping).is_err());
+        assert!(mem.with_io_slices_mut(&overlapping, |_| Ok(0)).is_err());
+    }
+
+    fn shared_page() -> SharedMemory {
+        let engine = lazuli::Engine::default();
+        SharedMemory::new(&engine, lazuli::MemoryType::shared(1, 1)).unwrap()
+    }
+
+    #[test]
+    fn shared_memory_checks_the_same_ranges() {
+        let shared = shared_page();
+        let mem = GuestMemory::shared(&shared);
+        assert_eq!(mem.bytes(65536, 0).as_deref(), Ok(&[][..]));
+        assert_eq!(mem.bytes(65537, 0), Err(Errno::FAULT));
+        assert_eq!(mem.bytes(65535, 2), Err(Errno::FAULT));
+        assert_eq!(mem.read_u64(65529), Err(Errno::FAULT));
+        let overlapping = Regions::new().read(0, 10).write(9, 4).check(&mem);
+        assert_eq!(overlapping, Err(Errno::FAULT));
+    }
+
+    #[test]
+    fn shared_memory_copies_back_only_what_the_host_wrote() {
+        let shared = shared_page();
+        shared.write(0, &[0xaa; 32]).unwrap();
+        let mut mem = GuestMemory::shared(&shared);
+        // The host writes 5 bytes through two regions: 3 into the first, 2 into
+        // the second; the rest of the second keeps what was there.
+        let regions = [Region::new(20, 3), Region::new(4, 4)];
+        let n = mem
+            .with_io_slices_mut(&regions, |slices| {
+                assert_eq!(&*slices[0], &[0, 0, 0]);
+                slices[0].copy_from_slice(&[1, 2, 3]);
+                slices[1][..2].copy_from_slice(&[4, 5]);
+                Ok(5)
+            })
+            .unwrap();
+        assert_eq!(n, 5);
+        let n = mem
+            .with_bytes_mut(10, 6, |buf| {
+                buf[0] = 9;
+                Ok(1)
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        let mut now = [0u8; 32];
+        shared.read(0, &mut now).unwrap();
+        let mut expected = [0xaa; 32];
+        expected[20..23].copy_from_slice(&[1, 2, 3]);
+        expected[4..6].copy_from_slice(&[4, 5]);
+        expected[10] = 9;
+        assert_eq!(now, expected);
+        assert_eq!(&*mem.bytes(20, 3).unwrap(), &[1, 2, 3]);
+        let overlapping = [Region::new(0, 5), Region::new(4, 2)];
+        assert_eq!(
+            mem.with_io_slices_mut(&overlapping, |_| Ok(0)),
+            Err(Errno::FAULT)
+        );
     }
 }

@@ -142,10 +142,13 @@ impl WasiP1Ctx {
         buf: u32,
         len: u32,
     ) -> Result<(), Errno> {
-        let bytes = mem.bytes_mut(buf, len)?;
-        cap_rand::rngs::OsRng::default(cap_rand::ambient_authority())
-            .try_fill_bytes(bytes)
-            .map_err(|_| Errno::IO)
+        mem.with_bytes_mut(buf, len, |bytes| {
+            cap_rand::rngs::OsRng::default(cap_rand::ambient_authority())
+                .try_fill_bytes(bytes)
+                .map_err(|_| Errno::IO)?;
+            Ok(bytes.len())
+        })?;
+        Ok(())
     }
 
     pub(crate) fn sched_yield(&mut self) -> Result<(), Errno> {

@@ -19,28 +19,20 @@ const MODULE: &str = "wasi_snapshot_preview1";
 /// once otherwise), and turns the outcome into the errno the guest receives.
 ///
 /// A module without an exported memory gets an empty one: every pointer it passes
-/// is `EFAULT`, while calls without pointers work. So does a module whose memory
-/// is shared (threads): WASI's checked access lends out `&mut [u8]`, which no
-/// thread may hold over a shared memory's bytes (other threads write them), so
-/// WASI calls with pointers into a shared memory are not supported.
+/// is `EFAULT`, while calls without pointers work. A module whose memory is
+/// shared (threads) gets it reached only by copies (see `memory.rs`): other
+/// threads may write its bytes at any time, so no slice of them is ever lent out.
 fn dispatch<T>(
     caller: &mut Caller<'_, T>,
     get: impl Fn(&mut T) -> &mut WasiP1Ctx,
     f: impl FnOnce(&mut WasiP1Ctx, &mut GuestMemory<'_>) -> Result<(), Errno>,
 ) -> i32 {
-    let memory = match caller.get_export("memory") {
-        Some(Extern::Memory(m)) => Some(m),
-        // Not lent out as bytes: see above.
-        Some(Extern::SharedMemory(_)) => None,
-        _ => None,
-    };
+    let export = caller.get_export("memory");
     let mut ctx = std::mem::take(get(caller.data_mut()));
-    let result = {
-        let data: &mut [u8] = match memory {
-            Some(m) => m.data_mut(&mut *caller),
-            None => &mut [],
-        };
-        f(&mut ctx, &mut GuestMemory::new(data))
+    let result = match export {
+        Some(Extern::Memory(m)) => f(&mut ctx, &mut GuestMemory::new(m.data_mut(&mut *caller))),
+        Some(Extern::SharedMemory(m)) => f(&mut ctx, &mut GuestMemory::shared(&m)),
+        _ => f(&mut ctx, &mut GuestMemory::new(&mut [])),
     };
     *get(caller.data_mut()) = ctx;
     match result {

@@ -99,6 +99,7 @@ impl WasiP1Ctx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let dir = self.fds.dir(fd, rights::PATH_CREATE_DIRECTORY)?;
         Ok(dir.dir.create_dir(path)?)
     }
@@ -111,6 +112,7 @@ impl WasiP1Ctx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let dir = self.fds.dir(fd, rights::PATH_REMOVE_DIRECTORY)?;
         Ok(dir.dir.remove_dir(path)?)
     }
@@ -123,6 +125,7 @@ impl WasiP1Ctx {
         path_len: u32,
     ) -> Result<(), Errno> {
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let dir = self.fds.dir(fd, rights::PATH_UNLINK_FILE)?;
         Ok(dir.dir.remove_file(path)?)
     }
@@ -142,6 +145,7 @@ impl WasiP1Ctx {
             .check(mem)?;
         let follow = follow(flags)?;
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let dir = &self.fds.dir(fd, rights::PATH_FILESTAT_GET)?.dir;
         let meta = if follow {
             dir.metadata(path)?
@@ -165,6 +169,7 @@ impl WasiP1Ctx {
     ) -> Result<(), Errno> {
         let follow = follow(flags)?;
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let (atime, mtime) = time_specs(atim, mtim, fst_flags)?;
         let atime = atime.map(|t| t.to_cap()).transpose()?;
         let mtime = mtime.map(|t| t.to_cap()).transpose()?;
@@ -190,7 +195,9 @@ impl WasiP1Ctx {
         new_len: u32,
     ) -> Result<(), Errno> {
         let old_path = mem.path(old_path, old_len)?;
+        let old_path: &str = &old_path;
         let new_path = mem.path(new_path, new_len)?;
+        let new_path: &str = &new_path;
         // Linking through a symlink to its target is not offered (as in `link(2)`
         // on Linux, the link itself is linked).
         if follow(old_flags)? {
@@ -216,7 +223,9 @@ impl WasiP1Ctx {
         new_len: u32,
     ) -> Result<(), Errno> {
         let old_path = mem.path(old_path, old_len)?;
+        let old_path: &str = &old_path;
         let new_path = mem.path(new_path, new_len)?;
+        let new_path: &str = &new_path;
         let old_dir = &self.fds.dir(fd, rights::PATH_RENAME_SOURCE)?.dir;
         let new_dir = &self.fds.dir(new_fd, rights::PATH_RENAME_TARGET)?.dir;
         Ok(old_dir.rename(old_path, new_dir, new_path)?)
@@ -232,7 +241,9 @@ impl WasiP1Ctx {
         new_len: u32,
     ) -> Result<(), Errno> {
         let target = mem.path(old_path, old_len)?;
+        let target: &str = &target;
         let link = mem.path(new_path, new_len)?;
+        let link: &str = &link;
         let dir = &self.fds.dir(fd, rights::PATH_SYMLINK)?.dir;
         check_symlink_target(dir, link, target)?;
         Ok(DirExt::symlink(dir, target, link)?)
@@ -256,6 +267,7 @@ impl WasiP1Ctx {
             .write(bufused, 4)
             .check(mem)?;
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         // cap-std reports an absolute target as an escape (`EPERM`) rather than
         // telling the guest a host path.
         let target = self
@@ -290,6 +302,7 @@ impl WasiP1Ctx {
             .write(opened, 4)
             .check(mem)?;
         let path = mem.path(path, path_len)?;
+        let path: &str = &path;
         let follow = follow(dirflags)?;
         let oflags = u16::try_from(open_flags).map_err(|_| Errno::INVAL)?;
         let fdflags = u16::try_from(fd_flags).map_err(|_| Errno::INVAL)?;
