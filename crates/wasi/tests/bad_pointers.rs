@@ -1,13 +1,29 @@
 //! Every WASI call given out-of-bounds or overlapping pointers returns `EFAULT`
 //! and changes nothing: not the guest's memory, not its files, not its streams.
 //! (Guest memory is only ever reached through bounds-checked slices of the
-//! memory's bytes, so a host access outside it cannot be expressed.)
+//! memory's bytes, or copies of them for a shared memory, so a host access
+//! outside it cannot be expressed.) Each case runs on both kinds of memory.
 
 mod support;
 
 use lazuli_wasi::{DirPerms, FilePerms, OutputBuffer, WasiCtxBuilder};
 use std::collections::BTreeMap;
-use support::{Guest, TempDir, ctx_with_dir};
+use support::{Guest, SHARED, TempDir, UNSHARED, ctx_with_dir};
+
+/// Runs each case on an unshared memory and on a shared one (threads), which the
+/// host reaches only by copies: the checks must be the same.
+macro_rules! on_both_memories {
+    ($($case:ident),* $(,)?) => {
+        mod unshared_memory {
+            $(#[test] fn $case() { super::$case(super::UNSHARED) })*
+        }
+        mod shared_memory {
+            $(#[test] fn $case() { super::$case(super::SHARED) })*
+        }
+    };
+}
+
+on_both_memories!(the_guest_declares_every_function_with_the_right_type, args_and_environ, clocks_and_random, fd_write, fd_read, positioned_io_seek_and_stat, preopens_and_readdir, path_calls, poll_oneoff, sockets);
 
 const EFAULT: i32 = 21;
 /// One page: the first address past the guest's memory.
@@ -18,11 +34,11 @@ const MAX: i64 = -1;
 /// Calls `name` and checks that it returns `EFAULT` and leaves memory untouched.
 #[track_caller]
 fn assert_fault(guest: &mut Guest, name: &str, args: &[i64]) {
-    let before = guest.mem().to_vec();
+    let before = guest.mem();
     let errno = guest.errno(name, args);
     assert_eq!(errno, EFAULT, "{name}{args:?} returned {errno}, not EFAULT");
     assert!(
-        guest.mem() == &before[..],
+        guest.mem() == before,
         "{name}{args:?} changed guest memory"
     );
 }
@@ -46,18 +62,16 @@ fn tree(dir: &std::path::Path) -> BTreeMap<String, String> {
     out
 }
 
-#[test]
-fn the_guest_declares_every_function_with_the_right_type() {
+fn the_guest_declares_every_function_with_the_right_type(memory: &str) {
     // Instantiation type-checks each import against what `add_to_linker_sync` defines.
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     assert_eq!(guest.errno("sched_yield", &[]), 0);
 }
 
-#[test]
-fn args_and_environ() {
+fn args_and_environ(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     for (sizes, get) in [
         ("args_sizes_get", "args_get"),
         ("environ_sizes_get", "environ_get"),
@@ -82,10 +96,9 @@ fn args_and_environ() {
     assert_eq!(guest.read(1000, 10), b"KEY=value\0");
 }
 
-#[test]
-fn clocks_and_random() {
+fn clocks_and_random(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     assert_fault(&mut guest, "clock_res_get", &[1, END - 4]);
     assert_fault(&mut guest, "clock_res_get", &[1, MAX]);
     assert_fault(&mut guest, "clock_time_get", &[1, 0, END - 7]);
@@ -98,8 +111,7 @@ fn clocks_and_random() {
     assert_eq!(guest.errno("random_get", &[END, 0]), 0);
 }
 
-#[test]
-fn fd_write() {
+fn fd_write(memory: &str) {
     let dir = TempDir::new();
     let out = OutputBuffer::new();
     let ctx = WasiCtxBuilder::new()
@@ -107,7 +119,7 @@ fn fd_write() {
         .preopened_dir(&dir.0, "/dir", DirPerms::all(), FilePerms::all())
         .unwrap()
         .build_p1();
-    let mut guest = Guest::new(ctx);
+    let mut guest = Guest::with_memory(ctx, memory);
     guest.write(1000, b"0123456789");
     // The iovec array itself out of bounds, or reaching past the end.
     assert_fault(&mut guest, "fd_write", &[1, END - 4, 1, 100]);
@@ -134,10 +146,9 @@ fn fd_write() {
     assert_eq!(out.take(), b"01232345");
 }
 
-#[test]
-fn fd_read() {
+fn fd_read(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     // A buffer overlapping the iovec array, another buffer, or `nread`.
     guest.iovecs(2000, &[(2000, 8)]);
     assert_fault(&mut guest, "fd_read", &[0, 2000, 1, 3000]);
@@ -158,11 +169,10 @@ fn fd_read() {
     assert_eq!(guest.read(1010, 3), b"put");
 }
 
-#[test]
-fn positioned_io_seek_and_stat() {
+fn positioned_io_seek_and_stat(memory: &str) {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("f.txt"), "file contents").unwrap();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     let (path, len) = guest.string(4000, "f.txt");
     // Read, write, seek, tell and stat (`fd_filestat_get`).
     let rw = (1 << 1) | (1 << 6) | (1 << 2) | (1 << 5) | (1 << 21);
@@ -199,10 +209,9 @@ fn positioned_io_seek_and_stat() {
     assert_eq!(guest.u64_at(END as usize - 8), 13);
 }
 
-#[test]
-fn preopens_and_readdir() {
+fn preopens_and_readdir(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     assert_fault(&mut guest, "fd_prestat_get", &[3, END - 7]);
     assert_fault(&mut guest, "fd_prestat_dir_name", &[3, END - 3, 4]);
     assert_fault(&mut guest, "fd_prestat_dir_name", &[3, MAX, 4]);
@@ -217,14 +226,13 @@ fn preopens_and_readdir() {
     assert_eq!(guest.u32_at(100), 51);
 }
 
-#[test]
-fn path_calls() {
+fn path_calls(memory: &str) {
     let dir = TempDir::new();
     std::fs::write(dir.0.join("f.txt"), "file").unwrap();
     std::os::unix::fs::symlink("f.txt", dir.0.join("link")).unwrap();
     std::fs::create_dir(dir.0.join("d")).unwrap();
     let before = tree(&dir.0);
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     let (f, f_len) = guest.string(4000, "f.txt");
     let (new, new_len) = guest.string(4100, "new");
     let (link, link_len) = guest.string(4200, "link");
@@ -325,10 +333,9 @@ fn path_calls() {
     assert_eq!(tree(&dir.0), before);
 }
 
-#[test]
-fn poll_oneoff() {
+fn poll_oneoff(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     // One clock subscription that is due at once: { userdata 7, tag 0, id 1, timeout 0 }.
     let mut sub = [0u8; 48];
     sub[0] = 7;
@@ -345,10 +352,9 @@ fn poll_oneoff() {
     assert_eq!(guest.u64_at(2000), 7);
 }
 
-#[test]
-fn sockets() {
+fn sockets(memory: &str) {
     let dir = TempDir::new();
-    let mut guest = Guest::new(ctx_with_dir(&dir.0));
+    let mut guest = Guest::with_memory(ctx_with_dir(&dir.0), memory);
     assert_fault(&mut guest, "sock_accept", &[3, 0, END - 2]);
     guest.iovecs(2000, &[(END as u32 - 1, 4)]);
     assert_fault(&mut guest, "sock_recv", &[3, 2000, 1, 0, 100, 104]);

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use lazuli::{Engine, Instance, Linker, Memory, Module, Store, Val};
+use lazuli::{Engine, Instance, Linker, Memory, Module, SharedMemory, Store, Val};
 use lazuli_wasi::p1::{self, WasiP1Ctx};
 use lazuli_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
 use std::path::PathBuf;
@@ -62,7 +62,12 @@ pub const FUNCTIONS: &[(&str, &str, bool)] = &[
     ("sock_shutdown", "ii", true),
 ];
 
-/// The guest module's text; `memory` is `(memory (export "memory") 1)` or empty.
+/// One page of unshared memory.
+pub const UNSHARED: &str = r#"(memory (export "memory") 1)"#;
+/// One page of shared memory (threads).
+pub const SHARED: &str = r#"(memory (export "memory") 1 1 shared)"#;
+
+/// The guest module's text; `memory` is [`UNSHARED`], [`SHARED`] or empty.
 pub fn guest_wat(memory: &str) -> String {
     let (mut imports, mut wrappers) = (String::new(), String::new());
     for (name, params, errno) in FUNCTIONS {
@@ -107,17 +112,29 @@ impl Drop for TempDir {
     }
 }
 
+/// A guest's exported memory.
+#[derive(Clone)]
+pub enum GuestMemory {
+    Unshared(Memory),
+    Shared(SharedMemory),
+}
+
 /// An instantiated guest.
 pub struct Guest {
     pub store: Store<WasiP1Ctx>,
     pub instance: Instance,
-    pub memory: Option<Memory>,
+    pub memory: Option<GuestMemory>,
 }
 
 impl Guest {
     /// A guest with one page of memory and the context `ctx`.
     pub fn new(ctx: WasiP1Ctx) -> Guest {
-        Guest::with_memory(ctx, r#"(memory (export "memory") 1)"#)
+        Guest::with_memory(ctx, UNSHARED)
+    }
+
+    /// A guest with one page of shared memory and the context `ctx`.
+    pub fn shared(ctx: WasiP1Ctx) -> Guest {
+        Guest::with_memory(ctx, SHARED)
     }
 
     pub fn with_memory(ctx: WasiP1Ctx, memory: &str) -> Guest {
@@ -127,7 +144,12 @@ impl Guest {
         p1::add_to_linker_sync(&mut linker, |ctx: &mut WasiP1Ctx| ctx).unwrap();
         let mut store = Store::new(&engine, ctx);
         let instance = linker.instantiate(&mut store, &module).unwrap();
-        let memory = instance.get_memory(&mut store, "memory");
+        let memory = match instance.get_memory(&mut store, "memory") {
+            Some(m) => Some(GuestMemory::Unshared(m)),
+            None => instance
+                .get_shared_memory(&mut store, "memory")
+                .map(GuestMemory::Shared),
+        };
         Guest {
             store,
             instance,
@@ -161,16 +183,32 @@ impl Guest {
         self.call(name, &vals).unwrap()
     }
 
-    pub fn mem(&mut self) -> &mut [u8] {
-        self.memory.unwrap().data_mut(&mut self.store)
+    /// A copy of the whole memory.
+    pub fn mem(&mut self) -> Vec<u8> {
+        match self.memory.clone().unwrap() {
+            GuestMemory::Unshared(m) => m.data(&self.store).to_vec(),
+            GuestMemory::Shared(m) => {
+                let mut out = vec![0; m.data_size()];
+                m.read(0, &mut out).unwrap();
+                out
+            }
+        }
     }
 
     pub fn write(&mut self, at: usize, bytes: &[u8]) {
-        self.mem()[at..at + bytes.len()].copy_from_slice(bytes);
+        match self.memory.clone().unwrap() {
+            GuestMemory::Unshared(m) => m.write(&mut self.store, at, bytes).unwrap(),
+            GuestMemory::Shared(m) => m.write(at, bytes).unwrap(),
+        }
     }
 
     pub fn read(&mut self, at: usize, len: usize) -> Vec<u8> {
-        self.mem()[at..at + len].to_vec()
+        let mut out = vec![0; len];
+        match self.memory.clone().unwrap() {
+            GuestMemory::Unshared(m) => m.read(&self.store, at, &mut out).unwrap(),
+            GuestMemory::Shared(m) => m.read(at, &mut out).unwrap(),
+        }
+        out
     }
 
     pub fn u32_at(&mut self, at: usize) -> u32 {
