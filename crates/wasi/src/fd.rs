@@ -561,10 +561,9 @@ impl WasiP1Ctx {
             .sum::<u64>()
             .min(MAX_WRITE);
         let n = match &mut entry.desc {
-            Desc::File(f) => {
-                mem.with_io_slices(&bufs, |slices| retry(|| (&f.file).write_vectored(slices)))?
-                    as u64
-            }
+            Desc::File(f) => mem
+                .with_io_slices(&bufs, |slices| retry(|| (&f.file).write_vectored(slices)))?
+                as u64,
             Desc::Dir(_) => return Err(Errno::BADF),
             Desc::Stream(Stream::Output(buffer)) => {
                 let mut out = buffer.lock();

@@ -22,8 +22,9 @@
 //! never held.
 //!
 //! Guest pointers are offsets into the guest's exported `memory`; every one is
-//! bounds-checked and a bad one is `EFAULT` (see `memory.rs`). Nothing here uses
-//! `unsafe`.
+//! bounds-checked and a bad one is `EFAULT` (see `memory.rs`). The memory may be
+//! shared (threads): it is then reached only by copies, never borrowed. Nothing
+//! here uses `unsafe`.
 //!
 //! ```no_run
 //! use lazuli::{Engine, Linker, Module, Store};

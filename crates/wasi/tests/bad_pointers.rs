@@ -23,7 +23,18 @@ macro_rules! on_both_memories {
     };
 }
 
-on_both_memories!(the_guest_declares_every_function_with_the_right_type, args_and_environ, clocks_and_random, fd_write, fd_read, positioned_io_seek_and_stat, preopens_and_readdir, path_calls, poll_oneoff, sockets);
+on_both_memories!(
+    the_guest_declares_every_function_with_the_right_type,
+    args_and_environ,
+    clocks_and_random,
+    fd_write,
+    fd_read,
+    positioned_io_seek_and_stat,
+    preopens_and_readdir,
+    path_calls,
+    poll_oneoff,
+    sockets
+);
 
 const EFAULT: i32 = 21;
 /// One page: the first address past the guest's memory.
@@ -37,10 +48,7 @@ fn assert_fault(guest: &mut Guest, name: &str, args: &[i64]) {
     let before = guest.mem();
     let errno = guest.errno(name, args);
     assert_eq!(errno, EFAULT, "{name}{args:?} returned {errno}, not EFAULT");
-    assert!(
-        guest.mem() == before,
-        "{name}{args:?} changed guest memory"
-    );
+    assert!(guest.mem() == before, "{name}{args:?} changed guest memory");
 }
 
 /// Everything in a host directory: relative path → contents (or "dir").
