@@ -62,8 +62,8 @@ Usage:
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value,
                            extended-const, relaxed-simd, tail-call,
-                           multi-memory (on by default); function-references,
-                           gc, threads, memory64, exceptions,
+                           multi-memory, function-references (on by
+                           default); gc, threads, memory64, exceptions,
                            custom-page-sizes, wide-arithmetic, stack-switching
                            are not implemented (only `=n` works);
                            relaxed-simd-deterministic=y|n (off by default).

@@ -31,11 +31,13 @@ pub enum TrapKind {
     OutOfFuel,
     /// A host function returned an error; the error itself is propagated.
     HostError,
+    /// `call_ref` or `return_call_ref` of a null function reference.
+    NullFunctionReference,
 }
 
 impl TrapKind {
     /// Every kind, for tables that map to and from compiler trap codes.
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 14] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::TableOutOfBounds,
@@ -49,9 +51,10 @@ impl TrapKind {
         TrapKind::Interrupt,
         TrapKind::OutOfFuel,
         TrapKind::HostError,
+        TrapKind::NullFunctionReference,
     ];
 
-    /// This kind's number in compiled code's trap tables (1 to 13, stable).
+    /// This kind's number in compiled code's trap tables (1 to 14, stable).
     pub fn code(self) -> u8 {
         match self {
             TrapKind::StackOverflow => 1,
@@ -67,6 +70,7 @@ impl TrapKind {
             TrapKind::Interrupt => 11,
             TrapKind::OutOfFuel => 12,
             TrapKind::HostError => 13,
+            TrapKind::NullFunctionReference => 14,
         }
     }
 
@@ -92,6 +96,7 @@ impl TrapKind {
             TrapKind::Interrupt => "interrupt",
             TrapKind::OutOfFuel => "all fuel consumed",
             TrapKind::HostError => "host function error",
+            TrapKind::NullFunctionReference => "null function reference",
         }
     }
 }
@@ -121,7 +126,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_no_kind() {
-        for code in [0, 14, 99, u8::MAX] {
+        for code in [0, 15, 99, u8::MAX] {
             assert_eq!(TrapKind::from_code(code), None, "code {code}");
         }
     }

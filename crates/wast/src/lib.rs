@@ -34,11 +34,12 @@ pub const WASM2_PROPOSALS: [Proposal; 6] = [
 
 /// The 3.0 proposals Lazuli implements so far, whose suites run with every
 /// proposal on.
-pub const WASM3_PROPOSALS: [Proposal; 4] = [
+pub const WASM3_PROPOSALS: [Proposal; 5] = [
     Proposal::ExtendedConst,
     Proposal::RelaxedSimd,
     Proposal::TailCall,
     Proposal::MultiMemory,
+    Proposal::FunctionReferences,
 ];
 
 /// Turns off in `config` the 3.0 proposals Lazuli enables by default, for the
@@ -49,6 +50,7 @@ pub fn wasm2_only(config: &mut Config) -> &mut Config {
     config
         .wasm_multi_memory(false)
         .wasm_tail_call(false)
+        .wasm_function_references(false)
         .wasm_extended_const(false)
         .wasm_relaxed_simd(false)
 }
