@@ -1,7 +1,7 @@
 //! Module generation with wasm-smith: the feature set Lazuli implements (WebAssembly
 //! 2.0, extended constant expressions, tail calls and two memories, no imports; relaxed SIMD, whose results
-//! may differ between runtimes, only where modules are not run), small enough that
-//! a case takes milliseconds.
+//! may differ between runtimes, only where modules are not run; not typed function
+//! references, which wasmi 2 lacks), small enough that a case takes milliseconds.
 
 use arbitrary::Unstructured;
 use wasm_smith::{Config, Module};
@@ -17,7 +17,8 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::MULTI_MEMORY);
+    .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::FUNCTION_REFERENCES);
 
 /// The generator configuration of the differential targets.
 pub fn differential_config() -> Config {
@@ -40,6 +41,8 @@ pub fn differential_config() -> Config {
         max_memories: 2,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
+        // Typed function references are not generated: wasm-smith has them
+        // only with GC, and wasmi 2, the reference, implements neither.
         // The rest of 3.0, which Lazuli does not implement.
         threads_enabled: false,
         shared_everything_threads_enabled: false,
