@@ -106,11 +106,6 @@ impl ValType {
         }
     }
 
-    /// Whether `a` and `b` are the same type (Wasmtime's shape).
-    pub fn eq(a: &ValType, b: &ValType) -> bool {
-        a == b
-    }
-
     /// The type as an engine's signature registry names it, registering the
     /// function types it refers to with `engine`.
     pub(crate) fn to_registered(&self, engine: &Engine) -> WasmValType {
@@ -212,11 +207,6 @@ impl RefType {
     /// `other`'s.
     pub fn matches(&self, other: &RefType) -> bool {
         (!self.nullable || other.nullable) && self.heap_type.matches(&other.heap_type)
-    }
-
-    /// Whether `a` and `b` are the same type (Wasmtime's shape).
-    pub fn eq(a: &RefType, b: &RefType) -> bool {
-        a == b
     }
 
     fn to_registered(&self, engine: &Engine) -> WasmValType {
