@@ -62,8 +62,8 @@ Usage:
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value,
                            extended-const, relaxed-simd, tail-call,
-                           multi-memory, function-references (on by
-                           default); gc, threads, memory64, exceptions,
+                           multi-memory, memory64, function-references (on
+                           by default); gc, threads, exceptions,
                            custom-page-sizes, wide-arithmetic, stack-switching
                            are not implemented (only `=n` works);
                            relaxed-simd-deterministic=y|n (off by default).

@@ -67,7 +67,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "memory64",
-        switch: None,
+        switch: Some(Config::wasm_memory64),
     },
     Proposal {
         name: "multi-memory",

@@ -78,26 +78,23 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // Each file with whether it tests 2.0's rules (and so runs without 3.0's
-    // proposals, `lazuli_wast::wasm2_only`).
-    let wasm2 = spec(SpecVersion::V2)
-        .chain(lazuli_wast::WASM2_PROPOSALS.into_iter().flat_map(proposal))
-        .map(|f| (f, true));
-    let wasm3 = spec(SpecVersion::V3)
-        .chain(lazuli_wast::WASM3_PROPOSALS.into_iter().flat_map(proposal))
-        .map(|f| (f, false));
-    let files: Vec<_> = wasm2.chain(wasm3).collect();
+    let proposals = lazuli_wast::WASM2_PROPOSALS
+        .into_iter()
+        .chain(lazuli_wast::WASM3_PROPOSALS);
+    let files: Vec<_> = spec(SpecVersion::V2)
+        .chain(spec(SpecVersion::V3))
+        .chain(proposals.flat_map(proposal))
+        .collect();
     let mut trials = Vec::new();
     for (tier, tiering) in TIERS {
         for (mode, compilation, memory) in CONFIGURATIONS {
-            for (file, wasm2) in &files {
+            for file in &files {
                 let file_name = format!("{}/{}", file.parent(), file.name());
                 let reason = expected.get(&file_name).cloned();
                 let source = file.raw();
                 let mut config = config(compilation, memory, tiering);
-                if *wasm2 {
-                    lazuli_wast::wasm2_only(&mut config);
-                }
+                // Each suite's own rules (`lazuli_wast::configure_for_suite`).
+                lazuli_wast::configure_for_suite(file.parent(), &mut config);
                 trials.push(Trial::test(
                     format!("{tier}{mode}/{file_name}"),
                     move || run_file(&config, &file_name, source, reason),

@@ -1,5 +1,5 @@
 //! Module generation with wasm-smith: the feature set Lazuli implements (WebAssembly
-//! 2.0, extended constant expressions, tail calls and two memories, no imports; relaxed SIMD, whose results
+//! 2.0, extended constant expressions, tail calls, two memories and 64-bit memories and tables, no imports; relaxed SIMD, whose results
 //! may differ between runtimes, only where modules are not run; not typed function
 //! references, which wasmi 2 lacks), small enough that a case takes milliseconds.
 
@@ -18,6 +18,7 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::MEMORY64)
     .union(WasmFeatures::FUNCTION_REFERENCES);
 
 /// The generator configuration of the differential targets.
@@ -39,6 +40,7 @@ pub fn differential_config() -> Config {
         extended_const_enabled: true,
         tail_call_enabled: true,
         max_memories: 2,
+        memory64_enabled: true,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
         // Typed function references are not generated: wasm-smith has them
@@ -46,7 +48,6 @@ pub fn differential_config() -> Config {
         // The rest of 3.0, which Lazuli does not implement.
         threads_enabled: false,
         shared_everything_threads_enabled: false,
-        memory64_enabled: false,
         exceptions_enabled: false,
         gc_enabled: false,
         wide_arithmetic_enabled: false,
@@ -63,6 +64,7 @@ pub fn differential_config() -> Config {
         max_table_elements: 64,
         table_max_size_required: true,
         max_memory32_bytes: 4 * 65_536,
+        max_memory64_bytes: 4 * 65_536,
         memory_max_size_required: true,
         max_data_segments: 4,
         max_element_segments: 4,

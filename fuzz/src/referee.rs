@@ -19,7 +19,7 @@ fn engine() -> &'static Engine {
         config
             .wasm_tail_call(true)
             .wasm_multi_memory(true)
-            .wasm_memory64(false)
+            .wasm_memory64(true)
             .wasm_relaxed_simd(false)
             .wasm_extended_const(true)
             .wasm_wide_arithmetic(false)

@@ -81,7 +81,7 @@ fn engine() -> &'static Engine {
             .wasm_tail_call(true)
             .wasm_extended_const(true)
             .wasm_multi_memory(true)
-            .wasm_memory64(false)
+            .wasm_memory64(true)
             .wasm_wide_arithmetic(false)
             .wasm_custom_page_sizes(false)
             .wasm_relaxed_simd(false);

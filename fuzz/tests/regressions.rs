@@ -51,3 +51,18 @@ fn wasmi_alone_disagreeing_is_disputed_not_a_divergence() {
     let disputed = outcome.disputed.unwrap_or_default();
     assert!(disputed.contains("wasmi"), "{disputed:?}");
 }
+
+/// The module of `cargo xtask fuzz differential --seed 0xb`'s case 0x32a5 (the
+/// first run with 64-bit memories in the generator): wasmi 2.0.0's translator
+/// panics on it ("a register operand already exists on the stack", in
+/// `visit_end` of an `if` with an `else`). A panic of the reference is wasmi's
+/// bug, not a divergence: Wasmtime becomes the reference, and every Lazuli
+/// configuration is checked against it.
+#[test]
+fn a_module_wasmi_panics_on_is_checked_against_wasmtime() {
+    let bytes = include_bytes!("regressions/seed_0x32a5.wasm");
+    let outcome = lazuli_fuzz::check_module(bytes);
+    assert_eq!(outcome.divergence, None);
+    assert_eq!(outcome.disputed, None);
+    assert!(outcome.executions > 0, "nothing was compared");
+}

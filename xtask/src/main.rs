@@ -98,13 +98,7 @@ fn spec_file(suite: &str, name: &str) -> Result<()> {
     // Panics are caught and reported by the runner; the default hook would only add noise.
     std::panic::set_hook(Box::new(|_| {}));
     let mut config = lazuli_wast::Config::new();
-    let wasm3 = suite == V3
-        || lazuli_wast::WASM3_PROPOSALS
-            .iter()
-            .any(|p| p.to_string() == suite);
-    if !wasm3 {
-        lazuli_wast::wasm2_only(&mut config);
-    }
+    lazuli_wast::configure_for_suite(suite, &mut config);
     let mut runner = lazuli_wast::WastRunner::new(&config)?;
     let report = runner.run_script(&format!("{suite}/{name}"), file.raw());
     println!("{} {}", report.passed, report.failed);

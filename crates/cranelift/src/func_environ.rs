@@ -3,6 +3,7 @@
 //! guarded is asked of a [`FuncEnvironment`].
 
 use crate::compiler::CompilerOptions;
+use crate::heap::Heap;
 use crate::interrupt::Interrupts;
 use crate::tier_up;
 use crate::translate::Locals;
@@ -418,6 +419,16 @@ impl<'a> ModuleEnvironment<'a> {
         self.load_readonly(b, vmctx, self.offsets.table(table))
     }
 
+    /// A page count (or -1) as memory `memory`'s index type: `i64` for a 64-bit
+    /// memory, else the low 32 bits.
+    fn memory_index_value(&self, b: &mut FunctionBuilder<'_>, memory: u32, pages: Value) -> Value {
+        if self.module.memories[memory as usize].memory64 {
+            pages
+        } else {
+            b.ins().ireduce(types::I32, pages)
+        }
+    }
+
     /// Calls a builtin through the VMContext's builtins table.
     pub fn call_builtin(
         &self,
@@ -629,7 +640,7 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
     ) -> Value {
         let def = self.table_definition(b, vmctx, table);
         let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
-        let index = b.ins().uextend(types::I64, index);
+        let index = to_i64(b, index);
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
         let base = self.load(b, types::I64, def, VMOffsets::DEFINITION_BASE);
@@ -641,7 +652,11 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
     fn table_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, table: u32) -> Value {
         let def = self.table_definition(b, vmctx, table);
         let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
-        b.ins().ireduce(types::I32, len)
+        if self.module.tables[table as usize].table64 {
+            len
+        } else {
+            b.ins().ireduce(types::I32, len)
+        }
     }
 
     fn call_indirect(
@@ -693,47 +708,23 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
             MemArgTarget::Memory(m) => m,
             MemArgTarget::Array(_) => 0,
         };
-        let def = self.memory_definition(b, vmctx, memory);
-        let index = b.ins().uextend(types::I64, index);
+        let memory64 = self.module.memories[memory as usize].memory64;
+        let heap = Heap {
+            definition: self.memory_definition(b, vmctx, memory),
+            memory64,
+            guarded: self.guarded_memories && !memory64,
+        };
         let flags = MemFlagsData::new()
             .with_endianness(ir::Endianness::Little)
             .with_trap_code(Some(trap_code(TrapKind::MemoryOutOfBounds)));
-        if !self.guarded_memories {
-            // index + offset + size must not exceed the current length; the sum
-            // cannot overflow 64 bits because both operands are below 2^33.
-            let len = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
-            let end = b
-                .ins()
-                .iadd_imm_u(index, (memarg.offset + u64::from(size)) as i64);
-            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-            b.ins().trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
-        }
-        // With guarded memories the base never moves, so its load may be hoisted.
-        let base_flags = if self.guarded_memories {
-            readonly()
-        } else {
-            trusted()
-        };
-        let base = b.ins().load(
-            types::I64,
-            base_flags,
-            def,
-            (VMOffsets::DEFINITION_BASE) as i32,
-        );
-        let addr = b.ins().iadd(base, index);
-        let addr = if memarg.offset == 0 {
-            addr
-        } else {
-            b.ins().iadd_imm_u(addr, memarg.offset as i64)
-        };
-        (addr, flags)
+        (heap.address(b, index, memarg.offset, size), flags)
     }
 
     fn memory_size(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, memory: u32) -> Value {
         let def = self.memory_definition(b, vmctx, memory);
         let bytes = self.load(b, types::I64, def, VMOffsets::DEFINITION_LENGTH);
         let pages = b.ins().ushr_imm_u(bytes, 16);
-        b.ins().ireduce(types::I32, pages)
+        self.memory_index_value(b, memory, pages)
     }
 
     fn memory_grow(
@@ -743,11 +734,21 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         memory: u32,
         delta: Value,
     ) -> Value {
-        let memory = b.ins().iconst(types::I32, i64::from(memory));
-        let delta = b.ins().uextend(types::I64, delta);
-        let old = self.call_builtin(b, vmctx, Builtin::MemoryGrow, &[memory, delta]);
+        let index = b.ins().iconst(types::I32, i64::from(memory));
+        let delta = to_i64(b, delta);
+        let old = self.call_builtin(b, vmctx, Builtin::MemoryGrow, &[index, delta]);
         trap_if_limiter_failed(b, old);
-        b.ins().ireduce(types::I32, old)
+        self.memory_index_value(b, memory, old)
+    }
+}
+
+/// A 32-bit index, size or count widened to the `i64` builtins and address
+/// arithmetic take; a 64-bit one as it is.
+pub(crate) fn to_i64(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
+    if b.func.dfg.value_type(v) == types::I64 {
+        v
+    } else {
+        b.ins().uextend(types::I64, v)
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod compiler;
 mod func_environ;
+mod heap;
 mod interrupt;
 mod isa;
 mod tier_up;

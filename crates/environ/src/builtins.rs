@@ -6,6 +6,10 @@
 //! compiler's view ([`Builtin`] and its signatures) is generated from it here, and
 //! the runtime generates its table of function addresses (and checks each
 //! function's Rust signature) from the same list.
+//!
+//! Addresses, element indices, sizes and counts are `I64` whatever the memory's
+//! or table's index type (memory64, table64); generated code widens 32-bit ones
+//! (a data or element segment's own offsets and lengths stay `I32`).
 
 use crate::vmoffsets::PTR;
 
@@ -46,13 +50,13 @@ macro_rules! for_each_builtin {
             /// budget after which the loop asks again).
             OsrEntry = osr_entry(I32, I32) -> Ptr;
             /// `(table, delta, init) -> old size, -1, or GROW_LIMITER_FAILED`.
-            TableGrow = table_grow(I32, I32, Ptr) -> I32;
+            TableGrow = table_grow(I32, I64, Ptr) -> I64;
             /// `(table, dst, value, len) -> 1, or 0 if out of bounds`.
-            TableFill = table_fill(I32, I32, Ptr, I32) -> I32;
+            TableFill = table_fill(I32, I64, Ptr, I64) -> I32;
             /// `(dst table, src table, dst, src, len) -> 1, or 0 if out of bounds`.
-            TableCopy = table_copy(I32, I32, I32, I32, I32) -> I32;
+            TableCopy = table_copy(I32, I32, I64, I64, I64) -> I32;
             /// `(table, element segment, dst, src, len) -> 1, or 0 if out of bounds`.
-            TableInit = table_init(I32, I32, I32, I32, I32) -> I32;
+            TableInit = table_init(I32, I32, I64, I32, I32) -> I32;
             /// `(element segment) -> 1`.
             ElemDrop = elem_drop(I32) -> I32;
             /// `(dst memory, src memory, dst, src, len) -> 1, or 0 if out of bounds`.

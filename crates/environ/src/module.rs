@@ -38,11 +38,13 @@ pub struct Global {
     pub init: Option<ConstExpr>,
 }
 
-/// A linear memory's limits, in 64 KiB pages.
+/// A linear memory's limits, in 64 KiB pages, and its index type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryPlan {
     pub minimum: u64,
     pub maximum: Option<u64>,
+    /// Addresses, sizes and page counts are `i64` (memory64), not `i32`.
+    pub memory64: bool,
 }
 
 /// A table's element type and limits.
@@ -52,6 +54,8 @@ pub struct TablePlan {
     pub minimum: u64,
     pub maximum: Option<u64>,
     pub init: Option<ConstExpr>,
+    /// Element indices and sizes are `i64` (table64), not `i32`.
+    pub table64: bool,
 }
 
 /// Where a data or element segment goes.

@@ -274,6 +274,7 @@ fn table_plan(ty: &wasmparser::TableType, init: Option<ConstExpr>) -> TablePlan 
         minimum: ty.initial,
         maximum: ty.maximum,
         init,
+        table64: ty.table64,
     }
 }
 
@@ -281,6 +282,7 @@ fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
     MemoryPlan {
         minimum: ty.initial,
         maximum: ty.maximum,
+        memory64: ty.memory64,
     }
 }
 

@@ -122,6 +122,7 @@ impl Default for Config {
                 | WasmFeatures::RELAXED_SIMD
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY
+                | WasmFeatures::MEMORY64
                 | WasmFeatures::FUNCTION_REFERENCES,
             memory_reservation: memory::GUARDED_RESERVATION,
             memory_guard_size: memory::GUARDED_GUARD_SIZE,
@@ -188,6 +189,15 @@ impl Config {
     /// instruction naming the one it uses (default: yes, as in Wasmtime).
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::MULTI_MEMORY, enable);
+        self
+    }
+
+    /// Whether memories and tables may have `i64` addresses and indices
+    /// (memory64, with table64; default: yes, as in Wasmtime). A 64-bit memory
+    /// is always bounds-checked, reserves at most 16 GiB
+    /// ([`lazuli_runtime::MAX_PAGES_64`] pages) and cannot grow past that.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::MEMORY64, enable);
         self
     }
 

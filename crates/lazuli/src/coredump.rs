@@ -185,16 +185,20 @@ impl WasmCoreDump {
         let (mut memory_section, mut data_section) = (MemorySection::new(), DataSection::new());
         let max_segments = MAX_SEGMENTS / self.memories.len().max(1);
         for (index, memory) in self.memories.iter().enumerate() {
+            let memory64 = memory.ty(&*store).is_64();
             memory_section.memory(wasm_encoder::MemoryType {
                 minimum: memory.size(&*store),
                 maximum: memory.ty(&*store).maximum(),
-                memory64: false,
+                memory64,
                 shared: false,
                 page_size_log2: None,
             });
             let data = memory.data(store.as_context());
             for run in nonzero_runs(data, max_segments) {
-                let offset = ConstExpr::i32_const(run.start as u32 as i32);
+                let offset = match memory64 {
+                    true => ConstExpr::i64_const(run.start as i64),
+                    false => ConstExpr::i32_const(run.start as u32 as i32),
+                };
                 data_section.active(index as u32, &offset, data[run].iter().copied());
             }
         }

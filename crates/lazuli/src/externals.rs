@@ -198,13 +198,12 @@ impl Memory {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let style = opaque.engine.config().effective_memory_style();
-        let memory = LinearMemory::new(ty.minimum(), ty.maximum(), style, Some(&mut limiter))
-            .map_err(|e| {
-                limiter.explain(anyhow!(
-                    "cannot create memory of {} pages: {e}",
-                    ty.minimum()
-                ))
-            })?;
+        let memory = LinearMemory::new(ty.limits(), style, Some(&mut limiter)).map_err(|e| {
+            limiter.explain(anyhow!(
+                "cannot create memory of {} pages: {e}",
+                ty.minimum()
+            ))
+        })?;
         Ok(opaque.push_memory(memory))
     }
 
@@ -214,7 +213,10 @@ impl Memory {
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> MemoryType {
         let m = self.get(opaque);
-        MemoryType::new(m.pages() as u32, m.declared_maximum().map(|p| p as u32))
+        match m.is_64() {
+            true => MemoryType::new64(m.pages(), m.declared_maximum()),
+            false => MemoryType::new(m.pages() as u32, m.declared_maximum().map(|p| p as u32)),
+        }
     }
 
     pub fn ty(&self, store: impl AsContext) -> MemoryType {
@@ -309,14 +311,17 @@ pub struct Table(pub(crate) Stored);
 
 pub(crate) struct TableData {
     pub(crate) element: RefType,
+    /// Element indices are `i64`.
+    table64: bool,
     /// Owned through a raw pointer: VMContexts point into it.
     table: OwnedPtr<RuntimeTable>,
 }
 
 impl TableData {
-    pub(crate) fn new(element: RefType, table: Box<RuntimeTable>) -> TableData {
+    pub(crate) fn new(element: RefType, table64: bool, table: Box<RuntimeTable>) -> TableData {
         TableData {
             element,
+            table64,
             table: OwnedPtr::new(table),
         }
     }
@@ -363,16 +368,16 @@ impl Table {
         table
             .fill(0, init, ty.minimum())
             .map_err(|e| anyhow!("{}", table_error(&e)))?;
-        Ok(opaque.push_table(TableData::new(ty.element().clone(), table)))
+        Ok(opaque.push_table(TableData::new(ty.element().clone(), ty.is_64(), table)))
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> TableType {
         let data = &opaque.tables[opaque.check(self.0)];
-        TableType::new(
-            data.element.clone(),
-            data.table().size() as u32,
-            data.table().maximum().map(|m| m as u32),
-        )
+        let (size, maximum) = (data.table().size(), data.table().maximum());
+        match data.table64 {
+            true => TableType::new64(data.element.clone(), size, maximum),
+            false => TableType::new(data.element.clone(), size as u32, maximum.map(|m| m as u32)),
+        }
     }
 
     pub fn ty(&self, store: impl AsContext) -> TableType {

@@ -275,10 +275,12 @@ pub(crate) fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
                 }
         }
         (ExternType::Memory(e), ExternType::Memory(a)) => {
-            limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
+            e.is_64() == a.is_64()
+                && limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
         }
         (ExternType::Table(e), ExternType::Table(a)) => {
             e.element() == a.element()
+                && e.is_64() == a.is_64()
                 && limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
         }
         _ => false,
@@ -292,6 +294,15 @@ fn limits_match(min: u64, max: Option<u64>, actual_min: u64, actual_max: Option<
             (Some(max), Some(actual)) => actual <= max,
             (Some(_), None) => false,
         }
+}
+
+/// The runtime's view of a memory the module defines.
+fn limits(plan: &lazuli_environ::MemoryPlan) -> lazuli_runtime::MemoryLimits {
+    lazuli_runtime::MemoryLimits {
+        minimum: plan.minimum,
+        maximum: plan.maximum,
+        memory64: plan.memory64,
+    }
 }
 
 /// Creates the instance, applies its segments, and returns it with its start
@@ -366,8 +377,8 @@ fn instantiate(
     {
         let limiter = Some(&mut *limiter as &mut dyn GrowthLimiter);
         let memory = match opaque.engine.memory_pool() {
-            Some(pool) => LinearMemory::new_pooled(pool, plan.minimum, plan.maximum, limiter),
-            None => LinearMemory::new(plan.minimum, plan.maximum, style, limiter),
+            Some(pool) => LinearMemory::new_pooled(pool, limits(plan), limiter),
+            None => LinearMemory::new(limits(plan), style, limiter),
         }
         .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
         let memory = opaque.push_memory(memory);
@@ -391,6 +402,7 @@ fn instantiate(
         })?;
         let table = opaque.push_table(TableData::new(
             crate::RefType::of_element(plan.element, &module.inner.func_types),
+            plan.table64,
             table,
         ));
         handle.set_table(i as u32, opaque.tables[table.0.index].definition());
@@ -513,7 +525,8 @@ fn initialize_elements(
             continue;
         };
         let data = &opaque.instances[instance.0.index];
-        let start = eval(&data.handle, offset)?.get_i32() as u32 as u64;
+        let table64 = info.tables[*index as usize].table64;
+        let start = eval_offset(&data.handle, offset, table64)?;
         let len = segment_len(&segment.items);
         let table = data.tables[*index as usize];
         let slots = opaque.tables[table.0.index]
@@ -607,7 +620,9 @@ fn copy_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module) -> R
         };
         let data = &opaque.instances[instance.0.index];
         data.handle.drop_data_segment(i as u32);
-        let start = eval(&data.handle, offset)?.get_i32() as u32 as usize;
+        let memory64 = module.info().memories[*index as usize].memory64;
+        let start = usize::try_from(eval_offset(&data.handle, offset, memory64)?)
+            .map_err(|_| anyhow::Error::new(Trap::MemoryOutOfBounds))?;
         let memory = data.memories[*index as usize];
         let bytes = &module.inner.bytes[segment.data.clone()];
         let memory = opaque.memory_mut(memory.0.index).data_mut();
@@ -620,6 +635,16 @@ fn copy_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module) -> R
         target.copy_from_slice(bytes);
     }
     Ok(())
+}
+
+/// Evaluates an active segment's offset: an `i64` for a 64-bit memory or table,
+/// else an unsigned `i32`.
+fn eval_offset(instance: &RuntimeInstance, expr: &ConstExpr, is_64: bool) -> Result<u64> {
+    let value = eval(instance, expr)?;
+    Ok(match is_64 {
+        true => value.get_i64() as u64,
+        false => u64::from(value.get_i32() as u32),
+    })
 }
 
 /// Evaluates a validated constant expression in the context of `instance`.

@@ -78,10 +78,11 @@ pub(crate) fn image_segments<'a>(
         let SegmentMode::Active { offset, .. } = &segment.mode else {
             continue;
         };
-        let [ConstOp::I32Const(start)] = offset.ops[..] else {
-            return None;
+        let start = match offset.ops[..] {
+            [ConstOp::I32Const(start)] => start as u32 as usize,
+            [ConstOp::I64Const(start)] => usize::try_from(start as u64).ok()?,
+            _ => return None,
         };
-        let start = start as u32 as usize;
         let data = bytes.get(segment.data.clone())?;
         if start.checked_add(data.len())? > size {
             return None;

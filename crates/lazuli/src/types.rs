@@ -570,18 +570,43 @@ impl GlobalType {
     }
 }
 
-/// A linear memory's limits, in 64 KiB pages.
+/// A linear memory's limits, in 64 KiB pages, and its index type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MemoryType {
     minimum: u64,
     maximum: Option<u64>,
+    memory64: bool,
 }
 
 impl MemoryType {
+    /// A 32-bit memory.
     pub fn new(minimum: u32, maximum: Option<u32>) -> MemoryType {
         MemoryType {
             minimum: minimum.into(),
             maximum: maximum.map(Into::into),
+            memory64: false,
+        }
+    }
+
+    /// A 64-bit memory (memory64): `i64` addresses and page counts.
+    pub fn new64(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
+            memory64: true,
+        }
+    }
+
+    /// Whether addresses are `i64`.
+    pub fn is_64(&self) -> bool {
+        self.memory64
+    }
+
+    pub(crate) fn limits(&self) -> lazuli_runtime::MemoryLimits {
+        lazuli_runtime::MemoryLimits {
+            minimum: self.minimum,
+            maximum: self.maximum,
+            memory64: self.memory64,
         }
     }
 
@@ -594,21 +619,39 @@ impl MemoryType {
     }
 }
 
-/// A table's element type and limits.
+/// A table's element type, limits and index type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableType {
     element: RefType,
     minimum: u64,
     maximum: Option<u64>,
+    table64: bool,
 }
 
 impl TableType {
+    /// A table with 32-bit indices.
     pub fn new(element: RefType, minimum: u32, maximum: Option<u32>) -> TableType {
         TableType {
             element,
             minimum: minimum.into(),
             maximum: maximum.map(Into::into),
+            table64: false,
         }
+    }
+
+    /// A table with `i64` indices (table64).
+    pub fn new64(element: RefType, minimum: u64, maximum: Option<u64>) -> TableType {
+        TableType {
+            element,
+            minimum,
+            maximum,
+            table64: true,
+        }
+    }
+
+    /// Whether element indices are `i64`.
+    pub fn is_64(&self) -> bool {
+        self.table64
     }
 
     pub fn element(&self) -> &RefType {
@@ -655,6 +698,7 @@ impl ExternType {
                 ExternType::Memory(MemoryType {
                     minimum: m.minimum,
                     maximum: m.maximum,
+                    memory64: m.memory64,
                 })
             }
             EntityIndex::Table(t) => {
@@ -663,6 +707,7 @@ impl ExternType {
                     element: RefType::of_element(t.element, types),
                     minimum: t.minimum,
                     maximum: t.maximum,
+                    table64: t.table64,
                 })
             }
         }

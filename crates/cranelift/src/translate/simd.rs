@@ -643,6 +643,7 @@ mod tests {
             memories: vec![MemoryPlan {
                 minimum: 1,
                 maximum: None,
+                memory64: false,
             }],
             ..ModuleInfo::default()
         };

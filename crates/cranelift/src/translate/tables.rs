@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use super::state::FuncState;
-use crate::func_environ::{FuncEnvironment, trap_if_limiter_failed};
+use crate::func_environ::{FuncEnvironment, to_i64, trap_if_limiter_failed};
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
 use cranelift_frontend::FunctionBuilder;
@@ -52,22 +52,22 @@ pub(super) fn translate<E: FuncEnvironment>(
         Operator::TableGrow { table } => {
             let (init, delta) = state.pop2();
             let t = b.ins().iconst(types::I32, i64::from(*table));
+            let delta = to_i64(b, delta);
             let old = cx
                 .env
                 .builtin(b, vmctx, Builtin::TableGrow, &[t, delta, init]);
             trap_if_limiter_failed(b, old);
+            let old = match cx.env.module().tables[*table as usize].table64 {
+                true => old,
+                false => b.ins().ireduce(types::I32, old),
+            };
             state.push1(old);
         }
         Operator::TableFill { table } => {
             let (dst, value, len) = state.pop3();
             let t = b.ins().iconst(types::I32, i64::from(*table));
-            checked(
-                b,
-                cx,
-                Builtin::TableFill,
-                &[t, dst, value, len],
-                TrapKind::TableOutOfBounds,
-            );
+            let args = [t, to_i64(b, dst), value, to_i64(b, len)];
+            checked(b, cx, Builtin::TableFill, &args, TrapKind::TableOutOfBounds);
         }
         Operator::TableCopy {
             dst_table,
@@ -76,18 +76,14 @@ pub(super) fn translate<E: FuncEnvironment>(
             let (dst, src, len) = state.pop3();
             let d = b.ins().iconst(types::I32, i64::from(*dst_table));
             let s = b.ins().iconst(types::I32, i64::from(*src_table));
-            checked(
-                b,
-                cx,
-                Builtin::TableCopy,
-                &[d, s, dst, src, len],
-                TrapKind::TableOutOfBounds,
-            );
+            let args = [d, s, to_i64(b, dst), to_i64(b, src), to_i64(b, len)];
+            checked(b, cx, Builtin::TableCopy, &args, TrapKind::TableOutOfBounds);
         }
         Operator::TableInit { elem_index, table } => {
             let (dst, src, len) = state.pop3();
             let t = b.ins().iconst(types::I32, i64::from(*table));
             let e = b.ins().iconst(types::I32, i64::from(*elem_index));
+            let dst = to_i64(b, dst);
             checked(
                 b,
                 cx,

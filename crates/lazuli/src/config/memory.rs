@@ -57,9 +57,10 @@ impl Config {
 
     /// Whether Wasm may rely on the signal handler for memory accesses (default:
     /// yes). Off, every memory is [`MemoryStyle::BoundsChecked`], whatever the
-    /// other memory settings, so no access relies on a fault. Lazuli cannot run
-    /// without its signal handlers, though: every trap — an explicit bounds
-    /// check failing, `unreachable`, division by zero, a failed
+    /// other memory settings, so no access relies on a guard region. Lazuli
+    /// cannot run without its signal handlers, though: an explicit bounds check
+    /// that fails sends the access to address 0, whose fault is the trap, and
+    /// every other trap — `unreachable`, division by zero, a failed
     /// `call_indirect`, running out of stack (the prologue's stack-limit check),
     /// fuel or epoch interruption — is a trap instruction that raises a signal,
     /// which the handler turns into a [`crate::Trap`].
