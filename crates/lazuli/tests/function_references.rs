@@ -6,7 +6,7 @@
 
 use lazuli::{
     Compilation, Config, Engine, Func, FuncType, HeapType, Instance, Linker, Module, Ref, RefType,
-    Store, Tiering, Trap, Val, ValType,
+    Store, Tiering, Trap, Val, ValType, Validation,
 };
 
 /// Every tier with both compilation modes; tiered code tiers up at once.
@@ -433,4 +433,74 @@ fn the_proposal_can_be_turned_off() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("function references"), "{err}");
+}
+
+#[test]
+fn reading_an_unset_non_nullable_local_is_invalid_eagerly_and_lazily() {
+    let wat = r#"(module
+      (type $t (func))
+      (func (export "ok") (result i32) (i32.const 1))
+      (func (export "bad") (local $f (ref $t))
+        (call_ref $t (local.get $f))))"#;
+    let engine = Engine::new(&Config::new()).unwrap();
+    let err = Module::new(&engine, wat).unwrap_err();
+    assert!(err.to_string().contains("uninitialized local"), "{err:#}");
+
+    for (name, mut config) in configs() {
+        config.validation(Validation::Lazy);
+        let engine = Engine::new(&config).unwrap();
+        // Eager compilation validates each body as it compiles it, at load;
+        // lazy compilation at the body's first call.
+        let module = match Module::new(&engine, wat) {
+            Ok(module) => module,
+            Err(err) => {
+                assert!(!name.contains("Lazy"), "{name}: {err:#}");
+                assert!(
+                    format!("{err:#}").contains("uninitialized local"),
+                    "{name}: {err:#}"
+                );
+                continue;
+            }
+        };
+        assert!(
+            name.contains("Lazy"),
+            "{name}: an eager compile accepted the body"
+        );
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let ok = instance
+            .get_typed_func::<(), i32>(&mut store, "ok")
+            .unwrap();
+        let bad = instance
+            .get_typed_func::<(), ()>(&mut store, "bad")
+            .unwrap();
+        let err = bad.call(&mut store, ()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("uninitialized local"),
+            "{name}: {err:#}"
+        );
+        assert_eq!(ok.call(&mut store, ()).unwrap(), 1, "{name}");
+    }
+}
+
+#[test]
+fn a_precompiled_module_keeps_its_typed_references() {
+    let engine = Engine::new(&Config::new()).unwrap();
+    let bytes = engine.precompile_module(REFS.as_bytes()).unwrap();
+    // SAFETY: the artifact was just made by this engine.
+    let module = unsafe { Module::deserialize(&engine, &bytes) }.unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let sum = instance
+        .get_typed_func::<i64, i64>(&mut store, "sum")
+        .unwrap();
+    assert_eq!(sum.call(&mut store, 1000).unwrap(), 500_500);
+    let table_call = instance
+        .get_typed_func::<i32, i32>(&mut store, "table_call")
+        .unwrap();
+    assert_eq!(table_call.call(&mut store, 2).unwrap(), 22);
+    let on_null = instance
+        .get_typed_func::<Option<Func>, i32>(&mut store, "on_null")
+        .unwrap();
+    assert_eq!(on_null.call(&mut store, None).unwrap(), -1);
 }
