@@ -62,8 +62,9 @@ Usage:
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value,
                            extended-const, relaxed-simd, tail-call,
-                           multi-memory, memory64, function-references (on
-                           by default); gc, threads, exceptions,
+                           multi-memory, memory64, threads,
+                           function-references (on by default); gc,
+                           exceptions,
                            custom-page-sizes, wide-arithmetic, stack-switching
                            are not implemented (only `=n` works);
                            relaxed-simd-deterministic=y|n (off by default).
@@ -715,7 +716,13 @@ fn compile_file(engine: &Engine, path: &Path) -> Result<Module> {
         return unsafe { Module::deserialize_file(engine, path) }.with_context(failed);
     }
     let binary = read_module_bytes(path)?;
-    Module::from_binary(engine, &binary).with_context(failed)
+    // A module keeps the bytes read, uncopied; anything else goes to the binary
+    // reader, whose error says what is wrong.
+    match binary.starts_with(b"\0asm") {
+        true => Module::from_vec(engine, binary),
+        false => Module::from_binary(engine, &binary),
+    }
+    .with_context(failed)
 }
 
 /// Reads a module file: binary if it starts with the Wasm magic number (or the

@@ -63,7 +63,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "threads",
-        switch: None,
+        switch: Some(Config::wasm_threads),
     },
     Proposal {
         name: "memory64",
@@ -271,10 +271,12 @@ mod tests {
     #[test]
     fn unimplemented_proposals_may_be_turned_off_only() {
         let mut options = WasmOptions::default();
-        options.parse("threads=n,gc=no").unwrap();
-        let err = options.parse("threads=y").unwrap_err();
-        assert!(format!("{err:#}").contains("does not implement the `threads` proposal"));
-        options.parse("tail-call=y,multi-memory=y").unwrap();
+        options.parse("exceptions=n,gc=no").unwrap();
+        let err = options.parse("exceptions=y").unwrap_err();
+        assert!(format!("{err:#}").contains("does not implement the `exceptions` proposal"));
+        options
+            .parse("tail-call=y,multi-memory=y,threads=y")
+            .unwrap();
     }
 
     #[test]

@@ -128,12 +128,22 @@ fn w_switches_relaxed_simd_and_its_deterministic_results() {
 fn w_refuses_to_turn_on_an_unimplemented_proposal() {
     let file = temp_file("empty.wat", r#"(module (func (export "_start")))"#);
     let file = path_str(&file);
-    assert_prints(&lazuli(&["run", "-W", "threads=n,gc=no", file]), "");
-    let err = assert_error(&lazuli(&["run", "-W", "threads=y", file]));
+    assert_prints(&lazuli(&["run", "-W", "exceptions=n,gc=no", file]), "");
+    let err = assert_error(&lazuli(&["run", "-W", "exceptions=y", file]));
     assert!(
-        err.contains("does not implement the `threads` proposal"),
+        err.contains("does not implement the `exceptions` proposal"),
         "{err}"
     );
+}
+
+#[test]
+fn w_threads_n_refuses_a_shared_memory() {
+    let wat = r#"(module (memory 1 1 shared) (func (export "_start")))"#;
+    let file = temp_file("shared.wat", wat);
+    let file = path_str(&file);
+    assert_prints(&lazuli(&["run", file]), "");
+    let err = assert_error(&lazuli(&["run", "-W", "threads=n", file]));
+    assert!(err.contains("threads"), "{err}");
 }
 
 #[test]

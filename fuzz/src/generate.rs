@@ -19,6 +19,7 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::MEMORY64)
+    .union(WasmFeatures::THREADS)
     .union(WasmFeatures::FUNCTION_REFERENCES);
 
 /// The generator configuration of the differential targets.
@@ -43,10 +44,11 @@ pub fn differential_config() -> Config {
         memory64_enabled: true,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
-        // Typed function references are not generated: wasm-smith has them
-        // only with GC, and wasmi 2, the reference, implements neither.
-        // The rest of 3.0, which Lazuli does not implement.
+        // Not in wasmi 2, the reference (Lazuli implements them): threads, and
+        // typed function references, which wasm-smith generates only with GC
+        // (so they need no switch here).
         threads_enabled: false,
+        // The rest of 3.0, which Lazuli does not implement.
         shared_everything_threads_enabled: false,
         exceptions_enabled: false,
         gc_enabled: false,

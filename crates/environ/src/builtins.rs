@@ -18,6 +18,18 @@ use crate::vmoffsets::PTR;
 /// code traps with `HostError` on it. No memory or table is ever that large.
 pub const GROW_LIMITER_FAILED: i64 = -2;
 
+/// What the atomic wait and notify builtins return for an address out of the
+/// memory's bounds: generated code traps with `MemoryOutOfBounds` on it.
+pub const ATOMIC_OUT_OF_BOUNDS: i64 = -1;
+
+/// What the atomic wait builtins return for a memory that is not shared:
+/// generated code traps with `ExpectedSharedMemory` on it.
+pub const ATOMIC_UNSHARED: i64 = -2;
+
+/// What the atomic wait and notify builtins return for an address that is not a
+/// multiple of the access size: generated code traps with `UnalignedAtomic`.
+pub const ATOMIC_UNALIGNED: i64 = -3;
+
 /// A builtin's parameter or result type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuiltinType {
@@ -73,6 +85,16 @@ macro_rules! for_each_builtin {
             /// an `Interrupt` trap (0), or failed with an error recorded as a host
             /// failure (2, a `HostError` trap).
             NewEpoch = new_epoch() -> I32;
+            /// `(memory, effective address, expected, timeout ns) -> 0 (woken), 1 (the
+            /// i32 there is not `expected`), 2 (timed out; a negative timeout never
+            /// does)`, or one of the `ATOMIC_*` failures, checked in the order
+            /// unaligned, out of bounds, unshared, on which generated code traps.
+            MemoryAtomicWait32 = memory_atomic_wait32(I32, I64, I32, I64) -> I64;
+            /// `memory.atomic.wait64`: as `MemoryAtomicWait32`, for an i64.
+            MemoryAtomicWait64 = memory_atomic_wait64(I32, I64, I64, I64) -> I64;
+            /// `(memory, effective address, count) -> number of waiters woken`, or
+            /// [`ATOMIC_UNALIGNED`] / [`ATOMIC_OUT_OF_BOUNDS`].
+            MemoryAtomicNotify = memory_atomic_notify(I32, I64, I32) -> I64;
         }
     };
 }

@@ -17,7 +17,10 @@ mod trap;
 mod types;
 mod vmoffsets;
 
-pub use builtins::{Builtin, BuiltinType, GROW_LIMITER_FAILED};
+pub use builtins::{
+    ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED, ATOMIC_UNSHARED, Builtin, BuiltinType,
+    GROW_LIMITER_FAILED,
+};
 pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::WasmError;

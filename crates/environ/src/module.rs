@@ -45,6 +45,8 @@ pub struct MemoryPlan {
     pub maximum: Option<u64>,
     /// Addresses, sizes and page counts are `i64` (memory64), not `i32`.
     pub memory64: bool,
+    /// Whether the memory is `shared` (threads): then it has a maximum.
+    pub shared: bool,
 }
 
 /// A table's element type and limits.

@@ -283,6 +283,7 @@ fn memory_plan(ty: &wasmparser::MemoryType) -> MemoryPlan {
         minimum: ty.initial,
         maximum: ty.maximum,
         memory64: ty.memory64,
+        shared: ty.shared,
     }
 }
 

@@ -31,13 +31,17 @@ pub enum TrapKind {
     OutOfFuel,
     /// A host function returned an error; the error itself is propagated.
     HostError,
+    /// An atomic access whose effective address is not a multiple of its size.
+    UnalignedAtomic,
+    /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
+    ExpectedSharedMemory,
     /// `call_ref` or `return_call_ref` of a null function reference.
     NullFunctionReference,
 }
 
 impl TrapKind {
     /// Every kind, for tables that map to and from compiler trap codes.
-    pub const ALL: [TrapKind; 14] = [
+    pub const ALL: [TrapKind; 16] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::TableOutOfBounds,
@@ -51,10 +55,12 @@ impl TrapKind {
         TrapKind::Interrupt,
         TrapKind::OutOfFuel,
         TrapKind::HostError,
+        TrapKind::UnalignedAtomic,
+        TrapKind::ExpectedSharedMemory,
         TrapKind::NullFunctionReference,
     ];
 
-    /// This kind's number in compiled code's trap tables (1 to 14, stable).
+    /// This kind's number in compiled code's trap tables (1 to 16, stable).
     pub fn code(self) -> u8 {
         match self {
             TrapKind::StackOverflow => 1,
@@ -70,7 +76,9 @@ impl TrapKind {
             TrapKind::Interrupt => 11,
             TrapKind::OutOfFuel => 12,
             TrapKind::HostError => 13,
-            TrapKind::NullFunctionReference => 14,
+            TrapKind::UnalignedAtomic => 14,
+            TrapKind::ExpectedSharedMemory => 15,
+            TrapKind::NullFunctionReference => 16,
         }
     }
 
@@ -96,6 +104,8 @@ impl TrapKind {
             TrapKind::Interrupt => "interrupt",
             TrapKind::OutOfFuel => "all fuel consumed",
             TrapKind::HostError => "host function error",
+            TrapKind::UnalignedAtomic => "unaligned atomic",
+            TrapKind::ExpectedSharedMemory => "expected shared memory",
             TrapKind::NullFunctionReference => "null function reference",
         }
     }
@@ -126,7 +136,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_no_kind() {
-        for code in [0, 15, 99, u8::MAX] {
+        for code in [0, 17, 99, u8::MAX] {
             assert_eq!(TrapKind::from_code(code), None, "code {code}");
         }
     }

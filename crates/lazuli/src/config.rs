@@ -123,6 +123,7 @@ impl Default for Config {
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY
                 | WasmFeatures::MEMORY64
+                | WasmFeatures::THREADS
                 | WasmFeatures::FUNCTION_REFERENCES,
             memory_reservation: memory::GUARDED_RESERVATION,
             memory_guard_size: memory::GUARDED_GUARD_SIZE,
@@ -189,6 +190,15 @@ impl Config {
     /// instruction naming the one it uses (default: yes, as in Wasmtime).
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::MULTI_MEMORY, enable);
+        self
+    }
+
+    /// Whether shared memories, atomic instructions and `memory.atomic.wait`/
+    /// `notify` are accepted (threads; default: yes, as in Wasmtime built with its
+    /// `threads` feature). Off, a module with a shared memory is invalid and
+    /// [`SharedMemory::new`](crate::SharedMemory::new) fails.
+    pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::THREADS, enable);
         self
     }
 

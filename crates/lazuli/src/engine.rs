@@ -181,6 +181,11 @@ impl Engine {
         &self.inner.epoch
     }
 
+    /// Whether `self` and `other` are the same engine.
+    pub(crate) fn same(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }

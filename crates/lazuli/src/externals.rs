@@ -1,10 +1,10 @@
 //! What instances import and export besides functions: [`Global`], [`Memory`],
-//! [`Table`], and [`Extern`] over all four.
+//! [`Table`], and [`Extern`] over those, functions and shared memories.
 
-use crate::Func;
 use crate::store::{AsContext, AsContextMut, OwnedPtr, StoreOpaque, Stored};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, RefType, TableType};
 use crate::values::{Ref, Val};
+use crate::{Func, SharedMemory};
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
     LinearMemory, Table as RuntimeTable, TableError, VMFuncRef, VMGlobalDefinition,
@@ -12,11 +12,15 @@ use lazuli_runtime::{
 };
 
 /// Anything an instance can import or export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extern {
     Func(Func),
     Global(Global),
+    /// An unshared memory, which belongs to a store.
     Memory(Memory),
+    /// A shared memory, which belongs to an engine and may be imported into any
+    /// of its stores.
+    SharedMemory(SharedMemory),
     Table(Table),
 }
 
@@ -42,6 +46,13 @@ impl Extern {
             None
         }
     }
+    pub fn into_shared_memory(self) -> Option<SharedMemory> {
+        if let Extern::SharedMemory(m) = self {
+            Some(m)
+        } else {
+            None
+        }
+    }
     pub fn into_table(self) -> Option<Table> {
         if let Extern::Table(t) = self {
             Some(t)
@@ -55,19 +66,31 @@ impl Extern {
         self.ty_in(&store.as_context().0.opaque)
     }
 
-    /// The type of this item, or an error if it belongs to another store.
+    /// The type of this item, or an error if it belongs to another store (or,
+    /// for a shared memory, to another engine).
     pub(crate) fn try_ty_in(&self, opaque: &StoreOpaque) -> Result<ExternType> {
-        opaque.owned(self.stored())?;
+        match self.stored() {
+            Some(stored) => opaque.owned(stored).map(drop)?,
+            None => {
+                if let Extern::SharedMemory(m) = self
+                    && !m.engine().same(&opaque.engine)
+                {
+                    bail!("shared memory used with a store of another engine");
+                }
+            }
+        }
         Ok(self.ty_in(opaque))
     }
 
-    fn stored(&self) -> Stored {
-        match self {
+    /// The store handle of the item; `None` for a shared memory, which has none.
+    fn stored(&self) -> Option<Stored> {
+        Some(match self {
             Extern::Func(f) => f.0,
             Extern::Global(g) => g.0,
             Extern::Memory(m) => m.0,
+            Extern::SharedMemory(_) => return None,
             Extern::Table(t) => t.0,
-        }
+        })
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> ExternType {
@@ -75,6 +98,7 @@ impl Extern {
             Extern::Func(f) => ExternType::Func(opaque.funcs[opaque.check(f.0)].ty.clone()),
             Extern::Global(g) => ExternType::Global(opaque.globals[opaque.check(g.0)].ty.clone()),
             Extern::Memory(m) => ExternType::Memory(m.ty_in(opaque)),
+            Extern::SharedMemory(m) => ExternType::Memory(m.ty()),
             Extern::Table(t) => ExternType::Table(t.ty_in(opaque)),
         }
     }
@@ -93,6 +117,11 @@ impl From<Global> for Extern {
 impl From<Memory> for Extern {
     fn from(m: Memory) -> Extern {
         Extern::Memory(m)
+    }
+}
+impl From<SharedMemory> for Extern {
+    fn from(m: SharedMemory) -> Extern {
+        Extern::SharedMemory(m)
     }
 }
 impl From<Table> for Extern {
@@ -193,8 +222,12 @@ impl StoreOpaque {
 pub struct Memory(pub(crate) Stored);
 
 impl Memory {
-    /// A host-created memory.
+    /// A host-created memory. A shared memory is made with
+    /// [`SharedMemory::new`] instead.
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        if ty.is_shared() {
+            bail!("a shared memory is made with SharedMemory::new, not Memory::new");
+        }
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
         let style = opaque.engine.config().effective_memory_style();

@@ -8,7 +8,8 @@ use crate::segments::{Item, NonNullItem};
 use crate::store::{AsContext, AsContextMut, StoreContextMut, StoreOpaque, Stored};
 use crate::types::{ExternType, Mutability};
 use crate::{
-    Extern, Func, Global, Memory, Module, Table, Trap, TypedFunc, WasmParams, WasmResults,
+    Extern, Func, Global, Memory, Module, SharedMemory, Table, Trap, TypedFunc, WasmParams,
+    WasmResults,
 };
 use anyhow::{Result, bail};
 use lazuli_environ::{ConstExpr, ConstOp, ElemItems, EntityIndex, SegmentMode, VMOffsets};
@@ -24,7 +25,7 @@ pub struct Instance(pub(crate) Stored);
 pub(crate) struct InstanceData {
     pub(crate) handle: Box<RuntimeInstance>,
     pub(crate) module: Module,
-    memories: Vec<Memory>,
+    memories: Vec<InstanceMemory>,
     tables: Vec<Table>,
     /// Handles of the globals, by index: imported ones from the start, defined
     /// ones made on their first export lookup and reused afterwards.
@@ -32,6 +33,37 @@ pub(crate) struct InstanceData {
     /// Counts the instance and its tables against the engine's pooling limits
     /// for as long as it lives.
     _pool_permit: Option<PoolPermit>,
+}
+
+/// A memory of an instance: an unshared one lives in the store, a shared one is
+/// kept alive by every instance that uses it.
+#[derive(Clone)]
+enum InstanceMemory {
+    Unshared(Memory),
+    Shared(SharedMemory),
+}
+
+impl InstanceMemory {
+    fn to_extern(&self) -> Extern {
+        match self {
+            InstanceMemory::Unshared(m) => Extern::Memory(*m),
+            InstanceMemory::Shared(m) => Extern::SharedMemory(m.clone()),
+        }
+    }
+
+    /// Copies `bytes` to `start`; false (and nothing written) if out of bounds.
+    fn write(&self, opaque: &mut StoreOpaque, start: usize, bytes: &[u8]) -> bool {
+        match self {
+            InstanceMemory::Unshared(m) => {
+                let memory = opaque.memory_mut(m.0.index).data_mut();
+                let target = start
+                    .checked_add(bytes.len())
+                    .and_then(|end| memory.get_mut(start..end));
+                target.map(|t| t.copy_from_slice(bytes)).is_some()
+            }
+            InstanceMemory::Shared(m) => m.write(start, bytes).is_ok(),
+        }
+    }
 }
 
 /// An export of an instance: its name and the item, as
@@ -113,6 +145,11 @@ impl Instance {
         self.get_export(store, name)?.into_memory()
     }
 
+    /// The exported shared memory `name`, if there is one.
+    pub fn get_shared_memory(&self, store: impl AsContextMut, name: &str) -> Option<SharedMemory> {
+        self.get_export(store, name)?.into_shared_memory()
+    }
+
     pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
         self.get_export(store, name)?.into_table()
     }
@@ -161,13 +198,21 @@ impl Instance {
             .into_iter()
     }
 
-    /// Every memory of the instance, exported or not, by index (imported ones
-    /// first). Wasmtime keeps this crate-private, for the core dumps it writes
+    /// Every unshared memory of the instance, exported or not, by index
+    /// (imported ones first); shared memories, which belong to no store, are
+    /// left out. Wasmtime keeps this crate-private, for the core dumps it writes
     /// itself; `WasmCoreDump` reads them, so it is public.
     pub fn all_memories(&self, store: impl AsContext) -> Vec<Memory> {
         let store = store.as_context();
         let opaque = &store.0.opaque;
-        opaque.instances[opaque.check(self.0)].memories.clone()
+        let memories = &opaque.instances[opaque.check(self.0)].memories;
+        memories
+            .iter()
+            .filter_map(|m| match m {
+                InstanceMemory::Unshared(m) => Some(*m),
+                InstanceMemory::Shared(_) => None,
+            })
+            .collect()
     }
 
     /// Every global of the instance, exported or not, by index (imported ones
@@ -200,7 +245,7 @@ impl Instance {
                 let func_ref = data.handle.func_ref(f);
                 Extern::Func(opaque.func_from_ref(func_ref)?)
             }
-            EntityIndex::Memory(m) => Extern::Memory(*data.memories.get(m as usize)?),
+            EntityIndex::Memory(m) => data.memories.get(m as usize)?.to_extern(),
             EntityIndex::Table(t) => Extern::Table(*data.tables.get(t as usize)?),
             EntityIndex::Global(g) => Extern::Global(self.global(opaque, g)?),
         })
@@ -276,6 +321,7 @@ pub(crate) fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
         }
         (ExternType::Memory(e), ExternType::Memory(a)) => {
             e.is_64() == a.is_64()
+                && e.is_shared() == a.is_shared()
                 && limits_match(e.minimum(), e.maximum(), a.minimum(), a.maximum())
         }
         (ExternType::Table(e), ExternType::Table(a)) => {
@@ -358,7 +404,13 @@ fn instantiate(
             (EntityIndex::Memory(i), Extern::Memory(m)) => {
                 let index = opaque.check(m.0);
                 handle.set_memory(i, opaque.memory_definition(index));
-                memories.push(*m);
+                memories.push(InstanceMemory::Unshared(*m));
+            }
+            (EntityIndex::Memory(i), Extern::SharedMemory(m)) => {
+                // Same engine (`try_ty_in`), so the memory is guarded as the
+                // module's code expects.
+                handle.set_memory(i, m.runtime().definition());
+                memories.push(InstanceMemory::Shared(m.clone()));
             }
             (EntityIndex::Table(i), Extern::Table(t)) => {
                 let index = opaque.check(t.0);
@@ -376,6 +428,13 @@ fn instantiate(
         .skip(info.num_imported_memories as usize)
     {
         let limiter = Some(&mut *limiter as &mut dyn GrowthLimiter);
+        if plan.shared {
+            let engine = opaque.engine.clone();
+            let memory = SharedMemory::create(&engine, limits(plan), limiter)?;
+            handle.set_memory(i as u32, memory.runtime().definition());
+            memories.push(InstanceMemory::Shared(memory));
+            continue;
+        }
         let memory = match opaque.engine.memory_pool() {
             Some(pool) => LinearMemory::new_pooled(pool, limits(plan), limiter),
             None => LinearMemory::new(limits(plan), style, limiter),
@@ -383,7 +442,7 @@ fn instantiate(
         .map_err(|e| anyhow::anyhow!("cannot create memory of {} pages: {e}", plan.minimum))?;
         let memory = opaque.push_memory(memory);
         handle.set_memory(i as u32, opaque.memory_definition(memory.0.index));
-        memories.push(memory);
+        memories.push(InstanceMemory::Unshared(memory));
     }
     for (i, plan) in info
         .tables
@@ -587,9 +646,11 @@ fn initialize_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module
     let Some(image) = &module.segments().memory_image else {
         return copy_data(opaque, instance, module);
     };
-    // The image exists only for a module whose one memory is defined.
-    let Some(&memory) = opaque.instances[instance.0.index].memories.first() else {
-        bail!("a memory image for a module without a memory");
+    // The image exists only for a module whose one memory is defined, unshared.
+    let Some(InstanceMemory::Unshared(memory)) =
+        opaque.instances[instance.0.index].memories.first().cloned()
+    else {
+        bail!("a memory image for a module without an unshared memory");
     };
     match image.map_into(opaque.memory_mut(memory.0.index)) {
         Ok(true) => {
@@ -623,16 +684,11 @@ fn copy_data(opaque: &mut StoreOpaque, instance: Instance, module: &Module) -> R
         let memory64 = module.info().memories[*index as usize].memory64;
         let start = usize::try_from(eval_offset(&data.handle, offset, memory64)?)
             .map_err(|_| anyhow::Error::new(Trap::MemoryOutOfBounds))?;
-        let memory = data.memories[*index as usize];
+        let memory = data.memories[*index as usize].clone();
         let bytes = &module.inner.bytes[segment.data.clone()];
-        let memory = opaque.memory_mut(memory.0.index).data_mut();
-        let Some(target) = start
-            .checked_add(bytes.len())
-            .and_then(|end| memory.get_mut(start..end))
-        else {
+        if !memory.write(opaque, start, bytes) {
             return Err(anyhow::Error::new(Trap::MemoryOutOfBounds));
-        };
-        target.copy_from_slice(bytes);
+        }
     }
     Ok(())
 }

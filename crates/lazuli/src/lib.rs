@@ -47,6 +47,7 @@ mod module_bytes;
 mod profiling;
 mod segments;
 mod serialize;
+mod shared_memory;
 mod store;
 mod trap;
 mod typed;
@@ -74,6 +75,7 @@ pub use limits::{
 pub use linker::Linker;
 pub use module::{CompileStats, Module};
 pub use profiling::ProfilingStrategy;
+pub use shared_memory::SharedMemory;
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use typed::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};

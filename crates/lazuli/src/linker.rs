@@ -30,7 +30,7 @@ pub(crate) enum Definition<T> {
 impl<T> Clone for Definition<T> {
     fn clone(&self) -> Self {
         match self {
-            Definition::Extern(e, ty) => Definition::Extern(*e, ty.clone()),
+            Definition::Extern(e, ty) => Definition::Extern(e.clone(), ty.clone()),
             Definition::HostFunc(ty, f) => Definition::HostFunc(ty.clone(), f.clone()),
         }
     }
@@ -61,7 +61,7 @@ impl<T> Definition<T> {
         T: 'static,
     {
         Ok(match self {
-            Definition::Extern(e, _) => *e,
+            Definition::Extern(e, _) => e.clone(),
             Definition::HostFunc(ty, callback) => {
                 let store = store.as_context_mut();
                 Extern::Func(Func::from_callback(store.0, ty.clone(), callback.clone())?)
@@ -207,8 +207,8 @@ impl<T: 'static> Linker<T> {
         let (expected, actual) = (import.ty(), def.ty());
         let matches = match (&expected, &actual) {
             // Their sizes change as they grow: instantiation checks them, as
-            // they are then.
-            (ExternType::Memory(_), ExternType::Memory(_)) => true,
+            // they are then (sharing never changes).
+            (ExternType::Memory(e), ExternType::Memory(a)) => e.is_shared() == a.is_shared(),
             (ExternType::Table(e), ExternType::Table(a)) => e.element() == a.element(),
             _ => check_import(&expected, &actual),
         };

@@ -242,29 +242,41 @@ impl Module {
 
     fn from_wasm_or_wat(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module> {
         if bytes.starts_with(b"\0asm") {
-            return Module::compile(engine, bytes, name);
+            return Module::compile(engine, bytes.into(), name);
         }
         let binary = wat::parse_bytes(bytes).map_err(|e| anyhow!("{e}"))?;
-        Module::compile(engine, &binary, name)
+        Module::compile(engine, binary.into_owned().into(), name)
     }
 
-    /// Compiles a module read from `path` (`.wasm` or `.wat`).
+    /// Compiles a module read from `path` (`.wasm` or `.wat`). A binary module
+    /// keeps the bytes read, uncopied.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        Module::new(engine, bytes)
+        Module::from_vec(engine, bytes)
+    }
+
+    /// Compiles binary Wasm or the text format, as [`Module::new`] does, from
+    /// bytes handed over: a binary module keeps them, uncopied (on a module of
+    /// tens of megabytes, the copy and its page faults are a noticeable part of
+    /// a start whose code comes from the cache).
+    pub fn from_vec(engine: &Engine, bytes: Vec<u8>) -> Result<Module> {
+        match bytes.starts_with(b"\0asm") {
+            true => Module::compile(engine, bytes.into(), None),
+            false => Module::new(engine, bytes),
+        }
     }
 
     /// Compiles a module from binary Wasm only.
     pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module> {
-        Module::compile(engine, bytes, None)
+        Module::compile(engine, bytes.into(), None)
     }
 
-    /// Compiles binary Wasm, named `name` if given.
-    fn compile(engine: &Engine, bytes: &[u8], name: Option<&str>) -> Result<Module> {
-        let marker = engine.validated_marker(bytes);
-        let mut info = parse_marked(engine, bytes, marker.as_ref())?;
+    /// Compiles binary Wasm, which the module keeps, named `name` if given.
+    fn compile(engine: &Engine, bytes: ModuleBytes, name: Option<&str>) -> Result<Module> {
+        let marker = engine.validated_marker(&bytes);
+        let mut info = parse_marked(engine, &bytes, marker.as_ref())?;
         if let Some(name) = name {
             info.name = Some(name.to_string());
         }
@@ -272,7 +284,7 @@ impl Module {
         let pack = marker
             .filter(|_| info.num_defined_funcs() >= cache::PACK_MIN_FUNCTIONS)
             .map(|(cache, key)| cache.open_pack(cache::pack_key(&key)));
-        let inner = ModuleInner::new(engine, info, bytes.into(), trampolines, pack);
+        let inner = ModuleInner::new(engine, info, bytes, trampolines, pack);
         if !engine.is_lazy() {
             inner.compile_all()?;
         } else {
@@ -927,12 +939,16 @@ impl ModuleInner {
     }
 
     /// Queues the functions in `callees` that are not compiled yet for compiling
-    /// ahead, if the engine does that.
+    /// ahead, if the engine does that and the module did not run before with the
+    /// code cache (its pack held entries when loaded): then what the run needs
+    /// is in the pack, and each load is cheap on the thread that needs it, while
+    /// a worker loading ahead costs both threads a lock handoff per function
+    /// (python3.11.wasm's warm start spent a third of its time there).
     fn queue_ahead(&self, callees: &[u32]) {
         let Some(background) = self.engine.background() else {
             return;
         };
-        if !background.compiles_ahead() {
+        if !background.compiles_ahead() || self.pack().is_some_and(Pack::was_filled) {
             return;
         }
         for &callee in callees {

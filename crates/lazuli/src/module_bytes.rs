@@ -7,7 +7,9 @@ use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 pub(crate) enum ModuleBytes {
-    Owned(Box<[u8]>),
+    /// Bytes the module owns: handed over (a file read, a text module's binary)
+    /// or copied from a borrowed slice.
+    Owned(Vec<u8>),
     /// `range` of `map`; the mapping may hold the module's code too, which
     /// lives as long as this.
     Mapped {
@@ -18,7 +20,13 @@ pub(crate) enum ModuleBytes {
 
 impl From<&[u8]> for ModuleBytes {
     fn from(bytes: &[u8]) -> ModuleBytes {
-        ModuleBytes::Owned(bytes.into())
+        ModuleBytes::Owned(bytes.to_vec())
+    }
+}
+
+impl From<Vec<u8>> for ModuleBytes {
+    fn from(bytes: Vec<u8>) -> ModuleBytes {
+        ModuleBytes::Owned(bytes)
     }
 }
 

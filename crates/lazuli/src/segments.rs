@@ -69,7 +69,9 @@ pub(crate) fn image_segments<'a>(
     let [plan] = info.memories[..] else {
         return None;
     };
-    if info.num_imported_memories != 0 {
+    // A shared memory is written through raw pointers only (its bytes may be
+    // another thread's by the time instantiation ends): its segments are copied.
+    if info.num_imported_memories != 0 || plan.shared {
         return None;
     }
     let size = usize::try_from(plan.minimum).ok()?.checked_mul(PAGE_SIZE)?;

@@ -576,6 +576,7 @@ pub struct MemoryType {
     minimum: u64,
     maximum: Option<u64>,
     memory64: bool,
+    shared: bool,
 }
 
 impl MemoryType {
@@ -585,6 +586,7 @@ impl MemoryType {
             minimum: minimum.into(),
             maximum: maximum.map(Into::into),
             memory64: false,
+            shared: false,
         }
     }
 
@@ -594,6 +596,7 @@ impl MemoryType {
             minimum,
             maximum,
             memory64: true,
+            shared: false,
         }
     }
 
@@ -608,6 +611,34 @@ impl MemoryType {
             maximum: self.maximum,
             memory64: self.memory64,
         }
+    }
+
+    /// The type of a shared memory (threads), for [`SharedMemory::new`]: shared
+    /// memories always declare a maximum.
+    ///
+    /// [`SharedMemory::new`]: crate::SharedMemory::new
+    pub fn shared(minimum: u32, maximum: u32) -> MemoryType {
+        MemoryType {
+            minimum: minimum.into(),
+            maximum: Some(maximum.into()),
+            memory64: false,
+            shared: true,
+        }
+    }
+
+    /// The type of a shared 64-bit memory (threads and memory64).
+    pub fn shared64(minimum: u64, maximum: u64) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum: Some(maximum),
+            memory64: true,
+            shared: true,
+        }
+    }
+
+    /// Whether the memory is shared between threads.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     pub fn minimum(&self) -> u64 {
@@ -699,6 +730,7 @@ impl ExternType {
                     minimum: m.minimum,
                     maximum: m.maximum,
                     memory64: m.memory64,
+                    shared: m.shared,
                 })
             }
             EntityIndex::Table(t) => {
@@ -718,7 +750,10 @@ impl ExternType {
         match self {
             ExternType::Func(f) => format!("function {f}"),
             ExternType::Global(g) => format!("global {:?} {}", g.mutability, g.content),
-            ExternType::Memory(m) => format!("memory {}..{:?}", m.minimum, m.maximum),
+            ExternType::Memory(m) => {
+                let shared = if m.shared { " shared" } else { "" };
+                format!("memory {}..{:?}{shared}", m.minimum, m.maximum)
+            }
             ExternType::Table(t) => format!("table {} {}..{:?}", t.element, t.minimum, t.maximum),
         }
     }

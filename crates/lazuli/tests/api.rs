@@ -1,7 +1,7 @@
 //! The embedding API end to end: compile, instantiate, call, link host functions,
 //! and get traps back as errors.
 
-use lazuli::{Engine, Func, Linker, Module, Store, Trap, Val, WasmBacktrace};
+use lazuli::{Engine, Func, Instance, Linker, Module, Store, Trap, Val, WasmBacktrace};
 
 fn instantiate(wat: &str) -> (Store<()>, lazuli::Instance) {
     let engine = Engine::default();
@@ -394,4 +394,21 @@ fn config_can_turn_off_wasm_2_proposals() {
         let err = Module::new(&engine, wat).unwrap_err();
         assert!(err.to_string().contains("invalid module"), "{err}");
     }
+}
+
+#[test]
+fn module_from_vec_takes_binary_or_text_as_module_new_does() {
+    let engine = Engine::default();
+    let text = r#"(module (func (export "seven") (result i32) (i32.const 7)))"#;
+    let binary = wat::parse_str(text).unwrap();
+    for bytes in [binary, text.as_bytes().to_vec()] {
+        let module = Module::from_vec(&engine, bytes).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let seven = instance
+            .get_typed_func::<(), i32>(&mut store, "seven")
+            .unwrap();
+        assert_eq!(seven.call(&mut store, ()).unwrap(), 7);
+    }
+    assert!(Module::from_vec(&engine, b"\0asm\x01\0\0\0\x05".to_vec()).is_err());
 }

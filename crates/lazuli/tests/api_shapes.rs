@@ -486,7 +486,7 @@ fn instance_exports_yield_names_and_items_in_module_order() {
     assert!(matches!(exports[0].1, Extern::Func(_)));
     assert!(matches!(exports[1].1, Extern::Memory(_)));
     assert_eq!(
-        exports[2].1.into_global().unwrap().get(&mut store),
+        exports[2].1.clone().into_global().unwrap().get(&mut store),
         Val::I32(3)
     );
     assert!(matches!(exports[3].1, Extern::Table(_)));

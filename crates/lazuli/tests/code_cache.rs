@@ -536,3 +536,32 @@ fn a_damaged_pack_falls_back_to_the_entry_files() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// On a warm start the module's pack holds what it needs, and loading each
+/// function where it is called beats a worker loading it ahead (a lock handoff
+/// per function between the two threads): a module that ran before with the
+/// cache queues nothing ahead, while its first run may.
+#[test]
+fn a_module_that_ran_before_with_the_cache_compiles_nothing_ahead() {
+    let dir = fresh_dir("warm-ahead");
+    let run = || {
+        let mut config = config(&dir);
+        config
+            .background_compilation(true)
+            .tiering(lazuli::Tiering::Fast);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, many_functions()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        assert_eq!(call(&mut store, &instance, "sum", 1), 80 + 79 * 80 / 2);
+        module.compile_stats()
+    };
+    run();
+    for _ in 0..3 {
+        let warm = run();
+        assert_eq!(warm.functions_compiled, 0);
+        assert_eq!(warm.functions_compiled_ahead, 0);
+        assert_eq!(warm.cache_hits, 81);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -216,14 +216,15 @@ fn a_malformed_operator_leaves_no_state() {
 
 #[test]
 fn an_unsupported_operator_leaves_no_state() {
-    // Atomics pass a validator that has threads enabled, but the translator has no
-    // translation for `i32.atomic.load`. Lazuli's engines never enable threads, so
-    // this goes through the compiler crate with a module parsed for Wasm 2 +
-    // threads.
-    let wat = r#"(module (memory 1) (func $f (param i32) (result i32)
-      (block (result i32) (loop (result i32)
-        (i32.atomic.load (i32.add (local.get 0) (i32.const 4)))))))"#;
-    let (bytes, info) = parse(wat, WasmFeatures::WASM2 | WasmFeatures::THREADS);
+    // Wide arithmetic passes a validator that has it enabled, but the translator
+    // has no translation for `i64.add128`. Lazuli's engines never enable it, so
+    // this goes through the compiler crate with a module parsed for Wasm 2 + wide
+    // arithmetic.
+    let wat = r#"(module (memory 1) (func $f (param i64) (result i64)
+      (block (result i64) (loop (result i64)
+        (i64.add128 (local.get 0) (i64.const 4) (local.get 0) (i64.const 4))
+        (drop)))))"#;
+    let (bytes, info) = parse(wat, WasmFeatures::WASM2 | WasmFeatures::WIDE_ARITHMETIC);
     let err = host_compiler()
         .compile_function(&info, &bytes, 0)
         .unwrap_err();

@@ -3,11 +3,17 @@
 //! success and 0 when generated code must trap.
 
 use crate::instance::Instance;
-use crate::memory::{LinearMemory, MemoryError, range};
+use crate::memory::{LinearMemory, MemoryError, extent, range};
+use crate::parking;
 use crate::table::{Table, TableError};
 use crate::traphandlers::{HostFailure, record_host_failure};
 use crate::vmcontext::{EpochOutcome, GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
-use lazuli_environ::{Builtin, BuiltinType, GROW_LIMITER_FAILED};
+use lazuli_environ::{
+    ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED, ATOMIC_UNSHARED, Builtin, BuiltinType,
+    GROW_LIMITER_FAILED,
+};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Addresses of the builtins, indexed by `Builtin as usize`.
 pub struct BuiltinTable([*const (); Builtin::ALL.len()]);
@@ -127,14 +133,15 @@ fn table_ptr(instance: &Instance, index: u32) -> *mut Table {
     instance.table(index).cast()
 }
 
-/// Memory `index` of `instance`, for a builtin that touches only that memory.
+/// Memory `index` of `instance`, shared: a shared memory is used by other
+/// threads at the same time, and growth needs no more than `&LinearMemory`.
 ///
 /// # Safety
-/// Nothing else borrows the memory while the reference is used (the store does
-/// not while Wasm runs), and the caller creates no other reference to it.
-unsafe fn memory<'a>(instance: &Instance, index: u32) -> &'a mut LinearMemory {
+/// Nothing borrows the memory mutably while the reference is used (the store
+/// does not while Wasm runs, and a shared memory is never borrowed mutably).
+unsafe fn memory<'a>(instance: &Instance, index: u32) -> &'a LinearMemory {
     // SAFETY: per the contract and `memory_ptr`.
-    unsafe { &mut *memory_ptr(instance, index) }
+    unsafe { &*memory_ptr(instance, index) }
 }
 
 /// Table `index` of `instance`; the same contract as [`memory`].
@@ -330,14 +337,11 @@ unsafe extern "C" fn memory_fill(
     byte: u32,
     len: u64,
 ) -> u32 {
-    // SAFETY: called by generated code with its own VMContext; the only reference
-    // to this memory while the builtin runs (`memory`).
-    let memory = unsafe { memory(instance(vmctx), index) };
-    let Some(d) = range(dst, len, memory.data().len()) else {
-        return 0;
-    };
-    memory.data_mut()[d].fill(byte as u8);
-    1
+    // SAFETY: called by generated code with its own VMContext.
+    let memory = memory_ptr(unsafe { instance(vmctx) }, index);
+    // SAFETY: a live memory of this store (`memory_ptr`), whose bytes no
+    // reference covers while Wasm runs.
+    status(unsafe { LinearMemory::fill(memory, dst, byte as u8, len) })
 }
 
 unsafe extern "C" fn memory_init(
@@ -351,16 +355,106 @@ unsafe extern "C" fn memory_init(
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
     let bytes = instance.data_segment(segment);
-    // SAFETY: the only reference to this memory while the builtin runs (`memory`).
-    let memory = unsafe { memory(instance, index) };
-    let (Some(d), Some(s)) = (
-        range(dst, len.into(), memory.data().len()),
-        range(src.into(), len.into(), bytes.len()),
-    ) else {
+    let Some(s) = range(src.into(), len.into(), bytes.len()) else {
         return 0;
     };
-    memory.data_mut()[d].copy_from_slice(&bytes[s]);
-    1
+    let memory = memory_ptr(instance, index);
+    // SAFETY: a live memory of this store (`memory_ptr`), whose bytes no
+    // reference covers while Wasm runs; the segment is the module's, not in it.
+    status(unsafe { LinearMemory::write(memory, dst, &bytes[s]) })
+}
+
+/// The native address of the `size`-byte atomic location at `address` of memory
+/// `index`, checked as the atomic wait and notify builtins check it: the
+/// failure status if it is unaligned or out of bounds.
+///
+/// # Safety
+/// `vmctx` is the live VMContext generated code passes to builtins.
+unsafe fn atomic_location(
+    vmctx: *mut VMContext,
+    index: u32,
+    address: u64,
+    size: u64,
+) -> Result<(*mut u8, &'static LinearMemory), i64> {
+    if !address.is_multiple_of(size) {
+        return Err(ATOMIC_UNALIGNED);
+    }
+    // SAFETY: per the contract; memories of a running instance outlive the call
+    // (`'static` only stands for that).
+    let memory = unsafe { memory(instance(vmctx), index) };
+    // SAFETY: a live memory.
+    let (base, len) = unsafe { extent(memory) };
+    if range(address, size, len).is_none() {
+        return Err(ATOMIC_OUT_OF_BOUNDS);
+    }
+    Ok((base.wrapping_add(address as usize), memory))
+}
+
+/// `memory.atomic.wait32`/`wait64` at `location` (checked by `atomic_location`):
+/// waits if `load()` still gives `expected`.
+fn atomic_wait<T: PartialEq>(
+    (location, memory): (*mut u8, &LinearMemory),
+    load: impl FnOnce() -> T,
+    expected: T,
+    timeout: i64,
+) -> i64 {
+    if !memory.is_shared() {
+        return ATOMIC_UNSHARED;
+    }
+    let timeout = u64::try_from(timeout).ok().map(Duration::from_nanos);
+    let result = parking::wait(location as usize, || load() == expected, timeout);
+    result as i64
+}
+
+unsafe extern "C" fn memory_atomic_wait32(
+    vmctx: *mut VMContext,
+    index: u32,
+    address: u64,
+    expected: u32,
+    timeout: i64,
+) -> i64 {
+    // SAFETY: called by generated code with its own VMContext.
+    match unsafe { atomic_location(vmctx, index, address, 4) } {
+        Ok(found) => {
+            // SAFETY: an aligned, accessible location of a live memory (checked),
+            // which Wasm accesses atomically or (racing, by its own choice) not.
+            let load = || unsafe { AtomicU32::from_ptr(found.0.cast()) }.load(Ordering::SeqCst);
+            atomic_wait(found, load, expected, timeout)
+        }
+        Err(failure) => failure,
+    }
+}
+
+unsafe extern "C" fn memory_atomic_wait64(
+    vmctx: *mut VMContext,
+    index: u32,
+    address: u64,
+    expected: u64,
+    timeout: i64,
+) -> i64 {
+    // SAFETY: called by generated code with its own VMContext.
+    match unsafe { atomic_location(vmctx, index, address, 8) } {
+        Ok(found) => {
+            // SAFETY: as in `memory_atomic_wait32`, for 8 aligned bytes.
+            let load = || unsafe { AtomicU64::from_ptr(found.0.cast()) }.load(Ordering::SeqCst);
+            atomic_wait(found, load, expected, timeout)
+        }
+        Err(failure) => failure,
+    }
+}
+
+unsafe extern "C" fn memory_atomic_notify(
+    vmctx: *mut VMContext,
+    index: u32,
+    address: u64,
+    count: u32,
+) -> i64 {
+    // SAFETY: called by generated code with its own VMContext.
+    match unsafe { atomic_location(vmctx, index, address, 4) } {
+        // An unshared memory has no waiters (waiting traps), so this finds none.
+        Ok((location, _)) => parking::notify(location as usize, count).into(),
+        Err(failure) => failure,
+    }
 }
 
 unsafe extern "C" fn data_drop(vmctx: *mut VMContext, segment: u32) -> u32 {

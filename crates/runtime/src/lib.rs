@@ -13,6 +13,8 @@ mod instance;
 mod memory;
 mod memory_image;
 mod memory_pool;
+mod parking;
+mod shared_memory;
 mod signals;
 mod table;
 mod thread_stack;
@@ -25,6 +27,7 @@ pub use instance::{Instance, ModuleCode};
 pub use memory::{LinearMemory, MAX_PAGES_64, MemoryError, MemoryLimits, MemoryStyle, PAGE_SIZE};
 pub use memory_image::{MemoryImage, image_range};
 pub use memory_pool::MemoryPool;
+pub use shared_memory::SharedMemory;
 pub use table::{Table, TableError};
 pub use traphandlers::{
     HostCall, HostFailure, TrapInfo, capture_backtrace, invoke, record_host_failure,

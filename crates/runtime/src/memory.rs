@@ -3,7 +3,8 @@
 
 use crate::memory_pool::MemoryPool;
 use crate::vmcontext::{GrowthLimiter, LimiterError, VMMemoryDefinition};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Bytes in a Wasm page.
 pub const PAGE_SIZE: usize = 64 * 1024;
@@ -48,6 +49,8 @@ pub enum MemoryError {
     Limiter,
     /// Every reservation of the engine's memory pool is in use.
     PoolExhausted,
+    /// A shared memory was declared without a maximum.
+    SharedWithoutMaximum,
 }
 
 impl std::fmt::Display for MemoryError {
@@ -58,6 +61,7 @@ impl std::fmt::Display for MemoryError {
             MemoryError::Refused => f.write_str("memory growth refused by the store's limits"),
             MemoryError::Limiter => f.write_str("the store's limiter failed the memory growth"),
             MemoryError::PoolExhausted => f.write_str("all memories of the pool are in use"),
+            MemoryError::SharedWithoutMaximum => f.write_str("shared memory must have maximum"),
         }
     }
 }
@@ -85,13 +89,18 @@ pub struct LinearMemory {
     memory64: bool,
     /// Bytes from the start that have ever been accessible (and so may be
     /// mapped read-write or from an image): what a pool resets on drop.
-    used: usize,
+    used: AtomicUsize,
     /// The pool the reservation goes back to on drop; unmapped if none.
     pool: Option<Arc<MemoryPool>>,
+    /// Held while the memory grows: growth takes `&self`, so that a shared
+    /// memory can grow while other threads run Wasm in it.
+    growing: Mutex<()>,
+    /// Whether this is a shared memory (`SharedMemory` owns it).
+    shared: bool,
 }
 
 // SAFETY: the reservation is owned by this value; the store that owns it decides
-// which thread touches it.
+// which thread touches it (a `SharedMemory` gives out only what is thread-safe).
 unsafe impl Send for LinearMemory {}
 
 impl LinearMemory {
@@ -142,24 +151,44 @@ impl LinearMemory {
         maximum_pages: u64,
         pool: Option<Arc<MemoryPool>>,
     ) -> Result<Box<Self>, MemoryError> {
-        let mut memory = Box::new(LinearMemory {
+        let memory = Box::new(LinearMemory {
             definition: VMMemoryDefinition {
                 base,
-                current_length: 0,
+                current_length: AtomicUsize::new(0),
             },
             reserved,
             maximum_pages,
             declared_maximum: limits.maximum,
             memory64: limits.memory64,
-            used: 0,
+            used: AtomicUsize::new(0),
             pool,
+            growing: Mutex::new(()),
+            shared: false,
         });
         memory.set_accessible(limits.minimum as usize * PAGE_SIZE)?;
         Ok(memory)
     }
 
-    fn set_accessible(&mut self, len: usize) -> Result<(), MemoryError> {
-        if len > self.definition.current_length {
+    /// Makes this memory a shared one; only `SharedMemory`, which owns it, does.
+    pub(crate) fn mark_shared(&mut self) {
+        self.shared = true;
+    }
+
+    /// Whether this is a shared memory.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The accessible length in bytes. Acquire: whoever reads it may then touch
+    /// the bytes a growth on another thread made accessible before storing it.
+    pub fn byte_size(&self) -> usize {
+        self.definition.current_length.load(Ordering::Acquire)
+    }
+
+    /// Makes the first `len` bytes accessible; called with `growing` held (or
+    /// before anyone else can see the memory).
+    fn set_accessible(&self, len: usize) -> Result<(), MemoryError> {
+        if len > self.byte_size() {
             // SAFETY: `len` is within the reservation (callers check the maximum,
             // which the reservation covers).
             let r = unsafe {
@@ -169,12 +198,12 @@ impl LinearMemory {
                     libc::PROT_READ | libc::PROT_WRITE,
                 )
             };
-            self.used = self.used.max(len);
+            self.used.fetch_max(len, Ordering::Relaxed);
             if r != 0 {
                 return Err(MemoryError::Os(std::io::Error::last_os_error().to_string()));
             }
         }
-        self.definition.current_length = len;
+        self.definition.current_length.store(len, Ordering::Release);
         Ok(())
     }
 
@@ -188,7 +217,7 @@ impl LinearMemory {
 
     /// Size in pages.
     pub fn pages(&self) -> u64 {
-        (self.definition.current_length / PAGE_SIZE) as u64
+        (self.byte_size() / PAGE_SIZE) as u64
     }
 
     /// Whether addresses are `i64` (memory64).
@@ -205,12 +234,15 @@ impl LinearMemory {
     /// only for a growth the memory's maximum allows, so it never approves (and
     /// counts) one that then fails for that reason; it is told of that failure,
     /// and of the system's refusal, instead. Growing by 0 always succeeds
-    /// without asking.
+    /// without asking. Growths are serialised (a shared memory may be grown by
+    /// several threads at once); other threads keep running Wasm meanwhile.
     pub fn grow(
-        &mut self,
+        &self,
         delta: u64,
         mut limiter: Option<&mut dyn GrowthLimiter>,
     ) -> Result<u64, MemoryError> {
+        // A panic while growing poisons the lock but leaves the memory whole.
+        let _growing = self.growing.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.pages();
         if delta == 0 {
             return Ok(old);
@@ -225,7 +257,7 @@ impl LinearMemory {
         let maximum = self
             .declared_maximum
             .map(|p| (p as usize).saturating_mul(PAGE_SIZE));
-        let current = self.definition.current_length;
+        let current = self.byte_size();
         if let Some(limiter) = limiter.as_mut() {
             let allowed = limiter.memory_growing(current, desired, maximum);
             if !allowed.map_err(|LimiterError| MemoryError::Limiter)? {
@@ -272,7 +304,7 @@ impl LinearMemory {
         if unsafe { self.remap(offset, len, libc::MAP_ANON, (-1, 0)) }? {
             return Ok(());
         }
-        self.definition.current_length = 0;
+        self.definition.current_length.store(0, Ordering::Release);
         self.maximum_pages = 0;
         Err(MemoryError::Os(std::io::Error::last_os_error().to_string()))
     }
@@ -304,23 +336,77 @@ impl LinearMemory {
 
     /// The address of the accessible bytes `offset..offset + len`.
     fn accessible_range(&self, offset: usize, len: usize) -> Result<*mut u8, MemoryError> {
-        range(offset as u64, len as u64, self.definition.current_length)
-            .ok_or(MemoryError::TooLarge)?;
+        range(offset as u64, len as u64, self.byte_size()).ok_or(MemoryError::TooLarge)?;
         Ok(self.definition.base.wrapping_add(offset))
     }
 
-    /// The accessible bytes.
+    /// The accessible bytes of an unshared memory; empty for a shared one, whose
+    /// bytes other threads may change at any time (no `&[u8]` may cover them).
     pub fn data(&self) -> &[u8] {
-        // SAFETY: the first `current_length` bytes are mapped read-write.
-        unsafe { std::slice::from_raw_parts(self.definition.base, self.definition.current_length) }
+        let len = if self.shared { 0 } else { self.byte_size() };
+        // SAFETY: the first `byte_size` bytes are mapped read-write, and only
+        // Wasm of the store that owns this unshared memory writes them, which it
+        // cannot do while the store is borrowed for this reference.
+        unsafe { std::slice::from_raw_parts(self.definition.base, len) }
     }
 
-    /// The accessible bytes, mutably.
+    /// The accessible bytes of an unshared memory, mutably; empty for a shared
+    /// one (see [`data`](Self::data)).
     pub fn data_mut(&mut self) -> &mut [u8] {
+        let len = if self.shared { 0 } else { self.byte_size() };
         // SAFETY: as for `data`; `&mut self` makes the access exclusive.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.definition.base, self.definition.current_length)
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.definition.base, len) }
+    }
+
+    /// Writes `bytes` at `start`; false (and nothing written) if out of bounds.
+    /// Through raw pointers, so it may be used on a shared memory.
+    ///
+    /// # Safety
+    /// `this` points at a live memory, and no reference to its bytes is live.
+    pub unsafe fn write(this: *const LinearMemory, start: u64, bytes: &[u8]) -> bool {
+        // SAFETY: per the contract.
+        let (base, size) = unsafe { extent(this) };
+        let Some(d) = range(start, bytes.len() as u64, size) else {
+            return false;
+        };
+        // SAFETY: the range lies in the accessible bytes (checked above), which
+        // never become inaccessible again, and `bytes` is not inside them (it is
+        // a borrowed Rust slice, and nothing borrows the memory's bytes).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(d.start), d.len()) };
+        true
+    }
+
+    /// Sets `len` bytes from `start` to `byte`; false (and nothing written) if
+    /// out of bounds. Through raw pointers, as [`write`](Self::write).
+    ///
+    /// # Safety
+    /// As for [`write`](Self::write).
+    pub unsafe fn fill(this: *const LinearMemory, start: u64, byte: u8, len: u64) -> bool {
+        // SAFETY: per the contract.
+        let (base, size) = unsafe { extent(this) };
+        let Some(d) = range(start, len, size) else {
+            return false;
+        };
+        // SAFETY: the range lies in the accessible bytes (checked above).
+        unsafe { std::ptr::write_bytes(base.add(d.start), byte, d.len()) };
+        true
+    }
+
+    /// Copies `buf.len()` bytes from `start` into `buf`; false if out of bounds.
+    /// Through raw pointers, as [`write`](Self::write).
+    ///
+    /// # Safety
+    /// As for [`write`](Self::write).
+    pub unsafe fn read(this: *const LinearMemory, start: u64, buf: &mut [u8]) -> bool {
+        // SAFETY: per the contract.
+        let (base, size) = unsafe { extent(this) };
+        let Some(s) = range(start, buf.len() as u64, size) else {
+            return false;
+        };
+        // SAFETY: the range lies in the accessible bytes (checked above), and
+        // `buf`, a Rust borrow, is not inside them.
+        unsafe { std::ptr::copy_nonoverlapping(base.add(s.start), buf.as_mut_ptr(), s.len()) };
+        true
     }
 
     /// Copies `len` bytes of `src` from `src_start` to `dst` from `dst_start`; false
@@ -364,12 +450,13 @@ pub fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>
 ///
 /// # Safety
 /// `memory` points at a live memory.
-unsafe fn extent(memory: *const LinearMemory) -> (*mut u8, usize) {
-    // SAFETY: per the contract; place reads of `Copy` fields through the pointer.
+pub(crate) unsafe fn extent(memory: *const LinearMemory) -> (*mut u8, usize) {
+    // SAFETY: per the contract; a place read of the `Copy` base and an atomic
+    // load of the length, through the pointer.
     unsafe {
         (
             (*memory).definition.base,
-            (*memory).definition.current_length,
+            (*memory).definition.current_length.load(Ordering::Acquire),
         )
     }
 }
@@ -426,7 +513,7 @@ impl Drop for LinearMemory {
         match self.pool.take() {
             // SAFETY: the reservation is `pool`'s, this memory used only its first
             // `used` bytes, and nothing refers to them any more.
-            Some(pool) => unsafe { pool.give_back(base, self.used) },
+            Some(pool) => unsafe { pool.give_back(base, *self.used.get_mut()) },
             None => {
                 // SAFETY: unmapping exactly the reservation made in `new`.
                 unsafe { libc::munmap(base.cast(), self.reserved) };

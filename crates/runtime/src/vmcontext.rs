@@ -145,12 +145,15 @@ impl ValRaw {
     }
 }
 
-/// A linear memory's base and current length in bytes.
+/// A linear memory's base and current length in bytes. The base never changes
+/// once the memory exists; the length only grows, and is atomic because a shared
+/// memory grows while other threads read it (generated code reads it with a plain
+/// aligned load, which is atomic on the targets Lazuli supports).
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMMemoryDefinition {
     pub base: *mut u8,
-    pub current_length: usize,
+    pub current_length: AtomicUsize,
 }
 
 /// A table's element array and current length in elements.

@@ -19,7 +19,10 @@ const MODULE: &str = "wasi_snapshot_preview1";
 /// once otherwise), and turns the outcome into the errno the guest receives.
 ///
 /// A module without an exported memory gets an empty one: every pointer it passes
-/// is `EFAULT`, while calls without pointers work.
+/// is `EFAULT`, while calls without pointers work. So does a module whose memory
+/// is shared (threads): WASI's checked access lends out `&mut [u8]`, which no
+/// thread may hold over a shared memory's bytes (other threads write them), so
+/// WASI calls with pointers into a shared memory are not supported.
 fn dispatch<T>(
     caller: &mut Caller<'_, T>,
     get: impl Fn(&mut T) -> &mut WasiP1Ctx,
@@ -27,6 +30,8 @@ fn dispatch<T>(
 ) -> i32 {
     let memory = match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Some(m),
+        // Not lent out as bytes: see above.
+        Some(Extern::SharedMemory(_)) => None,
         _ => None,
     };
     let mut ctx = std::mem::take(get(caller.data_mut()));

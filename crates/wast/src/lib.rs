@@ -34,12 +34,13 @@ pub const WASM2_PROPOSALS: [Proposal; 6] = [
 
 /// The 3.0 proposals Lazuli implements so far, whose suites run with every
 /// proposal on.
-pub const WASM3_PROPOSALS: [Proposal; 6] = [
+pub const WASM3_PROPOSALS: [Proposal; 7] = [
     Proposal::ExtendedConst,
     Proposal::RelaxedSimd,
     Proposal::TailCall,
     Proposal::MultiMemory,
     Proposal::Memory64,
+    Proposal::Threads,
     Proposal::FunctionReferences,
 ];
 
@@ -48,7 +49,9 @@ pub const WASM3_PROPOSALS: [Proposal; 6] = [
 /// those of the proposals merged into 2.0 run [`wasm2_only`]; the memory64
 /// proposal's scripts were written before multi-memory and test its absence
 /// (a second memory is invalid, a memory index must be a zero byte), so they
-/// run without it; every other suite runs with everything Lazuli supports.
+/// run without it; the threads proposal's are based on Wasm 1.0 and check that
+/// a second memory or table is invalid, so they run without multiple memories
+/// and reference types; every other suite runs with everything Lazuli supports.
 pub fn configure_for_suite<'a>(suite: &str, config: &'a mut Config) -> &'a mut Config {
     let is = |p: &Proposal| p.to_string() == suite;
     if suite == "wasm-v2" || WASM2_PROPOSALS.iter().any(is) {
@@ -56,6 +59,9 @@ pub fn configure_for_suite<'a>(suite: &str, config: &'a mut Config) -> &'a mut C
     }
     if is(&Proposal::Memory64) {
         config.wasm_multi_memory(false);
+    }
+    if is(&Proposal::Threads) {
+        config.wasm_multi_memory(false).wasm_reference_types(false);
     }
     config
 }
@@ -72,6 +78,7 @@ pub fn wasm2_only(config: &mut Config) -> &mut Config {
         .wasm_function_references(false)
         .wasm_extended_const(false)
         .wasm_relaxed_simd(false)
+        .wasm_threads(false)
 }
 
 /// Executes `.wast` scripts; see the crate docs.

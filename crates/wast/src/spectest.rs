@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use lazuli::{
-    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref, RefType, Store, Table,
-    TableType, Val, ValType,
+    Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref, RefType, SharedMemory, Store,
+    Table, TableType, Val, ValType,
 };
 
 /// Defines every `spectest` export in `linker`.
@@ -35,5 +35,10 @@ pub(crate) fn link_spectest(linker: &mut Linker<()>, store: &mut Store<()>) -> R
     linker.define(&*store, "spectest", "table", table)?;
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&*store, "spectest", "memory", memory)?;
+    // Only an engine with threads on has shared memories (the only reason this
+    // fails); the scripts that import it need them anyway.
+    if let Ok(shared) = SharedMemory::new(store.engine(), MemoryType::shared(1, 2)) {
+        linker.define(&*store, "spectest", "shared_memory", shared)?;
+    }
     Ok(())
 }

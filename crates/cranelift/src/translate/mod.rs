@@ -3,6 +3,7 @@
 //! Operators are split by family, one file each; this file owns the walk over the
 //! body, the locals and the dispatch.
 
+mod atomics;
 mod calls;
 mod control;
 mod conversions;
@@ -290,6 +291,7 @@ fn translate_operator<E: FuncEnvironment>(
         || numeric::translate(op, b, state)
         || conversions::translate(op, b, state)
         || memory::translate(op, b, state, cx)
+        || atomics::translate(op, b, state, cx)
         || tables::translate(op, b, state, cx)
         || simd::translate(op, b, state, cx)
         || relaxed_simd::translate(op, b, state, cx);

@@ -644,6 +644,7 @@ mod tests {
                 minimum: 1,
                 maximum: None,
                 memory64: false,
+                shared: false,
             }],
             ..ModuleInfo::default()
         };

@@ -74,6 +74,12 @@ impl Pack {
         self.index.get(key).map(|range| &self.bytes[range.clone()])
     }
 
+    /// Whether the pack file held entries when it was read: the module ran with
+    /// this cache before.
+    pub(crate) fn was_filled(&self) -> bool {
+        !self.index.is_empty()
+    }
+
     /// Whether the pack file holds an entry under `key` or one was recorded.
     pub(super) fn contains(&self, key: &Key) -> bool {
         self.index.contains_key(key) || self.fresh().entries.contains_key(key)
