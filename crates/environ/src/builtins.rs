@@ -30,6 +30,15 @@ pub const ATOMIC_UNSHARED: i64 = -2;
 /// multiple of the access size: generated code traps with `UnalignedAtomic`.
 pub const ATOMIC_UNALIGNED: i64 = -3;
 
+/// What the atomic wait builtins return when the store's epoch deadline was
+/// reached during the wait and its deadline behaviour asked for an interrupt:
+/// generated code traps with `Interrupt`, as at any other epoch check.
+pub const ATOMIC_INTERRUPTED: i64 = -4;
+
+/// What the atomic wait builtins return when the store's deadline callback
+/// failed during the wait (its error is recorded): a `HostError` trap.
+pub const ATOMIC_DEADLINE_FAILED: i64 = -5;
+
 /// A builtin's parameter or result type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuiltinType {

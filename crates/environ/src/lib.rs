@@ -18,8 +18,8 @@ mod types;
 mod vmoffsets;
 
 pub use builtins::{
-    ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED, ATOMIC_UNSHARED, Builtin, BuiltinType,
-    GROW_LIMITER_FAILED,
+    ATOMIC_DEADLINE_FAILED, ATOMIC_INTERRUPTED, ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED,
+    ATOMIC_UNSHARED, Builtin, BuiltinType, GROW_LIMITER_FAILED,
 };
 pub use compiled::{CompiledFunction, RelocKind, Relocation, SideTables, TrapSite};
 pub use const_expr::{ConstExpr, ConstOp};

@@ -150,7 +150,10 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let mut vm = Box::<VMStoreContext>::default();
-        vm.epoch_counter = Some(NonNull::from(engine.epoch_counter()));
+        vm.epoch_counter = engine
+            .config()
+            .epoch_interruption
+            .then(|| NonNull::from(engine.epoch_counter()));
         Store {
             inner: Box::new(StoreInner {
                 opaque: StoreOpaque {

@@ -453,3 +453,59 @@ fn the_last_page_is_accessible_whenever_another_thread_sees_it_grown() {
         assert_eq!(memory.size(), 64, "{style:?}");
     }
 }
+
+/// A store of an engine that interrupts on epochs, waiting forever at a shared
+/// memory nobody notifies, while another thread advances the epoch.
+fn wait_forever_until_epoch(
+    deadline: impl FnOnce(&mut Store<u32>),
+) -> (Result<i32, lazuli::Error>, u32, Duration) {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, probes(true)).unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    store.set_epoch_deadline(1);
+    deadline(&mut store);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let wait32 = instance
+        .get_typed_func::<(i32, i32, i64), i32>(&mut store, "wait32")
+        .unwrap();
+    let ticker = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            for _ in 0..4 {
+                std::thread::sleep(Duration::from_millis(30));
+                engine.increment_epoch();
+            }
+        })
+    };
+    let start = Instant::now();
+    let result = wait32.call(&mut store, (0, 0, -1));
+    let elapsed = start.elapsed();
+    ticker.join().unwrap();
+    (result, *store.data(), elapsed)
+}
+
+#[test]
+fn a_wait_forever_ends_with_an_interrupt_when_the_epoch_deadline_passes() {
+    let (result, _, elapsed) = wait_forever_until_epoch(|store| store.epoch_deadline_trap());
+    assert_eq!(trap_of(result.unwrap_err()), Trap::Interrupt);
+    assert!(elapsed >= Duration::from_millis(25), "{elapsed:?}");
+}
+
+#[test]
+fn the_deadline_callback_may_let_a_wait_go_on_and_then_end_it() {
+    let (result, calls, elapsed) = wait_forever_until_epoch(|store| {
+        store.epoch_deadline_callback(|mut caller| {
+            *caller.data_mut() += 1;
+            match *caller.data() {
+                1 => Ok(lazuli::UpdateDeadline::Continue(1)),
+                _ => Err(lazuli::Error::msg("enough waiting")),
+            }
+        })
+    });
+    let error = result.unwrap_err();
+    assert!(format!("{error:#}").contains("enough waiting"), "{error:#}");
+    assert_eq!(calls, 2, "once to go on, once to stop");
+    assert!(elapsed >= Duration::from_millis(55), "{elapsed:?}");
+}

@@ -4,13 +4,13 @@
 
 use crate::instance::Instance;
 use crate::memory::{LinearMemory, MemoryError, extent, range};
-use crate::parking;
+use crate::parking::{self, WaitResult};
 use crate::table::{Table, TableError};
 use crate::traphandlers::{HostFailure, record_host_failure};
 use crate::vmcontext::{EpochOutcome, GrowthLimiter, VMContext, VMFuncRef, VMStoreContext};
 use lazuli_environ::{
-    ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED, ATOMIC_UNSHARED, Builtin, BuiltinType,
-    GROW_LIMITER_FAILED,
+    ATOMIC_DEADLINE_FAILED, ATOMIC_INTERRUPTED, ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED,
+    ATOMIC_UNSHARED, Builtin, BuiltinType, GROW_LIMITER_FAILED,
 };
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -159,7 +159,8 @@ fn status(ok: bool) -> u32 {
 unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, index: u32, delta: u64) -> i64 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    // SAFETY: the only reference to this memory while the builtin runs (`memory`).
+    // SAFETY: a live memory of this store, which nothing borrows mutably while
+    // Wasm runs (`memory`); growth takes only a shared reference.
     let memory = unsafe { memory(instance, index) };
     // SAFETY: see `store_limiter`.
     let limiter = unsafe { store_limiter(instance) };
@@ -182,16 +183,36 @@ unsafe fn store_limiter<'a>(instance: &Instance) -> Option<&'a mut dyn GrowthLim
     unsafe { VMStoreContext::limiter(instance.store_context()).map(|mut l| l.as_mut()) }
 }
 
+/// Runs the deadline behaviour of the store running `instance`'s code.
+///
+/// # Safety
+/// Only while Wasm of that store runs (`store_limiter`).
+unsafe fn deadline_reached(instance: &Instance) -> EpochOutcome {
+    // SAFETY: per the contract.
+    unsafe { store_limiter(instance) }
+        .map_or(EpochOutcome::Interrupt, |l| l.epoch_deadline_reached())
+}
+
+/// Whether the engine's epoch has reached the deadline of the store running
+/// `instance`'s code; never for a store whose engine does not interrupt on
+/// epochs (it has no epoch counter).
+fn past_deadline(instance: &Instance) -> bool {
+    let context = instance.store_context();
+    // SAFETY: the store context outlives the store's instances and is only
+    // written by the thread running its Wasm, which is this one.
+    let (counter, deadline) = unsafe { ((*context).epoch_counter, (*context).epoch_deadline) };
+    // SAFETY: the counter is the engine's, which outlives its stores.
+    counter.is_some_and(|c| unsafe { c.as_ref() }.load(Ordering::Relaxed) >= deadline)
+}
+
 /// The engine's epoch reached the deadline of the store running `vmctx`'s code:
 /// 1 to go on (the store moved its deadline on), 0 for an `Interrupt` trap, 2
 /// for a `HostError` trap (the deadline callback's error is recorded).
 unsafe extern "C" fn new_epoch(vmctx: *mut VMContext) -> u32 {
     // SAFETY: called by generated code with its own VMContext.
     let instance = unsafe { instance(vmctx) };
-    // SAFETY: see `store_limiter`.
-    let outcome = unsafe { store_limiter(instance) }
-        .map_or(EpochOutcome::Interrupt, |l| l.epoch_deadline_reached());
-    match outcome {
+    // SAFETY: called by Wasm of the store (`deadline_reached`).
+    match unsafe { deadline_reached(instance) } {
         EpochOutcome::Interrupt => 0,
         EpochOutcome::Continue => 1,
         EpochOutcome::Failed => 2,
@@ -391,8 +412,15 @@ unsafe fn atomic_location(
 }
 
 /// `memory.atomic.wait32`/`wait64` at `location` (checked by `atomic_location`):
-/// waits if `load()` still gives `expected`.
-fn atomic_wait<T: PartialEq>(
+/// waits if `load()` still gives `expected`. A waiting thread keeps watching its
+/// store's epoch deadline, as looping code does: reaching it runs the store's
+/// deadline behaviour, which may let the wait go on, or end it with an
+/// `Interrupt` (or `HostError`) trap, so that no wait outlives its host's timeout.
+///
+/// # Safety
+/// Only while Wasm of `instance`'s store runs (`deadline_reached`).
+unsafe fn atomic_wait<T: PartialEq>(
+    instance: &Instance,
     (location, memory): (*mut u8, &LinearMemory),
     load: impl FnOnce() -> T,
     expected: T,
@@ -402,8 +430,25 @@ fn atomic_wait<T: PartialEq>(
         return ATOMIC_UNSHARED;
     }
     let timeout = u64::try_from(timeout).ok().map(Duration::from_nanos);
-    let result = parking::wait(location as usize, || load() == expected, timeout);
-    result as i64
+    let mut outcome = EpochOutcome::Continue;
+    let mut poll = || {
+        if past_deadline(instance) {
+            // SAFETY: per the contract.
+            outcome = unsafe { deadline_reached(instance) };
+        }
+        outcome != EpochOutcome::Continue
+    };
+    let result = parking::wait(
+        location as usize,
+        || load() == expected,
+        timeout,
+        Some(&mut poll),
+    );
+    match (result, outcome) {
+        (WaitResult::Stopped, EpochOutcome::Failed) => ATOMIC_DEADLINE_FAILED,
+        (WaitResult::Stopped, _) => ATOMIC_INTERRUPTED,
+        (result, _) => result as i64,
+    }
 }
 
 unsafe extern "C" fn memory_atomic_wait32(
@@ -419,7 +464,8 @@ unsafe extern "C" fn memory_atomic_wait32(
             // SAFETY: an aligned, accessible location of a live memory (checked),
             // which Wasm accesses atomically or (racing, by its own choice) not.
             let load = || unsafe { AtomicU32::from_ptr(found.0.cast()) }.load(Ordering::SeqCst);
-            atomic_wait(found, load, expected, timeout)
+            // SAFETY: called by Wasm of the store, with its own VMContext.
+            unsafe { atomic_wait(instance(vmctx), found, load, expected, timeout) }
         }
         Err(failure) => failure,
     }
@@ -437,7 +483,8 @@ unsafe extern "C" fn memory_atomic_wait64(
         Ok(found) => {
             // SAFETY: as in `memory_atomic_wait32`, for 8 aligned bytes.
             let load = || unsafe { AtomicU64::from_ptr(found.0.cast()) }.load(Ordering::SeqCst);
-            atomic_wait(found, load, expected, timeout)
+            // SAFETY: as in `memory_atomic_wait32`.
+            unsafe { atomic_wait(instance(vmctx), found, load, expected, timeout) }
         }
         Err(failure) => failure,
     }

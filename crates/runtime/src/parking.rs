@@ -22,7 +22,12 @@ pub enum WaitResult {
     NotEqual = 1,
     /// The timeout passed (2).
     TimedOut = 2,
+    /// The waiter's `poll` asked it to stop (not a Wasm result: the caller traps).
+    Stopped = 3,
 }
+
+/// How often a waiter with a `poll` calls it: the longest a stop request waits.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Buckets addresses are spread over; waiters of different addresses in one
 /// bucket only share its lock and its wake-ups.
@@ -68,11 +73,14 @@ fn lock(bucket: &Bucket) -> MutexGuard<'_, Vec<Waiter>> {
 
 /// Waits at `address` until notified or `timeout` (forever if `None`) has
 /// passed, if `expected()`, evaluated under the bucket's lock, says the value
-/// there is still the expected one.
+/// there is still the expected one. With a `poll`, the waiter calls it every
+/// [`POLL_INTERVAL`], without the lock and still queued (so no notify is lost
+/// meanwhile), and stops waiting when it returns true.
 pub fn wait(
     address: usize,
     expected: impl FnOnce() -> bool,
     timeout: Option<Duration>,
+    mut poll: Option<&mut dyn FnMut() -> bool>,
 ) -> WaitResult {
     let bucket = bucket(address);
     let mut waiters = lock(bucket);
@@ -97,24 +105,39 @@ pub fn wait(
             waiters.remove(position);
             return WaitResult::Woken;
         }
-        waiters = match deadline {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            waiters.remove(position);
+            return WaitResult::TimedOut;
+        }
+        let slice = match (deadline, &poll) {
+            (Some(d), Some(_)) => Some((d - now).min(POLL_INTERVAL)),
+            (Some(d), None) => Some(d - now),
+            (None, Some(_)) => Some(POLL_INTERVAL),
+            (None, None) => None,
+        };
+        waiters = match slice {
             None => bucket
                 .wake
                 .wait(waiters)
                 .unwrap_or_else(PoisonError::into_inner),
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    waiters.remove(position);
-                    return WaitResult::TimedOut;
-                }
+            Some(slice) => {
                 let (waiters, _) = bucket
                     .wake
-                    .wait_timeout(waiters, deadline - now)
+                    .wait_timeout(waiters, slice)
                     .unwrap_or_else(PoisonError::into_inner);
                 waiters
             }
         };
+        if let Some(poll) = poll.as_mut() {
+            drop(waiters);
+            let stop = poll();
+            waiters = lock(bucket);
+            if stop {
+                waiters.retain(|w| w.ticket != ticket);
+                return WaitResult::Stopped;
+            }
+        }
     }
 }
 
@@ -149,14 +172,14 @@ mod tests {
 
     #[test]
     fn a_changed_value_does_not_wait() {
-        let result = wait(0x1000, || false, None);
+        let result = wait(0x1000, || false, None, None);
         assert_eq!(result, WaitResult::NotEqual);
     }
 
     #[test]
     fn a_wait_without_notify_times_out() {
         let start = Instant::now();
-        let result = wait(0x2000, || true, Some(Duration::from_millis(20)));
+        let result = wait(0x2000, || true, Some(Duration::from_millis(20)), None);
         assert_eq!(result, WaitResult::TimedOut);
         assert!(start.elapsed() >= Duration::from_millis(20));
         assert_eq!(notify(0x2000, 1), 0, "the timed-out waiter left the table");
@@ -169,7 +192,9 @@ mod tests {
         let waiting: Vec<_> = (0..3)
             .map(|_| {
                 let cell = cell.clone();
-                std::thread::spawn(move || wait(address, || cell.load(Ordering::SeqCst) == 0, None))
+                std::thread::spawn(move || {
+                    wait(address, || cell.load(Ordering::SeqCst) == 0, None, None)
+                })
             })
             .collect();
         // Wait until all three are queued.
@@ -188,5 +213,38 @@ mod tests {
             assert_eq!(thread.join().unwrap(), WaitResult::Woken);
         }
         assert_eq!(notify(address, 5), 0);
+    }
+
+    #[test]
+    fn a_waiter_stops_when_its_poll_says_so_and_leaves_the_table() {
+        let mut polls = 0;
+        let mut poll = || {
+            polls += 1;
+            polls == 3
+        };
+        let result = wait(0x3000, || true, None, Some(&mut poll));
+        assert_eq!(result, WaitResult::Stopped);
+        assert_eq!(polls, 3);
+        assert_eq!(notify(0x3000, 1), 0, "the stopped waiter left the table");
+    }
+
+    #[test]
+    fn a_polling_waiter_still_times_out_and_is_woken() {
+        let mut never = || false;
+        let timeout = Some(Duration::from_millis(12));
+        assert_eq!(
+            wait(0x4000, || true, timeout, Some(&mut never)),
+            WaitResult::TimedOut
+        );
+        let cell = Arc::new(AtomicU32::new(0));
+        let address = Arc::as_ptr(&cell) as usize;
+        let waiter = std::thread::spawn(move || {
+            let mut never = || false;
+            wait(address, || true, None, Some(&mut never))
+        });
+        while notify(address, 1) == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(waiter.join().unwrap(), WaitResult::Woken);
     }
 }

@@ -37,8 +37,9 @@ pub struct VMStoreContext {
     /// The engine epoch at which Wasm of this store runs the store's deadline
     /// behaviour (`store_ctx::EPOCH_DEADLINE`).
     pub epoch_deadline: u64,
-    /// The engine's epoch counter, set when the store is made; generated code
-    /// that checks epochs reads it with plain loads.
+    /// The engine's epoch counter, set when the store is made if the engine
+    /// interrupts on epochs (`None` otherwise); generated code that checks
+    /// epochs reads it with plain loads.
     pub epoch_counter: Option<NonNull<AtomicU64>>,
 }
 

@@ -15,7 +15,10 @@ use crate::func_environ::FuncEnvironment;
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value, condcodes::IntCC, types::*};
 use cranelift_frontend::FunctionBuilder;
-use lazuli_environ::{ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED, ATOMIC_UNSHARED, Builtin, TrapKind};
+use lazuli_environ::{
+    ATOMIC_DEADLINE_FAILED, ATOMIC_INTERRUPTED, ATOMIC_OUT_OF_BOUNDS, ATOMIC_UNALIGNED,
+    ATOMIC_UNSHARED, Builtin, TrapKind,
+};
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
 /// Translates atomic operators; false for other operators.
@@ -290,6 +293,8 @@ fn wait<E: FuncEnvironment>(
     trap_on(b, result, ATOMIC_UNALIGNED, TrapKind::UnalignedAtomic);
     trap_on(b, result, ATOMIC_OUT_OF_BOUNDS, TrapKind::MemoryOutOfBounds);
     trap_on(b, result, ATOMIC_UNSHARED, TrapKind::ExpectedSharedMemory);
+    trap_on(b, result, ATOMIC_INTERRUPTED, TrapKind::Interrupt);
+    trap_on(b, result, ATOMIC_DEADLINE_FAILED, TrapKind::HostError);
     let v = b.ins().ireduce(I32, result);
     state.push1(v);
 }
