@@ -28,7 +28,7 @@ pub fn parse_params(
         .iter()
         .zip(args)
         .enumerate()
-        .map(|(i, (&ty, arg))| {
+        .map(|(i, (ty, arg))| {
             parse_val(&mut store, ty, arg).with_context(|| {
                 format!(
                     "argument {} of `{func}`: cannot parse `{arg}` as {ty}",
@@ -43,7 +43,7 @@ pub fn parse_params(
 /// (v128: one 128-bit integer, as its results print); floats in decimal, `nan`,
 /// `inf`, `-inf`; a reference `null`, or for an externref any other text, which
 /// becomes an externref holding that text as a `String`.
-fn parse_val(store: impl AsContextMut, ty: ValType, arg: &str) -> Result<Val> {
+fn parse_val(store: impl AsContextMut, ty: &ValType, arg: &str) -> Result<Val> {
     let hex = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X"));
     Ok(match (ty, hex) {
         (ValType::I32, Some(hex)) => Val::I32(u32::from_str_radix(hex, 16)? as i32),
@@ -54,8 +54,10 @@ fn parse_val(store: impl AsContextMut, ty: ValType, arg: &str) -> Result<Val> {
         (ValType::V128, None) => Val::V128(arg.parse()?),
         (ValType::F32, _) => Val::F32(arg.parse::<f32>()?.to_bits()),
         (ValType::F64, _) => Val::F64(arg.parse::<f64>()?.to_bits()),
-        (ValType::Ref(r), _) if r.heap_type().is_func() && arg == "null" => Val::FuncRef(None),
-        (ValType::Ref(r), _) if r.heap_type().is_func() => {
+        (ValType::Ref(r), _) if r.heap_type().top().is_func() && arg == "null" => {
+            Val::FuncRef(None)
+        }
+        (ValType::Ref(r), _) if r.heap_type().top().is_func() => {
             bail!("a funcref argument can only be `null`")
         }
         (ValType::Ref(_), _) if arg == "null" => Val::ExternRef(None),

@@ -62,8 +62,9 @@ Usage:
                            NAME=y|n to turn a proposal on or off: simd,
                            bulk-memory, reference-types, multi-value,
                            extended-const, relaxed-simd, tail-call,
-                           multi-memory, memory64 (on by default);
-                           function-references, gc, threads, exceptions,
+                           multi-memory, memory64, threads,
+                           function-references (on by default); gc,
+                           exceptions,
                            custom-page-sizes, wide-arithmetic, stack-switching
                            are not implemented (only `=n` works);
                            relaxed-simd-deterministic=y|n (off by default).

@@ -55,7 +55,7 @@ const PROPOSALS: &[Proposal] = &[
     },
     Proposal {
         name: "function-references",
-        switch: None,
+        switch: Some(Config::wasm_function_references),
     },
     Proposal {
         name: "gc",

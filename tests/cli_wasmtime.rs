@@ -74,6 +74,37 @@ fn w_turns_implemented_proposals_off() {
 }
 
 #[test]
+fn w_switches_function_references() {
+    let file = temp_file(
+        "typed_refs.wat",
+        r#"(module (type $t (func (result i32)))
+             (func $seven (type $t) (i32.const 7)) (elem declare func $seven)
+             (func (export "run") (result i32) (call_ref $t (ref.func $seven))))"#,
+    );
+    let file = path_str(&file);
+    assert_prints(&lazuli(&["run", "--invoke", "run", file]), "7\n");
+    let on = [
+        "run",
+        "-W",
+        "function-references=y",
+        "--invoke",
+        "run",
+        file,
+    ];
+    assert_prints(&lazuli(&on), "7\n");
+    let off = [
+        "run",
+        "-W",
+        "function-references=n",
+        "--invoke",
+        "run",
+        file,
+    ];
+    let err = assert_error(&lazuli(&off));
+    assert!(err.contains("function references"), "{err}");
+}
+
+#[test]
 fn w_switches_relaxed_simd_and_its_deterministic_results() {
     // Swizzle index 17 is out of range: 0 deterministically, lane 1 with pshufb.
     let file = temp_file(

@@ -1,6 +1,7 @@
-//! The WebAssembly 2.0 spec test suite, the suites of the proposals merged into
-//! 2.0, and those of the 3.0 proposals Lazuli supports so far (extended constant
-//! expressions, relaxed SIMD, tail calls, multiple memories): one test per `.wast` file and configuration. Every
+//! The WebAssembly 2.0 and 3.0 spec test suites, the suites of the proposals
+//! merged into 2.0, and those of the 3.0 proposals Lazuli supports so far
+//! (extended constant expressions, relaxed SIMD, tail calls, multiple memories,
+//! typed function references): one test per `.wast` file and configuration. Every
 //! file runs with lazy and eager compilation, each with guard-page and with
 //! explicitly bounds-checked memories (`lazy-guarded/wasm-v2/i32.wast`, …), and
 //! each of those at the optimising tier, at the fast tier (`fast-lazy-guarded/…`)
@@ -81,6 +82,7 @@ fn main() {
         .into_iter()
         .chain(lazuli_wast::WASM3_PROPOSALS);
     let files: Vec<_> = spec(SpecVersion::V2)
+        .chain(spec(SpecVersion::V3))
         .chain(proposals.flat_map(proposal))
         .collect();
     let mut trials = Vec::new();

@@ -1,7 +1,7 @@
 //! Module generation with wasm-smith: the feature set Lazuli implements (WebAssembly
 //! 2.0, extended constant expressions, tail calls, two memories and 64-bit memories and tables, no imports; relaxed SIMD, whose results
-//! may differ between runtimes, only where modules are not run), small enough that
-//! a case takes milliseconds.
+//! may differ between runtimes, only where modules are not run; not typed function
+//! references, which wasmi 2 lacks), small enough that a case takes milliseconds.
 
 use arbitrary::Unstructured;
 use wasm_smith::{Config, Module};
@@ -19,7 +19,8 @@ pub const LAZULI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::MEMORY64)
-    .union(WasmFeatures::THREADS);
+    .union(WasmFeatures::THREADS)
+    .union(WasmFeatures::FUNCTION_REFERENCES);
 
 /// The generator configuration of the differential targets.
 pub fn differential_config() -> Config {
@@ -43,7 +44,9 @@ pub fn differential_config() -> Config {
         memory64_enabled: true,
         // Results that may differ between runtimes.
         relaxed_simd_enabled: false,
-        // Not in wasmi 2, the reference (Lazuli implements it).
+        // Not in wasmi 2, the reference (Lazuli implements them): threads, and
+        // typed function references, which wasm-smith generates only with GC
+        // (so they need no switch here).
         threads_enabled: false,
         // The rest of 3.0, which Lazuli does not implement.
         shared_everything_threads_enabled: false,

@@ -23,6 +23,9 @@ mod whole_process;
 /// The suite name of the WebAssembly 2.0 core tests.
 const V2: &str = "wasm-v2";
 
+/// The suite name of the WebAssembly 3.0 core tests.
+const V3: &str = "wasm-v3";
+
 /// How long one file may run before it counts as hung.
 const FILE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -63,10 +66,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The files of a suite: `wasm-v2` or a proposal's name.
+/// The files of a suite: `wasm-v2`, `wasm-v3` or a proposal's name.
 fn suite_files(suite: &str) -> Result<Vec<TestFile<'static>>> {
     if suite == V2 {
         return Ok(spec(SpecVersion::V2).collect());
+    }
+    if suite == V3 {
+        return Ok(spec(SpecVersion::V3).collect());
     }
     let Ok(p) = suite.parse::<Proposal>() else {
         bail!("unknown suite `{suite}`")
@@ -150,6 +156,7 @@ fn run_child(suite: &str, name: &str) -> Result<FileResult> {
 fn spec_report(proposals: bool) -> Result<()> {
     let mut suites = vec![V2.to_string()];
     if proposals {
+        suites.push(V3.to_string());
         let proposals = lazuli_wast::WASM2_PROPOSALS
             .iter()
             .chain(&lazuli_wast::WASM3_PROPOSALS);

@@ -109,6 +109,19 @@ pub trait FuncEnvironment {
         kind: CallKind,
     ) -> Vec<Value>;
 
+    /// `call_ref` of funcref `callee` with the module's type `type_index`
+    /// (`return_call_ref` with [`CallKind::Tail`]), trapping on null before this
+    /// function's frame is gone. Validation proved the callee has that type.
+    fn call_ref(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value>;
+
     /// The native address of a `size`-byte access at `index` + `memarg.offset`, with
     /// the flags the access must carry (its trap code among them).
     fn memory_address(
@@ -183,7 +196,7 @@ pub fn ir_type(ty: WasmValType) -> ir::Type {
         WasmValType::F32 => types::F32,
         WasmValType::F64 => types::F64,
         WasmValType::V128 => types::I8X16,
-        WasmValType::FuncRef | WasmValType::ExternRef => types::I64,
+        WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::Ref(_) => types::I64,
     }
 }
 
@@ -666,6 +679,21 @@ impl FuncEnvironment for ModuleEnvironment<'_> {
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
         let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
         self.call_func_ref(b, vmctx, func_ref, sig, args, kind)
+    }
+
+    fn call_ref(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        vmctx: Value,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
+        b.ins()
+            .trapz(callee, trap_code(TrapKind::NullFunctionReference));
+        let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
+        self.call_func_ref(b, vmctx, callee, sig, args, kind)
     }
 
     fn memory_address(

@@ -57,8 +57,10 @@ fn boundary(op: &Operator<'_>) -> Boundary {
         Operator::Unreachable
         | Operator::Call { .. }
         | Operator::CallIndirect { .. }
+        | Operator::CallRef { .. }
         | Operator::ReturnCall { .. }
-        | Operator::ReturnCallIndirect { .. } => Boundary::Leave,
+        | Operator::ReturnCallIndirect { .. }
+        | Operator::ReturnCallRef { .. } => Boundary::Leave,
         // `return` jumps to the function's exit, which writes the variable back.
         Operator::Return
         | Operator::Loop { .. }
@@ -67,6 +69,8 @@ fn boundary(op: &Operator<'_>) -> Boundary {
         | Operator::End
         | Operator::Br { .. }
         | Operator::BrIf { .. }
+        | Operator::BrOnNull { .. }
+        | Operator::BrOnNonNull { .. }
         | Operator::BrTable { .. } => Boundary::Block,
         _ => Boundary::None,
     }
@@ -140,7 +144,10 @@ impl<'a> Interrupts<'a> {
 
     /// After operator `op` was translated, if the code after it is reachable.
     pub fn after_operator(&mut self, b: &mut FunctionBuilder<'_>, vmctx: Value, op: &Operator) {
-        if matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. }) {
+        if matches!(
+            op,
+            Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::CallRef { .. }
+        ) {
             // The callee, or the host, may have used or set fuel, or moved the
             // deadline.
             self.load_state(b, vmctx);

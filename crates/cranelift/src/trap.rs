@@ -15,7 +15,7 @@ pub fn trap_code(kind: TrapKind) -> TrapCode {
         TrapKind::IntegerOverflow => TrapCode::INTEGER_OVERFLOW,
         TrapKind::IntegerDivisionByZero => TrapCode::INTEGER_DIVISION_BY_ZERO,
         TrapKind::BadConversionToInteger => TrapCode::BAD_CONVERSION_TO_INTEGER,
-        // Kind codes are 1 to 15, far below Cranelift's reserved codes, so `user`
+        // Kind codes are 1 to 16, far below Cranelift's reserved codes, so `user`
         // accepts every one of them.
         other => TrapCode::unwrap_user(other.code()),
     }

@@ -31,6 +31,6 @@ pub use module::{
 pub use signatures::{SignatureId, SignatureRegistry};
 pub use translate::{translate_module, translate_trusted_module};
 pub use trap::TrapKind;
-pub use types::{WasmFuncType, WasmValType, wasm_val_type};
+pub use types::{WasmFuncType, WasmHeapType, WasmRefType, WasmValType, wasm_val_type};
 pub use vmoffsets::{VMCONTEXT_MAGIC, VMOffsets, host_ctx, store_ctx};
 pub use wasmparser;

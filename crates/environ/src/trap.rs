@@ -35,11 +35,13 @@ pub enum TrapKind {
     UnalignedAtomic,
     /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
     ExpectedSharedMemory,
+    /// `call_ref` or `return_call_ref` of a null function reference.
+    NullFunctionReference,
 }
 
 impl TrapKind {
     /// Every kind, for tables that map to and from compiler trap codes.
-    pub const ALL: [TrapKind; 15] = [
+    pub const ALL: [TrapKind; 16] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::TableOutOfBounds,
@@ -55,9 +57,10 @@ impl TrapKind {
         TrapKind::HostError,
         TrapKind::UnalignedAtomic,
         TrapKind::ExpectedSharedMemory,
+        TrapKind::NullFunctionReference,
     ];
 
-    /// This kind's number in compiled code's trap tables (1 to 15, stable).
+    /// This kind's number in compiled code's trap tables (1 to 16, stable).
     pub fn code(self) -> u8 {
         match self {
             TrapKind::StackOverflow => 1,
@@ -75,6 +78,7 @@ impl TrapKind {
             TrapKind::HostError => 13,
             TrapKind::UnalignedAtomic => 14,
             TrapKind::ExpectedSharedMemory => 15,
+            TrapKind::NullFunctionReference => 16,
         }
     }
 
@@ -102,6 +106,7 @@ impl TrapKind {
             TrapKind::HostError => "host function error",
             TrapKind::UnalignedAtomic => "unaligned atomic",
             TrapKind::ExpectedSharedMemory => "expected shared memory",
+            TrapKind::NullFunctionReference => "null function reference",
         }
     }
 }
@@ -131,7 +136,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_no_kind() {
-        for code in [0, 16, 99, u8::MAX] {
+        for code in [0, 17, 99, u8::MAX] {
             assert_eq!(TrapKind::from_code(code), None, "code {code}");
         }
     }

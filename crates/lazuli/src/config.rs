@@ -123,7 +123,8 @@ impl Default for Config {
                 | WasmFeatures::TAIL_CALL
                 | WasmFeatures::MULTI_MEMORY
                 | WasmFeatures::MEMORY64
-                | WasmFeatures::THREADS,
+                | WasmFeatures::THREADS
+                | WasmFeatures::FUNCTION_REFERENCES,
             memory_reservation: memory::GUARDED_RESERVATION,
             memory_guard_size: memory::GUARDED_GUARD_SIZE,
             signals_based_traps: true,
@@ -215,6 +216,15 @@ impl Config {
     /// recursion of any depth runs in constant stack.
     pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
         self.features.set(WasmFeatures::TAIL_CALL, enable);
+        self
+    }
+
+    /// Whether typed function references are accepted (default: yes, as in
+    /// Wasmtime): `(ref $t)` and `(ref null $t)` types, `call_ref`,
+    /// `return_call_ref`, `ref.as_non_null`, `br_on_null`, `br_on_non_null`,
+    /// non-nullable locals and tables with initialisers.
+    pub fn wasm_function_references(&mut self, enable: bool) -> &mut Self {
+        self.features.set(WasmFeatures::FUNCTION_REFERENCES, enable);
         self
     }
 

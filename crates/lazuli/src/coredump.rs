@@ -212,7 +212,7 @@ impl WasmCoreDump {
         for global in &self.globals {
             let ty = global.ty(&*store);
             let global_type = wasm_encoder::GlobalType {
-                val_type: encoded_type(*ty.content()),
+                val_type: encoded_type(ty.content()),
                 mutable: ty.mutability() == Mutability::Var,
                 shared: false,
             };
@@ -275,8 +275,10 @@ fn nonzero_runs(data: &[u8], max_segments: usize) -> Vec<Range<usize>> {
     runs
 }
 
-/// How a global of type `ty` is declared in the dump.
-fn encoded_type(ty: ValType) -> wasm_encoder::ValType {
+/// How a global of type `ty` is declared in the dump: a reference as the
+/// nullable top of its hierarchy, since the dump has no types to refer to and
+/// holds references as null.
+fn encoded_type(ty: &ValType) -> wasm_encoder::ValType {
     use wasm_encoder::ValType as E;
     match ty {
         ValType::I32 => E::I32,
@@ -284,9 +286,9 @@ fn encoded_type(ty: ValType) -> wasm_encoder::ValType {
         ValType::F32 => E::F32,
         ValType::F64 => E::F64,
         ValType::V128 => E::V128,
-        ValType::Ref(r) => match r.heap_type() {
-            HeapType::Func => E::FUNCREF,
+        ValType::Ref(r) => match r.heap_type().top() {
             HeapType::Extern => E::EXTERNREF,
+            _ => E::FUNCREF,
         },
     }
 }

@@ -246,11 +246,27 @@ impl Engine {
         self.inner.signatures.register(ty)
     }
 
+    /// The id of `ty` in this engine's signature registry, registering it and
+    /// the types it refers to unless they are from this engine already.
+    pub(crate) fn func_type_id(&self, ty: &crate::FuncType) -> SignatureId {
+        if let Some(id) = ty.id_in(self.inner.signatures.id()) {
+            return id;
+        }
+        let registered = WasmFuncType::new(
+            ty.param_types().iter().map(|t| t.to_registered(self)),
+            ty.result_types().iter().map(|t| t.to_registered(self)),
+        );
+        self.signature(&registered)
+    }
+
     /// The trampolines for `ty`, compiled on first use.
+    /// They depend only on how `ty` is passed (every reference is a pointer), so
+    /// they are kept by the signature of [`WasmFuncType::erased`].
     pub(crate) fn trampolines(&self, ty: &WasmFuncType) -> Result<Arc<Trampolines>> {
         if !self.is_native() {
             anyhow::bail!("this engine compiles for another target and cannot run code here");
         }
+        let ty = &ty.erased();
         let id = self.signature(ty);
         let mut cache = self
             .inner

@@ -96,7 +96,7 @@ impl Extern {
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> ExternType {
         match self {
             Extern::Func(f) => ExternType::Func(opaque.funcs[opaque.check(f.0)].ty.clone()),
-            Extern::Global(g) => ExternType::Global(opaque.globals[opaque.check(g.0)].ty),
+            Extern::Global(g) => ExternType::Global(opaque.globals[opaque.check(g.0)].ty.clone()),
             Extern::Memory(m) => ExternType::Memory(m.ty_in(opaque)),
             Extern::SharedMemory(m) => ExternType::Memory(m.ty()),
             Extern::Table(t) => ExternType::Table(t.ty_in(opaque)),
@@ -146,11 +146,11 @@ impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
-        if value.ty() != *ty.content() {
+        if !value.matches_ty(opaque, ty.content())? {
             bail!(
-                "global of type {} cannot hold a {}",
+                "global of type {} cannot hold a value {}",
                 ty.content(),
-                value.ty()
+                value.describe()
             );
         }
         let mut owned = Box::new(VMGlobalDefinition(value.to_raw(opaque)?));
@@ -165,17 +165,17 @@ impl Global {
     pub fn ty(&self, store: impl AsContext) -> GlobalType {
         let store = store.as_context();
         let opaque = &store.0.opaque;
-        opaque.globals[opaque.check(self.0)].ty
+        opaque.globals[opaque.check(self.0)].ty.clone()
     }
 
     pub fn get(&self, mut store: impl AsContextMut) -> Val {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let data = &opaque.globals[opaque.check(self.0)];
-        let ty = *data.ty.content();
+        let ty = data.ty.content().clone();
         // SAFETY: global definitions live as long as their store.
         let raw = unsafe { (*data.definition).0 };
-        Val::from_raw(opaque, raw, ty)
+        Val::from_raw(opaque, raw, &ty)
     }
 
     pub fn set(&self, mut store: impl AsContextMut, value: Val) -> Result<()> {
@@ -185,11 +185,11 @@ impl Global {
         if data.ty.mutability() != Mutability::Var {
             bail!("immutable global cannot be set");
         }
-        if value.ty() != *data.ty.content() {
+        if !value.matches_ty(opaque, data.ty.content())? {
             bail!(
-                "global of type {} cannot hold a {}",
+                "global of type {} cannot hold a value {}",
                 data.ty.content(),
-                value.ty()
+                value.describe()
             );
         }
         let definition = data.definition;
@@ -382,8 +382,12 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Ref) -> Result<Table> {
         let store = store.as_context_mut();
         let (opaque, mut limiter) = store.0.opaque_and_limiter();
-        if init.ty() != *ty.element() {
-            bail!("a {} table cannot hold a {}", ty.element(), init.ty());
+        if !init.matches_ty(opaque, ty.element())? {
+            bail!(
+                "a {} table cannot hold {}",
+                ty.element(),
+                Val::from(init).describe()
+            );
         }
         let init = init.checked_raw(opaque)? as *const VMFuncRef;
         let mut table =
@@ -397,15 +401,15 @@ impl Table {
         table
             .fill(0, init, ty.minimum())
             .map_err(|e| anyhow!("{}", table_error(&e)))?;
-        Ok(opaque.push_table(TableData::new(*ty.element(), ty.is_64(), table)))
+        Ok(opaque.push_table(TableData::new(ty.element().clone(), ty.is_64(), table)))
     }
 
     pub(crate) fn ty_in(&self, opaque: &StoreOpaque) -> TableType {
         let data = &opaque.tables[opaque.check(self.0)];
         let (size, maximum) = (data.table().size(), data.table().maximum());
         match data.table64 {
-            true => TableType::new64(data.element, size, maximum),
-            false => TableType::new(data.element, size as u32, maximum.map(|m| m as u32)),
+            true => TableType::new64(data.element.clone(), size, maximum),
+            false => TableType::new(data.element.clone(), size as u32, maximum.map(|m| m as u32)),
         }
     }
 
@@ -424,17 +428,20 @@ impl Table {
         let store = store.as_context_mut();
         let opaque = &mut store.0.opaque;
         let data = &opaque.tables[opaque.check(self.0)];
-        let element = data.element;
+        let element = data.element.clone();
         let raw = data.table().get(index).ok()?;
-        Some(Ref::from_raw(opaque, raw as usize, element))
+        Some(Ref::from_raw(opaque, raw as usize, &element))
     }
 
     /// Checks that `value` fits this table and returns its raw form.
     /// An error if the table or `value` belongs to another store.
     fn raw(&self, opaque: &StoreOpaque, value: Ref) -> Result<*const VMFuncRef> {
-        let element = opaque.tables[opaque.owned(self.0)?].element;
-        if value.ty() != element {
-            bail!("a {element} table cannot hold a {}", value.ty());
+        let element = &opaque.tables[opaque.owned(self.0)?].element;
+        if !value.matches_ty(opaque, element)? {
+            bail!(
+                "a {element} table cannot hold {}",
+                Val::from(value).describe()
+            );
         }
         Ok(value.checked_raw(opaque)? as *const VMFuncRef)
     }

@@ -6,7 +6,7 @@ use crate::store::{
     AsContext, AsContextMut, OwnedPtr, StoreContextMut, StoreInner, StoreOpaque, Stored,
 };
 use crate::trap::trap_to_error;
-use crate::types::{FuncType, ValType};
+use crate::types::FuncType;
 use crate::values::Val;
 use anyhow::{Result, anyhow, bail};
 use lazuli_runtime::{
@@ -207,7 +207,8 @@ impl Func {
         callback: Arc<HostCallback<T>>,
     ) -> Result<Func> {
         let engine = store.opaque.engine.clone();
-        let trampolines = engine.trampolines(&ty.0)?;
+        let trampolines = engine.trampolines(&ty.abi())?;
+        let type_id = engine.func_type_id(&ty).0;
         let state = OwnedPtr::new(Box::new(HostFuncState {
             vmctx: VMHostContext {
                 shim: host_shim::<T>,
@@ -217,7 +218,7 @@ impl Func {
             func_ref: VMFuncRef {
                 slot: std::ptr::null(),
                 vmctx: std::ptr::null_mut(),
-                type_id: engine.signature(&ty.0).0,
+                type_id,
                 func_index: 0,
             },
             store_id: store.opaque.id,
@@ -257,35 +258,33 @@ impl Func {
     ) -> Result<()> {
         let store = store.as_context_mut().0;
         let index = store.opaque.owned(self.0)?;
-        let ty = &store.opaque.funcs[index].ty.0;
-        if params.len() != ty.params.len() {
+        let ty = store.opaque.funcs[index].ty.clone();
+        let (param_types, result_types) = (ty.param_types(), ty.result_types());
+        if params.len() != param_types.len() {
             bail!(
                 "expected {} arguments, got {}",
-                ty.params.len(),
+                param_types.len(),
                 params.len()
             );
         }
-        if results.len() != ty.results.len() {
+        if results.len() != result_types.len() {
             bail!(
                 "expected {} results, got {}",
-                ty.results.len(),
+                result_types.len(),
                 results.len()
             );
         }
         with_slots(params.len().max(results.len()), |values| {
-            for (i, p) in params.iter().enumerate() {
-                let expected = ValType::from(store.opaque.funcs[index].ty.0.params[i]);
-                if p.ty() != expected {
-                    bail!("argument {i} has type {}, expected {expected}", p.ty());
+            for (i, (p, expected)) in params.iter().zip(param_types).enumerate() {
+                if !p.matches_ty(&store.opaque, expected)? {
+                    bail!("argument {i} is {}, expected {expected}", p.describe());
                 }
                 values[i] = p.to_raw(&store.opaque)?;
             }
             // SAFETY: `values` has a slot per argument and result, outside the store.
             unsafe { enter(store, *self, values.as_mut_ptr())? };
-            // The store may have changed while Wasm ran: look the type up again.
             for (i, r) in results.iter_mut().enumerate() {
-                let ty = store.opaque.funcs[index].ty.0.results[i].into();
-                *r = Val::from_raw(&mut store.opaque, values[i], ty);
+                *r = Val::from_raw(&mut store.opaque, values[i], &result_types[i]);
             }
             Ok(())
         })

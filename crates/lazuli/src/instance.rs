@@ -266,7 +266,7 @@ impl Instance {
         };
         let definition = data.handle.global(g);
         let global = opaque.push_global(crate::externals::GlobalData {
-            ty: crate::GlobalType::new(info.ty.into(), mutability),
+            ty: crate::GlobalType::new(data.module.val_type(info.ty), mutability),
             definition,
             _owned: None,
         });
@@ -294,7 +294,7 @@ impl StoreOpaque {
                 .then(|| (data, (addr - first) / VMOffsets::FUNC_REF_SIZE as usize))
         })?;
         let module = &instance.module;
-        let ty = crate::FuncType(module.info().func_type(index as u32).clone());
+        let ty = module.func_type(index as u32);
         let type_index = module.info().functions[index] as usize;
         let trampolines = module.inner.trampolines[type_index].clone();
         Some(self.push_func(FuncData {
@@ -309,8 +309,16 @@ impl StoreOpaque {
 /// Checks that `actual` may satisfy an import declared as `expected`.
 pub(crate) fn check_import(expected: &ExternType, actual: &ExternType) -> bool {
     match (expected, actual) {
-        (ExternType::Func(e), ExternType::Func(a)) => e == a,
-        (ExternType::Global(e), ExternType::Global(a)) => e == a,
+        (ExternType::Func(e), ExternType::Func(a)) => a.matches(e),
+        // A constant global's value may be of a subtype; a mutable one is
+        // written through both types, which must then be the same.
+        (ExternType::Global(e), ExternType::Global(a)) => {
+            e.mutability() == a.mutability()
+                && match e.mutability() {
+                    Mutability::Const => a.content().matches(e.content()),
+                    Mutability::Var => e.content() == a.content(),
+                }
+        }
         (ExternType::Memory(e), ExternType::Memory(a)) => {
             e.is_64() == a.is_64()
                 && e.is_shared() == a.is_shared()
@@ -452,7 +460,7 @@ fn instantiate(
             anyhow::anyhow!("cannot create table of {} elements: {why}", plan.minimum)
         })?;
         let table = opaque.push_table(TableData::new(
-            crate::RefType::of_element(plan.element),
+            crate::RefType::of_element(plan.element, &module.inner.func_types),
             plan.table64,
             table,
         ));
@@ -487,6 +495,8 @@ fn instantiate(
         };
     }
 
+    fill_initialised_tables(opaque, &handle, info, &tables)?;
+
     globals.resize(info.globals.len(), None);
     opaque.instances.push(InstanceData {
         handle,
@@ -503,6 +513,31 @@ fn instantiate(
         opaque.func_from_ref(func_ref)
     });
     Ok((instance, start))
+}
+
+/// Fills each defined table that declares an initialiser (`(table n (ref $t)
+/// expr)`, function references) with its value, once the globals and funcrefs the
+/// expression may read are in place. `tables` are the instance's tables, imported
+/// ones first.
+fn fill_initialised_tables(
+    opaque: &mut StoreOpaque,
+    handle: &RuntimeInstance,
+    info: &lazuli_environ::ModuleInfo,
+    tables: &[crate::Table],
+) -> Result<()> {
+    for (plan, table) in info.tables.iter().zip(tables) {
+        let Some(init) = plan.init.as_ref() else {
+            continue;
+        };
+        let value = eval(handle, init)?.0 as usize as *const VMFuncRef;
+        let index = opaque.check(table.0);
+        let table = opaque.tables[index].table_mut();
+        let size = table.size();
+        table
+            .fill(0, value, size)
+            .map_err(|_| anyhow::Error::new(Trap::TableOutOfBounds))?;
+    }
+    Ok(())
 }
 
 /// Applies the active element and data segments, in order; the first one out of

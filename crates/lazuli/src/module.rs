@@ -73,6 +73,8 @@ pub(crate) struct ModuleInner {
     pub(crate) bytes: ModuleBytes,
     /// Engine-wide id of each of the module's types.
     pub(crate) signatures: Vec<SignatureId>,
+    /// Each of the module's types as the embedding API names it.
+    pub(crate) func_types: Vec<crate::FuncType>,
     /// Trampolines of each of the module's types (empty for foreign targets).
     pub(crate) trampolines: Vec<Arc<Trampolines>>,
     /// Each defined function's dispatch slot: the code every call reaches.
@@ -421,7 +423,18 @@ impl Module {
     }
 
     pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {
-        ExternType::of(self.info(), index)
+        ExternType::of(self.info(), &self.inner.func_types, index)
+    }
+
+    /// The module's value type `ty` as the embedding API names it.
+    pub(crate) fn val_type(&self, ty: lazuli_environ::WasmValType) -> crate::ValType {
+        crate::ValType::of_module(ty, &self.inner.func_types)
+    }
+
+    /// The signature of function `func` (imported or defined).
+    pub(crate) fn func_type(&self, func: u32) -> crate::FuncType {
+        let ty = self.inner.info.functions[func as usize] as usize;
+        self.inner.func_types[ty].clone()
     }
 
     /// Fails unless this module's code can run here.
@@ -541,7 +554,8 @@ impl ModuleInner {
         trampolines: Vec<Arc<Trampolines>>,
         cache_pack: Option<Pack>,
     ) -> Arc<ModuleInner> {
-        let signatures = info.types.iter().map(|t| engine.signature(t)).collect();
+        let signatures = engine.inner.signatures.register_module(&info.types);
+        let func_types = crate::FuncType::of_module(engine, &info.types, &signatures);
         let defined = info.num_defined_funcs() as usize;
         Arc::new_cyclic(|this| ModuleInner {
             this: this.clone(),
@@ -553,6 +567,7 @@ impl ModuleInner {
             info: Arc::new(info),
             bytes,
             signatures,
+            func_types,
             trampolines,
             code: CodeMemory::new(),
             stubs: CodeMemory::new(),

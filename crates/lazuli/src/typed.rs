@@ -5,7 +5,7 @@ use crate::Func;
 use crate::func::{Caller, HostCallback, enter, with_slots};
 use crate::store::StoreOpaque;
 use crate::store::{AsContext, AsContextMut};
-use crate::types::{FuncType, RefType, ValType};
+use crate::types::{FuncType, HeapType, RefType, ValType};
 use crate::values::{ExternRef, Ref, Val};
 use anyhow::{Result, bail};
 use lazuli_runtime::ValRaw;
@@ -19,8 +19,10 @@ pub trait WasmTy: Copy + Send + 'static {
     /// `store` (numbers cannot fail: their `Ok` compiles away).
     #[doc(hidden)]
     fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw>;
+    /// The value behind a raw one of type [`WasmTy::valtype`]; an error only for
+    /// a raw value no value of this type has (a null for [`Func`]).
     #[doc(hidden)]
-    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self;
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Result<Self>;
 }
 
 macro_rules! wasm_ty {
@@ -29,7 +31,8 @@ macro_rules! wasm_ty {
             fn valtype() -> ValType { ValType::$vt }
             #[inline]
             fn to_raw(self, _: &StoreOpaque) -> Result<ValRaw> { let $v = self; Ok($to) }
-            fn from_raw(_: &mut StoreOpaque, $r: ValRaw) -> Self { $from }
+            #[inline]
+            fn from_raw(_: &mut StoreOpaque, $r: ValRaw) -> Result<Self> { Ok($from) }
         }
     )*};
 }
@@ -51,10 +54,29 @@ impl WasmTy for Option<Func> {
     fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
         Ok(ValRaw(Ref::Func(self).checked_raw(store)? as u128))
     }
-    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
-        match Ref::from_raw(store, raw.0 as usize, RefType::FUNCREF) {
-            Ref::Func(f) => f,
-            Ref::Extern(_) => None,
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Result<Self> {
+        Ok(
+            match Ref::from_raw(store, raw.0 as usize, &RefType::FUNCREF) {
+                Ref::Func(f) => f,
+                Ref::Extern(_) => None,
+            },
+        )
+    }
+}
+
+/// A non-null function reference: `(ref func)`, which also stands for a
+/// reference to a concrete function type (checked when it is passed).
+impl WasmTy for Func {
+    fn valtype() -> ValType {
+        ValType::Ref(RefType::new(false, HeapType::Func))
+    }
+    fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
+        Some(self).to_raw(store)
+    }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Result<Self> {
+        match Option::<Func>::from_raw(store, raw)? {
+            Some(f) => Ok(f),
+            None => bail!("a null function reference where a non-null one was expected"),
         }
     }
 }
@@ -66,11 +88,13 @@ impl WasmTy for Option<ExternRef> {
     fn to_raw(self, store: &StoreOpaque) -> Result<ValRaw> {
         Ok(ValRaw(Ref::Extern(self).checked_raw(store)? as u128))
     }
-    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Self {
-        match Ref::from_raw(store, raw.0 as usize, RefType::EXTERNREF) {
-            Ref::Extern(e) => e,
-            Ref::Func(_) => None,
-        }
+    fn from_raw(store: &mut StoreOpaque, raw: ValRaw) -> Result<Self> {
+        Ok(
+            match Ref::from_raw(store, raw.0 as usize, &RefType::EXTERNREF) {
+                Ref::Extern(e) => e,
+                Ref::Func(_) => None,
+            },
+        )
     }
 }
 
@@ -91,7 +115,7 @@ pub trait WasmResults: Sized {
     const COUNT: usize;
     fn types() -> Vec<ValType>;
     #[doc(hidden)]
-    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self;
+    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Result<Self>;
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -111,7 +135,7 @@ impl<A: WasmTy> WasmResults for A {
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
-    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self {
+    fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Result<Self> {
         A::from_raw(store, slots[0])
     }
 }
@@ -132,7 +156,7 @@ macro_rules! tuples {
             const COUNT: usize = 0 $(+ { let _ = $i; 1 })*;
             fn types() -> Vec<ValType> { vec![$($t::valtype()),*] }
             #[allow(unused_variables, clippy::unused_unit)]
-            fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Self { ($($t::from_raw(store, slots[$i]),)*) }
+            fn load(store: &mut StoreOpaque, slots: &[ValRaw]) -> Result<Self> { Ok(($($t::from_raw(store, slots[$i])?,)*)) }
         }
     )*};
 }
@@ -156,9 +180,23 @@ tuples! {
     (P0 0, P1 1, P2 2, P3 3, P4 4, P5 5, P6 6, P7 7, P8 8, P9 9, P10 10, P11 11, P12 12, P13 13, P14 14, P15 15);
 }
 
-/// A function whose signature was checked once, called without per-call checks.
+/// Whether two reference types are of the same hierarchy (`func` or `extern`), so
+/// that a value of one may have the other.
+fn same_hierarchy(a: &ValType, b: &ValType) -> bool {
+    match (a, b) {
+        (ValType::Ref(a), ValType::Ref(b)) => a.heap_type().top() == b.heap_type().top(),
+        _ => false,
+    }
+}
+
+/// A function whose signature was checked once, called without per-call checks
+/// (but for references whose Rust type is less precise than the parameter's).
 pub struct TypedFunc<P, R> {
     func: Func,
+    /// Whether an argument must be checked at each call: a reference whose
+    /// Rust type does not prove it has the parameter's type (a [`Func`] for a
+    /// concrete function type, an `Option<Func>` for a non-nullable one).
+    check_args: bool,
     _marker: PhantomData<fn(P) -> R>,
 }
 
@@ -175,16 +213,48 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         store.as_context().0.opaque.owned(func.0)?;
         let ty = func.ty(store);
         let (params, results) = (P::types(), R::types());
-        if !ty.params().eq(params.iter().copied()) || !ty.results().eq(results.iter().copied()) {
+        // An argument may be checked at each call; a result must be proven.
+        let params_fit = params.len() == ty.param_types().len()
+            && params
+                .iter()
+                .zip(ty.param_types())
+                .all(|(rust, wasm)| rust.matches(wasm) || same_hierarchy(rust, wasm));
+        let results_fit = results.len() == ty.result_types().len()
+            && results
+                .iter()
+                .zip(ty.result_types())
+                .all(|(rust, wasm)| wasm.matches(rust));
+        if !params_fit || !results_fit {
             bail!(
                 "type mismatch: function is {ty}, requested {}",
                 FuncType::from_types(params, results)
             );
         }
+        let check_args = params
+            .iter()
+            .zip(ty.param_types())
+            .any(|(rust, wasm)| !rust.matches(wasm));
         Ok(TypedFunc {
             func,
+            check_args,
             _marker: PhantomData,
         })
+    }
+
+    /// Checks the reference arguments in `slots` against the parameter types.
+    fn check_args(&self, store: &mut StoreOpaque, slots: &[ValRaw]) -> Result<()> {
+        let ty = store.funcs[store.owned(self.func.0)?].ty.clone();
+        for (i, wasm) in ty.param_types().iter().enumerate() {
+            let ValType::Ref(expected) = wasm else {
+                continue;
+            };
+            let value = Ref::from_raw(store, slots[i].0 as usize, expected);
+            if !value.matches_ty(store, expected)? {
+                let value = Val::from(value).describe();
+                bail!("argument {i} is {value}, expected {wasm}");
+            }
+        }
+        Ok(())
     }
 
     /// The untyped function.
@@ -197,10 +267,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         let store = store.as_context_mut().0;
         with_slots(P::COUNT.max(R::COUNT), |slots| {
             params.store(&store.opaque, slots)?;
+            if self.check_args {
+                self.check_args(&mut store.opaque, slots)?;
+            }
             // SAFETY: the signature was checked in `new`; `slots` holds the typed
             // arguments, has room for every result and is outside the store.
             unsafe { enter(store, self.func, slots.as_mut_ptr())? };
-            Ok(R::load(&mut store.opaque, slots))
+            R::load(&mut store.opaque, slots)
         })
     }
 }
@@ -290,7 +363,7 @@ macro_rules! into_func {
                 let ty = FuncType::from_types(vec![$($p::valtype()),*], R::Results::types());
                 let callback = move |caller: Caller<'_, T>, slots: &mut [ValRaw]| {
                     let store = &mut caller.store.0.opaque;
-                    let r = self($($p::from_raw(store, slots[$i])),*).into_result()?;
+                    let r = self($($p::from_raw(store, slots[$i])?),*).into_result()?;
                     r.store_results(store, slots)
                 };
                 (ty, Arc::new(callback))
@@ -306,7 +379,7 @@ macro_rules! into_func {
             fn into_callback(self) -> (FuncType, Arc<HostCallback<T>>) {
                 let ty = FuncType::from_types(vec![$($p::valtype()),*], R::Results::types());
                 let callback = move |mut caller: Caller<'_, T>, slots: &mut [ValRaw]| {
-                    $(let $p = $p::from_raw(&mut caller.store.0.opaque, slots[$i]);)*
+                    $(let $p = $p::from_raw(&mut caller.store.0.opaque, slots[$i])?;)*
                     let r = self(caller.reborrow(), $($p),*).into_result()?;
                     r.store_results(&caller.store.0.opaque, slots)
                 };
@@ -346,14 +419,17 @@ pub(crate) fn dynamic_callback<T: 'static>(
         let params: Vec<Val> = ty
             .params()
             .enumerate()
-            .map(|(i, t)| Val::from_raw(opaque, slots[i], t))
+            .map(|(i, t)| Val::from_raw(opaque, slots[i], &t))
             .collect();
         let mut results: Vec<Val> = ty.results().map(Val::default_for).collect();
         f(caller.reborrow(), &params, &mut results)?;
         let opaque = &mut caller.store.0.opaque;
-        for (i, (r, t)) in results.iter().zip(ty.results()).enumerate() {
-            if r.ty() != t {
-                bail!("host function returned {} for a {t} result", r.ty());
+        for (i, (r, t)) in results.iter().zip(ty.result_types()).enumerate() {
+            if !r.matches_ty(opaque, t)? {
+                bail!(
+                    "host function returned a value {} for a {t} result",
+                    r.describe()
+                );
             }
             slots[i] = r.to_raw(opaque)?;
         }

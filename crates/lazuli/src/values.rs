@@ -79,11 +79,35 @@ impl Ref {
     }
 
     /// The reference behind a raw pointer of type `ty`.
-    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: RefType) -> Ref {
-        match ty.heap_type() {
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: usize, ty: &RefType) -> Ref {
+        match ty.heap_type().top() {
             HeapType::Extern => Ref::Extern(store.externref_by_addr.get(&raw).copied()),
-            HeapType::Func => Ref::Func(store.func_from_ref(raw as *const VMFuncRef)),
+            _ => Ref::Func(store.func_from_ref(raw as *const VMFuncRef)),
         }
+    }
+
+    /// Whether this reference has type `ty` (a null one only if `ty` is nullable),
+    /// or an error if it belongs to another store.
+    pub(crate) fn matches_ty(&self, store: &StoreOpaque, ty: &RefType) -> Result<bool> {
+        let heap = ty.heap_type();
+        Ok(match self {
+            Ref::Func(None) => ty.is_nullable() && heap.top() == HeapType::Func,
+            Ref::Extern(None) => ty.is_nullable() && heap.top() == HeapType::Extern,
+            Ref::Extern(Some(e)) => {
+                e.checked_raw(store)?;
+                heap.is_extern()
+            }
+            Ref::Func(Some(f)) => match heap {
+                HeapType::Func => {
+                    store.owned(f.0)?;
+                    true
+                }
+                HeapType::ConcreteFunc(expected) => {
+                    store.funcs[store.owned(f.0)?].ty.matches(expected)
+                }
+                _ => false,
+            },
+        })
     }
 
     /// The type of a reference of this kind.
@@ -239,7 +263,9 @@ impl Val {
         }
     }
 
-    /// The zero (or null) value of `ty`.
+    /// The zero (or null) value of `ty`; for a non-nullable reference type, which
+    /// has no default, the null its storage starts from (see
+    /// [`Val::default_for_ty`]).
     pub fn default_for(ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(0),
@@ -247,17 +273,39 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::Ref(r) => match r.heap_type() {
-                HeapType::Func => Val::FuncRef(None),
+            ValType::Ref(r) => match r.heap_type().top() {
                 HeapType::Extern => Val::ExternRef(None),
+                _ => Val::FuncRef(None),
             },
         }
     }
 
     /// The zero (or null) value of `ty`, as [`Val::default_for`]; Wasmtime's
-    /// shape, which is `None` for types without a default (Wasm 2.0 has none).
+    /// shape: `None` for a non-nullable reference type, which has no default.
     pub fn default_for_ty(ty: &ValType) -> Option<Val> {
-        Some(Val::default_for(*ty))
+        match ty {
+            ValType::Ref(r) if !r.is_nullable() => None,
+            _ => Some(Val::default_for(ty.clone())),
+        }
+    }
+
+    /// The value's type for error messages, saying when it is a null reference.
+    pub(crate) fn describe(&self) -> String {
+        match self.ref_() {
+            Some(r) if r.is_null() => format!("a null {}", self.ty()),
+            _ => format!("of type {}", self.ty()),
+        }
+    }
+
+    /// Whether this value has type `ty` (a function reference is checked
+    /// against a concrete function type, a null against non-nullable types), or
+    /// an error if it is a reference into another store.
+    pub(crate) fn matches_ty(&self, store: &StoreOpaque, ty: &ValType) -> Result<bool> {
+        match (self.ref_(), ty) {
+            (Some(r), ValType::Ref(expected)) => r.matches_ty(store, expected),
+            (Some(_), _) => Ok(false),
+            (None, _) => Ok(self.ty() == *ty),
+        }
     }
 
     /// A null `funcref`.
@@ -301,7 +349,7 @@ impl Val {
         })
     }
 
-    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: ValType) -> Val {
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: &ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.get_i32()),
             ValType::I64 => Val::I64(raw.get_i64()),

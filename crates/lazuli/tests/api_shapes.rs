@@ -535,7 +535,7 @@ fn debug_of_types_and_handles_names_no_internal_types() {
     let ty = FuncType::new(&engine, [ValType::I32], [ValType::FUNCREF]);
     assert_eq!(
         format!("{ty:?}"),
-        "FuncType { params: [I32], results: [Ref(RefType { heap_type: Func })] }"
+        "FuncType { params: [I32], results: [Ref(RefType { nullable: true, heap_type: Func })] }"
     );
     let func = Func::wrap(&mut store, || {});
     let data = ExternRef::new(&mut store, ());

@@ -155,12 +155,12 @@ fn references_into_another_store_are_an_error() {
     let instance = Instance::new(&mut a, &module, &[]).unwrap();
     let func: Func = instance.get_func(&mut a, "add").unwrap();
     let ty = TableType::new(RefType::FUNCREF, 1, None);
-    let table = Table::new(&mut b, ty, Ref::Func(None)).unwrap();
+    let table = Table::new(&mut b, ty.clone(), Ref::Func(None)).unwrap();
     mismatch(table.set(&mut b, 0, Ref::Func(Some(func))));
     mismatch(table.grow(&mut b, 1, Ref::Func(Some(func))));
     mismatch(Table::new(&mut b, ty, Ref::Func(Some(func))));
     let gty = GlobalType::new(ValType::FUNCREF, Mutability::Var);
-    mismatch(Global::new(&mut b, gty, Val::FuncRef(Some(func))));
+    mismatch(Global::new(&mut b, gty.clone(), Val::FuncRef(Some(func))));
     let global = Global::new(&mut b, gty, Val::FuncRef(None)).unwrap();
     mismatch(global.set(&mut b, Val::FuncRef(Some(func))));
     mismatch(global.set(&mut a, Val::FuncRef(None)));

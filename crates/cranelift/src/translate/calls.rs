@@ -6,7 +6,7 @@ use crate::func_environ::{CallKind, FuncEnvironment};
 use cranelift_frontend::FunctionBuilder;
 use wasmparser::Operator;
 
-/// Translates `call`, `call_indirect`, `return_call` and `return_call_indirect`;
+/// Translates `call`, `call_indirect`, `call_ref` and their `return_call` forms;
 /// false for other operators. A tail call ends the function: the code after it is
 /// unreachable (the fuel count was written back before it, as before a return).
 pub(super) fn translate<E: FuncEnvironment>(
@@ -26,6 +26,8 @@ pub(super) fn translate<E: FuncEnvironment>(
             type_index,
             table_index,
         } => (CallKind::Tail, Callee::Indirect(type_index, table_index)),
+        Operator::CallRef { type_index } => (CallKind::Normal, Callee::Ref(type_index)),
+        Operator::ReturnCallRef { type_index } => (CallKind::Tail, Callee::Ref(type_index)),
         _ => return false,
     };
     let results = match callee {
@@ -39,6 +41,13 @@ pub(super) fn translate<E: FuncEnvironment>(
             let args = pop_args(state, n);
             let env = &mut *cx.env;
             env.call_indirect(b, cx.vmctx, table, type_index, callee, &args, kind)
+        }
+        Callee::Ref(type_index) => {
+            let callee = state.pop1();
+            let n = cx.env.module().types[type_index as usize].params.len();
+            let args = pop_args(state, n);
+            cx.env
+                .call_ref(b, cx.vmctx, type_index, callee, &args, kind)
         }
     };
     state.stack.extend(results);
@@ -54,6 +63,8 @@ enum Callee {
     Direct(u32),
     /// (type index, table index)
     Indirect(u32, u32),
+    /// A funcref operand of module type `type_index`.
+    Ref(u32),
 }
 
 /// Pops the top `n` operands, in push order.

@@ -1,5 +1,6 @@
-//! Structured control flow: `block`, `loop`, `if`/`else`, `end`, branches,
-//! `return`, `unreachable`, `nop`, `drop` and `select`.
+//! Structured control flow: `block`, `loop`, `if`/`else`, `end`, branches (with
+//! `br_on_null` and `br_on_non_null`), `return`, `unreachable`, `nop`, `drop` and
+//! `select`.
 
 use super::Ctx;
 use super::state::{ControlFrame, FrameKind, FuncState};
@@ -174,6 +175,28 @@ pub(super) fn translate<E: FuncEnvironment>(
             let args = block_args(state.peekn(n));
             let fallthrough = b.create_block();
             b.ins().brif(cond, target, &args, fallthrough, &[]);
+            b.seal_block(fallthrough);
+            b.switch_to_block(fallthrough);
+        }
+        Operator::BrOnNull { relative_depth } => {
+            // Taken on null, without the reference; falls through with it.
+            let r = state.pop1();
+            let (target, n) = branch_target(state, *relative_depth);
+            let args = block_args(state.peekn(n));
+            let fallthrough = b.create_block();
+            b.ins().brif(r, fallthrough, &[], target, &args);
+            b.seal_block(fallthrough);
+            b.switch_to_block(fallthrough);
+            state.push1(r);
+        }
+        Operator::BrOnNonNull { relative_depth } => {
+            // Taken with the reference (the last of the target's values) unless
+            // it is null; falls through without it.
+            let (target, n) = branch_target(state, *relative_depth);
+            let args = block_args(state.peekn(n));
+            let r = state.pop1();
+            let fallthrough = b.create_block();
+            b.ins().brif(r, target, &args, fallthrough, &[]);
             b.seal_block(fallthrough);
             b.switch_to_block(fallthrough);
         }

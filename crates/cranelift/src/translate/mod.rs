@@ -302,13 +302,15 @@ fn translate_operator<E: FuncEnvironment>(
     }
 }
 
-/// The zero value of a Wasm type, used to initialise locals.
+/// The zero value of a Wasm type, used to initialise locals: null for references,
+/// non-nullable ones included, which validation proves are set before they are
+/// read (and the OSR buffer carries the value they have, set or not).
 fn zero_value(b: &mut FunctionBuilder<'_>, ty: WasmValType) -> Value {
     use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
     use cranelift_codegen::ir::types;
     match ty {
         WasmValType::I32 => b.ins().iconst(types::I32, 0),
-        WasmValType::I64 | WasmValType::FuncRef | WasmValType::ExternRef => {
+        WasmValType::I64 | WasmValType::FuncRef | WasmValType::ExternRef | WasmValType::Ref(_) => {
             b.ins().iconst(types::I64, 0)
         }
         WasmValType::F32 => b.ins().f32const(Ieee32::with_bits(0)),

@@ -1,5 +1,5 @@
-//! Reference and table operators: `ref.null`, `ref.is_null`, `ref.func`,
-//! `table.get/set/size/grow/fill/copy/init` and `elem.drop`. References are
+//! Reference and table operators: `ref.null`, `ref.is_null`, `ref.as_non_null`,
+//! `ref.func`, `table.get/set/size/grow/fill/copy/init` and `elem.drop`. References are
 //! pointers (funcref: the address of a `VMFuncRef`), null is 0.
 
 use super::Ctx;
@@ -25,6 +25,11 @@ pub(super) fn translate<E: FuncEnvironment>(
             let r = state.pop1();
             let is_null = b.ins().icmp_imm_u(IntCC::Equal, r, 0);
             state.push1(b.ins().uextend(types::I32, is_null));
+        }
+        Operator::RefAsNonNull => {
+            let r = state.pop1();
+            b.ins().trapz(r, trap_code(TrapKind::NullReference));
+            state.push1(r);
         }
         Operator::RefFunc { function_index } => {
             let r = cx.env.func_ref(b, vmctx, *function_index);
