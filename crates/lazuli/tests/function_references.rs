@@ -4,35 +4,13 @@
 //! `HeapType::ConcreteFunc` in reported types, typed funcrefs passed to and
 //! returned from `Func::call` and `TypedFunc`, and subtyping at import.
 
+mod support;
+use support::{configs, instantiate};
+
 use lazuli::{
-    Compilation, Config, Engine, Func, FuncType, HeapType, Instance, Linker, Module, Ref, RefType,
-    Store, Tiering, Trap, Val, ValType, Validation,
+    Config, Engine, Func, FuncType, HeapType, Instance, Linker, Module, Ref, RefType, Store, Trap,
+    Val, ValType, Validation,
 };
-
-/// Every tier with both compilation modes; tiered code tiers up at once.
-fn configs() -> Vec<(String, Config)> {
-    let mut out = Vec::new();
-    for tiering in [Tiering::Optimized, Tiering::Fast, Tiering::Auto] {
-        for compilation in [Compilation::Lazy, Compilation::Eager] {
-            let mut config = Config::new();
-            config.tiering(tiering).compilation(compilation);
-            if tiering == Tiering::Auto {
-                config.tier_up_budget(1).background_compilation(false);
-            }
-            out.push((format!("{tiering:?} {compilation:?}"), config));
-        }
-    }
-    out
-}
-
-/// An instance of `wat` in a store of its own.
-fn instantiate(config: &Config, wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::new(config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
-}
 
 fn trap_of(err: &anyhow::Error) -> Option<Trap> {
     err.downcast_ref::<Trap>().copied()
@@ -96,7 +74,7 @@ const REFS: &str = r#"(module
 
 #[test]
 fn call_ref_of_a_typed_reference_calls_the_function_at_every_tier() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         let pick = instance.get_func(&mut store, "pick").unwrap();
         let apply = instance.get_func(&mut store, "apply").unwrap();
@@ -117,7 +95,7 @@ fn call_ref_of_a_typed_reference_calls_the_function_at_every_tier() {
 
 #[test]
 fn call_ref_of_null_traps_with_null_function_reference() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         for export in ["call_null", "tail_call_null"] {
             let f = instance
@@ -135,7 +113,7 @@ fn call_ref_of_null_traps_with_null_function_reference() {
 
 #[test]
 fn return_call_ref_recursion_a_million_deep_runs_in_constant_stack() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         let sum = instance
             .get_typed_func::<i64, i64>(&mut store, "sum")
@@ -147,7 +125,7 @@ fn return_call_ref_recursion_a_million_deep_runs_in_constant_stack() {
 
 #[test]
 fn br_on_null_and_br_on_non_null_take_both_branches() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         let add = instance
             .get_typed_func::<i32, Func>(&mut store, "pick")
@@ -167,7 +145,7 @@ fn br_on_null_and_br_on_non_null_take_both_branches() {
 
 #[test]
 fn ref_as_non_null_of_null_traps_with_null_reference() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         let f = instance
             .get_typed_func::<Option<Func>, i32>(&mut store, "as_non_null")
@@ -185,7 +163,7 @@ fn ref_as_non_null_of_null_traps_with_null_reference() {
 
 #[test]
 fn a_typed_table_starts_filled_with_its_initialiser() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, REFS);
         let table_call = instance
             .get_typed_func::<i32, i32>(&mut store, "table_call")
@@ -446,7 +424,7 @@ fn reading_an_unset_non_nullable_local_is_invalid_eagerly_and_lazily() {
     let err = Module::new(&engine, wat).unwrap_err();
     assert!(err.to_string().contains("uninitialized local"), "{err:#}");
 
-    for (name, mut config) in configs() {
+    for (name, mut config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         config.validation(Validation::Lazy);
         let engine = Engine::new(&config).unwrap();
         // Eager compilation validates each body as it compiles it, at load;

@@ -5,27 +5,13 @@
 //! `TableType::new64` in the embedding API; at every tier, compilation mode and
 //! memory style (a 64-bit memory is bounds-checked even in a guarded engine).
 
-use lazuli::{
-    Compilation, Config, Engine, Instance, Memory, MemoryStyle, MemoryType, Module, RefType, Store,
-    Table, TableType, Tiering, Trap, Val,
-};
+mod support;
+use support::{BOTH_STYLES, configs, instantiate};
 
-fn configs() -> Vec<(String, Config)> {
-    let mut out = Vec::new();
-    for tiering in [Tiering::Optimized, Tiering::Fast] {
-        for compilation in [Compilation::Lazy, Compilation::Eager] {
-            for style in [MemoryStyle::Guarded, MemoryStyle::BoundsChecked] {
-                let mut config = Config::new();
-                config
-                    .tiering(tiering)
-                    .compilation(compilation)
-                    .memory_style(style);
-                out.push((format!("{tiering:?} {compilation:?} {style:?}"), config));
-            }
-        }
-    }
-    out
-}
+use lazuli::{
+    Config, Engine, Instance, Memory, MemoryType, Module, RefType, Store, Table, TableType, Trap,
+    Val,
+};
 
 /// A two-page 64-bit memory that may grow to four.
 const MEMORY: &str = r#"(module
@@ -42,14 +28,6 @@ const MEMORY: &str = r#"(module
   (func (export "fill") (param i64 i32 i64) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
   (func (export "copy") (param i64 i64 i64) (memory.copy (local.get 0) (local.get 1) (local.get 2))))
 "#;
-
-fn instantiate(config: &Config, wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::new(config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
-}
 
 fn call(
     store: &mut Store<()>,
@@ -69,7 +47,7 @@ fn trap(result: anyhow::Result<Vec<Val>>) -> Trap {
 
 #[test]
 fn accesses_take_i64_addresses_and_segments_i64_offsets() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut s, i) = instantiate(&config, MEMORY);
         let loaded = call(&mut s, &i, "load", &[Val::I64(65540)]).unwrap();
         assert_eq!(loaded[0].unwrap_i32(), 42, "{name}");
@@ -84,7 +62,7 @@ fn accesses_take_i64_addresses_and_segments_i64_offsets() {
 
 #[test]
 fn addresses_past_the_end_trap_however_large() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut s, i) = instantiate(&config, MEMORY);
         for address in [131_069, 1 << 32, (1 << 32) + 4, i64::MAX, -1, -4] {
             let result = call(&mut s, &i, "load", &[Val::I64(address)]);
@@ -109,7 +87,7 @@ fn addresses_past_the_end_trap_however_large() {
 
 #[test]
 fn size_and_grow_count_pages_as_i64() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut s, i) = instantiate(&config, MEMORY);
         assert_eq!(
             call(&mut s, &i, "size", &[]).unwrap()[0].unwrap_i64(),
@@ -133,7 +111,7 @@ fn size_and_grow_count_pages_as_i64() {
 
 #[test]
 fn bulk_operations_take_i64_addresses() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut s, i) = instantiate(&config, MEMORY);
         call(
             &mut s,
@@ -251,7 +229,7 @@ const TABLE: &str = r#"(module
 
 #[test]
 fn tables_take_i64_indices() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut s, i) = instantiate(&config, TABLE);
         assert_eq!(
             call(&mut s, &i, "call", &[Val::I64(1)]).unwrap()[0].unwrap_i32(),

@@ -3,27 +3,10 @@
 //! bounds per memory, at every tier, compilation mode and memory style; on by
 //! default and refused when turned off.
 
-use lazuli::{
-    Compilation, Config, Engine, Instance, Memory, MemoryStyle, MemoryType, Module, Store, Tiering,
-    Trap,
-};
+mod support;
+use support::{BOTH_STYLES, configs};
 
-fn configs() -> Vec<(String, Config)> {
-    let mut out = Vec::new();
-    for tiering in [Tiering::Optimized, Tiering::Fast] {
-        for compilation in [Compilation::Lazy, Compilation::Eager] {
-            for style in [MemoryStyle::Guarded, MemoryStyle::BoundsChecked] {
-                let mut config = Config::new();
-                config
-                    .tiering(tiering)
-                    .compilation(compilation)
-                    .memory_style(style);
-                out.push((format!("{tiering:?} {compilation:?} {style:?}"), config));
-            }
-        }
-    }
-    out
-}
+use lazuli::{Config, Engine, Instance, Memory, MemoryType, Module, Store, Trap};
 
 /// Memory 0 is imported (one page), 1 and 2 are defined (one and two pages).
 const THREE: &str = r#"(module
@@ -60,7 +43,7 @@ fn instantiate(config: &Config) -> (Store<()>, Instance, Memory) {
 
 #[test]
 fn each_instruction_reaches_the_memory_it_names_at_every_tier() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut store, instance, a) = instantiate(&config);
         let store_at = instance
             .get_typed_func::<(i32, i32, i32), ()>(&mut store, "store")
@@ -98,7 +81,7 @@ fn each_instruction_reaches_the_memory_it_names_at_every_tier() {
 
 #[test]
 fn each_memory_grows_and_bounds_its_accesses_on_its_own() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&BOTH_STYLES) {
         let (mut store, instance, _) = instantiate(&config);
         let sizes = instance
             .get_typed_func::<(), (i32, i32, i32)>(&mut store, "sizes")

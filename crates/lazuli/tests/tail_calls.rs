@@ -4,37 +4,10 @@
 //! functions and other instances; the indirect checks trap before the caller's
 //! frame is gone; fuel and epochs still stop endless tail recursion.
 
-use lazuli::{
-    Compilation, Config, Engine, Func, Instance, Linker, Module, Store, Tiering, Trap,
-    WasmBacktrace,
-};
+mod support;
+use support::{configs, instantiate};
 
-/// Every tier with both compilation modes, and tier-up with OSR.
-fn configs() -> Vec<(String, Config)> {
-    let mut out = Vec::new();
-    for tiering in [Tiering::Optimized, Tiering::Fast, Tiering::Auto] {
-        for compilation in [Compilation::Lazy, Compilation::Eager] {
-            let mut config = Config::new();
-            config.tiering(tiering).compilation(compilation);
-            if tiering == Tiering::Auto {
-                // Tier up at once, deterministically, so loops and calls run
-                // optimised code and OSR entries.
-                config.tier_up_budget(1).background_compilation(false);
-            }
-            out.push((format!("{tiering:?} {compilation:?}"), config));
-        }
-    }
-    out
-}
-
-/// An instance of `wat` in a store of its own.
-fn instantiate(config: &Config, wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::new(config).unwrap();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
-}
+use lazuli::{Config, Engine, Func, Instance, Linker, Module, Store, Trap, WasmBacktrace};
 
 const COUNTERS: &str = r#"(module
   (type $step (func (param i64 i64) (result i64)))
@@ -70,7 +43,7 @@ const COUNTERS: &str = r#"(module
 
 #[test]
 fn ten_million_tail_calls_run_in_constant_stack_at_every_tier() {
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, COUNTERS);
         let sum = instance
             .get_typed_func::<(i64, i64), i64>(&mut store, "sum")
@@ -106,7 +79,7 @@ fn tail_calls_pass_stack_arguments_and_several_results() {
         i64,
         i64,
     );
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, COUNTERS);
         let rotate = instance
             .get_typed_func::<Params, (i64, i64, i64)>(&mut store, "rotate")
@@ -127,7 +100,7 @@ fn a_tail_call_with_the_wrong_signature_traps_in_the_calling_frame() {
         (return_call_indirect (type $unary) (i32.const 1) (i32.const 0)))
       (func $null (export "null") (result i32)
         (return_call_indirect (type $unary) (i32.const 1) (i32.const 5))))"#;
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let (mut store, instance) = instantiate(&config, wat);
         for (export, trap) in [
             ("caller", Trap::BadSignature),
@@ -157,7 +130,7 @@ fn a_tail_call_into_the_host_or_another_instance_returns_to_the_callers_caller()
         (return_call $triple (local.get 0)))
       (func (export "outer") (param i32) (result i32)
         (i32.add (call 3 (local.get 0)) (i32.const 1))))"#;
-    for (name, config) in configs() {
+    for (name, config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         let engine = Engine::new(&config).unwrap();
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
@@ -185,7 +158,7 @@ const FOREVER: &str = r#"(module
 
 #[test]
 fn fuel_and_epochs_stop_endless_tail_recursion() {
-    for (name, mut config) in configs() {
+    for (name, mut config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         config.consume_fuel(true);
         let engine = Engine::new(&config).unwrap();
         let module = Module::new(&engine, FOREVER).unwrap();
@@ -197,7 +170,7 @@ fn fuel_and_epochs_stop_endless_tail_recursion() {
         assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::OutOfFuel), "{name}");
         assert_eq!(store.get_fuel().unwrap(), 0, "{name}");
     }
-    for (name, mut config) in configs() {
+    for (name, mut config) in configs(&[lazuli::MemoryStyle::Guarded]) {
         config.epoch_interruption(true);
         let engine = Engine::new(&config).unwrap();
         let module = Module::new(&engine, FOREVER).unwrap();
