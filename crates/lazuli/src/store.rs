@@ -128,8 +128,9 @@ impl StoreOpaque {
 // SAFETY: everything a store's raw pointers point to (VMContexts, memories, tables,
 // funcrefs, host-function states) is owned by the store itself and moves with it,
 // but for the engine's epoch counter, which the store's engine keeps alive and
-// which is atomic; host callbacks are `Send + Sync`. A store is used by one thread
-// at a time.
+// which is atomic, and shared memories, which its instances hold through `Arc`s and
+// which are `Sync`; host callbacks are `Send + Sync`. A store is used by one
+// thread at a time.
 unsafe impl Send for StoreOpaque {}
 
 pub(crate) struct StoreInner<T> {
