@@ -258,23 +258,18 @@ impl Func {
     ) -> Result<()> {
         let store = store.as_context_mut().0;
         let index = store.opaque.owned(self.0)?;
-        let ty = store.opaque.funcs[index].ty.clone();
-        let (param_types, result_types) = (ty.param_types(), ty.result_types());
-        if params.len() != param_types.len() {
-            bail!(
-                "expected {} arguments, got {}",
-                param_types.len(),
-                params.len()
-            );
+        // Borrowed, not cloned: a call costs no reference-count traffic on the
+        // type (the store is only borrowed mutably to run Wasm).
+        let ty = &store.opaque.funcs[index].ty;
+        let (param_count, result_count) = (ty.param_types().len(), ty.result_types().len());
+        if params.len() != param_count {
+            bail!("expected {param_count} arguments, got {}", params.len());
         }
-        if results.len() != result_types.len() {
-            bail!(
-                "expected {} results, got {}",
-                result_types.len(),
-                results.len()
-            );
+        if results.len() != result_count {
+            bail!("expected {result_count} results, got {}", results.len());
         }
         with_slots(params.len().max(results.len()), |values| {
+            let param_types = store.opaque.funcs[index].ty.param_types();
             for (i, (p, expected)) in params.iter().zip(param_types).enumerate() {
                 if !p.matches_ty(&store.opaque, expected)? {
                     bail!("argument {i} is {}, expected {expected}", p.describe());
@@ -283,8 +278,10 @@ impl Func {
             }
             // SAFETY: `values` has a slot per argument and result, outside the store.
             unsafe { enter(store, *self, values.as_mut_ptr())? };
+            // The store may have changed while Wasm ran: look the type up again.
             for (i, r) in results.iter_mut().enumerate() {
-                *r = Val::from_raw(&mut store.opaque, values[i], &result_types[i]);
+                let ty = store.opaque.funcs[index].ty.result_types()[i].clone();
+                *r = Val::from_raw(&mut store.opaque, values[i], &ty);
             }
             Ok(())
         })
