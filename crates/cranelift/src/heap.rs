@@ -11,8 +11,8 @@
 //! mispredicted branch can never read past the memory speculatively, because
 //! there is no branch.
 
-use crate::func_environ::{readonly, trusted};
-use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types};
+use crate::func_environ::{readonly, to_i64, trusted};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
 use cranelift_frontend::FunctionBuilder;
 use lazuli_environ::VMOffsets;
 
@@ -37,19 +37,10 @@ impl Heap {
         offset: u64,
         size: u8,
     ) -> Value {
-        let index = if self.memory64 {
-            index
-        } else {
-            b.ins().uextend(types::I64, index)
-        };
+        let index = to_i64(b, index);
         // With a guarded memory the base never moves, so its load may be hoisted.
         let base_flags = if self.guarded { readonly() } else { trusted() };
-        let base = b.ins().load(
-            types::I64,
-            base_flags,
-            self.definition,
-            VMOffsets::DEFINITION_BASE as i32,
-        );
+        let base = self.field(b, base_flags, VMOffsets::DEFINITION_BASE);
         let addr = b.ins().iadd(base, index);
         // The sum may wrap only when the check below sends it to null.
         let addr = if offset == 0 {
@@ -77,12 +68,7 @@ impl Heap {
             // Past 2^64 whatever the index.
             return b.ins().iconst(types::I8, 1);
         };
-        let len = b.ins().load(
-            types::I64,
-            trusted(),
-            self.definition,
-            VMOffsets::DEFINITION_LENGTH as i32,
-        );
+        let len = self.field(b, trusted(), VMOffsets::DEFINITION_LENGTH);
         if !self.memory64 {
             // Both operands are below 2^33: the sum cannot wrap.
             let end = b.ins().iadd_imm_u(index, extent as i64);
@@ -92,5 +78,11 @@ impl Heap {
         let (end, wrapped) = b.ins().uadd_overflow(index, extent);
         let past = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
         b.ins().bor(past, wrapped)
+    }
+
+    /// The pointer-sized field at `offset` of the memory's definition.
+    fn field(self, b: &mut FunctionBuilder<'_>, flags: MemFlagsData, offset: u32) -> Value {
+        b.ins()
+            .load(types::I64, flags, self.definition, offset as i32)
     }
 }

@@ -11,7 +11,7 @@
 
 use super::Ctx;
 use super::state::FuncState;
-use crate::func_environ::FuncEnvironment;
+use crate::func_environ::{FuncEnvironment, to_i64};
 use crate::trap::trap_code;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value, condcodes::IntCC, types::*};
 use cranelift_frontend::FunctionBuilder;
@@ -257,11 +257,7 @@ fn memory_index(memarg: &MemArg) -> u32 {
 /// overflows (only a 64-bit index can make it); the builtins check it against
 /// the memory's bounds and alignment.
 fn effective_address(b: &mut FunctionBuilder<'_>, memarg: &MemArg, index: Value) -> Value {
-    let index = if b.func.dfg.value_type(index) == I64 {
-        index
-    } else {
-        b.ins().uextend(I64, index)
-    };
+    let index = to_i64(b, index);
     if memarg.offset == 0 {
         return index;
     }
